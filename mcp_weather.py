@@ -1,0 +1,2841 @@
+#!/usr/bin/env python3
+"""mcp-weather: a Model Context Protocol server over Streamable HTTP, in one file.
+
+Copy this file onto any host with CPython 3.7 or newer and run it:
+
+    python mcp_weather.py                      # http://127.0.0.1:8000/mcp
+    python mcp_weather.py --stateless          # behind a load balancer
+    python mcp_weather.py --stdio              # for clients that spawn servers
+
+It answers every MCP client: the official SDKs, MCP Inspector, our own
+mcp_client.py and the tutorial's line-reading client.  It needs no package
+beyond the standard library, and no API key (weather comes from Open-Meteo;
+set SENIVERSE_KEY to use Seniverse instead).
+
+The file reads top to bottom as a lesson in the protocol, in the order its
+parts depend on each other:
+
+    Configuration        every knob, with its flag and environment variable
+    JSON and JSON-RPC    strict parsing, messages, error codes
+    JSON Schema          a small validator for tool arguments
+    Tools                the registry and its decorator
+    Sessions and streams what a server keeps between HTTP requests
+    The MCP dispatcher   the protocol itself: no HTTP in it
+    Weather              Open-Meteo and Seniverse clients, with a cache
+    Weather tools        get_weather and get_forecast
+    HTTP transport       Streamable HTTP on http.server
+    stdio transport      the same dispatcher over stdin and stdout
+    Command line         main(argv)
+
+Cookbook:
+
+1. Add a tool to the weather server::
+
+    import mcp_weather
+
+    dispatcher = mcp_weather.build_dispatcher()
+
+    @dispatcher.tool("add", "Add two numbers.", {
+        "type": "object",
+        "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+        "required": ["a", "b"]})
+    def add(arguments, call):
+        return str(arguments["a"] + arguments["b"])
+
+    mcp_weather.main(dispatcher=dispatcher)
+
+2. A server with only your tools: ``mcp_weather.MCPDispatcher()`` instead of
+   ``build_dispatcher()``.
+
+3. Drive the protocol without HTTP (tests, notebooks)::
+
+    sent = []
+    dispatcher.handle({"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      sent.append, version="2025-11-25")
+"""
+
+__author__ = "mcp-weather maintainers"
+__version__ = "1.0.0"
+__license__ = "MIT"
+
+import argparse
+import base64
+import binascii
+import collections
+import hashlib
+import hmac
+import http.server
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+log = logging.getLogger("mcp_weather")
+
+
+###############################################################################
+# Configuration ###############################################################
+###############################################################################
+
+SERVER_NAME = "mcp-weather"
+SERVER_TITLE = "MCP Weather"
+
+# Protocol revisions.  The three "legacy" ones use the initialize handshake
+# and sessions; 2026-07-28 is stateless: every request carries its version in
+# params._meta (checklist 1.1).  Dates compare correctly as strings.
+LEGACY_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+MODERN_VERSIONS = ("2026-07-28",)
+LATEST_LEGACY = LEGACY_VERSIONS[-1]
+ASSUMED_VERSION = "2025-03-26"      # no header and no session (S54)
+
+INSTRUCTIONS = (
+    "Weather tools. get_weather gives current conditions for a city; "
+    "get_forecast gives a daily forecast for 1 to 7 days. City names may be "
+    "written in any language or script (Hangzhou, 杭州, São Paulo). "
+    "Each result has a readable text and, for clients that support it, "
+    "structured data.")
+
+
+class Config(object):
+    """ Every knob of the server, with its default.
+
+    Each attribute is also a command-line flag (``session_ttl`` is
+    ``--session-ttl``) and an environment variable, listed in OPTIONS below.
+    Build one with keyword overrides: ``Config(port=0, stateless=True)``.
+    """
+
+    host = "127.0.0.1"          # loopback by default (S4)
+    port = 8000
+    path = "/mcp"               # also answered at /mcp/, never redirected
+    stateless = False           # no sessions: for load balancers (B-1)
+    stdio = False
+    log_level = "info"
+    trace = False               # log every JSON-RPC message in and out
+    token = ()                  # accepted bearer tokens; empty: no auth
+    allow_origin = ()           # extra Origins allowed (S2, S3)
+    allow_host = ()             # extra Host names allowed (field notes B-16)
+    session_ttl = 1800.0        # idle seconds before a session expires
+    max_sessions = 10000        # live sessions; LRU idle one evicted (B-5)
+    max_body = 4 * 1024 * 1024  # bytes; larger bodies get 413
+    keepalive = 15.0            # seconds between SSE keep-alive comments
+    idle_timeout = 120.0        # seconds an idle keep-alive connection lives
+    node_id = ""                # session id prefix; "" picks a random one
+    page_size = 50              # tools per tools/list page
+    list_ttl = 60.0             # ttlMs hint on 2026-07-28 list results
+    replay_buffer = 256         # events kept per stream for Last-Event-ID
+    retained_streams = 16       # finished streams kept per session
+    sse_retry = 1000            # ms clients wait before reconnecting (S21)
+    sse_poll_after = 0.0        # close long POST streams after N s (S20)
+    shutdown_timeout = 10.0     # seconds in-flight requests get on SIGTERM
+    provider = "auto"           # open-meteo, seniverse, or auto
+    seniverse_key = ""
+    seniverse_language = "en"
+    geocoding_url = "https://geocoding-api.open-meteo.com/v1/search"
+    forecast_url = "https://api.open-meteo.com/v1/forecast"
+    seniverse_url = "https://api.seniverse.com/v3/weather/now.json"
+    seniverse_daily_url = ""    # "" derives daily.json from seniverse_url
+    weather_timeout = 10.0      # seconds per upstream request
+    cache_ttl = 600.0           # seconds; 0 disables the weather cache
+
+    def __init__(self, **overrides):
+        for name, value in overrides.items():
+            if not hasattr(Config, name) or name.startswith("_"):
+                raise TypeError("unknown setting %r" % name)
+            setattr(self, name, value)
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides):
+        """ A Config from environment variables, then keyword overrides. """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, env, _ in OPTIONS:
+            if environ.get(env, "") != "":
+                values[name] = parse_setting(name, environ[env], env)
+        values.update(overrides)
+        return cls(**values)
+
+
+# name, environment variable, help.  The type follows the default's type.
+OPTIONS = [
+    ("host", "MCP_HOST", "address to listen on (default 127.0.0.1; "
+     "0.0.0.0 exposes the server to the network)"),
+    ("port", "MCP_PORT", "TCP port (default 8000; 0 picks a free one)"),
+    ("path", "MCP_PATH", "endpoint path (default /mcp; /mcp/ works too)"),
+    ("stateless", "MCP_STATELESS", "issue no sessions: every POST stands "
+     "alone, GET and DELETE answer 405. Use behind load balancers and for "
+     "clients that never send Mcp-Session-Id"),
+    ("stdio", "MCP_STDIO", "serve JSON-RPC over stdin/stdout instead of "
+     "HTTP (logs go to stderr)"),
+    ("log_level", "MCP_LOG_LEVEL", "debug, info, warning or error"),
+    ("trace", "MCP_TRACE", "log every JSON-RPC message in and out"),
+    ("token", "MCP_AUTH_TOKEN", "require 'Authorization: Bearer TOKEN' "
+     "(repeat or separate with commas to accept several)"),
+    ("allow_origin", "MCP_ALLOWED_ORIGINS", "an Origin allowed besides "
+     "loopback ones, e.g. https://app.example.com, or * for any "
+     "(repeatable, comma-separated)"),
+    ("allow_host", "MCP_ALLOWED_HOSTS", "a Host name allowed besides "
+     "loopback ones, for reverse proxies (repeatable, comma-separated)"),
+    ("session_ttl", "MCP_SESSION_TTL", "seconds before an idle session "
+     "expires (default 1800)"),
+    ("max_sessions", "MCP_MAX_SESSIONS", "most live sessions; the least "
+     "recently used idle one is evicted first (default 10000)"),
+    ("max_body", "MCP_MAX_BODY", "largest request body in bytes "
+     "(default 4194304)"),
+    ("keepalive", "MCP_KEEPALIVE", "seconds between SSE keep-alive "
+     "comments (default 15)"),
+    ("idle_timeout", "MCP_IDLE_TIMEOUT", "seconds an idle HTTP keep-alive "
+     "connection is held open (default 120)"),
+    ("node_id", "MCP_NODE_ID", "prefix of every session id, so a router "
+     "can send a session back to its node (default: random)"),
+    ("page_size", "MCP_PAGE_SIZE", "tools per tools/list page (default 50)"),
+    ("list_ttl", "MCP_LIST_TTL", "seconds 2026-07-28 clients may cache "
+     "discover and list results (default 60)"),
+    ("replay_buffer", "MCP_REPLAY_BUFFER", "events kept per SSE stream for "
+     "resumption with Last-Event-ID (default 256)"),
+    ("retained_streams", "MCP_RETAINED_STREAMS", "finished streams kept per "
+     "session for resumption (default 16)"),
+    ("sse_retry", "MCP_SSE_RETRY", "milliseconds clients wait before "
+     "reconnecting, sent as the SSE retry field (default 1000)"),
+    ("sse_poll_after", "MCP_SSE_POLL_AFTER", "close a POST's SSE stream "
+     "after this many seconds so 2025-11-25 clients poll with GET "
+     "(default 0: never)"),
+    ("shutdown_timeout", "MCP_SHUTDOWN_TIMEOUT", "seconds in-flight "
+     "requests get to finish on SIGTERM or SIGINT (default 10)"),
+    ("provider", "WEATHER_PROVIDER", "open-meteo, seniverse, or auto "
+     "(seniverse when SENIVERSE_KEY is set)"),
+    ("seniverse_key", "SENIVERSE_KEY", "Seniverse API key"),
+    ("seniverse_language", "SENIVERSE_LANGUAGE", "Seniverse language, "
+     "e.g. en or zh-Hans (default en)"),
+    ("geocoding_url", "WEATHER_GEOCODING_URL", "Open-Meteo geocoding URL"),
+    ("forecast_url", "WEATHER_FORECAST_URL", "Open-Meteo forecast URL"),
+    ("seniverse_url", "SENIVERSE_URL", "Seniverse now.json URL"),
+    ("seniverse_daily_url", "SENIVERSE_DAILY_URL", "Seniverse daily.json "
+     "URL (default: beside SENIVERSE_URL)"),
+    ("weather_timeout", "WEATHER_TIMEOUT", "seconds per upstream request "
+     "(default 10)"),
+    ("cache_ttl", "WEATHER_CACHE_TTL", "seconds weather and places are "
+     "cached; 0 disables (default 600)"),
+]
+
+
+def parse_setting(name, text, where):
+    """ Convert one flag or environment value to the type of its default. """
+    default = getattr(Config, name)
+    try:
+        if isinstance(default, bool):
+            if text.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("expected true or false")
+        if isinstance(default, tuple):
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+        return type(default)(text)
+    except ValueError as exc:
+        raise SystemExit("%s: bad value %r (%s)" % (where, text, exc))
+
+
+###############################################################################
+# JSON and JSON-RPC ###########################################################
+###############################################################################
+
+MAX_INT_DIGITS = 4300   # like Python 3.11's limit; stops quadratic int()
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+HEADER_MISMATCH = -32020        # 2026-07-28 (S56, S59)
+UNSUPPORTED_VERSION = -32022    # 2026-07-28 (checklist 1.3)
+
+
+class RPCError(Exception):
+    """ A JSON-RPC error, with the HTTP status it travels with.
+
+    Most errors ride in a 200 response; transport-level ones (a body that is
+    not JSON, a bad envelope, a missing session) carry 4xx (checklist 7.2).
+    """
+
+    def __init__(self, code, message, data=None, status=200, headers=()):
+        Exception.__init__(self, message)
+        self.code, self.message, self.data = code, message, data
+        self.status, self.headers = status, list(headers)
+
+    def response(self, request_id=None):
+        """ The error response; the id is omitted when unknown (7.1). """
+        error = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        message = {"jsonrpc": "2.0", "error": error}
+        if request_id is not None:
+            message["id"] = request_id
+        return message
+
+
+def _strict_int(text):
+    if len(text) > MAX_INT_DIGITS:
+        raise ValueError("integer with more than %d digits" % MAX_INT_DIGITS)
+    return int(text)
+
+
+def _strict_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range: %s" % text[:40])
+    return value
+
+
+def _reject_constant(name):
+    raise ValueError("%s is not valid JSON" % name)
+
+
+def parse_json(data):
+    """ Parse a UTF-8 JSON body (S8), refusing what JSON does not allow.
+
+    Python's json module accepts NaN and Infinity and will happily spend
+    minutes converting a million-digit integer; a server must not.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RPCError(PARSE_ERROR, "Parse error: body is not valid UTF-8 "
+                       "(byte %d)" % exc.start, status=400)
+    try:
+        return json.loads(text.lstrip("\ufeff"), parse_int=_strict_int,
+                          parse_float=_strict_float,
+                          parse_constant=_reject_constant)
+    except RecursionError:
+        raise RPCError(PARSE_ERROR, "Parse error: JSON nested too deeply",
+                       status=400)
+    except ValueError as exc:
+        raise RPCError(PARSE_ERROR, "Parse error: %s" % exc, status=400)
+
+
+def encode_json(message):
+    """ Compact UTF-8 JSON.  A lone surrogate from the client is written back
+    as its \\uXXXX escape, which is still valid JSON. """
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def is_request_id(value):
+    """ Ids are strings or integers, never null, floats or booleans (4.0). """
+    return isinstance(value, str) or (isinstance(value, int)
+                                      and not isinstance(value, bool))
+
+
+def message_kind(message):
+    """ Classify one JSON-RPC message: 'request', 'notification' or
+    'response'.  Raise RPCError(-32600) for anything else.
+    """
+    if not isinstance(message, dict):
+        raise RPCError(INVALID_REQUEST, "Invalid Request: a JSON-RPC message "
+                       "is an object", status=400)
+    if message.get("jsonrpc") != "2.0":
+        raise RPCError(INVALID_REQUEST, "Invalid Request: 'jsonrpc' must be "
+                       "\"2.0\"", status=400)
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            raise RPCError(INVALID_REQUEST, "Invalid Request: 'method' must "
+                           "be a string", status=400)
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            raise RPCError(INVALID_REQUEST, "Invalid Request: 'params' must "
+                           "be an object", status=400)
+        if "id" not in message:
+            return "notification"
+        if not is_request_id(message["id"]):
+            raise RPCError(INVALID_REQUEST, "Invalid Request: 'id' must be a "
+                           "string or an integer", status=400)
+        return "request"
+    if "id" in message and (("result" in message) != ("error" in message)):
+        return "response"
+    raise RPCError(INVALID_REQUEST, "Invalid Request: neither a request, a "
+                   "notification nor a response", status=400)
+
+
+def readable_id(message):
+    """ The id of a message if it is a usable one, else None (7.1). """
+    if isinstance(message, dict) and is_request_id(message.get("id")):
+        return message["id"]
+    return None
+
+
+def notification(method, params):
+    return {"jsonrpc": "2.0", "method": method, "params": params}
+
+
+###############################################################################
+# JSON Schema (a small subset of 2020-12) #####################################
+###############################################################################
+
+# Keywords covered: type (one or a list), enum, const, properties, required,
+# additionalProperties, items, minItems, maxItems, minLength, maxLength,
+# pattern, minimum, maximum, exclusiveMinimum, exclusiveMaximum.  Others are
+# ignored, which JSON Schema allows for unknown keywords.
+
+def _is_type(value, name):
+    if name == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    python = {"string": str, "object": dict, "array": list,
+              "boolean": bool, "null": type(None)}.get(name)
+    return python is not None and isinstance(value, python)
+
+
+def _same(a, b):
+    """ JSON equality: in JSON, true is not 1. """
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _describe(value):
+    return {dict: "object", list: "array", str: "string", bool: "boolean",
+            type(None): "null"}.get(type(value), "number")
+
+
+def validate(schema, value, path="arguments"):
+    """ Check value against a JSON Schema; return a list of problems. """
+    problems = []
+    _check(schema, value, path, problems)
+    return problems
+
+
+def _check(schema, value, path, problems):
+    if schema is False:
+        problems.append("%s is not allowed" % path)
+    if not isinstance(schema, dict):
+        return
+    types = schema.get("type")
+    if types is not None:
+        types = types if isinstance(types, list) else [types]
+        if not any(_is_type(value, t) for t in types):
+            problems.append("%s must be of type %s, not %s"
+                            % (path, " or ".join(types), _describe(value)))
+            return
+    if "enum" in schema and not any(_same(value, v) for v in schema["enum"]):
+        problems.append("%s must be one of %s"
+                        % (path, json.dumps(schema["enum"])))
+    if "const" in schema and not _same(value, schema["const"]):
+        problems.append("%s must be %s" % (path, json.dumps(schema["const"])))
+    if isinstance(value, str):
+        _check_string(schema, value, path, problems)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_number(schema, value, path, problems)
+    elif isinstance(value, dict):
+        _check_object(schema, value, path, problems)
+    elif isinstance(value, list):
+        _check_array(schema, value, path, problems)
+
+
+def _check_string(schema, value, path, problems):
+    if len(value) < schema.get("minLength", 0):
+        problems.append("%s must have at least %d character(s)"
+                        % (path, schema["minLength"]))
+        return
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        problems.append("%s must have at most %d characters"
+                        % (path, schema["maxLength"]))
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        problems.append("%s must match %s" % (path, schema["pattern"]))
+
+
+def _check_number(schema, value, path, problems):
+    bounds = (("minimum", lambda b: value >= b, "at least"),
+              ("maximum", lambda b: value <= b, "at most"),
+              ("exclusiveMinimum", lambda b: value > b, "more than"),
+              ("exclusiveMaximum", lambda b: value < b, "less than"))
+    for keyword, ok, words in bounds:
+        if keyword in schema and not ok(schema[keyword]):
+            problems.append("%s must be %s %s" % (path, words, schema[keyword]))
+
+
+def _check_object(schema, value, path, problems):
+    for name in schema.get("required", ()):
+        if name not in value:
+            problems.append("%s.%s is required" % (path, name))
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    for name, item in value.items():
+        where = "%s.%s" % (path, name)
+        if name in properties:
+            _check(properties[name], item, where, problems)
+        elif extra is False:
+            problems.append("%s is not an accepted argument" % where)
+        else:
+            _check(extra, item, where, problems)
+
+
+def _check_array(schema, value, path, problems):
+    if len(value) < schema.get("minItems", 0):
+        problems.append("%s needs at least %d items"
+                        % (path, schema["minItems"]))
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        problems.append("%s takes at most %d items"
+                        % (path, schema["maxItems"]))
+    if "items" in schema:
+        for index, item in enumerate(value):
+            _check(schema["items"], item, "%s[%d]" % (path, index), problems)
+
+
+###############################################################################
+# Tools #######################################################################
+###############################################################################
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")   # 5.2, 2025-11-25
+
+
+class ToolError(Exception):
+    """ Raise from a tool to report a failure the model should read: it
+    becomes a result with isError true, not a protocol error (5.3). """
+
+
+class Tool(object):
+    """ One tool: what tools/list shows and the function tools/call runs.
+
+    The function takes (arguments, call) and returns a string (one text
+    block), a dict with "content" (a whole CallToolResult), or any other
+    dict (structured content, also sent as JSON text).
+    """
+
+    def __init__(self, name, description, input_schema, function,
+                 title=None, output_schema=None, annotations=None):
+        if not TOOL_NAME.match(name):
+            raise ValueError("tool names are 1-128 of A-Z a-z 0-9 _ - .")
+        if not isinstance(input_schema, dict) or \
+                input_schema.get("type") != "object":
+            raise ValueError("a tool's inputSchema must have type object")
+        self.name, self.description = name, description
+        self.input_schema, self.function = input_schema, function
+        self.title, self.output_schema = title, output_schema
+        self.annotations = annotations
+
+    def describe(self, version):
+        """ The Tool object for tools/list; fields a revision lacks are left
+        out (title and outputSchema arrived in 2025-06-18). """
+        entry = {"name": self.name, "description": self.description,
+                 "inputSchema": self.input_schema}
+        if self.annotations:
+            entry["annotations"] = self.annotations
+        if version >= "2025-06-18":
+            if self.title:
+                entry["title"] = self.title
+            if self.output_schema:
+                entry["outputSchema"] = self.output_schema
+        return entry
+
+
+class ToolRegistry(object):
+    """ The tools a dispatcher offers, in registration order (a deterministic
+    order, as 2026-07-28 asks).  Listeners hear about every change, which is
+    how notifications/tools/list_changed reaches clients. """
+
+    def __init__(self):
+        self._tools = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.listeners = []
+
+    def add(self, tool):
+        with self._lock:
+            self._tools[tool.name] = tool
+        self._changed()
+        return tool
+
+    def remove(self, name):
+        with self._lock:
+            removed = self._tools.pop(name, None)
+        if removed is not None:
+            self._changed()
+        return removed
+
+    def get(self, name):
+        return self._tools.get(name)
+
+    def list(self):
+        with self._lock:
+            return list(self._tools.values())
+
+    def tool(self, name, description, input_schema, **options):
+        """ Decorator: register a function as a tool.  Options: title,
+        output_schema, annotations. """
+        def register(function):
+            self.add(Tool(name, description, input_schema, function,
+                          **options))
+            return function
+        return register
+
+    def _changed(self):
+        for listener in list(self.listeners):
+            listener()
+
+
+def text_content(text):
+    return {"type": "text", "text": text}
+
+
+def tool_result(value, tool, version):
+    """ Shape what a tool function returned into a CallToolResult.
+
+    structuredContent exists from 2025-06-18 on; for older sessions it is
+    dropped, and the JSON text block carries the same data (5.3).
+    """
+    if isinstance(value, str):
+        result = {"content": [text_content(value)]}
+    elif isinstance(value, dict) and "content" in value:
+        result = dict(value)
+    elif isinstance(value, dict):
+        result = {"content": [text_content(json.dumps(value,
+                                                      ensure_ascii=False))],
+                  "structuredContent": value}
+    else:
+        raise TypeError("tool %s returned %s" % (tool.name, type(value)))
+    if version < "2025-06-18":
+        result.pop("structuredContent", None)
+    return result
+
+
+def tool_error(message):
+    return {"content": [text_content(message)], "isError": True}
+
+
+###############################################################################
+# Sessions and streams ########################################################
+###############################################################################
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical",
+              "alert", "emergency")   # RFC 5424, least severe first (6.3)
+
+
+class Cancelled(Exception):
+    """ The client cancelled the request: stop, and send no response. """
+
+
+class Stream(object):
+    """ The ordered outbox of one SSE stream.
+
+    Every POST that carries requests gets a stream, and each session has one
+    standalone stream for GET.  Handlers push messages; the HTTP writer (or
+    several, one after another, when a client reconnects) reads them.  Each
+    message gets the next sequence number, and the last ``limit`` stay
+    buffered so that a client that lost its connection can resume with
+    Last-Event-ID and miss nothing (S38-S42).  A stream that can never be
+    resumed (stateless mode) forgets what it has written.
+    """
+
+    def __init__(self, number, limit, replayable=True):
+        self.number, self.limit, self.replayable = number, limit, replayable
+        self.events = collections.deque()     # (seq, message), seq ascending
+        self.seq = 0
+        self.finished = False
+        self.generation = 0                   # bumped per attached writer
+        self.cond = threading.Condition()
+
+    def push(self, message):
+        """ Append a message; False if the stream is already finished. """
+        with self.cond:
+            if self.finished:
+                return False
+            self.seq += 1
+            self.events.append((self.seq, message))
+            if self.replayable and len(self.events) > self.limit:
+                self.events.popleft()
+            self.cond.notify_all()
+            return True
+
+    def finish(self):
+        with self.cond:
+            self.finished = True
+            self.cond.notify_all()
+
+    def attach(self):
+        """ Take over the stream for a new connection; an older writer sees
+        the change and lets go (a new GET replaces the old one, B-17). """
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+            return self.generation
+
+    def holds(self, seq):
+        """ Whether every event after seq is still buffered. """
+        with self.cond:
+            oldest = self.events[0][0] if self.events else self.seq + 1
+            return oldest - 1 <= seq <= self.seq
+
+    def wait(self, after, generation, timeout):
+        """ Wait up to timeout for events after seq `after`.
+
+        Returns (events, finished, attached): attached is False once another
+        writer has taken the stream over.
+        """
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if generation != self.generation:
+                    return [], False, False
+                pending = self._after(after)
+                if pending or self.finished:
+                    return pending, self.finished, True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return [], False, True
+                self.cond.wait(remaining)
+
+    def _after(self, seq):
+        if not self.events or self.events[-1][0] <= seq:
+            return []
+        start = max(0, seq - self.events[0][0] + 1)
+        return list(itertools.islice(self.events, start, None))
+
+    def forget(self, upto):
+        """ Drop written events of a stream nobody can resume. """
+        with self.cond:
+            while self.events and self.events[0][0] <= upto:
+                self.events.popleft()
+
+
+class Session(object):
+    """ What a legacy (2025) session remembers between HTTP requests:
+    the negotiated version, the log level, in-flight calls, and streams. """
+
+    def __init__(self, session_id, version, client_info=None,
+                 capabilities=None, principal="", config=None):
+        config = config or Config
+        self.id = session_id
+        # The tag is what event ids carry: derived from the id, so an event
+        # id can name its session without repeating the secret id itself.
+        self.tag = hashlib.sha256((session_id or "stdio").encode()
+                                  ).hexdigest()[:12]
+        self.version = version
+        self.client_info = client_info or {}
+        self.client_capabilities = capabilities or {}
+        self.principal = principal
+        self.log_level = None           # no log messages until setLevel
+        self.last_seen = time.monotonic()
+        self.closed = False
+        self.replay_limit = config.replay_buffer
+        self.retained = config.retained_streams
+        self.lock = threading.Lock()
+        self.inflight = {}              # request id key -> Call
+        self.streams = collections.OrderedDict()   # number -> Stream
+        self.next_stream = 1
+        self.standalone = Stream(0, self.replay_limit)
+        self.writers = 0                # HTTP connections streaming now
+
+    @property
+    def short(self):
+        """ A short id for logs; the secret part is never logged whole. """
+        return (self.id or "stdio")[-8:]
+
+    def open_stream(self, replayable=True):
+        """ A new numbered stream for one POST.  Numbers are never reused,
+        so event ids stay unique within the session (S39). """
+        with self.lock:
+            stream = Stream(self.next_stream, self.replay_limit, replayable)
+            self.next_stream += 1
+            if replayable:
+                self.streams[stream.number] = stream
+                self._trim_streams()
+            return stream
+
+    def _trim_streams(self):
+        finished = [n for n, s in self.streams.items() if s.finished]
+        while len(self.streams) > self.retained and finished:
+            del self.streams[finished.pop(0)]
+
+    def stream(self, number):
+        if number == 0:
+            return self.standalone
+        with self.lock:
+            return self.streams.get(number)
+
+    def event_id(self, stream, seq):
+        """ Event ids encode session, stream and sequence (S39, S40). """
+        return "%s.%d.%d" % (self.tag, stream.number, seq)
+
+    def parse_event_id(self, event_id):
+        """ Map a Last-Event-ID back to (stream, seq) of *this* session, or
+        raise RPCError.  An id of another session is refused outright:
+        replaying it would leak that session's messages (B-18). """
+        parts = event_id.strip().split(".")
+        if len(parts) != 3 or not parts[1].isdigit() or \
+                not parts[2].isdigit():
+            raise RPCError(INVALID_REQUEST, "Last-Event-ID %r is not an "
+                           "event id of this server" % event_id[:80],
+                           status=400)
+        if not hmac.compare_digest(parts[0], self.tag):
+            raise RPCError(INVALID_REQUEST, "Last-Event-ID belongs to "
+                           "another session", status=400)
+        stream = self.stream(int(parts[1]))
+        seq = int(parts[2])
+        if stream is None or not stream.holds(seq):
+            raise RPCError(INVALID_REQUEST, "the events after %s are no "
+                           "longer buffered (--replay-buffer, "
+                           "--retained-streams)" % event_id[:80], status=400)
+        return stream, seq
+
+    def track(self, call):
+        with self.lock:
+            self.inflight[call.key] = call
+
+    def untrack(self, call):
+        with self.lock:
+            if self.inflight.get(call.key) is call:
+                del self.inflight[call.key]
+
+    def cancel(self, request_id, reason=None):
+        with self.lock:
+            call = self.inflight.get(json.dumps(request_id))
+        if call is not None:
+            call.cancel(reason)
+        return call is not None
+
+    def busy(self):
+        return bool(self.inflight) or self.writers > 0
+
+    def close(self):
+        """ End the session: cancel its calls and end its streams. """
+        self.closed = True
+        with self.lock:
+            calls = list(self.inflight.values())
+            streams = list(self.streams.values()) + [self.standalone]
+        for call in calls:
+            call.cancel("session closed")
+        for stream in streams:
+            stream.finish()
+
+
+class SessionStore(object):
+    """ Live sessions, with an idle timeout on by default and a cap (B-5).
+
+    Session ids are ``<node-id>.<128+ random bits>``: the prefix lets a
+    router send a session back to the node that holds it (field notes B-2,
+    C-2), and the rest is unguessable (S46, S47).
+    """
+
+    def __init__(self, config):
+        self.node_id = config.node_id or secrets.token_hex(3)
+        if not re.match(r"^[A-Za-z0-9_-]{1,32}$", self.node_id):
+            raise ValueError("node id: 1-32 of A-Z a-z 0-9 _ -")
+        self.config = config
+        self.ttl = config.session_ttl
+        self.limit = config.max_sessions
+        self._sessions = collections.OrderedDict()   # LRU order
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._sessions)
+
+    def create(self, version, client_info, capabilities, principal=""):
+        with self._lock:
+            self._sweep()
+            if len(self._sessions) >= self.limit and not self._evict():
+                raise RPCError(INTERNAL_ERROR, "Too many sessions: %d live, "
+                               "none idle (--max-sessions)" % self.limit,
+                               status=503)
+            session_id = "%s.%s" % (self.node_id, secrets.token_urlsafe(18))
+            session = Session(session_id, version, client_info, capabilities,
+                              principal, self.config)
+            self._sessions[session_id] = session
+            return session
+
+    def get(self, session_id, principal=""):
+        """ The live session with this id, or None if unknown, expired, or
+        made with another token (a session is bound to its token, S47). """
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return None
+            if self._expired(session, time.monotonic()):
+                self._drop(session_id)
+                return None
+            if not hmac.compare_digest(session.principal, principal):
+                return None
+            session.last_seen = time.monotonic()
+            self._sessions.move_to_end(session_id)
+            return session
+
+    def close(self, session_id):
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.close()
+
+    def close_all(self):
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            session.close()
+
+    def all(self):
+        with self._lock:
+            return list(self._sessions.values())
+
+    def _expired(self, session, now):
+        return not session.busy() and now - session.last_seen > self.ttl
+
+    def _sweep(self):
+        now = time.monotonic()
+        for sid in [s.id for s in self._sessions.values()
+                    if self._expired(s, now)]:
+            self._drop(sid)
+
+    def _evict(self):
+        for sid, session in self._sessions.items():     # oldest first
+            if not session.busy():
+                log.info("session %s evicted: --max-sessions %d reached",
+                         session.short, self.limit)
+                self._drop(sid)
+                return True
+        return False
+
+    def _drop(self, session_id):
+        self._sessions.pop(session_id).close()
+
+
+class Call(object):
+    """ One request being handled: what a method or tool needs to talk back.
+
+    ``progress`` and ``log`` send notifications related to this request on
+    its own stream (S23, S24); ``cancelled`` is set when the client cancels
+    (6.2) or, in 2026-07-28, closes the stream (S29).
+    """
+
+    def __init__(self, dispatcher, message, send, session, version,
+                 cancelled=None):
+        self.dispatcher = dispatcher
+        self.id = message["id"]
+        self.key = json.dumps(self.id)
+        self.method = message["method"]
+        self.params = message.get("params") or {}
+        self.send, self.session, self.version = send, session, version
+        self.meta = self.params.get("_meta")
+        if not isinstance(self.meta, dict):
+            self.meta = {}
+        self.progress_token = self.meta.get("progressToken")
+        self.log_level = session.log_level if session else None
+        if self.modern:
+            self.log_level = self.meta.get(META_LOG_LEVEL)
+        self.cancelled = cancelled or threading.Event()
+        self.created_session = None
+        self._last_progress = None
+        self._waiters = []
+
+    @property
+    def modern(self):
+        return self.version in MODERN_VERSIONS
+
+    def progress(self, progress, total=None, message=None):
+        """ Report progress, if the client asked for it with a
+        progressToken; values must increase (6.1). """
+        if self.progress_token is None or self.cancelled.is_set():
+            return
+        if self._last_progress is not None and progress <= self._last_progress:
+            raise ValueError("progress must increase")
+        self._last_progress = progress
+        params = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message:
+            params["message"] = message
+        self.send(notification("notifications/progress", params))
+
+    def log(self, level, data, logger=SERVER_NAME):
+        """ Send notifications/message if the client's level lets it
+        through (6.3).  Never put secrets in data. """
+        if self.log_level is None or self.cancelled.is_set():
+            return
+        if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
+            self.send(notification("notifications/message", {
+                "level": level, "logger": logger, "data": data}))
+
+    def cancel(self, reason=None):
+        self.cancelled.set()
+        for wake in list(self._waiters):
+            wake.set()
+
+    def check_cancelled(self):
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def run_abandonable(self, function, timeout):
+        """ Run a blocking function (an upstream HTTP call) in a helper
+        thread and wait for it, but give up at once if the request is
+        cancelled: the wait is abandoned and the helper's late result is
+        dropped when it arrives. """
+        wake, box = threading.Event(), []
+
+        def work():
+            try:
+                box.append((True, function()))
+            except Exception as exc:     # delivered to the waiting thread
+                box.append((False, exc))
+            finally:
+                wake.set()
+
+        self._waiters.append(wake)
+        try:
+            threading.Thread(target=work, name="upstream", daemon=True
+                             ).start()
+            wake.wait(timeout)
+        finally:
+            self._waiters.remove(wake)
+        self.check_cancelled()
+        if not box:
+            raise TimeoutError("no answer within %g s" % timeout)
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+###############################################################################
+# The MCP dispatcher ##########################################################
+###############################################################################
+
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
+# Methods whose handlers may block (upstream I/O): transports run them off
+# the connection's thread so that cancellation and keep-alives still work.
+SLOW_METHODS = frozenset(["tools/call"])
+
+
+class MCPDispatcher(object):
+    """ The protocol core: JSON-RPC dispatch, sessions and tools, no HTTP.
+
+    Like the standard library's SimpleXMLRPCDispatcher, it knows nothing of
+    the transport.  ``handle(message, send, ...)`` takes one incoming message
+    and sends every outgoing one (notifications, then the response) through
+    ``send``.  The HTTP handler, the stdio loop and the tests all drive it.
+    """
+
+    server_info = {"name": SERVER_NAME, "title": SERVER_TITLE,
+                   "version": __version__}
+    instructions = INSTRUCTIONS
+
+    def __init__(self, config=None, tools=None):
+        self.config = config or Config()
+        self.tools = tools or ToolRegistry()
+        self.sessions = SessionStore(self.config)
+        self.stateless = self.config.stateless
+        self.trace = self.config.trace
+        self.legacy_methods = {
+            "initialize": self.rpc_initialize,
+            "ping": self.rpc_ping,
+            "tools/list": self.rpc_tools_list,
+            "tools/call": self.rpc_tools_call,
+            "logging/setLevel": self.rpc_set_level,
+        }
+        self.modern_methods = {
+            "server/discover": self.rpc_discover,
+            "tools/list": self.rpc_tools_list,
+            "tools/call": self.rpc_tools_call,
+        }
+        self.tools.listeners.append(self.tools_changed)
+
+    def tool(self, name, description, input_schema, **options):
+        """ Decorator registering a tool; see ToolRegistry.tool. """
+        return self.tools.tool(name, description, input_schema, **options)
+
+    # -- entry point ---------------------------------------------------------
+
+    def handle(self, message, send, session=None, version=None,
+               cancelled=None, principal=""):
+        """ Handle one JSON-RPC message; send(...) each outgoing message.
+
+        version is the request's protocol revision: the session's for legacy
+        sessions, the MCP-Protocol-Version header (or 2025-03-26) for
+        stateless legacy requests, the _meta version for 2026-07-28 ones.
+        principal identifies the bearer token, to bind a new session to it.
+        Returns the Call for a request, else None.
+        """
+        if self.trace:
+            log.info("trace %s >> %s", session.short if session else "-",
+                     encode_json(message).decode("utf-8", "replace"))
+            send = self._traced(send, session)
+        try:
+            kind = message_kind(message)
+        except RPCError as exc:
+            send(exc.response(readable_id(message)))
+            return None
+        if kind == "notification":
+            self.on_notification(message, session)
+            return None
+        if kind == "response":
+            return None     # we send no requests, so no response is awaited
+        version = version or (session.version if session else ASSUMED_VERSION)
+        call = Call(self, message, send, session, version, cancelled)
+        call.principal = principal
+        if session is not None:
+            session.track(call)
+        try:
+            result = self.call_method(call)
+            if not call.cancelled.is_set():
+                send({"jsonrpc": "2.0", "id": call.id,
+                      "result": self.finish_result(result, call)})
+        except Cancelled:
+            pass                            # no response to a cancelled call
+        except RPCError as exc:
+            if not call.cancelled.is_set():
+                send(exc.response(call.id))
+        except RecursionError:
+            send(RPCError(INVALID_PARAMS, "Invalid params: nested too "
+                          "deeply").response(call.id))
+        except Exception:
+            log.exception("internal error in %s", call.method)
+            send(RPCError(INTERNAL_ERROR, "Internal error (see the server "
+                          "log)").response(call.id))
+        finally:
+            if session is not None:
+                session.untrack(call)
+        return call
+
+    def _traced(self, send, session):
+        def traced(message):
+            log.info("trace %s << %s", session.short if session else "-",
+                     encode_json(message).decode("utf-8", "replace"))
+            send(message)
+        return traced
+
+    def methods_for(self, version):
+        if version in MODERN_VERSIONS:
+            return self.modern_methods
+        return self.legacy_methods
+
+    def call_method(self, call):
+        method = self.methods_for(call.version).get(call.method)
+        if method is None:
+            raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
+                           % call.method[:100],
+                           status=404 if call.modern else 200)
+        return method(call)
+
+    def finish_result(self, result, call):
+        """ 2026-07-28 results carry resultType and serverInfo (S63, S64). """
+        if call.modern:
+            result["resultType"] = "complete"
+            meta = result.setdefault("_meta", {})
+            meta[META_SERVER_INFO] = self.server_info
+        return result
+
+    def cache_hints(self, result):
+        """ ttlMs and cacheScope on discover and list results (S63). """
+        result["ttlMs"] = int(self.config.list_ttl * 1000)
+        result["cacheScope"] = "public"
+        return result
+
+    def on_notification(self, message, session):
+        """ notifications/initialized needs nothing; cancelled stops a call.
+        Unknown notifications are ignored, as JSON-RPC asks. """
+        if message["method"] == "notifications/cancelled" and session:
+            params = message.get("params") or {}
+            request_id = params.get("requestId")
+            if is_request_id(request_id):
+                found = session.cancel(request_id, params.get("reason"))
+                log.debug("cancel %r: %s", request_id,
+                          "stopped" if found else "not in flight")
+
+    def capabilities(self, version):
+        """ Exactly what this server implements (4.1). """
+        if version in MODERN_VERSIONS:
+            return {"tools": {}, "logging": {}}
+        return {"tools": {"listChanged": True}, "logging": {}}
+
+    # -- legacy lifecycle (4.1, 4.2) ----------------------------------------
+
+    def rpc_initialize(self, call):
+        """ Negotiate: the requested version if we speak it, else our latest
+        (1.2); so the tutorial's "2025-05-16" gets "2025-11-25".  A session
+        is minted only now, after everything was checked (B-6). """
+        params = call.params
+        requested = params.get("protocolVersion")
+        if not isinstance(requested, str):
+            raise RPCError(INVALID_PARAMS, "initialize needs a string "
+                           "protocolVersion")
+        for field in ("capabilities", "clientInfo"):
+            if not isinstance(params.get(field, {}), dict):
+                raise RPCError(INVALID_PARAMS, "initialize: %s must be an "
+                               "object" % field)
+        version = requested if requested in LEGACY_VERSIONS else LATEST_LEGACY
+        client_info = params.get("clientInfo") or {}
+        capabilities = params.get("capabilities") or {}
+        if call.session is not None:            # stdio: one implicit session
+            call.session.version = version
+            call.session.client_info = client_info
+        elif not self.stateless:
+            call.created_session = self.sessions.create(
+                version, client_info, capabilities, call.principal)
+        log.info("initialize: %s %s asked %s, got %s",
+                 str(client_info.get("name", "?"))[:60],
+                 str(client_info.get("version", ""))[:20],
+                 requested[:20], version)
+        result = {"protocolVersion": version,
+                  "capabilities": self.capabilities(version),
+                  "serverInfo": self.server_info,
+                  "instructions": self.instructions}
+        if version < "2025-06-18":
+            result["serverInfo"] = {"name": SERVER_NAME,
+                                    "version": __version__}
+        return result
+
+    def rpc_ping(self, call):
+        return {}
+
+    def rpc_set_level(self, call):
+        level = call.params.get("level")
+        if level not in LOG_LEVELS:
+            raise RPCError(INVALID_PARAMS, "Invalid log level %r; use one of "
+                           "%s" % (str(level)[:20], ", ".join(LOG_LEVELS)))
+        if call.session is not None:
+            call.session.log_level = level
+        return {}
+
+    # -- 2026-07-28 (4.3) ----------------------------------------------------
+
+    def rpc_discover(self, call):
+        return self.cache_hints({
+            "supportedVersions": list(LEGACY_VERSIONS + MODERN_VERSIONS),
+            "capabilities": self.capabilities(call.version),
+            "instructions": self.instructions})
+
+    # -- tools (5) -----------------------------------------------------------
+
+    def rpc_tools_list(self, call):
+        """ One page of tools; the cursor is opaque to clients (6.4). """
+        tools = self.tools.list()
+        start = self.decode_cursor(call.params.get("cursor"), len(tools))
+        size = max(1, self.config.page_size)
+        page = tools[start:start + size]
+        result = {"tools": [t.describe(call.version) for t in page]}
+        if start + size < len(tools):
+            result["nextCursor"] = self.encode_cursor(start + size)
+        if call.modern:
+            self.cache_hints(result)
+        return result
+
+    @staticmethod
+    def encode_cursor(offset):
+        return base64.urlsafe_b64encode(b"tools:%d" % offset).decode()
+
+    @staticmethod
+    def decode_cursor(cursor, count):
+        if cursor is None:
+            return 0
+        try:
+            raw = base64.urlsafe_b64decode(str(cursor).encode("ascii"))
+            kind, _, offset = raw.decode("ascii").partition(":")
+            if kind == "tools" and 0 <= int(offset) <= count:
+                return int(offset)
+        except (ValueError, binascii.Error, UnicodeError):
+            pass
+        raise RPCError(INVALID_PARAMS, "Invalid cursor")
+
+    def rpc_tools_call(self, call):
+        """ Find the tool, check the arguments against its inputSchema,
+        run it.  Argument errors are isError results from 2025-11-25 on,
+        protocol errors (-32602) before (5.3). """
+        name = call.params.get("name")
+        if not isinstance(name, str):
+            raise RPCError(INVALID_PARAMS, "tools/call needs a string 'name'")
+        tool = self.tools.get(name)
+        if tool is None:
+            raise RPCError(INVALID_PARAMS, "Unknown tool: %s" % name[:100])
+        arguments = call.params.get("arguments")
+        arguments = {} if arguments is None else arguments
+        if not isinstance(arguments, dict):
+            raise RPCError(INVALID_PARAMS, "tools/call 'arguments' must be "
+                           "an object")
+        problems = validate(tool.input_schema, arguments)
+        if problems:
+            message = "Invalid arguments for %s: %s" % (name,
+                                                        "; ".join(problems))
+            if call.version >= "2025-11-25":
+                return tool_error(message)
+            raise RPCError(INVALID_PARAMS, message)
+        try:
+            value = tool.function(arguments, call)
+        except ToolError as exc:
+            return tool_error(str(exc))
+        except (Cancelled, RPCError):
+            raise
+        except Exception:
+            log.exception("tool %s failed", name)
+            return tool_error("%s failed with an internal error (see the "
+                              "server log)" % name)
+        return tool_result(value, tool, call.version)
+
+    # -- messages not tied to a request (S34) --------------------------------
+
+    def tools_changed(self):
+        """ Tell every session with a GET stream that the list changed. """
+        self.broadcast(notification("notifications/tools/list_changed", {}))
+
+    def broadcast(self, message):
+        for session in self.sessions.all():
+            session.standalone.push(message)
+
+    def log_to_session(self, session, level, data):
+        """ A log message outside any call: it goes on the GET stream. """
+        if session.log_level is not None and \
+                LOG_LEVELS.index(level) >= LOG_LEVELS.index(session.log_level):
+            session.standalone.push(notification("notifications/message", {
+                "level": level, "logger": SERVER_NAME, "data": data}))
+
+
+###############################################################################
+# Weather #####################################################################
+###############################################################################
+
+# WMO weather interpretation codes, as Open-Meteo reports them.
+WMO_CODES = {
+    0: "clear sky", 1: "mainly clear", 2: "partly cloudy", 3: "overcast",
+    45: "fog", 48: "depositing rime fog",
+    51: "light drizzle", 53: "moderate drizzle", 55: "dense drizzle",
+    56: "light freezing drizzle", 57: "dense freezing drizzle",
+    61: "slight rain", 63: "moderate rain", 65: "heavy rain",
+    66: "light freezing rain", 67: "heavy freezing rain",
+    71: "slight snowfall", 73: "moderate snowfall", 75: "heavy snowfall",
+    77: "snow grains", 80: "slight rain showers",
+    81: "moderate rain showers", 82: "violent rain showers",
+    85: "slight snow showers", 86: "heavy snow showers",
+    95: "thunderstorm", 96: "thunderstorm with slight hail",
+    99: "thunderstorm with heavy hail",
+}
+
+MAX_UPSTREAM_BODY = 2 * 1024 * 1024
+CACHE_ENTRIES = 1024
+
+
+class WeatherError(ToolError):
+    """ An upstream failure, worded for the person who reads the result. """
+
+
+def describe_wmo(code):
+    return WMO_CODES.get(code, "weather code %s" % code)
+
+
+def redact(url):
+    """ A URL fit for logs: API keys never leave the server (6.3). """
+    return re.sub(r"(?i)([?&](?:key|apikey|api_key|token)=)[^&]*",
+                  r"\1***", url)
+
+
+def number(value, what):
+    """ A finite number from upstream JSON (which may send strings). """
+    if value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise WeatherError("the weather service sent a malformed %s" % what)
+    if not math.isfinite(result):
+        raise WeatherError("the weather service sent a malformed %s" % what)
+    return int(result) if result.is_integer() and isinstance(value, int) \
+        else result
+
+
+class TTLCache(object):
+    """ A small, thread-safe, least-recently-used cache with expiry. """
+
+    def __init__(self, ttl, size=CACHE_ENTRIES):
+        self.ttl, self.size = ttl, size
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key, value):
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Upstream(object):
+    """ JSON over HTTP from a weather service: bounded in time and size,
+    abandoned at once when the call is cancelled, logged without secrets,
+    and every failure turned into a WeatherError a person can read. """
+
+    def __init__(self, name, timeout):
+        self.name, self.timeout = name, timeout
+
+    def get_json(self, url, params, call):
+        full = url + ("&" if "?" in url else "?") + \
+            urllib.parse.urlencode(params)
+        call.log("debug", "GET %s" % redact(full))
+        started = time.monotonic()
+        try:
+            status, body = call.run_abandonable(lambda: self.fetch(full),
+                                                self.timeout + 1)
+        except (socket.timeout, TimeoutError):
+            raise self.failed(call, "%s did not answer within %g s"
+                              % (self.name, self.timeout))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise self.failed(call, "could not reach %s: %s"
+                              % (self.name, reason))
+        elapsed = time.monotonic() - started
+        if elapsed > self.timeout / 2:
+            call.log("warning", "%s took %.1f s" % (self.name, elapsed))
+        try:
+            data = parse_json(body)
+        except RPCError:
+            data = None
+        if status != 200:
+            raise self.failed(call, "%s answered HTTP %d%s" % (
+                self.name, status, self.reason(data)), data)
+        if data is None:
+            raise self.failed(call, "%s sent an answer that is not valid "
+                              "JSON" % self.name)
+        return data
+
+    def fetch(self, url):
+        request = urllib.request.Request(url, headers={
+            "Accept": "application/json",
+            "User-Agent": "%s/%s" % (SERVER_NAME, __version__)})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as r:
+                return r.status, r.read(MAX_UPSTREAM_BODY)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(MAX_UPSTREAM_BODY)
+
+    @staticmethod
+    def reason(data):
+        """ The error text of Open-Meteo ("reason") or Seniverse ("status"). """
+        if isinstance(data, dict):
+            text = data.get("reason") or data.get("status")
+            if isinstance(text, str):
+                return ": " + text[:200]
+        return ""
+
+    def failed(self, call, message, data=None):
+        log.warning("upstream: %s", message)
+        call.log("warning", message)
+        error = WeatherError(message)
+        error.data = data
+        return error
+
+
+class Place(object):
+    """ A resolved place: what the forecast is for. """
+
+    def __init__(self, name, country=None, region=None, latitude=None,
+                 longitude=None, timezone=None):
+        self.name, self.country, self.region = name, country, region
+        self.latitude, self.longitude = latitude, longitude
+        self.timezone = timezone
+
+    @property
+    def label(self):
+        parts = [self.name, self.region, self.country]
+        return ", ".join(p for i, p in enumerate(parts)
+                         if p and p not in parts[:i])
+
+    def as_dict(self):
+        return {"name": self.name, "region": self.region,
+                "country": self.country, "latitude": self.latitude,
+                "longitude": self.longitude, "timezone": self.timezone}
+
+
+class Provider(object):
+    """ What the weather tools need: locate(), current(), forecast(). """
+
+    name = "?"
+
+    def __init__(self, config):
+        self.config = config
+        self.upstream = Upstream(self.name, config.weather_timeout)
+        self.cache = TTLCache(config.cache_ttl)
+
+    def cached(self, key, call, fetch):
+        """ A cached upstream answer, logging hits and misses (6.3). """
+        value = self.cache.get(key)
+        call.log("info", "cache %s: %s %s" % (
+            "hit" if value is not None else "miss", key[0], key[1]))
+        if value is None:
+            value = fetch()
+            self.cache.put(key, value)
+        return value
+
+
+class OpenMeteo(Provider):
+    """ Open-Meteo: geocoding, then the forecast API.  No key needed. """
+
+    name = "Open-Meteo"
+    current_fields = ("temperature_2m,relative_humidity_2m,"
+                      "apparent_temperature,weather_code,wind_speed_10m")
+    daily_fields = ("weather_code,temperature_2m_max,temperature_2m_min,"
+                    "precipitation_sum,precipitation_probability_max")
+
+    def locate(self, city, call):
+        return self.cached(("place", city.casefold()), call,
+                           lambda: self.geocode(city, call))
+
+    def geocode(self, city, call):
+        data = self.upstream.get_json(self.config.geocoding_url, {
+            "name": city, "count": 1, "language": "en", "format": "json"},
+            call)
+        results = data.get("results") if isinstance(data, dict) else None
+        if not results:
+            raise WeatherError("No place named %r was found. Check the "
+                               "spelling, or try the name in English."
+                               % city)
+        try:
+            top = results[0]
+            return Place(top["name"], top.get("country"), top.get("admin1"),
+                         number(top["latitude"], "latitude"),
+                         number(top["longitude"], "longitude"),
+                         top.get("timezone"))
+        except (KeyError, TypeError, AttributeError):
+            raise WeatherError("Open-Meteo sent a malformed place")
+
+    def forecast_data(self, place, call, **params):
+        params.update(latitude=place.latitude, longitude=place.longitude,
+                      timezone="auto")
+        key = ("weather", place.label) + tuple(sorted(params.items()))
+        return self.cached(key, call, lambda: self.upstream.get_json(
+            self.config.forecast_url, params, call))
+
+    def current(self, place, call):
+        data = self.forecast_data(place, call, current=self.current_fields)
+        try:
+            now, units = data["current"], data.get("current_units") or {}
+            code = int(number(now["weather_code"], "weather code"))
+            return {
+                "location": place.as_dict(),
+                "time": str(now.get("time", "")),
+                "temperature": number(now["temperature_2m"], "temperature"),
+                "apparent_temperature": number(
+                    now.get("apparent_temperature"), "temperature"),
+                "humidity": number(now.get("relative_humidity_2m"),
+                                   "humidity"),
+                "wind_speed": number(now.get("wind_speed_10m"), "wind"),
+                "weather_code": code, "conditions": describe_wmo(code),
+                "units": {"temperature": units.get("temperature_2m", "°C"),
+                          "wind_speed": units.get("wind_speed_10m", "km/h")},
+                "provider": self.name}
+        except (KeyError, TypeError, AttributeError):
+            raise WeatherError("Open-Meteo sent an answer without current "
+                               "weather")
+
+    def forecast(self, place, days, call):
+        data = self.forecast_data(place, call, daily=self.daily_fields,
+                                  forecast_days=days)
+        try:
+            daily, units = data["daily"], data.get("daily_units") or {}
+            rows = []
+            for i, date in enumerate(daily["time"][:days]):
+                code = int(number(daily["weather_code"][i], "weather code"))
+                rows.append({
+                    "date": str(date), "weather_code": code,
+                    "conditions": describe_wmo(code),
+                    "temperature_max": number(
+                        daily["temperature_2m_max"][i], "temperature"),
+                    "temperature_min": number(
+                        daily["temperature_2m_min"][i], "temperature"),
+                    "precipitation_sum": number(self.column(
+                        daily, "precipitation_sum", i), "precipitation"),
+                    "precipitation_probability": number(self.column(
+                        daily, "precipitation_probability_max", i),
+                        "precipitation")})
+            return {"location": place.as_dict(), "days": rows,
+                    "units": {"temperature":
+                              units.get("temperature_2m_max", "°C"),
+                              "precipitation":
+                              units.get("precipitation_sum", "mm")},
+                    "provider": self.name}
+        except (KeyError, TypeError, IndexError, AttributeError):
+            raise WeatherError("Open-Meteo sent a malformed forecast")
+
+    @staticmethod
+    def column(daily, name, index):
+        values = daily.get(name) or []
+        return values[index] if index < len(values) else None
+
+
+class Seniverse(Provider):
+    """ Seniverse (心知天气), the tutorial's provider: needs SENIVERSE_KEY.
+    It resolves the place itself, from a name in Chinese or English. """
+
+    name = "Seniverse"
+
+    def locate(self, city, call):
+        return Place(city)
+
+    def query(self, url, place, call, **extra):
+        params = {"key": self.config.seniverse_key, "location": place.name,
+                  "language": self.config.seniverse_language, "unit": "c"}
+        params.update(extra)
+        try:
+            data = self.cached((url.rsplit("/", 1)[-1], place.name) +
+                               tuple(sorted(extra.items())), call,
+                               lambda: self.upstream.get_json(url, params,
+                                                              call))
+        except WeatherError as exc:
+            if isinstance(getattr(exc, "data", None), dict) and \
+                    exc.data.get("status_code") == "AP010010":
+                raise WeatherError("No place named %r was found."
+                                   % place.name)
+            raise
+        try:
+            result = data["results"][0]
+            where = result["location"]
+            place = Place(where["name"], where.get("country"),
+                          where.get("path"), None, None,
+                          where.get("timezone"))
+            return result, place
+        except (KeyError, TypeError, IndexError):
+            raise WeatherError("Seniverse sent a malformed answer")
+
+    def current(self, place, call):
+        result, place = self.query(self.config.seniverse_url, place, call)
+        try:
+            now = result["now"]
+            return {
+                "location": place.as_dict(),
+                "time": str(result.get("last_update", "")),
+                "temperature": number(now["temperature"], "temperature"),
+                "apparent_temperature": number(now.get("feels_like"),
+                                               "temperature"),
+                "humidity": number(now.get("humidity"), "humidity"),
+                "wind_speed": number(now.get("wind_speed"), "wind"),
+                "weather_code": int(number(now.get("code", -1), "code")),
+                "conditions": str(now.get("text", "")),
+                "units": {"temperature": "°C", "wind_speed": "km/h"},
+                "provider": self.name}
+        except (KeyError, TypeError):
+            raise WeatherError("Seniverse sent an answer without current "
+                               "weather")
+
+    def forecast(self, place, days, call):
+        url = self.config.seniverse_daily_url or re.sub(
+            r"now\.json$", "daily.json", self.config.seniverse_url)
+        result, place = self.query(url, place, call, start=0, days=days)
+        try:
+            rows = [{"date": str(day["date"]),
+                     "weather_code": int(number(day.get("code_day", -1),
+                                                "code")),
+                     "conditions": str(day.get("text_day", "")),
+                     "temperature_max": number(day["high"], "temperature"),
+                     "temperature_min": number(day["low"], "temperature"),
+                     "precipitation_sum": number(day.get("rainfall"),
+                                                 "precipitation"),
+                     "precipitation_probability": None}
+                    for day in result["daily"][:days]]
+        except (KeyError, TypeError):
+            raise WeatherError("Seniverse sent a malformed forecast")
+        return {"location": place.as_dict(), "days": rows,
+                "units": {"temperature": "°C", "precipitation": "mm"},
+                "provider": self.name}
+
+
+def make_provider(config):
+    """ Open-Meteo unless Seniverse is asked for or has a key. """
+    choice = config.provider.lower()
+    if choice == "auto":
+        choice = "seniverse" if config.seniverse_key else "open-meteo"
+    if choice == "seniverse":
+        if not config.seniverse_key:
+            raise ValueError("WEATHER_PROVIDER=seniverse needs SENIVERSE_KEY")
+        return Seniverse(config)
+    if choice in ("open-meteo", "openmeteo"):
+        return OpenMeteo(config)
+    raise ValueError("unknown weather provider %r (open-meteo, seniverse)"
+                     % config.provider)
+
+
+###############################################################################
+# Weather tools ###############################################################
+###############################################################################
+
+CITY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S",
+        "description": "City name in any language or script, e.g. "
+                       "Hangzhou, 杭州, São Paulo"}
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+LOCATION = {
+    "type": "object",
+    "properties": {"name": {"type": "string"},
+                   "region": {"type": ["string", "null"]},
+                   "country": {"type": ["string", "null"]},
+                   "latitude": NUMBER_OR_NULL, "longitude": NUMBER_OR_NULL,
+                   "timezone": {"type": ["string", "null"]}},
+    "required": ["name"]}
+CURRENT_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "location": LOCATION, "time": {"type": "string"},
+        "temperature": {"type": "number"},
+        "apparent_temperature": NUMBER_OR_NULL, "humidity": NUMBER_OR_NULL,
+        "wind_speed": NUMBER_OR_NULL, "weather_code": {"type": "integer"},
+        "conditions": {"type": "string"},
+        "units": {"type": "object",
+                  "properties": {"temperature": {"type": "string"},
+                                 "wind_speed": {"type": "string"}}},
+        "provider": {"type": "string"}},
+    "required": ["location", "temperature", "conditions", "units",
+                 "provider"]}
+FORECAST_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "location": LOCATION,
+        "days": {"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "date": {"type": "string"},
+                "weather_code": {"type": "integer"},
+                "conditions": {"type": "string"},
+                "temperature_max": {"type": "number"},
+                "temperature_min": {"type": "number"},
+                "precipitation_sum": NUMBER_OR_NULL,
+                "precipitation_probability": NUMBER_OR_NULL},
+            "required": ["date", "conditions", "temperature_max",
+                         "temperature_min"]}},
+        "units": {"type": "object"}, "provider": {"type": "string"}},
+    "required": ["location", "days", "units", "provider"]}
+READ_ONLY_WEB = {"readOnlyHint": True, "destructiveHint": False,
+                 "idempotentHint": True, "openWorldHint": True}
+
+
+def format_current(data):
+    units = data["units"]
+    parts = ["%s %s" % (data["temperature"], units["temperature"])]
+    if data.get("apparent_temperature") is not None:
+        parts[0] += " (feels like %s %s)" % (data["apparent_temperature"],
+                                             units["temperature"])
+    if data.get("humidity") is not None:
+        parts.append("humidity %s %%" % data["humidity"])
+    if data.get("wind_speed") is not None:
+        parts.append("wind %s %s" % (data["wind_speed"], units["wind_speed"]))
+    place = Place(**data["location"]).label
+    when = data["time"] + (" " + data["location"]["timezone"]
+                           if data["location"].get("timezone") else "")
+    return "%s: %s, %s. (%s, %s)" % (place, data["conditions"],
+                                     ", ".join(parts), data["provider"],
+                                     when.strip())
+
+
+def format_forecast(data):
+    unit = data["units"].get("temperature", "°C")
+    lines = ["%d-day forecast for %s (%s):" % (
+        len(data["days"]), Place(**data["location"]).label, data["provider"])]
+    for day in data["days"]:
+        line = "%s: %s, %s to %s %s" % (day["date"], day["conditions"],
+                                        day["temperature_min"],
+                                        day["temperature_max"], unit)
+        if day.get("precipitation_sum") is not None:
+            line += ", precipitation %s %s" % (
+                day["precipitation_sum"],
+                data["units"].get("precipitation", "mm"))
+        if day.get("precipitation_probability") is not None:
+            line += " (%s %% chance)" % day["precipitation_probability"]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def add_weather_tools(dispatcher, provider):
+    """ Register get_weather and get_forecast, backed by provider.  Each
+    reports progress in three steps when asked (6.1). """
+
+    @dispatcher.tool(
+        "get_weather", "Current weather for a city: temperature, feels-like "
+        "temperature, conditions, humidity and wind.",
+        {"type": "object", "properties": {"city": CITY},
+         "required": ["city"], "additionalProperties": False},
+        title="Current weather", output_schema=CURRENT_OUTPUT,
+        annotations=dict(READ_ONLY_WEB, title="Current weather"))
+    def get_weather(arguments, call):
+        city = arguments["city"].strip()
+        call.progress(1, 3, "Finding %s" % city)
+        place = provider.locate(city, call)
+        call.progress(2, 3, "Fetching the weather for %s" % place.label)
+        data = provider.current(place, call)
+        call.progress(3, 3, "Done")
+        return {"content": [text_content(format_current(data))],
+                "structuredContent": data}
+
+    @dispatcher.tool(
+        "get_forecast", "Daily weather forecast for a city, 1 to 7 days "
+        "(default 3): conditions, lowest and highest temperature, "
+        "precipitation.",
+        {"type": "object",
+         "properties": {"city": CITY,
+                        "days": {"type": "integer", "minimum": 1,
+                                 "maximum": 7, "default": 3,
+                                 "description": "Number of days, 1-7"}},
+         "required": ["city"], "additionalProperties": False},
+        title="Weather forecast", output_schema=FORECAST_OUTPUT,
+        annotations=dict(READ_ONLY_WEB, title="Weather forecast"))
+    def get_forecast(arguments, call):
+        city, days = arguments["city"].strip(), int(arguments.get("days", 3))
+        call.progress(1, 3, "Finding %s" % city)
+        place = provider.locate(city, call)
+        call.progress(2, 3, "Fetching a %d-day forecast for %s"
+                      % (days, place.label))
+        data = provider.forecast(place, days, call)
+        call.progress(3, 3, "Done")
+        return {"content": [text_content(format_forecast(data))],
+                "structuredContent": data}
+
+
+def build_dispatcher(config=None, weather=True):
+    """ A dispatcher with the weather tools (config defaults to the
+    environment's). """
+    config = config or Config.from_env()
+    dispatcher = MCPDispatcher(config)
+    if weather:
+        add_weather_tools(dispatcher, make_provider(config))
+    return dispatcher
+
+
+###############################################################################
+# HTTP transport ##############################################################
+###############################################################################
+
+# Streamable HTTP in brief (checklist section 2).  One endpoint, /mcp:
+#
+#   POST  one JSON-RPC message (or, in 2025-03-26, a batch).  Notifications
+#         and responses get 202 and no body.  Requests get either one JSON
+#         body or an SSE stream that carries related notifications and then
+#         the response.  2026-07-28 requests are self-contained; 2025 ones
+#         carry the Mcp-Session-Id that initialize returned.
+#   GET   an SSE stream for messages not tied to a request, or, with
+#         Last-Event-ID, the rest of a stream whose connection was cut.
+#   DELETE  ends the session.
+
+UPGRADE = "upgrade"        # await_answer(): switch the answer to SSE
+SESSION_REQUIRED = (
+    "Bad Request: the Mcp-Session-Id header is required. Send initialize "
+    "first and repeat the Mcp-Session-Id it returns on every request; for "
+    "clients that do not keep sessions, run the server with --stateless.")
+SESSION_UNKNOWN = (
+    "Session not found: it expired, was deleted, or never existed. Send "
+    "initialize again, without Mcp-Session-Id, to start a new one.")
+CORS_HEADERS = ("Content-Type, Authorization, Mcp-Session-Id, "
+                "MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name")
+
+
+def is_loopback(host):
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1") or host.endswith(".localhost") or \
+        re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", host) is not None
+
+
+def host_name(value):
+    """ The name in a Host header: 'localhost:8000' and '[::1]:80' give
+    'localhost' and '::1'. """
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def parse_accept(header):
+    """ Accept as [(media range, q)], q-values parsed (field notes B-9). """
+    ranges = []
+    for part in (header or "*/*").split(","):
+        fields = part.split(";")
+        media = fields[0].strip().lower()
+        if not media:
+            continue
+        q = 1.0
+        for field in fields[1:]:
+            name, _, value = field.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        ranges.append((media, q))
+    return ranges
+
+
+def quality(ranges, media, wildcards=True):
+    """ The q of the most specific range that matches media (RFC 9110). """
+    kind = media.split("/")[0] + "/*"
+    best, rank = 0.0, -1
+    for candidate, q in ranges:
+        specificity = {media: 2, kind: 1, "*/*": 0}.get(candidate, -1)
+        if specificity > rank and (wildcards or specificity == 2):
+            best, rank = q, specificity
+    return best
+
+
+def choose_framing(accept):
+    """ How to answer a POST, from its Accept header:
+
+    'ndjson'  only when asked for by name (no spec client does: checklist 8);
+    'lazy'    JSON and SSE both acceptable: JSON unless something must be
+              streamed first (field notes B-11);
+    'json' or 'sse' when only one is acceptable; 406 when neither is.
+    """
+    ranges = parse_accept(accept)
+    json_q = quality(ranges, "application/json")
+    sse_q = quality(ranges, "text/event-stream")
+    ndjson_q = quality(ranges, "application/x-ndjson", wildcards=False)
+    if ndjson_q > 0 and ndjson_q >= max(json_q, sse_q):
+        return "ndjson"
+    if json_q > 0 and sse_q > 0:
+        return "lazy"
+    if json_q > 0 or sse_q > 0:
+        return "json" if json_q > 0 else "sse"
+    raise RPCError(INVALID_REQUEST, "Not Acceptable: accept "
+                   "application/json, text/event-stream or "
+                   "application/x-ndjson", status=406)
+
+
+def decode_header_value(raw, name):
+    """ Mcp-Method / Mcp-Name values: plain visible ASCII, or the
+    =?base64?...?= form for anything else (S59). """
+    if raw.startswith("=?base64?") and raw.endswith("?="):
+        try:
+            return base64.b64decode(raw[9:-2], validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise RPCError(HEADER_MISMATCH, "%s: bad base64 value" % name,
+                           status=400)
+    if not all(" " <= c <= "~" for c in raw):
+        raise RPCError(HEADER_MISMATCH, "%s: invalid characters; use the "
+                       "=?base64?...?= form" % name, status=400)
+    return raw.strip()
+
+
+def is_modern(message):
+    """ A 2026-07-28 request names its version in params._meta (1.3). """
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return isinstance(meta, dict) and META_VERSION in meta
+
+
+def needs_answer(message):
+    """ Requests, and anything malformed, get a response. """
+    try:
+        return message_kind(message) == "request"
+    except RPCError:
+        return True
+
+
+class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
+    """ Streamable HTTP on top of http.server.
+
+    Everything about a request is checked (path, Host and Origin, token,
+    body, JSON, session, headers) before a status line is written, so a
+    client never gets a 200 that hides an error (field notes B-8).  Then
+    the messages go to the dispatcher, and deliver() writes what it sends
+    in the framing the client accepts.
+    """
+
+    protocol_version = "HTTP/1.1"     # keep-alive and chunked streams
+    server_version = "%s/%s" % (SERVER_NAME, __version__)
+    sys_version = ""
+    peer_poll = 0.25      # seconds between checks that a 2026 client is there
+
+    # -- plumbing ------------------------------------------------------------
+
+    def setup(self):
+        self.timeout = self.server.config.idle_timeout
+        http.server.BaseHTTPRequestHandler.setup(self)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
+            None, "-", "-"
+
+    @property
+    def config(self):
+        return self.server.config
+
+    @property
+    def dispatcher(self):
+        return self.server.dispatcher
+
+    def do_POST(self):
+        self.serve(self.post)
+
+    def do_GET(self):
+        self.serve(self.get)
+
+    def do_DELETE(self):
+        self.serve(self.delete)
+
+    def do_OPTIONS(self):
+        self.serve(self.options)
+
+    def do_PUT(self):
+        self.serve(self.not_allowed)
+
+    do_PATCH = do_HEAD = do_PUT
+
+    def serve(self, action):
+        """ Run one request: checks, then action(); errors become JSON-RPC
+        error bodies with the right status; one access-log line at the end. """
+        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
+            None, "-", "-"
+        self.extra_headers, self.request_id, self.body_read = [], None, False
+        self.principal = ""
+        try:
+            if self.check_path():
+                self.check_host_and_origin()
+                if self.command != "OPTIONS":
+                    self.check_auth()
+                action()
+        except RPCError as exc:
+            self.send_rpc_error(exc)
+        except OSError:
+            self.close_connection = True      # the client went away
+        finally:
+            self.access_log()
+
+    def send_rpc_error(self, exc):
+        if self.status is not None:           # a stream was already open
+            self.close_connection = True
+            return
+        if self.command == "POST" and not self.body_read:
+            self.close_connection = True      # the body is still unread
+        headers = list(exc.headers)
+        if exc.status == 405:
+            headers.append(("Allow", "POST" if self.dispatcher.stateless
+                            else "GET, POST, DELETE"))
+        if exc.status >= 500:
+            headers.append(("Retry-After", "5"))
+        self.send_json(exc.status, exc.response(self.request_id), headers)
+
+    def send_error(self, code, message=None, explain=None):
+        """ http.server's own errors (bad request line, headers too long)
+        as JSON too. """
+        self.close_connection = True
+        self.extra_headers = getattr(self, "extra_headers", [])
+        error = RPCError(INVALID_REQUEST, message or
+                         self.responses.get(code, ("Error",))[0])
+        try:
+            self.send_json(code, error.response())
+        except OSError:
+            pass
+
+    def head(self, status, headers):
+        lines = ["%s %d %s" % (self.protocol_version, status,
+                               self.responses.get(status, ("",))[0]),
+                 "Server: " + self.version_string(),
+                 "Date: " + self.date_time_string()]
+        lines.extend("%s: %s" % h for h in list(headers) + self.extra_headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.status = status
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send_whole(self, status, headers, body=b""):
+        """ Status line, headers and body in one write (one TCP segment for
+        small answers: no delayed-ACK stalls). """
+        self.wfile.write(self.head(status, headers) + body)
+
+    def send_json(self, status, message, headers=()):
+        body = encode_json(message) + b"\n"     # also one line of NDJSON
+        self.send_whole(status, [("Content-Type", "application/json"),
+                                 ("Content-Length", str(len(body)))] +
+                        list(headers), body)
+
+    def version_string(self):
+        return self.server_version
+
+    def log_request(self, code="-", size="-"):
+        pass                                    # access_log() does it
+
+    def log_message(self, format, *args):
+        log.debug("http: " + format, *args)
+
+    def access_log(self):
+        log.info("%s %s %s %s %.1fms %s sid=%s", self.client_address[0],
+                 self.command, self.path[:120], self.status or "-",
+                 (time.monotonic() - self.started) * 1000, self.rpc,
+                 self.sid)
+
+    # -- checks that come first ---------------------------------------------
+
+    def check_path(self):
+        """ /mcp and /mcp/ are both the endpoint: never a redirect (B-15). """
+        path = urllib.parse.urlsplit(self.path).path
+        endpoint = self.config.path.rstrip("/") or "/"
+        if path in (endpoint, endpoint + "/"):
+            return True
+        if path == "/health" and self.command == "GET":
+            self.send_json(200, {"status": "ok", "server": SERVER_NAME,
+                                 "version": __version__})
+            return False
+        raise RPCError(INVALID_REQUEST, "Not Found: the MCP endpoint is %s"
+                       % endpoint, status=404)
+
+    def check_host_and_origin(self):
+        """ DNS-rebinding protection (S2, S3, S6): on a loopback bind, Host
+        must name a loopback address; a present Origin must be loopback or
+        allowed by --allow-origin.  Rejections are logged with the value. """
+        config, loopback = self.config, self.server.loopback
+        host = self.headers.get("Host", "")
+        name = host_name(host)
+        allowed_hosts = [h.lower() for h in config.allow_host]
+        if (loopback and not is_loopback(name) or allowed_hosts and
+                not loopback) and name not in allowed_hosts:
+            self.forbid("Host", host, "--allow-host")
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return
+        origin_host = urllib.parse.urlsplit(origin).netloc.lower()
+        if not ("*" in config.allow_origin or origin in config.allow_origin
+                or (loopback and is_loopback(host_name(origin_host)))
+                or (not loopback and origin_host == host.lower())):
+            self.forbid("Origin", origin, "--allow-origin")
+        self.extra_headers += [
+            ("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
+            ("Access-Control-Expose-Headers",
+             "Mcp-Session-Id, MCP-Protocol-Version")]
+
+    def forbid(self, header, value, flag):
+        log.warning("403: %s %r from %s is not allowed (see %s)", header,
+                    value[:200], self.client_address[0], flag)
+        raise RPCError(INVALID_REQUEST, "Forbidden: %s %r is not allowed"
+                       % (header, value[:200]), status=403)
+
+    def check_auth(self):
+        """ Bearer tokens, compared in constant time (S5, S7). """
+        tokens = self.config.token
+        if not tokens:
+            return
+        scheme, _, value = self.headers.get("Authorization", "").partition(
+            " ")
+        value = value.strip().encode("utf-8", "replace")
+        matched = None
+        for token in tokens:
+            if hmac.compare_digest(value, token.encode("utf-8")):
+                matched = token
+        if scheme.lower() != "bearer" or matched is None:
+            challenge = 'Bearer realm="mcp"' + (
+                ', error="invalid_token"' if value else "")
+            raise RPCError(INVALID_REQUEST, "Unauthorized: send "
+                           "'Authorization: Bearer <token>'", status=401,
+                           headers=[("WWW-Authenticate", challenge)])
+        self.principal = hashlib.sha256(matched.encode()).hexdigest()
+
+    def check_content_type(self):
+        media, _, params = self.headers.get("Content-Type", "").partition(";")
+        charset = re.search(r"charset=\"?([\w-]+)", params, re.I)
+        if media.strip().lower() != "application/json" or (
+                charset and charset.group(1).lower() not in ("utf-8", "utf8")):
+            raise RPCError(INVALID_REQUEST, "Unsupported Media Type: POST "
+                           "a UTF-8 application/json body", status=415)
+
+    def read_body(self):
+        """ The request body, from Content-Length or chunked encoding, which
+        http.server does not decode for us (field notes B-21). """
+        limit = self.config.max_body
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = self.read_chunked(limit)
+        else:
+            length = self.headers.get("Content-Length")
+            if length is None or not length.strip().isdigit():
+                raise RPCError(INVALID_REQUEST, "Length Required: send "
+                               "Content-Length or a chunked body", status=411)
+            if int(length) > limit:
+                raise self.too_large(limit)
+            body = self.rfile.read(int(length))
+            if len(body) < int(length):
+                raise ConnectionError("body cut short")
+        self.body_read = True
+        return body
+
+    def read_chunked(self, limit):
+        chunks, size = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                length = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise RPCError(INVALID_REQUEST, "bad chunked body",
+                               status=400)
+            if length == 0:
+                while self.rfile.readline(8192).strip():
+                    pass                        # trailers
+                return b"".join(chunks)
+            size += length
+            if size > limit:
+                raise self.too_large(limit)
+            chunks.append(self.rfile.read(length))
+            self.rfile.readline()
+
+    def too_large(self, limit):
+        return RPCError(INVALID_REQUEST, "Payload Too Large: the limit is %d "
+                        "bytes (--max-body)" % limit, status=413)
+
+    # -- POST ----------------------------------------------------------------
+
+    def post(self):
+        if self.server.stopping:
+            self.close_connection = True
+            raise RPCError(INTERNAL_ERROR, "Service Unavailable: shutting "
+                           "down", status=503)
+        self.check_content_type()
+        payload = parse_json(self.read_body())
+        batch = isinstance(payload, list)
+        messages = payload if batch else [payload]
+        if batch and not messages:
+            raise RPCError(INVALID_REQUEST, "Invalid Request: empty batch",
+                           status=400)
+        if not batch:
+            self.request_id = readable_id(payload)
+            message_kind(payload)               # 400 for a bad envelope
+            self.rpc = payload.get("method", "response")[:40]
+        session, version = self.route(messages, batch)
+        if batch and (version or LATEST_LEGACY) != "2025-03-26":
+            raise RPCError(INVALID_REQUEST, "Invalid Request: JSON-RPC "
+                           "batches are only allowed in protocol 2025-03-26 "
+                           "(S13)", status=400)
+        if not any(needs_answer(m) for m in messages):
+            for message in messages:
+                self.dispatcher.handle(message, lambda m: None, session,
+                                       version, principal=self.principal)
+            self.send_whole(202, [("Content-Length", "0")])    # S15
+            return
+        framing = choose_framing(self.headers.get("Accept"))
+        self.answer(messages, batch, session, version, framing)
+
+    def route(self, messages, batch):
+        """ Which era, session and version serve this POST (checklist 1.3):
+        a live session goes the 2025 way; initialize starts one; a request
+        with _meta protocolVersion is 2026-07-28 and stateless; anything
+        else needs a session, unless the server runs --stateless. """
+        dispatcher = self.dispatcher
+        sid = self.headers.get("Mcp-Session-Id")
+        initialize = any(isinstance(m, dict) and
+                         m.get("method") == "initialize" for m in messages)
+        if initialize and batch:
+            raise RPCError(INVALID_REQUEST, "Invalid Request: initialize "
+                           "must not be part of a batch (S12)", status=400)
+        if sid and not dispatcher.stateless and not initialize:
+            session = dispatcher.sessions.get(sid, self.principal)
+            if session is not None:
+                self.sid = session.short
+                return session, self.legacy_version(session)
+        if initialize:
+            return None, None
+        if not batch and is_modern(messages[0]):
+            return None, self.check_modern(messages[0])
+        if dispatcher.stateless:
+            return None, self.legacy_version(None)
+        if sid:
+            raise RPCError(INVALID_REQUEST, SESSION_UNKNOWN, status=404)
+        raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
+
+    def legacy_version(self, session):
+        """ MCP-Protocol-Version (S53-S55): a value we do not speak is 400;
+        absent, the session's version, else 2025-03-26. """
+        header = self.headers.get("MCP-Protocol-Version")
+        if header is not None and header.strip() not in LEGACY_VERSIONS:
+            raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
+                           "MCP-Protocol-Version %r; supported: %s" % (
+                               header[:40], ", ".join(LEGACY_VERSIONS)),
+                           data={"supported": list(LEGACY_VERSIONS),
+                                 "requested": header[:40]}, status=400)
+        if session is not None:
+            return session.version
+        return header.strip() if header else ASSUMED_VERSION
+
+    def check_modern(self, message):
+        """ A 2026-07-28 request is self-contained: version and client
+        capabilities in _meta, mirrored by headers that proxies can route on
+        (S56-S62).  Every check answers 400, an unknown method 404. """
+        params = message.get("params") or {}
+        meta = params["_meta"]
+        version = meta.get(META_VERSION)
+        header = self.headers.get("MCP-Protocol-Version")
+        if header is None:
+            raise RPCError(HEADER_MISMATCH, "the MCP-Protocol-Version header "
+                           "is required", status=400)
+        if header.strip() != version:
+            raise RPCError(HEADER_MISMATCH, "MCP-Protocol-Version %r does "
+                           "not match _meta %r" % (header[:40],
+                                                   str(version)[:40]),
+                           status=400)
+        if version not in MODERN_VERSIONS:
+            raise RPCError(UNSUPPORTED_VERSION, "Unsupported protocol "
+                           "version %r (2025 revisions: send initialize)"
+                           % str(version)[:40],
+                           data={"supported": list(MODERN_VERSIONS),
+                                 "requested": version}, status=400)
+        if not isinstance(meta.get(META_CAPABILITIES), dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: _meta needs %s"
+                           % META_CAPABILITIES, status=400)
+        if meta.get(META_LOG_LEVEL, "info") not in LOG_LEVELS:
+            raise RPCError(INVALID_PARAMS, "Invalid params: %s must be one "
+                           "of %s" % (META_LOG_LEVEL, ", ".join(LOG_LEVELS)),
+                           status=400)
+        method = message["method"]
+        self.check_mirror("Mcp-Method", method)
+        if method in ("tools/call", "prompts/get", "resources/read"):
+            self.check_mirror("Mcp-Name", params.get("name",
+                                                     params.get("uri")))
+        if "id" in message and method not in self.dispatcher.modern_methods:
+            raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
+                           % method[:100], status=404)       # S61
+        return version
+
+    def check_mirror(self, name, expected):
+        raw = self.headers.get(name)
+        if raw is None:
+            raise RPCError(HEADER_MISMATCH, "the %s header is required"
+                           % name, status=400)
+        if decode_header_value(raw, name) != expected:
+            raise RPCError(HEADER_MISMATCH, "the %s header %r does not match "
+                           "the body" % (name, raw[:100]), status=400)
+
+    def answer(self, messages, batch, session, version, framing):
+        """ Run the requests and deliver what they send.  Calls that may
+        block run on a worker thread, so this thread can send keep-alives,
+        notice a cancelled or vanished client, and write notifications as
+        they come. """
+        stream = session.open_stream() if session else Stream(
+            0, self.config.replay_buffer, replayable=False)
+        modern = version in MODERN_VERSIONS
+        cancelled = threading.Event() if modern else None
+        created = []
+
+        def work():
+            try:
+                for message in messages:
+                    call = self.dispatcher.handle(
+                        message, stream.push, session, version, cancelled,
+                        self.principal)
+                    if call is not None and call.created_session:
+                        created.append(call.created_session)
+            finally:
+                stream.finish()
+
+        slow = any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
+                   for m in messages)
+        with self.server.working():
+            if slow:
+                threading.Thread(target=work, name="call", daemon=True
+                                 ).start()
+            else:
+                work()
+            headers = []
+            if created:
+                session = created[0]
+                self.sid = session.short
+                headers.append(("Mcp-Session-Id", session.id))
+            self.deliver(stream, framing, session, version, batch=batch,
+                         headers=headers, cancel=cancelled)
+
+    # -- GET and DELETE (legacy sessions only) -------------------------------
+
+    def get(self):
+        """ The standalone SSE stream (S32-S36), or the rest of a stream
+        whose connection was cut, from Last-Event-ID (S41, S42). """
+        if self.dispatcher.stateless:
+            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
+                           "runs --stateless and has no GET stream",
+                           status=405)
+        if quality(parse_accept(self.headers.get("Accept")),
+                   "text/event-stream") <= 0:
+            raise RPCError(INVALID_REQUEST, "Not Acceptable: GET answers "
+                           "text/event-stream", status=406)
+        session = self.require_session()
+        self.legacy_version(session)
+        last = self.headers.get("Last-Event-ID")
+        if last:
+            stream, cursor = session.parse_event_id(last)
+            self.rpc = "resume"
+        else:
+            stream, cursor = session.standalone, session.standalone.seq
+            self.rpc = "listen"
+        with self.server.streaming():
+            self.deliver(stream, "sse", session, session.version,
+                         cursor=cursor)
+
+    def delete(self):
+        """ The client ends its session (S50); afterwards its id is 404. """
+        if self.dispatcher.stateless:
+            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
+                           "runs --stateless and has no sessions", status=405)
+        session = self.require_session()
+        self.dispatcher.sessions.close(session.id)
+        log.info("session %s ended by the client", session.short)
+        self.send_whole(204, [])
+
+    def require_session(self):
+        sid = self.headers.get("Mcp-Session-Id")
+        if not sid:
+            raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
+        session = self.dispatcher.sessions.get(sid, self.principal)
+        if session is None:
+            raise RPCError(INVALID_REQUEST, SESSION_UNKNOWN, status=404)
+        self.sid = session.short
+        return session
+
+    def options(self):
+        """ CORS preflight for browser clients on allowed origins. """
+        self.send_whole(204, [
+            ("Allow", "GET, POST, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Headers", CORS_HEADERS),
+            ("Access-Control-Max-Age", "86400")])
+
+    def not_allowed(self):
+        raise RPCError(INVALID_REQUEST, "Method Not Allowed", status=405)
+
+    # -- writing answers and streams -----------------------------------------
+
+    def deliver(self, stream, framing, session=None, version=None, cursor=0,
+                batch=False, headers=(), cancel=None):
+        """ Write a stream's messages to this connection.
+
+        JSON (framing 'json', or 'lazy' until something must be streamed)
+        waits for the responses and sends them as one body; SSE and NDJSON
+        write each message as it comes, with keep-alives in between.
+        """
+        generation = stream.attach()
+        if session is not None:
+            with session.lock:
+                session.writers += 1
+        try:
+            mode = framing if framing in ("sse", "ndjson") else None
+            if mode is None:
+                answer = self.await_answer(stream, generation, framing,
+                                           cancel)
+                if answer != UPGRADE:
+                    if answer is not None:
+                        self.send_answer(answer, batch, headers)
+                    return
+                mode, cursor = "sse", 0
+            self.open_stream(mode, stream, session, version, cursor, headers)
+            self.pump(mode, stream, generation, session, cursor, cancel)
+        finally:
+            if session is not None:
+                with session.lock:
+                    session.writers -= 1
+
+    def await_answer(self, stream, generation, framing, cancel):
+        """ Collect the responses for one JSON body.  Returns them, UPGRADE
+        when a notification comes first or nothing comes for a keep-alive
+        period (so proxies do not cut a silent call, field notes B-13), or
+        None when the client went away. """
+        cursor, responses, started = 0, [], time.monotonic()
+        while True:
+            events, finished, attached = stream.wait(
+                cursor, generation, self.wait_slice(cancel))
+            if not attached:
+                return None
+            for seq, message in events:
+                if "method" in message:
+                    if framing == "lazy":
+                        return UPGRADE
+                else:
+                    responses.append(message)
+                cursor = seq
+            if finished:
+                return responses
+            if framing == "lazy" and \
+                    time.monotonic() - started >= self.config.keepalive:
+                return UPGRADE
+            if cancel is not None and self.peer_gone():
+                cancel.set()                    # S29: closing is cancelling
+                return None
+
+    def send_answer(self, responses, batch, headers):
+        if not responses:          # all cancelled: nothing to say (6.2)
+            self.send_whole(202, [("Content-Length", "0")] + list(headers))
+        else:
+            self.send_json(200, responses if batch else responses[0],
+                           headers)
+
+    def wait_slice(self, cancel):
+        if cancel is not None:
+            return min(self.config.keepalive, self.peer_poll)
+        return self.config.keepalive
+
+    def resumable(self, stream, session):
+        return session is not None and session.id is not None and \
+            stream.replayable
+
+    def open_stream(self, mode, stream, session, version, cursor, headers):
+        """ Headers for a stream that proxies must not buffer (S30, B-12),
+        then, for 2025-11-25 clients of a resumable stream, the priming
+        event: an id and empty data, so a reconnect can resume (S19). """
+        media = "text/event-stream" if mode == "sse" else \
+            "application/x-ndjson"
+        first = b""
+        if mode == "sse" and self.resumable(stream, session) and \
+                version >= "2025-11-25":
+            first = self.chunk(b"id: %s\nretry: %d\ndata: \n\n" % (
+                session.event_id(stream, cursor).encode(),
+                self.config.sse_retry))
+        self.send_whole(200, [("Content-Type", media),
+                              ("Cache-Control", "no-cache, no-transform"),
+                              ("X-Accel-Buffering", "no"),
+                              ("Transfer-Encoding", "chunked")] +
+                        list(headers), first)
+
+    def pump(self, mode, stream, generation, session, cursor, cancel):
+        """ Write events as they come until the stream finishes, another
+        connection takes it over, or the client goes away.  With
+        --sse-poll-after, a long POST stream is closed early (after a retry
+        field) and the client polls with GET (S20, S21). """
+        keepalive = self.config.keepalive
+        poll_after = self.config.sse_poll_after if (
+            mode == "sse" and stream.number and self.resumable(stream, session)
+            and session.version >= "2025-11-25") else 0
+        opened = last = time.monotonic()
+        while True:
+            timeout = self.wait_slice(cancel)
+            if poll_after:
+                timeout = max(0.01, min(timeout, opened + poll_after -
+                                        time.monotonic()))
+            events, finished, attached = stream.wait(cursor, generation,
+                                                     timeout)
+            if not attached:
+                break                           # a newer GET took over
+            if events:
+                self.wfile.write(self.chunk(b"".join(
+                    self.frame(mode, session, stream, seq, message)
+                    for seq, message in events)))
+                cursor, last = events[-1][0], time.monotonic()
+                if not stream.replayable:
+                    stream.forget(cursor)
+            if finished:
+                break
+            now = time.monotonic()
+            if poll_after and now - opened >= poll_after:
+                self.wfile.write(self.chunk(b"retry: %d\n\n"
+                                            % self.config.sse_retry))
+                self.close_connection = True
+                break
+            if now - last >= keepalive:
+                self.wfile.write(self.chunk(b": keep-alive\n\n"
+                                            if mode == "sse" else b"\n"))
+                last = now
+            if cancel is not None and self.peer_gone():
+                cancel.set()                    # S29
+                self.close_connection = True
+                return
+        self.wfile.write(b"0\r\n\r\n")
+
+    def frame(self, mode, session, stream, seq, message):
+        """ One message as an SSE event (S31) or an NDJSON line. """
+        data = encode_json(message)
+        if mode == "ndjson":
+            return data + b"\n"
+        if self.resumable(stream, session):
+            return b"event: message\nid: %s\ndata: %s\n\n" % (
+                session.event_id(stream, seq).encode(), data)
+        return b"event: message\ndata: %s\n\n" % data
+
+    @staticmethod
+    def chunk(data):
+        return b"%x\r\n%s\r\n" % (len(data), data)
+
+    def peer_gone(self):
+        """ Whether the client closed its end, without reading its data. """
+        try:
+            readable = select.select([self.connection], [], [], 0)[0]
+            return bool(readable) and \
+                self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+
+class MCPServer(http.server.ThreadingHTTPServer):
+    """ A threading HTTP server holding the dispatcher: one thread per
+    connection, plus one per running tool call. """
+
+    daemon_threads = True
+    request_queue_size = 128        # listen backlog
+    allow_reuse_address = True
+
+    def __init__(self, config=None, dispatcher=None,
+                 handler=MCPRequestHandler):
+        if dispatcher is not None and config is None:
+            config = dispatcher.config
+        self.config = config or Config.from_env()
+        self.dispatcher = dispatcher or build_dispatcher(self.config)
+        if ":" in self.config.host:
+            self.address_family = socket.AF_INET6
+        self.loopback = is_loopback(self.config.host)
+        self.stopping = False
+        self.active = collections.Counter()
+        self.active_cond = threading.Condition()
+        http.server.ThreadingHTTPServer.__init__(
+            self, (self.config.host, self.config.port), handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind looks up the host's FQDN, which can stall
+        # for seconds on hosts without DNS; we only need the address.
+        http.server.socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    @property
+    def url(self):
+        host = self.server_address[0]
+        if ":" in host:
+            host = "[%s]" % host
+        return "http://%s:%d%s" % (host, self.server_address[1],
+                                   self.config.path)
+
+    def working(self):
+        return self._tracking("calls")
+
+    def streaming(self):
+        return self._tracking("streams")
+
+    def _tracking(self, kind):
+        server = self
+
+        class Tracker(object):
+            def __enter__(self):
+                with server.active_cond:
+                    server.active[kind] += 1
+
+            def __exit__(self, *exc):
+                with server.active_cond:
+                    server.active[kind] -= 1
+                    server.active_cond.notify_all()
+
+        return Tracker()
+
+    def drain(self, timeout):
+        """ Graceful stop: refuse new work, let calls in flight deliver
+        their responses within timeout, then end the GET streams cleanly. """
+        self.stopping = True
+        deadline = time.monotonic() + timeout
+        with self.active_cond:
+            while self.active["calls"] > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.warning("shutdown: %d requests still running after "
+                                "%g s", self.active["calls"], timeout)
+                    break
+                self.active_cond.wait(remaining)
+        for session in self.dispatcher.sessions.all():
+            session.standalone.finish()
+        with self.active_cond:
+            self.active_cond.wait_for(lambda: self.active["streams"] == 0,
+                                      timeout=1.0)
+
+
+def make_server(config=None, dispatcher=None):
+    """ A bound MCPServer; call serve_forever() to run it. """
+    return MCPServer(config, dispatcher)
+
+
+def serve_http(config, dispatcher=None):
+    """ Run until SIGTERM or SIGINT, then shut down gracefully; return 0. """
+    server = make_server(config, dispatcher)
+    dispatcher = server.dispatcher
+    log.info("%s %s listening on %s (%s, tools: %s)", SERVER_NAME,
+             __version__, server.url,
+             "stateless" if dispatcher.stateless else "sessions",
+             ", ".join(t.name for t in dispatcher.tools.list()) or "none")
+    if server.loopback is False and not config.token:
+        log.warning("listening beyond loopback without --token: anyone who "
+                    "can reach %s can use it", server.url)
+    stop = threading.Event()
+    for name in ("SIGTERM", "SIGINT"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, args=(0.2,),
+                              name="accept")
+    thread.start()
+    while not stop.wait(0.2):
+        pass
+    log.info("shutting down: in-flight requests get up to %g s",
+             config.shutdown_timeout)
+    server.shutdown()
+    server.server_close()          # stop accepting new connections
+    server.drain(config.shutdown_timeout)
+    thread.join()
+    log.info("stopped")
+    return 0
+
+
+###############################################################################
+# stdio transport #############################################################
+###############################################################################
+
+def serve_stdio(dispatcher, stdin=None, stdout=None):
+    """ The same dispatcher over newline-delimited JSON-RPC on stdin and
+    stdout, for clients that spawn their servers.  Only messages go to
+    stdout; logs go to stderr.  Returns 0 at end of input, once the calls in
+    flight have answered. """
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    lock = threading.Lock()
+    session = Session(None, ASSUMED_VERSION, config=dispatcher.config)
+    workers = []
+
+    def send(message):
+        data = encode_json(message) + b"\n"
+        with lock:
+            stdout.write(data)
+            stdout.flush()
+
+    dispatcher.tools.listeners.append(lambda: send(notification(
+        "notifications/tools/list_changed", {})))
+    for line in iter(stdin.readline, b""):
+        if not line.strip():
+            continue
+        try:
+            payload = parse_json(line)
+        except RPCError as exc:
+            send(exc.response())
+            continue
+        workers = [w for w in workers if w.is_alive()]
+        workers.extend(stdio_message(dispatcher, payload, session, send))
+    deadline = time.monotonic() + dispatcher.config.shutdown_timeout
+    for worker in workers:
+        worker.join(max(0, deadline - time.monotonic()))
+    return 0
+
+
+def stdio_message(dispatcher, payload, session, send):
+    """ Handle one line; a batch (2025-03-26 only) is answered as an
+    array.  Returns the worker threads it started. """
+    batch = isinstance(payload, list)
+    if batch and (not payload or session.version != "2025-03-26"):
+        send(RPCError(INVALID_REQUEST, "Invalid Request: batches need "
+                      "protocol 2025-03-26").response())
+        return []
+    messages = payload if batch else [payload]
+    responses = []
+
+    def collect(message):
+        if batch and "method" not in message:
+            responses.append(message)
+        else:
+            send(message)
+
+    def work():
+        for message in messages:
+            dispatcher.handle(message, collect, session)
+        if responses:
+            send(responses)
+
+    if any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
+           for m in messages):
+        worker = threading.Thread(target=work, name="call", daemon=True)
+        worker.start()
+        return [worker]
+    work()
+    return []
+
+
+###############################################################################
+# Command line ################################################################
+###############################################################################
+
+EPILOG = """\
+Every flag can also be set by its environment variable (shown in brackets);
+flags win.  Examples:
+
+  python mcp_weather.py                          # http://127.0.0.1:8000/mcp
+  python mcp_weather.py --stateless --port 9000  # for load balancers
+  MCP_AUTH_TOKEN=s3cret python mcp_weather.py --host 0.0.0.0
+  python mcp_weather.py --trace                  # show the wire, for teaching
+  python mcp_weather.py --stdio                  # spawned by a client
+
+Try it:
+  curl -s localhost:8000/mcp -H 'Content-Type: application/json' \\
+    -H 'Accept: application/json, text/event-stream' \\
+    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+         "protocolVersion":"2025-11-25","capabilities":{},
+         "clientInfo":{"name":"curl","version":"1"}}}' -i
+"""
+
+
+def build_parser(defaults):
+    parser = argparse.ArgumentParser(
+        prog="mcp_weather.py", epilog=EPILOG,
+        description="An MCP server with weather tools, over Streamable "
+                    "HTTP (or stdio), using only the standard library.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, env, text in OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        default = getattr(defaults, name)
+        kind = type(getattr(Config, name))
+        text = "%s [%s]" % (text, env)
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=default,
+                                help=text)
+        elif kind is tuple:
+            parser.add_argument(flag, action="append", default=None,
+                                metavar="VALUE", help=text)
+        else:
+            parser.add_argument(flag, type=kind, default=default,
+                                metavar=name.split("_")[-1].upper(),
+                                help=text)
+    parser.add_argument("--version", action="version",
+                        version="%s %s" % (SERVER_NAME, __version__))
+    return parser
+
+
+def configure_logging(config):
+    level = getattr(logging, config.log_level.upper(), None)
+    if not isinstance(level, int):
+        raise SystemExit("--log-level: use debug, info, warning or error")
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    if config.trace and level > logging.INFO:
+        log.setLevel(logging.INFO)
+
+
+def main(argv=None, setup=None, weather=True):
+    """ Parse flags (over environment variables), build the dispatcher, and
+    serve HTTP or stdio.  setup(dispatcher), if given, can add tools. """
+    defaults = Config.from_env()
+    parser = build_parser(defaults)
+    args = parser.parse_args(argv)
+    values = {}
+    for name, _, _ in OPTIONS:
+        value = getattr(args, name)
+        if isinstance(getattr(Config, name), tuple):
+            value = tuple(p.strip() for v in value for p in v.split(",")
+                          if p.strip()) if value else getattr(defaults, name)
+        values[name] = value
+    config = Config(**values)
+    configure_logging(config)
+    try:
+        dispatcher = build_dispatcher(config, weather=weather)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if setup is not None:
+        setup(dispatcher)
+    if config.stdio:
+        return serve_stdio(dispatcher)
+    try:
+        return serve_http(config, dispatcher)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", config.host, config.port,
+                  exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
