@@ -75,6 +75,7 @@ import secrets
 import select
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -927,7 +928,8 @@ class Call(object):
         self.meta = self.params.get("_meta")
         if not isinstance(self.meta, dict):
             self.meta = {}
-        self.progress_token = self.meta.get("progressToken")
+        token = self.meta.get("progressToken")
+        self.progress_token = token if is_request_id(token) else None
         self.log_level = session.log_level if session else None
         if self.modern:
             self.log_level = self.meta.get(META_LOG_LEVEL)
@@ -1013,6 +1015,14 @@ META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
+
+def is_modern(message):
+    """ A 2026-07-28 request names its version in params._meta (1.3). """
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return isinstance(meta, dict) and META_VERSION in meta
+
 
 # Methods whose handlers may block (upstream I/O): transports run them off
 # the connection's thread so that cancellation and keep-alives still work.
@@ -1160,6 +1170,28 @@ class MCPDispatcher(object):
             return {"tools": {}, "logging": {}}
         return {"tools": {"listChanged": True}, "logging": {}}
 
+    def check_modern_meta(self, message):
+        """ Check the _meta a 2026-07-28 request must carry and return its
+        protocol version: a version we do not serve is -32022 with the
+        supported list; missing client capabilities or a bad log level is
+        -32602 (checklist 1.3, S62).  Each travels with HTTP status 400. """
+        meta = message["params"]["_meta"]
+        version = meta.get(META_VERSION)
+        if version not in MODERN_VERSIONS:
+            raise RPCError(UNSUPPORTED_VERSION, "Unsupported protocol "
+                           "version %r (for 2025 revisions, send initialize)"
+                           % str(version)[:40],
+                           data={"supported": list(MODERN_VERSIONS),
+                                 "requested": version}, status=400)
+        if not isinstance(meta.get(META_CAPABILITIES), dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: _meta needs %s"
+                           % META_CAPABILITIES, status=400)
+        if meta.get(META_LOG_LEVEL, "info") not in LOG_LEVELS:
+            raise RPCError(INVALID_PARAMS, "Invalid params: %s must be one "
+                           "of %s" % (META_LOG_LEVEL, ", ".join(LOG_LEVELS)),
+                           status=400)
+        return version
+
     # -- legacy lifecycle (4.1, 4.2) ----------------------------------------
 
     def rpc_initialize(self, call):
@@ -1281,7 +1313,16 @@ class MCPDispatcher(object):
             log.exception("tool %s failed", name)
             return tool_error("%s failed with an internal error (see the "
                               "server log)" % name)
-        return tool_result(value, tool, call.version)
+        result = tool_result(value, tool, call.version)
+        if tool.output_schema and "structuredContent" in result:
+            problems = validate(tool.output_schema,
+                                result["structuredContent"], "output")
+            if problems:        # servers MUST conform to outputSchema (5.3)
+                log.error("tool %s: output does not match its outputSchema:"
+                          " %s", name, "; ".join(problems[:5]))
+                return tool_error("%s produced malformed output (see the "
+                                  "server log)" % name)
+        return result
 
     # -- messages not tied to a request (S34) --------------------------------
 
@@ -1830,7 +1871,8 @@ def build_dispatcher(config=None, weather=True):
 #         Last-Event-ID, the rest of a stream whose connection was cut.
 #   DELETE  ends the session.
 
-UPGRADE = "upgrade"        # await_answer(): switch the answer to SSE
+UPGRADE = "upgrade"        # await_answer(): a notification came first
+UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
 SESSION_REQUIRED = (
     "Bad Request: the Mcp-Session-Id header is required. Send initialize "
     "first and repeat the Mcp-Session-Id it returns on every request; for "
@@ -1924,13 +1966,6 @@ def decode_header_value(raw, name):
         raise RPCError(HEADER_MISMATCH, "%s: invalid characters; use the "
                        "=?base64?...?= form" % name, status=400)
     return raw.strip()
-
-
-def is_modern(message):
-    """ A 2026-07-28 request names its version in params._meta (1.3). """
-    params = message.get("params") if isinstance(message, dict) else None
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    return isinstance(meta, dict) and META_VERSION in meta
 
 
 def needs_answer(message):
@@ -2094,10 +2129,13 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         allowed by --allow-origin.  Rejections are logged with the value. """
         config, loopback = self.config, self.server.loopback
         host = self.headers.get("Host", "")
-        name = host_name(host)
         allowed_hosts = [h.lower() for h in config.allow_host]
-        if (loopback and not is_loopback(name) or allowed_hosts and
-                not loopback) and name not in allowed_hosts:
+        name = host_name(host)
+        # Loopback binds accept loopback names; others accept any Host,
+        # unless --allow-host lists the only ones to accept.
+        if name not in allowed_hosts and (
+                (loopback and not is_loopback(name)) or
+                (not loopback and allowed_hosts)):
             self.forbid("Host", host, "--allow-host")
         origin = self.headers.get("Origin")
         if origin is None:
@@ -2265,9 +2303,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         """ A 2026-07-28 request is self-contained: version and client
         capabilities in _meta, mirrored by headers that proxies can route on
         (S56-S62).  Every check answers 400, an unknown method 404. """
-        params = message.get("params") or {}
-        meta = params["_meta"]
-        version = meta.get(META_VERSION)
+        params = message["params"]
+        version = params["_meta"].get(META_VERSION)
         header = self.headers.get("MCP-Protocol-Version")
         if header is None:
             raise RPCError(HEADER_MISMATCH, "the MCP-Protocol-Version header "
@@ -2277,19 +2314,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                            "not match _meta %r" % (header[:40],
                                                    str(version)[:40]),
                            status=400)
-        if version not in MODERN_VERSIONS:
-            raise RPCError(UNSUPPORTED_VERSION, "Unsupported protocol "
-                           "version %r (2025 revisions: send initialize)"
-                           % str(version)[:40],
-                           data={"supported": list(MODERN_VERSIONS),
-                                 "requested": version}, status=400)
-        if not isinstance(meta.get(META_CAPABILITIES), dict):
-            raise RPCError(INVALID_PARAMS, "Invalid params: _meta needs %s"
-                           % META_CAPABILITIES, status=400)
-        if meta.get(META_LOG_LEVEL, "info") not in LOG_LEVELS:
-            raise RPCError(INVALID_PARAMS, "Invalid params: %s must be one "
-                           "of %s" % (META_LOG_LEVEL, ", ".join(LOG_LEVELS)),
-                           status=400)
+        self.dispatcher.check_modern_meta(message)
         method = message["method"]
         self.check_mirror("Mcp-Method", method)
         if method in ("tools/call", "prompts/get", "resources/read"):
@@ -2314,8 +2339,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         block run on a worker thread, so this thread can send keep-alives,
         notice a cancelled or vanished client, and write notifications as
         they come. """
-        stream = session.open_stream() if session else Stream(
-            0, self.config.replay_buffer, replayable=False)
+        if session is not None:         # SSE events can be resumed (S41)
+            stream = session.open_stream(framing in ("sse", "lazy"))
+        else:
+            stream = Stream(0, self.config.replay_buffer, replayable=False)
         modern = version in MODERN_VERSIONS
         cancelled = threading.Event() if modern else None
         created = []
@@ -2419,16 +2446,18 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             with session.lock:
                 session.writers += 1
         try:
-            mode = framing if framing in ("sse", "ndjson") else None
+            mode, answer = (framing if framing in ("sse", "ndjson")
+                            else None), None
             if mode is None:
                 answer = self.await_answer(stream, generation, framing,
                                            cancel)
-                if answer != UPGRADE:
+                if answer not in (UPGRADE, UPGRADE_IDLE):
                     if answer is not None:
                         self.send_answer(answer, batch, headers)
                     return
                 mode, cursor = "sse", 0
-            self.open_stream(mode, stream, session, version, cursor, headers)
+            self.open_stream(mode, stream, session, version, cursor, headers,
+                             idle=answer == UPGRADE_IDLE)
             self.pump(mode, stream, generation, session, cursor, cancel)
         finally:
             if session is not None:
@@ -2457,7 +2486,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 return responses
             if framing == "lazy" and \
                     time.monotonic() - started >= self.config.keepalive:
-                return UPGRADE
+                return UPGRADE_IDLE
             if cancel is not None and self.peer_gone():
                 cancel.set()                    # S29: closing is cancelling
                 return None
@@ -2478,7 +2507,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         return session is not None and session.id is not None and \
             stream.replayable
 
-    def open_stream(self, mode, stream, session, version, cursor, headers):
+    def open_stream(self, mode, stream, session, version, cursor, headers,
+                    idle=False):
         """ Headers for a stream that proxies must not buffer (S30, B-12),
         then, for 2025-11-25 clients of a resumable stream, the priming
         event: an id and empty data, so a reconnect can resume (S19). """
@@ -2490,10 +2520,15 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             first = self.chunk(b"id: %s\nretry: %d\ndata: \n\n" % (
                 session.event_id(stream, cursor).encode(),
                 self.config.sse_retry))
+        if idle:                # say something now, so proxies wait (B-13)
+            first += self.chunk(b": keep-alive\n\n" if mode == "sse"
+                                else b"\n")
+        framing = [("Transfer-Encoding", "chunked")]
+        if self.request_version == "HTTP/1.0":
+            self.close_connection, framing = True, []
         self.send_whole(200, [("Content-Type", media),
                               ("Cache-Control", "no-cache, no-transform"),
-                              ("X-Accel-Buffering", "no"),
-                              ("Transfer-Encoding", "chunked")] +
+                              ("X-Accel-Buffering", "no")] + framing +
                         list(headers), first)
 
     def pump(self, mode, stream, generation, session, cursor, cancel):
@@ -2538,7 +2573,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 cancel.set()                    # S29
                 self.close_connection = True
                 return
-        self.wfile.write(b"0\r\n\r\n")
+        self.end_chunks()
 
     def frame(self, mode, session, stream, seq, message):
         """ One message as an SSE event (S31) or an NDJSON line. """
@@ -2550,9 +2585,18 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 session.event_id(stream, seq).encode(), data)
         return b"event: message\ndata: %s\n\n" % data
 
-    @staticmethod
-    def chunk(data):
+    def chunk(self, data):
+        """ One chunk of a chunked body; HTTP/1.0 clients get raw bytes
+        and the connection's end marks the end of the stream. """
+        if self.request_version == "HTTP/1.0":
+            return data
         return b"%x\r\n%s\r\n" % (len(data), data)
+
+    def end_chunks(self):
+        if self.request_version == "HTTP/1.0":
+            self.close_connection = True
+        else:
+            self.wfile.write(b"0\r\n\r\n")
 
     def peer_gone(self):
         """ Whether the client closed its end, without reading its data. """
@@ -2590,7 +2634,7 @@ class MCPServer(http.server.ThreadingHTTPServer):
     def server_bind(self):
         # HTTPServer.server_bind looks up the host's FQDN, which can stall
         # for seconds on hosts without DNS; we only need the address.
-        http.server.socketserver.TCPServer.server_bind(self)
+        socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
     @property
@@ -2734,7 +2778,13 @@ def stdio_message(dispatcher, payload, session, send):
 
     def work():
         for message in messages:
-            dispatcher.handle(message, collect, session)
+            try:
+                version = dispatcher.check_modern_meta(message) \
+                    if is_modern(message) else None
+            except RPCError as exc:
+                collect(exc.response(readable_id(message)))
+                continue
+            dispatcher.handle(message, collect, session, version)
         if responses:
             send(responses)
 

@@ -13,7 +13,8 @@ URL defaults to $MCP_URL (set by stack.py). MODE may be given several times (def
   2026-07-28         Client(mode="2026-07-28"): adopt the modern version with no probe at all.
 
 For each mode it prints PASS/FAIL per step: connect (and the negotiated version), ping (legacy only),
-tools/list, get_weather {"city":"Hangzhou"}, get_forecast {"city":"Hangzhou","days":3}, three kinds of
+tools/list, get_weather {"city":"Hangzhou"}, get_forecast {"city":"Hangzhou","days":3}, get_weather
+with a progress callback (SSE + notifications/progress), three kinds of
 bad call (arguments that violate inputSchema, a place that does not exist, an unknown tool) and the
 session teardown. Every HTTP exchange is recorded through httpx2 event hooks; a failing step prints the
 exchanges it caused, so a server bug can be reported with the exact request and response.
@@ -290,6 +291,28 @@ async def _connected_steps(client, wire, report, label, mode, expected, m, t0):
                client.call_tool("get_weather", {"city": "Hangzhou"}), check_ok("Hangzhou"))
     await step(report, wire, label, 'get_forecast {"Hangzhou",days:3}',
                client.call_tool("get_forecast", {"city": "Hangzhou", "days": 3}), check_ok("Hangzhou"))
+
+    # 4b. progress (6.1): with a progressToken the answer must become an SSE stream carrying
+    # notifications/progress (increasing) before the result (S17, S23/S24, field notes B-11).
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, total, message))
+
+    def check_progress(res):
+        ctype = (wire.exchanges[-1].get("resp_headers") or {}).get("content-type", "?") if wire.exchanges else "?"
+        if res.is_error:
+            return False, "isError=true: " + short(text_of(res))
+        if not seen:
+            return False, "no notifications/progress received (response content-type %s)" % ctype
+        values = [p for p, _, _ in seen]
+        if any(b <= a for a, b in zip(values, values[1:])):
+            return False, "progress not strictly increasing: %s" % values
+        return True, "%d progress notifications %s, last %r; response %s" % (
+            len(seen), values, seen[-1][2], ctype.split(";")[0])
+    await step(report, wire, label, "get_weather + progressToken",
+               client.call_tool("get_weather", {"city": "Hangzhou"}, progress_callback=on_progress),
+               check_progress)
 
     # 5. bad calls ---------------------------------------------------------------------------------
     def expect_tool_error(why):

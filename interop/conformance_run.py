@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Run the transport scenarios of the official MCP conformance suite against a running server.
+
+    python3 conformance_run.py --node NODE --release DIST_JS --next DIST_JS [--url URL]
+                               [--stateless-server] [--only SCENARIO]... [--results DIR] [--verbose]
+
+Called by run_conformance.sh inside stack.py (which sets MCP_URL). Two builds of the suite are used:
+  release  @modelcontextprotocol/conformance@latest (0.1.16 when written): 2025-11-25 wire only.
+  next     the 0.2.0 pre-release (npm alias conformance-next): adds server-session-lifecycle and the
+           2026-07-28 scenarios, and runs two-era scenarios once per wire via --spec-version.
+Scenarios that need the suite's own test tools or features this server does not have are not run;
+they are listed with the reason. Inside the scenarios that are run, a FAILURE is counted as N/A
+(not a server bug) only when the suite itself says it could not test it ("Not testable: ..." /
+details.untestable) or when it probed prompts/resources methods that this tools-only server answers
+with -32601. Everything else that is not SUCCESS is shown. Exit 1 if a scenario has a real failure.
+Stdlib only.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+# (build, scenario, --spec-version or None, checklist items it exercises)
+PLAN = [
+    ("release", "server-initialize", None, "4.1, S45, S46"),
+    ("release", "ping", None, "4.2"),
+    ("release", "tools-list", None, "5.1, S17"),
+    ("release", "server-sse-multiple-streams", None, "S38, S17, S55"),
+    ("release", "dns-rebinding-protection", None, "S2, S3, S6"),
+    ("release", "server-sse-polling", None, "S19-S21, S41, S42"),
+    ("next", "server-initialize", "2025-11-25", "4.1, S45, S46"),
+    ("next", "ping", "2025-11-25", "4.2"),
+    ("next", "tools-list", "2025-11-25", "5.1, S17"),
+    ("next", "server-sse-multiple-streams", "2025-11-25", "S38, S17"),
+    ("next", "dns-rebinding-protection", "2025-11-25", "S2, S3, S6"),
+    ("next", "server-sse-polling", "2025-11-25", "S19-S21, S41, S42"),
+    ("next", "server-session-lifecycle", "2025-11-25", "S45-S50"),
+    ("next", "server-stateless", "2026-07-28", "1.3, S56, S57, S61-S64"),
+    ("next", "http-header-validation", "2026-07-28", "S58, S59"),
+    ("next", "caching", "2026-07-28", "S63"),
+    ("next", "tools-list", "2026-07-28", "5.1, S63"),
+    ("next", "server-sse-multiple-streams", "2026-07-28", "S17, S24"),
+    ("next", "dns-rebinding-protection", "2026-07-28", "S2, S3, S6"),
+]
+
+NEEDS_SESSIONS = {"server-session-lifecycle"}
+
+# Why the other server scenarios are not run (first matching prefix wins).
+SKIP_REASONS = [
+    ("tools-call-", "calls the suite's own test tools (test_simple_text, test_error_handling, ...), which this "
+                    "weather server does not have"),
+    ("json-schema-2020-12", "needs the suite's json_schema_2020_12_tool test tool"),
+    ("elicitation-", "needs the suite's elicitation test tools and server->client elicitation"),
+    ("input-required-result-", "needs the suite's MRTR test tools (2026 InputRequiredResult)"),
+    ("tasks-", "tasks extension, not implemented (optional)"),
+    ("sep-2640-", "skills extension, not implemented (optional)"),
+    ("resources-", "server has no resources"),
+    ("sep-2164-resource-not-found", "server has no resources"),
+    ("prompts-", "server has no prompts"),
+    ("completion-", "server has no completions capability"),
+    ("logging-set-level", "server declares no logging capability"),
+    ("http-custom-header-server-validation", "needs a tool with x-mcp-header parameters (S60); ours have none"),
+]
+
+# Checks whose FAILURE means only "this tools-only server has no such method" when the message says -32601.
+NA_IF_METHOD_NOT_FOUND = {
+    "sep-2549-prompts-list-caching-hints",
+    "sep-2549-resources-list-caching-hints",
+    "sep-2549-resources-templates-list-caching-hints",
+    "sep-2549-resources-read-caching-hints",
+}
+
+INFO_NOISE = {"outgoing-request", "incoming-response", "incoming-sse-event", "stream-closed"}
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def list_scenarios(node, dist):
+    try:
+        out = subprocess.run([node, dist, "list", "--server"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=60).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return re.findall(r"^\s*-\s+(\S+)", ANSI.sub("", out), re.M)
+
+
+def package_version(dist):
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(dist)), "package.json")) as f:
+            return json.load(f).get("version", "?")
+    except (OSError, ValueError):
+        return "?"
+
+
+def classify(check):
+    status = check.get("status")
+    msg = check.get("errorMessage") or ""
+    details = check.get("details") or {}
+    if status == "SUCCESS":
+        return "ok"
+    if status == "FAILURE":
+        if (isinstance(details, dict) and details.get("untestable")) or msg.startswith("Not testable"):
+            return "na"
+        if check.get("id") in NA_IF_METHOD_NOT_FOUND and "-32601" in msg:
+            return "na"
+        return "fail"
+    if status == "WARNING":
+        return "warn"
+    return "info"  # INFO, SKIPPED
+
+
+def run_one(node, dist, url, scenario, spec, outdir, verbose):
+    os.makedirs(outdir, exist_ok=True)
+    cmd = [node, dist, "server", "--url", url, "--scenario", scenario, "-o", outdir]
+    if spec:
+        cmd += ["--spec-version", spec]
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+        rc, out = proc.returncode, proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        rc, out = "timeout", (exc.stdout or b"").decode("utf-8", "replace")
+    elapsed = time.monotonic() - t0
+    with open(os.path.join(outdir, "stdout.txt"), "w", encoding="utf-8") as f:
+        f.write("$ %s\n%s" % (" ".join(cmd), ANSI.sub("", out)))
+    if verbose:
+        print(ANSI.sub("", out))
+    files = sorted(glob.glob(os.path.join(outdir, "**", "checks.json"), recursive=True), key=os.path.getmtime)
+    checks = None
+    if files:
+        try:
+            with open(files[-1], encoding="utf-8") as f:
+                checks = json.load(f)
+        except (OSError, ValueError):
+            checks = None
+    return rc, elapsed, checks, ANSI.sub("", out), cmd
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default=os.environ.get("MCP_URL"))
+    ap.add_argument("--node", required=True)
+    ap.add_argument("--release", required=True, help="dist/index.js of @modelcontextprotocol/conformance@latest")
+    ap.add_argument("--next", required=True, help="dist/index.js of the 0.2.0 pre-release")
+    ap.add_argument("--stateless-server", action="store_true")
+    ap.add_argument("--only", action="append", help="run only these scenario names")
+    ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".results",
+                                                      time.strftime("conformance-%Y%m%d-%H%M%S")))
+    ap.add_argument("--verbose", "-v", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.url:
+        ap.error("no --url and no MCP_URL")
+    dists = {"release": args.release, "next": args.next}
+    versions = {k: package_version(v) for k, v in dists.items()}
+    node_version = subprocess.run([args.node, "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
+    print("conformance suite: release %s, next %s, node %s; server %s (%s); results in %s" % (
+        versions["release"], versions["next"], node_version, args.url,
+        "stateless" if args.stateless_server else "sessions on", args.results), flush=True)
+
+    plan, not_run = [], []
+    for build, scenario, spec, items in PLAN:
+        if args.only and scenario not in args.only:
+            continue
+        if args.stateless_server and scenario in NEEDS_SESSIONS:
+            not_run.append((scenario, "server runs --stateless: no sessions to test"))
+            continue
+        plan.append((build, scenario, spec, items))
+
+    t_all = time.monotonic()
+    results = []
+    for build, scenario, spec, items in plan:
+        label = "%s %s @%s" % (versions[build], scenario, spec or "2025-11-25")
+        outdir = os.path.join(args.results, "%s-%s-%s" % (build, scenario, spec or "default"))
+        rc, elapsed, checks, out, cmd = run_one(args.node, dists[build], args.url, scenario, spec, outdir,
+                                                args.verbose)
+        counts = {"ok": 0, "fail": 0, "warn": 0, "na": 0, "info": 0}
+        notes = []
+        if checks is None:
+            m = re.search(r"SKIPPED: .*", out)
+            verdict = "ERROR"
+            notes.append(("ERROR", "-", (m.group(0) if m else "no checks.json (exit %s); see %s/stdout.txt"
+                                         % (rc, outdir))))
+        else:
+            for c in checks:
+                kind = classify(c)
+                counts[kind] += 1
+                if kind in ("fail", "warn", "na"):
+                    notes.append(({"fail": "FAIL", "warn": "WARN", "na": "N/A"}[kind], c.get("id"),
+                                  (c.get("errorMessage") or c.get("description") or "").strip()))
+            verdict = "FAIL" if counts["fail"] else "PASS"
+            if not counts["ok"]:  # explain a pass that consists of INFO checks only
+                for c in checks:
+                    msg = (c.get("details") or {}).get("message") if isinstance(c.get("details"), dict) else None
+                    if c.get("status") in ("INFO", "SKIPPED") and msg and c.get("id") not in INFO_NOISE:
+                        notes.append(("INFO", c.get("id"), msg))
+        results.append((verdict, label, items, counts, elapsed))
+        print("%-5s %-52s %2d ok, %d failed, %d warn, %d n/a  (%.1fs)  [%s]" % (
+            verdict, label, counts["ok"], counts["fail"], counts["warn"], counts["na"], elapsed, items), flush=True)
+        for kind, cid, msg in notes:
+            first = msg.splitlines()[0] if msg else ""
+            print("        %-4s %s: %s" % (kind, cid, first[:260]))
+        if verdict != "PASS":
+            print("        rerun: %s" % " ".join(cmd))
+
+    # Everything else the two builds offer, and why it was not run.
+    ran = {s for _, s, _, _ in PLAN}
+    offered = {}
+    for build, dist in dists.items():
+        for s in list_scenarios(args.node, dist):
+            offered.setdefault(s, set()).add(versions[build])
+    for s in sorted(offered):
+        if s in ran:
+            continue
+        reason = next((r for p, r in SKIP_REASONS if s.startswith(p)), "not a transport scenario for this server")
+        not_run.append((s, reason))
+
+    print("\nNot run (%d scenarios):" % len(not_run))
+    for s, reason in not_run:
+        print("  - %-45s %s" % (s, reason))
+
+    failed = [r for r in results if r[0] != "PASS"]
+    warned = sum(r[3]["warn"] for r in results)
+    print("\nconformance: %d scenario runs in %.1fs; %d check warnings" % (len(results), time.monotonic() - t_all,
+                                                                          warned))
+    print("conformance: %d passed, %d failed, %d skipped" % (len(results) - len(failed), len(failed), len(not_run)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

