@@ -1171,25 +1171,33 @@ class MCPDispatcher(object):
         return {"tools": {"listChanged": True}, "logging": {}}
 
     def check_modern_meta(self, message):
-        """ Check the _meta a 2026-07-28 request must carry and return its
-        protocol version: a version we do not serve is -32022 with the
-        supported list; missing client capabilities or a bad log level is
-        -32602 (checklist 1.3, S62).  Each travels with HTTP status 400. """
-        meta = message["params"]["_meta"]
-        version = meta.get(META_VERSION)
-        if version not in MODERN_VERSIONS:
-            raise RPCError(UNSUPPORTED_VERSION, "Unsupported protocol "
-                           "version %r (for 2025 revisions, send initialize)"
-                           % str(version)[:40],
-                           data={"supported": list(MODERN_VERSIONS),
-                                 "requested": version}, status=400)
-        if not isinstance(meta.get(META_CAPABILITIES), dict):
-            raise RPCError(INVALID_PARAMS, "Invalid params: _meta needs %s"
-                           % META_CAPABILITIES, status=400)
+        """ Check the _meta every 2026-07-28 request must carry and return
+        the protocol version it names.  A missing field, or a bad log level,
+        makes the request malformed: -32602 with HTTP 400 (checklist 1.3). """
+        params = message.get("params") or {}
+        meta = params.get("_meta")
+        if not isinstance(meta, dict) or \
+                not isinstance(meta.get(META_VERSION), str) or \
+                not isinstance(meta.get(META_CAPABILITIES), dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: 2026-07-28 "
+                           "requests need params._meta with %s and %s"
+                           % (META_VERSION, META_CAPABILITIES), status=400)
         if meta.get(META_LOG_LEVEL, "info") not in LOG_LEVELS:
             raise RPCError(INVALID_PARAMS, "Invalid params: %s must be one "
                            "of %s" % (META_LOG_LEVEL, ", ".join(LOG_LEVELS)),
                            status=400)
+        return meta[META_VERSION]
+
+    @staticmethod
+    def check_modern_version(version):
+        """ A version we do not serve statelessly is -32022, with the list
+        to retry with (checklist 1.3); 2025 clients use initialize. """
+        if version not in MODERN_VERSIONS:
+            raise RPCError(UNSUPPORTED_VERSION, "Unsupported protocol "
+                           "version %r (for 2025 revisions, send initialize)"
+                           % version[:40],
+                           data={"supported": list(MODERN_VERSIONS),
+                                 "requested": version}, status=400)
         return version
 
     # -- legacy lifecycle (4.1, 4.2) ----------------------------------------
@@ -2260,9 +2268,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def route(self, messages, batch):
         """ Which era, session and version serve this POST (checklist 1.3):
-        a live session goes the 2025 way; initialize starts one; a request
-        with _meta protocolVersion is 2026-07-28 and stateless; anything
-        else needs a session, unless the server runs --stateless. """
+        a live session goes the 2025 way; a 2026-07-28 request is served
+        statelessly (even an "initialize", which 2026 no longer has); an
+        initialize starts a session; anything else needs a session, unless
+        the server runs --stateless. """
         dispatcher = self.dispatcher
         sid = self.headers.get("Mcp-Session-Id")
         initialize = any(isinstance(m, dict) and
@@ -2275,15 +2284,22 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if session is not None:
                 self.sid = session.short
                 return session, self.legacy_version(session)
+        if not batch and self.looks_modern(messages[0]):
+            return None, self.check_modern(messages[0])
         if initialize:
             return None, None
-        if not batch and is_modern(messages[0]):
-            return None, self.check_modern(messages[0])
         if dispatcher.stateless:
             return None, self.legacy_version(None)
         if sid:
             raise RPCError(INVALID_REQUEST, SESSION_UNKNOWN, status=404)
         raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
+
+    def looks_modern(self, message):
+        """ A 2026-07-28 request: _meta names a version, the version header
+        is a 2026 one, or the method exists only in 2026 (checklist 1.3). """
+        header = (self.headers.get("MCP-Protocol-Version") or "").strip()
+        return is_modern(message) or header in MODERN_VERSIONS or \
+            message.get("method") == "server/discover"
 
     def legacy_version(self, session):
         """ MCP-Protocol-Version (S53-S55): a value we do not speak is 400;
@@ -2302,27 +2318,25 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     def check_modern(self, message):
         """ A 2026-07-28 request is self-contained: version and client
         capabilities in _meta, mirrored by headers that proxies can route on
-        (S56-S62).  Every check answers 400, an unknown method 404. """
-        params = message["params"]
-        version = params["_meta"].get(META_VERSION)
+        (S56-S62).  Checked in this order: _meta (-32602), headers against
+        the body (-32020), the version (-32022), all with 400; then an
+        unknown method is 404 (S61). """
+        dispatcher = self.dispatcher
+        version = dispatcher.check_modern_meta(message)
         header = self.headers.get("MCP-Protocol-Version")
-        if header is None:
+        if header is None or header.strip() != version:
             raise RPCError(HEADER_MISMATCH, "the MCP-Protocol-Version header "
-                           "is required", status=400)
-        if header.strip() != version:
-            raise RPCError(HEADER_MISMATCH, "MCP-Protocol-Version %r does "
-                           "not match _meta %r" % (header[:40],
-                                                   str(version)[:40]),
-                           status=400)
-        self.dispatcher.check_modern_meta(message)
-        method = message["method"]
+                           "must be present and match _meta (%r)"
+                           % version[:40], status=400)
+        dispatcher.check_modern_version(version)
+        method, params = message["method"], message.get("params") or {}
         self.check_mirror("Mcp-Method", method)
         if method in ("tools/call", "prompts/get", "resources/read"):
             self.check_mirror("Mcp-Name", params.get("name",
                                                      params.get("uri")))
-        if "id" in message and method not in self.dispatcher.modern_methods:
+        if "id" in message and method not in dispatcher.modern_methods:
             raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
-                           % method[:100], status=404)       # S61
+                           % method[:100], status=404)
         return version
 
     def check_mirror(self, name, expected):
@@ -2637,6 +2651,14 @@ class MCPServer(http.server.ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def handle_error(self, request, client_address):
+        """ A client that vanished is routine: one line, no traceback. """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout)):
+            log.debug("connection from %s ended: %s", client_address[0], exc)
+        else:
+            log.exception("error serving %s", client_address[0])
+
     @property
     def url(self):
         host = self.server_address[0]
@@ -2779,7 +2801,8 @@ def stdio_message(dispatcher, payload, session, send):
     def work():
         for message in messages:
             try:
-                version = dispatcher.check_modern_meta(message) \
+                version = dispatcher.check_modern_version(
+                    dispatcher.check_modern_meta(message)) \
                     if is_modern(message) else None
             except RPCError as exc:
                 collect(exc.response(readable_id(message)))
