@@ -445,6 +445,11 @@ def _check(schema, value, path, problems):
 
 
 def _check_string(schema, value, path, problems):
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:      # a lone surrogate, from a \ud800 escape
+        problems.append("%s is not valid Unicode text" % path)
+        return
     if len(value) < schema.get("minLength", 0):
         problems.append("%s must have at least %d character(s)"
                         % (path, schema["minLength"]))
@@ -624,6 +629,43 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical",
 
 class Cancelled(Exception):
     """ The client cancelled the request: stop, and send no response. """
+
+
+class Cancellation(object):
+    """ The cancel flag of one request, set by notifications/cancelled or,
+    in 2026-07-28, by the transport when the client closes the stream.
+    Setting it also wakes every wait registered with wake_on_cancel(), so
+    a handler blocked on upstream I/O returns at once. """
+
+    def __init__(self):
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters = []
+
+    def set(self):
+        with self._lock:
+            self._event.set()
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.set()
+
+    def is_set(self):
+        return self._event.is_set()
+
+    def wait(self, timeout=None):
+        return self._event.wait(timeout)
+
+    def wake_on_cancel(self, waiter):
+        """ Register a threading.Event to set on cancel (at once if the
+        request is already cancelled); forget() it when done. """
+        with self._lock:
+            self._waiters.append(waiter)
+            if self._event.is_set():
+                waiter.set()
+
+    def forget(self, waiter):
+        with self._lock:
+            self._waiters.remove(waiter)
 
 
 class Stream(object):
@@ -808,6 +850,14 @@ class Session(object):
     def busy(self):
         return bool(self.inflight) or self.writers > 0
 
+    def log(self, level, data, logger=SERVER_NAME):
+        """ A log message not tied to any request: it goes on the session's
+        GET stream (S34, 6.3), if the client's level lets it through. """
+        if self.log_level is not None and \
+                LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
+            self.standalone.push(notification("notifications/message", {
+                "level": level, "logger": logger, "data": data}))
+
     def close(self):
         """ End the session: cancel its calls and end its streams. """
         self.closed = True
@@ -918,8 +968,8 @@ class Call(object):
     """
 
     def __init__(self, dispatcher, message, send, session, version,
-                 cancelled=None):
-        self.dispatcher = dispatcher
+                 cancelled=None, principal=""):
+        self.dispatcher, self.principal = dispatcher, principal
         self.id = message["id"]
         self.key = json.dumps(self.id)
         self.method = message["method"]
@@ -933,10 +983,9 @@ class Call(object):
         self.log_level = session.log_level if session else None
         if self.modern:
             self.log_level = self.meta.get(META_LOG_LEVEL)
-        self.cancelled = cancelled or threading.Event()
+        self.cancelled = cancelled or Cancellation()
         self.created_session = None
         self._last_progress = None
-        self._waiters = []
 
     @property
     def modern(self):
@@ -968,8 +1017,6 @@ class Call(object):
 
     def cancel(self, reason=None):
         self.cancelled.set()
-        for wake in list(self._waiters):
-            wake.set()
 
     def check_cancelled(self):
         if self.cancelled.is_set():
@@ -990,13 +1037,14 @@ class Call(object):
             finally:
                 wake.set()
 
-        self._waiters.append(wake)
+        self.cancelled.wake_on_cancel(wake)
         try:
-            threading.Thread(target=work, name="upstream", daemon=True
-                             ).start()
-            wake.wait(timeout)
+            if not wake.is_set():
+                threading.Thread(target=work, name="upstream", daemon=True
+                                 ).start()
+                wake.wait(timeout)
         finally:
-            self._waiters.remove(wake)
+            self.cancelled.forget(wake)
         self.check_cancelled()
         if not box:
             raise TimeoutError("no answer within %g s" % timeout)
@@ -1093,8 +1141,8 @@ class MCPDispatcher(object):
         if kind == "response":
             return None     # we send no requests, so no response is awaited
         version = version or (session.version if session else ASSUMED_VERSION)
-        call = Call(self, message, send, session, version, cancelled)
-        call.principal = principal
+        call = Call(self, message, send, session, version, cancelled,
+                    principal)
         if session is not None:
             session.track(call)
         try:
@@ -1341,13 +1389,6 @@ class MCPDispatcher(object):
     def broadcast(self, message):
         for session in self.sessions.all():
             session.standalone.push(message)
-
-    def log_to_session(self, session, level, data):
-        """ A log message outside any call: it goes on the GET stream. """
-        if session.log_level is not None and \
-                LOG_LEVELS.index(level) >= LOG_LEVELS.index(session.log_level):
-            session.standalone.push(notification("notifications/message", {
-                "level": level, "logger": SERVER_NAME, "data": data}))
 
 
 ###############################################################################
@@ -2358,7 +2399,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         else:
             stream = Stream(0, self.config.replay_buffer, replayable=False)
         modern = version in MODERN_VERSIONS
-        cancelled = threading.Event() if modern else None
+        cancelled = Cancellation() if modern else None
         created = []
 
         def work():
