@@ -29,26 +29,25 @@ parts depend on each other:
 
 Cookbook:
 
-1. Add a tool to the weather server::
+1. Add a tool to the weather server (same flags, same transports)::
 
     import mcp_weather
 
-    dispatcher = mcp_weather.build_dispatcher()
+    def my_tools(dispatcher):
+        @dispatcher.tool("add", "Add two numbers.", {
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"]})
+        def add(arguments, call):
+            return str(arguments["a"] + arguments["b"])
 
-    @dispatcher.tool("add", "Add two numbers.", {
-        "type": "object",
-        "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-        "required": ["a", "b"]})
-    def add(arguments, call):
-        return str(arguments["a"] + arguments["b"])
+    mcp_weather.main(setup=my_tools)
 
-    mcp_weather.main(dispatcher=dispatcher)
-
-2. A server with only your tools: ``mcp_weather.MCPDispatcher()`` instead of
-   ``build_dispatcher()``.
+2. A server with only your tools: ``main(setup=my_tools, weather=False)``.
 
 3. Drive the protocol without HTTP (tests, notebooks)::
 
+    dispatcher = mcp_weather.build_dispatcher()
     sent = []
     dispatcher.handle({"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                       sent.append, version="2025-11-25")
@@ -820,7 +819,8 @@ class Session(object):
             raise RPCError(INVALID_REQUEST, "Last-Event-ID %r is not an "
                            "event id of this server" % event_id[:80],
                            status=400)
-        if not hmac.compare_digest(parts[0], self.tag):
+        if not hmac.compare_digest(parts[0].encode("utf-8", "replace"),
+                                   self.tag.encode()):
             raise RPCError(INVALID_REQUEST, "Last-Event-ID belongs to "
                            "another session", status=400)
         stream = self.stream(int(parts[1]))
@@ -891,13 +891,21 @@ class SessionStore(object):
     def __len__(self):
         return len(self._sessions)
 
+    def make_room(self):
+        """ Ensure a new session fits: expired ones go, then the least
+        recently used idle one; if all are busy, 503. """
+        with self._lock:
+            self._make_room()
+
+    def _make_room(self):
+        self._sweep()
+        if len(self._sessions) >= self.limit and not self._evict():
+            raise RPCError(INTERNAL_ERROR, "Too many sessions: %d live, none "
+                           "idle (--max-sessions)" % self.limit, status=503)
+
     def create(self, version, client_info, capabilities, principal=""):
         with self._lock:
-            self._sweep()
-            if len(self._sessions) >= self.limit and not self._evict():
-                raise RPCError(INTERNAL_ERROR, "Too many sessions: %d live, "
-                               "none idle (--max-sessions)" % self.limit,
-                               status=503)
+            self._make_room()
             session_id = "%s.%s" % (self.node_id, secrets.token_urlsafe(18))
             session = Session(session_id, version, client_info, capabilities,
                               principal, self.config)
@@ -941,9 +949,16 @@ class SessionStore(object):
         return not session.busy() and now - session.last_seen > self.ttl
 
     def _sweep(self):
-        now = time.monotonic()
-        for sid in [s.id for s in self._sessions.values()
-                    if self._expired(s, now)]:
+        """ Drop expired sessions.  The dict is in least-recently-used
+        order, so the walk stops at the first session seen within the TTL:
+        the cost is the number of expired sessions, not of live ones. """
+        now, expired = time.monotonic(), []
+        for session in self._sessions.values():
+            if now - session.last_seen <= self.ttl:
+                break
+            if not session.busy():
+                expired.append(session.id)
+        for sid in expired:
             self._drop(sid)
 
     def _evict(self):
@@ -1127,8 +1142,7 @@ class MCPDispatcher(object):
         Returns the Call for a request, else None.
         """
         if self.trace:
-            log.info("trace %s >> %s", session.short if session else "-",
-                     encode_json(message).decode("utf-8", "replace"))
+            self._trace(">>", session, message)
             send = self._traced(send, session)
         try:
             kind = message_kind(message)
@@ -1169,10 +1183,18 @@ class MCPDispatcher(object):
 
     def _traced(self, send, session):
         def traced(message):
-            log.info("trace %s << %s", session.short if session else "-",
-                     encode_json(message).decode("utf-8", "replace"))
+            self._trace("<<", session, message)
             send(message)
         return traced
+
+    @staticmethod
+    def _trace(direction, session, message):
+        try:
+            text = encode_json(message).decode("utf-8", "replace")
+        except (ValueError, RecursionError):
+            text = "(a message too deeply nested to print)"
+        log.info("trace %s %s %s", session.short if session else "-",
+                 direction, text)
 
     def methods_for(self, version):
         if version in MODERN_VERSIONS:
@@ -1920,6 +1942,8 @@ def build_dispatcher(config=None, weather=True):
 #         Last-Event-ID, the rest of a stream whose connection was cut.
 #   DELETE  ends the session.
 
+DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
+HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 UPGRADE = "upgrade"        # await_answer(): a notification came first
 UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
 SESSION_REQUIRED = (
@@ -2081,6 +2105,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             None, "-", "-"
         self.extra_headers, self.request_id, self.body_read = [], None, False
         self.principal = ""
+        if self.command != "POST" and self.has_body():
+            self.close_connection = True      # we never read such bodies
         try:
             if self.check_path():
                 self.check_host_and_origin()
@@ -2091,8 +2117,17 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_rpc_error(exc)
         except OSError:
             self.close_connection = True      # the client went away
+        except Exception:                     # a bug: say so, keep serving
+            log.exception("error handling %s %s", self.command,
+                          self.path[:120])
+            self.send_rpc_error(RPCError(INTERNAL_ERROR, "Internal error "
+                                         "(see the server log)", status=500))
         finally:
             self.access_log()
+
+    def has_body(self):
+        return self.headers.get("Content-Length", "0").strip() != "0" or \
+            "chunked" in self.headers.get("Transfer-Encoding", "").lower()
 
     def send_rpc_error(self, exc):
         if self.status is not None:           # a stream was already open
@@ -2100,6 +2135,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             return
         if self.command == "POST" and not self.body_read:
             self.close_connection = True      # the body is still unread
+        if exc.status >= 500:
+            self.close_connection = True
         headers = list(exc.headers)
         if exc.status == 405:
             headers.append(("Allow", "POST" if self.dispatcher.stateless
@@ -2133,7 +2170,9 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def send_whole(self, status, headers, body=b""):
         """ Status line, headers and body in one write (one TCP segment for
-        small answers: no delayed-ACK stalls). """
+        small answers: no delayed-ACK stalls).  HEAD answers carry none. """
+        if self.command == "HEAD":
+            body = b""
         self.wfile.write(self.head(status, headers) + body)
 
     def send_json(self, status, message, headers=()):
@@ -2161,7 +2200,11 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def check_path(self):
         """ /mcp and /mcp/ are both the endpoint: never a redirect (B-15). """
-        path = urllib.parse.urlsplit(self.path).path
+        try:
+            path = urllib.parse.urlsplit(self.path).path
+        except ValueError:
+            raise RPCError(INVALID_REQUEST, "Bad Request: malformed request "
+                           "target", status=400)
         endpoint = self.config.path.rstrip("/") or "/"
         if path in (endpoint, endpoint + "/"):
             return True
@@ -2189,7 +2232,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is None:
             return
-        origin_host = urllib.parse.urlsplit(origin).netloc.lower()
+        try:
+            origin_host = urllib.parse.urlsplit(origin).netloc.lower()
+        except ValueError:                  # e.g. "http://[::1"
+            self.forbid("Origin", origin, "--allow-origin")
         if not ("*" in config.allow_origin or origin in config.allow_origin
                 or (loopback and is_loopback(host_name(origin_host)))
                 or (not loopback and origin_host == host.lower())):
@@ -2241,7 +2287,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             body = self.read_chunked(limit)
         else:
             length = self.headers.get("Content-Length")
-            if length is None or not length.strip().isdigit():
+            if length is None or not DIGITS.match(length.strip()):
                 raise RPCError(INVALID_REQUEST, "Length Required: send "
                                "Content-Length or a chunked body", status=411)
             if int(length) > limit:
@@ -2255,12 +2301,11 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     def read_chunked(self, limit):
         chunks, size = [], 0
         while True:
-            line = self.rfile.readline(1024)
-            try:
-                length = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise RPCError(INVALID_REQUEST, "bad chunked body",
-                               status=400)
+            size_field = self.rfile.readline(1024).split(b";")[0].strip()
+            if not HEX_DIGITS.match(size_field.decode("latin-1")):
+                raise RPCError(INVALID_REQUEST, "Bad Request: malformed "
+                               "chunked body", status=400)
+            length = int(size_field, 16)
             if length == 0:
                 while self.rfile.readline(8192).strip():
                     pass                        # trailers
@@ -2328,6 +2373,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if not batch and self.looks_modern(messages[0]):
             return None, self.check_modern(messages[0])
         if initialize:
+            if not dispatcher.stateless:
+                dispatcher.sessions.make_room()     # 503 now, not a 200 later
             return None, None
         if dispatcher.stateless:
             return None, self.legacy_version(None)
@@ -2621,13 +2668,17 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 break
             if now - last >= keepalive:
+                if self.peer_gone():    # a write may still "succeed" once
+                    break
                 self.wfile.write(self.chunk(b": keep-alive\n\n"
                                             if mode == "sse" else b"\n"))
                 last = now
             if cancel is not None and self.peer_gone():
                 cancel.set()                    # S29
-                self.close_connection = True
-                return
+                break
+        if self.peer_gone():
+            self.close_connection = True        # nothing more to say
+            return
         self.end_chunks()
 
     def frame(self, mode, session, stream, seq, message):
