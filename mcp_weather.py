@@ -2281,19 +2281,36 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def read_body(self):
         """ The request body, from Content-Length or chunked encoding, which
-        http.server does not decode for us (field notes B-21). """
+        http.server does not decode for us (field notes B-21).  Ambiguous
+        framing (RFC 9112 6.3) is refused, so that no second request can
+        hide in a body: the connection is closed after the answer. """
         limit = self.config.max_body
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        codings = [c.strip().lower()
+                   for v in self.headers.get_all("Transfer-Encoding") or ()
+                   for c in v.split(",") if c.strip()]
+        lengths = set(v.strip()
+                      for v in self.headers.get_all("Content-Length") or ())
+        if codings:
+            self.close_connection = True    # also when Content-Length is set
+            if codings != ["chunked"]:
+                raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
+                               "Transfer-Encoding %s" % ", ".join(codings),
+                               status=400)
             body = self.read_chunked(limit)
+            self.close_connection = bool(lengths)
         else:
-            length = self.headers.get("Content-Length")
-            if length is None or not DIGITS.match(length.strip()):
+            if not lengths:
                 raise RPCError(INVALID_REQUEST, "Length Required: send "
                                "Content-Length or a chunked body", status=411)
-            if int(length) > limit:
+            if len(lengths) > 1 or not DIGITS.match(next(iter(lengths))):
+                self.close_connection = True
+                raise RPCError(INVALID_REQUEST, "Bad Request: invalid or "
+                               "conflicting Content-Length", status=400)
+            length = int(lengths.pop())
+            if length > limit:
                 raise self.too_large(limit)
-            body = self.rfile.read(int(length))
-            if len(body) < int(length):
+            body = self.rfile.read(length)
+            if len(body) < length:
                 raise ConnectionError("body cut short")
         self.body_read = True
         return body

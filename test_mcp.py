@@ -1,0 +1,3203 @@
+# -*- coding: utf-8 -*-
+"""HTTP-level tests of mcp_weather.py (issue 2).
+
+Run them with:
+
+    python -m unittest -v test_mcp
+
+They need nothing but the standard library and mcp_weather.py beside this
+file: Open-Meteo and Seniverse are faked by a small HTTP server on loopback
+that answers with the sample bodies of ../shared/upstream/ (embedded below,
+so the tests do not depend on that folder).  Every test talks to a real
+in-process server through http.client and asserts what a client sees on
+the wire: status, headers, body bytes, SSE events and NDJSON lines.
+
+Checklist items (S.., C.., section numbers) refer to
+../shared/spec/streamable-http-checklist.md; "B-n" to section B of
+../shared/field-notes.md.
+
+Fixtures other test modules may import (names and behaviour kept stable):
+
+    FakeUpstream       fake Open-Meteo + Seniverse, records every request
+    ServerTestCase     a TestCase with a server and a fake upstream per class
+    Reply              (status, headers, body) of one HTTP exchange
+    http_request       one raw HTTP exchange with http.client
+    parse_sse          SSE body bytes -> list of event dicts (+ .comments)
+    sse_messages       the JSON-RPC messages of parsed SSE events
+    parse_ndjson       NDJSON body bytes -> list of JSON values
+    iter_lines         lines of a streaming http.client response, as sent
+    wait_for           poll a condition until a deadline
+    ACCEPT_BOTH, ACCEPT_JSON, ACCEPT_SSE, ACCEPT_NDJSON, VERSIONS
+
+and, further down: initialize_message (an initialize request body),
+raw_exchange / raw_post / status_of (HTTP bytes on a raw socket, for what
+http.client cannot send), sweep_nesting, ServerProcess (the server as a
+subprocess on --port 0).
+
+"""
+
+import collections
+import http.client
+import http.server
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+
+import mcp_weather
+
+# The server logs to the "mcp_weather" logger; without a handler Python's
+# last-resort handler would print its warnings (403s, upstream failures)
+# between test results.  assertLogs still sees every record.
+logging.getLogger("mcp_weather").addHandler(logging.NullHandler())
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER_FILE = os.path.join(HERE, "mcp_weather.py")
+
+VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+LATEST = "2025-11-25"
+
+ACCEPT_BOTH = "application/json, text/event-stream"
+ACCEPT_JSON = "application/json"
+ACCEPT_SSE = "text/event-stream"
+ACCEPT_NDJSON = "application/x-ndjson"
+
+TIMEOUT = 15.0          # seconds a test waits for any one answer
+
+###############################################################################
+# Upstream samples (../shared/upstream/), byte for byte ######################
+###############################################################################
+
+# GET /v1/search?name=Hangzhou&count=1&language=en&format=json
+GEOCODING_BODY = (
+    '{"results":[{"id":1808926,"name":"Hangzhou","latitude":30.29365,'
+    '"longitude":120.16142,"elevation":14.0,"feature_code":"PPLA",'
+    '"country_code":"CN","admin1_id":1784764,"timezone":"Asia/Shanghai",'
+    '"population":6241971,"country_id":1814991,"country":"China",'
+    '"admin1":"Zhejiang"}],"generationtime_ms":0.6234646}')
+# The same for a name with no match: there is NO "results" key.
+GEOCODING_NONE_BODY = '{"generationtime_ms":0.34201145}'
+# GET /v1/forecast?latitude=..&longitude=..&current=...&timezone=auto
+CURRENT_BODY = (
+    '{"latitude":30.25,"longitude":120.125,"generationtime_ms":'
+    '0.0429153442382812,"utc_offset_seconds":28800,"timezone":'
+    '"Asia/Shanghai","timezone_abbreviation":"GMT+8","elevation":14.0,'
+    '"current_units":{"time":"iso8601","interval":"seconds",'
+    '"temperature_2m":"°C","relative_humidity_2m":"%",'
+    '"apparent_temperature":"°C","weather_code":"wmo code",'
+    '"wind_speed_10m":"km/h"},"current":{"time":"2025-01-15T20:00",'
+    '"interval":900,"temperature_2m":4.8,"relative_humidity_2m":71,'
+    '"apparent_temperature":1.9,"weather_code":3,"wind_speed_10m":7.6}}')
+# GET /v1/forecast?...&daily=...&forecast_days=3&timezone=auto
+DAILY_BODY = (
+    '{"latitude":30.25,"longitude":120.125,"generationtime_ms":'
+    '0.0710487365722656,"utc_offset_seconds":28800,"timezone":'
+    '"Asia/Shanghai","timezone_abbreviation":"GMT+8","elevation":14.0,'
+    '"daily_units":{"time":"iso8601","weather_code":"wmo code",'
+    '"temperature_2m_max":"°C","temperature_2m_min":"°C",'
+    '"precipitation_sum":"mm","precipitation_probability_max":"%"},'
+    '"daily":{"time":["2025-01-15","2025-01-16","2025-01-17"],'
+    '"weather_code":[3,61,1],"temperature_2m_max":[8.1,6.4,9.9],'
+    '"temperature_2m_min":[1.2,3.0,0.4],"precipitation_sum":[0.0,5.2,0.0],'
+    '"precipitation_probability_max":[8,85,3]}}')
+# HTTP 400 from the forecast endpoint for bad parameters.
+OPEN_METEO_ERROR_BODY = (
+    '{"error":true,"reason":"Latitude must be in range of -90 to 90°. '
+    'Given: 123.0."}')
+# GET /v3/weather/now.json?key=KEY&location=hangzhou&language=zh-Hans&unit=c
+SENIVERSE_NOW_BODY = (
+    '{"results":[{"location":{"id":"WTMKQ069CCJ7","name":"杭州",'
+    '"country":"CN","path":"杭州,杭州,浙江,中国","timezone":"Asia/Shanghai",'
+    '"timezone_offset":"+08:00"},"now":{"text":"多云","code":"4",'
+    '"temperature":"12"},"last_update":"2025-01-15T20:00:00+08:00"}]}')
+# HTTP 403 from Seniverse for a bad key.
+SENIVERSE_ERROR_BODY = (
+    '{"status":"The API key is invalid.","status_code":"AP010003"}')
+# Not in ../shared/upstream: the README there says Seniverse answers an
+# unknown location with 404 and status_code AP010010; daily.json follows
+# Seniverse's documented shape (results[0].daily[] with date, text_day,
+# code_day, high, low, rainfall as strings).
+SENIVERSE_UNKNOWN_BODY = (
+    '{"status":"The location can not be found.","status_code":"AP010010"}')
+SENIVERSE_DAILY_BODY = (
+    '{"results":[{"location":{"id":"WTMKQ069CCJ7","name":"杭州",'
+    '"country":"CN","path":"杭州,杭州,浙江,中国","timezone":"Asia/Shanghai",'
+    '"timezone_offset":"+08:00"},"daily":[{"date":"2025-01-15",'
+    '"text_day":"多云","code_day":"4","text_night":"阴","code_night":"9",'
+    '"high":"12","low":"5","rainfall":"0.0","precip":"0",'
+    '"wind_direction":"东","wind_direction_degree":"90","wind_speed":"8.4",'
+    '"wind_scale":"2","humidity":"70"},{"date":"2025-01-16",'
+    '"text_day":"小雨","code_day":"13","text_night":"小雨","code_night":"13",'
+    '"high":"9","low":"4","rainfall":"5.2","precip":"0.85",'
+    '"wind_direction":"北","wind_direction_degree":"0","wind_speed":"10.0",'
+    '"wind_scale":"2","humidity":"88"}],'
+    '"last_update":"2025-01-15T18:00:00+08:00"}]}')
+MALFORMED_BODY = '{"results": [{"name": "Hangzhou", "latitude": 30.2'
+
+###############################################################################
+# Fixtures ####################################################################
+###############################################################################
+
+
+def wait_for(predicate, timeout=TIMEOUT, interval=0.01, message=None):
+    """ Poll predicate() until it returns a true value, and return that
+    value; fail (AssertionError) once timeout seconds have passed.  Use it
+    instead of sleeping: it waits exactly as long as needed. """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(message or "condition not met within %g s"
+                                 % timeout)
+        time.sleep(interval)
+
+
+class FakeUpstream(object):
+    """ Fake Open-Meteo (geocoding + forecast) and Seniverse on 127.0.0.1.
+
+    start() / stop().  Endpoint URLs, to hand to mcp_weather.Config:
+    ``geocoding_url`` (/v1/search), ``forecast_url`` (/v1/forecast),
+    ``seniverse_url`` (/v3/weather/now.json; daily.json sits beside it).
+
+    Every request it gets is appended to ``requests`` as a dict:
+    ``kind`` ("geocoding", "forecast", "seniverse" or "seniverse_daily"),
+    ``path``, ``query`` (dict name -> last value, decoded), ``raw_query``
+    (the query string as sent) and ``headers`` (a dict).  ``of(kind)``
+    filters them; ``wait_requests(n)`` waits until n have arrived.
+
+    Answers (the samples above, Content-Type application/json):
+      geocoding   GEOCODING_BODY, except GEOCODING_NONE_BODY (no "results")
+                  for unknown names: any name containing "nowhere" (any
+                  case) or listed in the ``unknown`` set
+      forecast    DAILY_BODY when the query has "daily", else CURRENT_BODY
+      seniverse   SENIVERSE_NOW_BODY / SENIVERSE_DAILY_BODY; 404 with
+                  SENIVERSE_UNKNOWN_BODY for unknown names (as above)
+
+    Knobs, per kind, reset by reset() (ServerTestCase.setUp calls it):
+      ``delay[kind] = seconds``   wait before answering (cut short by stop)
+      ``fail[kind] = status``     answer that HTTP status with the error
+                                  sample (OPEN_METEO_ERROR_BODY or
+                                  SENIVERSE_ERROR_BODY)
+      ``malformed.add(kind)``     answer 200 with truncated JSON
+      ``hold(kind)``              returns a threading.Event: requests of
+                                  that kind wait until it is set (or stop)
+    """
+
+    KINDS = {"/v1/search": "geocoding", "/v1/forecast": "forecast",
+             "/v3/weather/now.json": "seniverse",
+             "/v3/weather/daily.json": "seniverse_daily"}
+
+    def __init__(self):
+        self.requests = []
+        self.unknown = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.server = None
+        self.reset()
+
+    def reset(self):
+        """ Forget recorded requests and clear every knob. """
+        with self._lock:
+            del self.requests[:]
+        self.delay, self.fail, self.malformed = {}, {}, set()
+        self.gates = {}
+        self.unknown = set()
+
+    def hold(self, kind):
+        gate = self.gates[kind] = threading.Event()
+        return gate
+
+    def of(self, kind):
+        with self._lock:
+            return [r for r in self.requests if r["kind"] == kind]
+
+    def wait_requests(self, count, kind=None, timeout=TIMEOUT):
+        """ Wait until at least count requests (of kind) were received. """
+        return wait_for(lambda: len(self.of(kind) if kind else
+                                    list(self.requests)) >= count, timeout,
+                        message="fake upstream got fewer than %d %s "
+                        "requests" % (count, kind or ""))
+
+    def is_unknown(self, name):
+        return "nowhere" in name.casefold() or name in self.unknown
+
+    def start(self):
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       args=(0.05,), name="fake-upstream",
+                                       daemon=True)
+        self.thread.start()
+        base = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.base_url = base
+        self.geocoding_url = base + "/v1/search"
+        self.forecast_url = base + "/v1/forecast"
+        self.seniverse_url = base + "/v3/weather/now.json"
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        for gate in list(self.gates.values()):
+            gate.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def answer(self, handler):
+        parts = urllib.parse.urlsplit(handler.path)
+        query = dict(urllib.parse.parse_qsl(parts.query,
+                                            keep_blank_values=True))
+        kind = self.KINDS.get(parts.path, "other")
+        with self._lock:
+            self.requests.append({
+                "kind": kind, "path": parts.path, "query": query,
+                "raw_query": parts.query, "headers": dict(handler.headers)})
+        gate = self.gates.get(kind)
+        if gate is not None:
+            gate.wait(TIMEOUT)
+        if self.delay.get(kind):
+            self._stopping.wait(self.delay[kind])
+        seniverse = kind.startswith("seniverse")
+        status, body = 200, None
+        if kind in self.fail:
+            status = self.fail[kind]
+            body = SENIVERSE_ERROR_BODY if seniverse else \
+                OPEN_METEO_ERROR_BODY
+        elif kind in self.malformed:
+            body = MALFORMED_BODY
+        elif kind == "geocoding":
+            body = GEOCODING_NONE_BODY if self.is_unknown(
+                query.get("name", "")) else GEOCODING_BODY
+        elif kind == "forecast":
+            body = DAILY_BODY if "daily" in query else CURRENT_BODY
+        elif seniverse and self.is_unknown(query.get("location", "")):
+            status, body = 404, SENIVERSE_UNKNOWN_BODY
+        elif seniverse:
+            body = SENIVERSE_DAILY_BODY if kind == "seniverse_daily" else \
+                SENIVERSE_NOW_BODY
+        else:
+            status, body = 404, '{"error":true,"reason":"no such path"}'
+        data = body.encode("utf-8")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type",
+                                "application/json; charset=utf-8")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:
+            pass            # the server under test gave up (timeouts)
+
+
+class Reply(collections.namedtuple("Reply", "status headers body")):
+    """ One HTTP answer: status (int), headers (http.client.HTTPMessage,
+    case-insensitive .get), body (bytes, chunked encoding removed). """
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def events(self):
+        return parse_sse(self.body)
+
+    def messages(self):
+        """ The JSON-RPC messages of the body, whatever its framing. """
+        media = self.media_type
+        if media == "text/event-stream":
+            return sse_messages(parse_sse(self.body))
+        if media == "application/x-ndjson":
+            return parse_ndjson(self.body)
+        return [self.json()] if self.body else []
+
+    @property
+    def media_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0] \
+            .strip().lower()
+
+
+def http_request(port, method, path, body=None, headers=None,
+                 timeout=TIMEOUT, host="127.0.0.1"):
+    """ One HTTP exchange on a new connection; returns a Reply.  body is
+    bytes, str, or any other value (sent as JSON).  headers is a dict;
+    http.client adds Host (unless given) and Content-Length. """
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return Reply(resp.status, resp.msg, resp.read())
+    finally:
+        conn.close()
+
+
+class SSEEvents(list):
+    """ A list of SSE events; ``comments`` holds the comment lines (the
+    text after ':'), such as keep-alives. """
+    comments = ()
+
+
+def parse_sse(body):
+    """ Parse an SSE body (bytes or str) as the HTML standard does: lines
+    end with CRLF, LF or CR; a blank line ends an event.
+
+    Returns an SSEEvents list of dicts, one per event that had any field:
+    ``id``, ``event``, ``data`` (lines joined with '\\n'; None when no data
+    field), ``retry`` (int or None) and ``data_lines`` (how many data
+    lines).  Comment lines (starting with ':') are not events: they are in
+    the list's ``comments`` attribute. """
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    events, comments = SSEEvents(), []
+    current = {}
+    for line in re.split(r"\r\n|\r|\n", body):
+        if line == "":
+            if current:
+                data = current.get("data")
+                events.append({
+                    "id": current.get("id"), "event": current.get("event"),
+                    "data": None if data is None else "\n".join(data),
+                    "retry": current.get("retry"),
+                    "data_lines": len(data or ())})
+            current = {}
+            continue
+        if line.startswith(":"):
+            comments.append(line[1:])
+            continue
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            current.setdefault("data", []).append(value)
+        elif name == "retry":
+            current["retry"] = int(value) if value.isdigit() else None
+        elif name in ("id", "event"):
+            current[name] = value
+        else:
+            current.setdefault("unknown", []).append(line)
+    events.comments = comments
+    return events
+
+
+def sse_messages(events):
+    """ The JSON-RPC messages carried by events (those with non-empty
+    data; priming events carry none). """
+    return [json.loads(e["data"]) for e in events if e["data"]]
+
+
+def parse_ndjson(body):
+    """ NDJSON: one JSON value per line; blank lines (keep-alives) skipped. """
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    return [json.loads(line) for line in body.split("\n") if line.strip()]
+
+
+def iter_lines(response):
+    """ Yield the lines (bytes, without the line end) of a streaming
+    http.client response as they arrive; chunked coding is undone. """
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        yield line.rstrip(b"\r\n")
+
+
+def iter_sse(response):
+    """ Yield SSE events (dicts as in parse_sse, plus comments as
+    {"comment": text}) of a streaming response as they arrive. """
+    block = []
+    for line in iter_lines(response):
+        text = line.decode("utf-8")
+        if text.startswith(":"):
+            yield {"comment": text[1:]}
+        elif text:
+            block.append(text)
+        elif block:
+            for event in parse_sse("\n".join(block) + "\n\n"):
+                yield event
+            block = []
+
+
+class ServerTestCase(unittest.TestCase):
+    """ A TestCase with a FakeUpstream and an mcp_weather server per class.
+
+    ``settings`` (class attribute): extra mcp_weather.Config overrides, on
+    top of port=0, the fake's URLs, cache_ttl=0, keepalive=5.0 and
+    weather_timeout=5.0.  setUpClass starts both; ``cls.port``,
+    ``cls.server``, ``cls.dispatcher``, ``cls.config``, ``cls.upstream``.
+    setUp resets the fake's records and knobs.
+
+    Helpers (all through http.client, one new connection per request):
+      post(body, headers=None, path=None)   -> Reply
+      request(method, body=None, headers=None, path=None) -> Reply
+      rpc(method, params=None, session=None, ...) -> Reply
+      initialize(version=LATEST, ...)       -> session id (None when the
+          server is stateless); also sends notifications/initialized.
+          The InitializeResult is in self.init_result, the whole Reply in
+          self.init_reply.
+      call_tool(name, arguments, session=None, accept=ACCEPT_BOTH,
+                meta=None, ...)             -> Reply
+      result_of(reply)                      -> the JSON-RPC response object
+
+    Headers: post() sends Content-Type application/json and Accept
+    ACCEPT_BOTH unless the headers dict overrides them; a header whose
+    value is None is not sent.  rpc() adds Mcp-Session-Id and, for sessions
+    negotiated at 2025-06-18 or later, MCP-Protocol-Version (S53) as a
+    spec client does; protocol_version=None leaves it out, a string sends
+    that value.
+    """
+
+    settings = {}
+    path = "/mcp"
+    AUTO = object()
+
+    @classmethod
+    def base_settings(cls, upstream):
+        return dict(port=0, geocoding_url=upstream.geocoding_url,
+                    forecast_url=upstream.forecast_url,
+                    seniverse_url=upstream.seniverse_url, cache_ttl=0,
+                    keepalive=5.0, weather_timeout=5.0)
+
+    @classmethod
+    def setUpClass(cls):
+        super(ServerTestCase, cls).setUpClass()
+        cls.upstream = FakeUpstream().start()
+        options = cls.base_settings(cls.upstream)
+        options.update(cls.settings)
+        try:
+            cls.config = mcp_weather.Config(**options)
+            cls.server = mcp_weather.make_server(cls.config)
+        except Exception:
+            cls.upstream.stop()
+            raise
+        cls.dispatcher = cls.server.dispatcher
+        cls.port = cls.server.server_address[1]
+        cls.server_thread = threading.Thread(
+            target=cls.server.serve_forever, args=(0.05,),
+            name="mcp-server", daemon=True)
+        cls.server_thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+        cls.dispatcher.sessions.close_all()
+        cls.upstream.stop()
+        super(ServerTestCase, cls).tearDownClass()
+
+    def setUp(self):
+        self.upstream.reset()
+        self.versions = getattr(self, "versions", {})
+
+    # -- raw HTTP ------------------------------------------------------------
+
+    def request(self, method, body=None, headers=None, path=None):
+        return http_request(self.port, method, path or self.path, body,
+                            headers)
+
+    def post(self, body, headers=None, path=None):
+        merged = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH}
+        merged.update(headers or {})
+        merged = dict((k, v) for k, v in merged.items() if v is not None)
+        return self.request("POST", body, merged, path)
+
+    def connect(self, timeout=TIMEOUT):
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def open_post(self, body, headers):
+        """ Send a POST and return (connection, response) without reading
+        the body, to read a stream as it comes.  Close the connection. """
+        conn = self.connect()
+        conn.request("POST", self.path, body=json.dumps(body).encode(),
+                     headers=dict({"Content-Type": "application/json"},
+                                  **headers))
+        return conn, conn.getresponse()
+
+    # -- JSON-RPC ------------------------------------------------------------
+
+    def headers_for(self, session=None, accept=ACCEPT_BOTH,
+                    protocol_version=AUTO, headers=None):
+        result = {"Accept": accept}
+        if session:
+            result["Mcp-Session-Id"] = session
+        if protocol_version is ServerTestCase.AUTO:
+            version = self.versions.get(session)
+            protocol_version = version if version and \
+                version >= "2025-06-18" else None
+        if protocol_version is not None:
+            result["MCP-Protocol-Version"] = protocol_version
+        result.update(headers or {})
+        return result
+
+    def rpc(self, method, params=None, session=None, request_id=1,
+            accept=ACCEPT_BOTH, protocol_version=AUTO, headers=None):
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        return self.post(message, self.headers_for(
+            session, accept, protocol_version, headers))
+
+    def notify(self, method, params=None, session=None, headers=None,
+               protocol_version=AUTO):
+        message = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        return self.post(message, self.headers_for(
+            session, ACCEPT_BOTH, protocol_version, headers))
+
+    def initialize(self, version=LATEST, headers=None, client_info=None,
+                   initialized=True):
+        """ initialize (and notifications/initialized); returns the
+        Mcp-Session-Id, or None when the server issued none. """
+        params = {"protocolVersion": version, "capabilities": {},
+                  "clientInfo": client_info or {"name": "test_mcp",
+                                                "version": "1.0"}}
+        reply = self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                           "params": params}, headers)
+        self.assertEqual(reply.status, 200, reply.body)
+        messages = reply.messages()
+        self.assertEqual(len(messages), 1, reply.body)
+        self.assertIn("result", messages[0], reply.body)
+        self.init_reply, self.init_result = reply, messages[0]["result"]
+        session = reply.headers.get("Mcp-Session-Id")
+        self.versions[session] = self.init_result["protocolVersion"]
+        if initialized:
+            extra = dict(headers or {})
+            extra.pop("Accept", None)
+            note = self.notify("notifications/initialized", session=session,
+                               headers=extra)
+            self.assertEqual(note.status, 202, note.body)
+        return session
+
+    def call_tool(self, name, arguments, session=None, accept=ACCEPT_BOTH,
+                  meta=None, request_id=7, protocol_version=AUTO,
+                  headers=None):
+        params = {"name": name, "arguments": arguments}
+        if meta is not None:
+            params["_meta"] = meta
+        return self.rpc("tools/call", params, session, request_id, accept,
+                        protocol_version, headers)
+
+    def result_of(self, reply, request_id=None):
+        """ The JSON-RPC response in reply (the last message, for streams);
+        asserts it is the only response and, if given, its id. """
+        responses = [m for m in reply.messages() if "method" not in m]
+        self.assertEqual(len(responses), 1, reply.body)
+        if request_id is not None:
+            self.assertEqual(responses[0].get("id"), request_id)
+        return responses[0]
+
+    def assertRPCError(self, reply, status, code, request_id=None):
+        """ reply is a JSON body with a JSON-RPC error of code; the id is
+        request_id, or absent when request_id is None (7.1). """
+        self.assertEqual(reply.status, status, reply.body)
+        self.assertEqual(reply.media_type, "application/json", reply.body)
+        message = reply.json()
+        self.assertEqual(message.get("jsonrpc"), "2.0")
+        self.assertEqual(message["error"]["code"], code, reply.body)
+        self.assertIsInstance(message["error"]["message"], str)
+        if request_id is None:
+            self.assertNotIn("id", message)
+        else:
+            self.assertEqual(message["id"], request_id)
+        self.assertNotIn(b"Traceback", reply.body)
+        return message
+
+    def assertServing(self):
+        """ The server still answers a ping (after hostile input). """
+        reply = self.post({"jsonrpc": "2.0", "id": "alive", "method":
+                           "ping"}, {"Mcp-Session-Id": self.alive_session()})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": "alive",
+                                        "result": {}})
+
+    def alive_session(self):
+        if self.dispatcher.stateless:
+            return None
+        return self.initialize(initialized=False)
+
+
+def initialize_message(version=LATEST, request_id=0, **params):
+    body = {"protocolVersion": version, "capabilities": {},
+            "clientInfo": {"name": "test_mcp", "version": "1.0"}}
+    body.update(params)
+    return {"jsonrpc": "2.0", "id": request_id, "method": "initialize",
+            "params": body}
+
+
+def visible_ascii(text):
+    return all(0x21 <= ord(c) <= 0x7E for c in text)
+
+
+def tool_by_name(tools, name):
+    matches = [t for t in tools if t["name"] == name]
+    return matches[0] if matches else None
+
+
+###############################################################################
+# Tests: the fixtures themselves ##############################################
+###############################################################################
+
+class FixtureTests(unittest.TestCase):
+    """ The parsers the other tests rely on. """
+
+    def test_parse_sse_fields_comments_and_line_ends(self):
+        body = (b": keep-alive\n\nid: s.1.0\nretry: 1000\ndata: \n\n"
+                b"event: message\r\nid: s.1.1\r\ndata: {\"a\":1}\r\n\r\n"
+                b"data: x\rdata: y\r\r")
+        events = parse_sse(body)
+        self.assertEqual(events.comments, [" keep-alive"])
+        self.assertEqual([e["id"] for e in events], ["s.1.0", "s.1.1", None])
+        self.assertEqual(events[0]["data"], "")
+        self.assertEqual(events[0]["retry"], 1000)
+        self.assertEqual(events[1]["event"], "message")
+        self.assertEqual(sse_messages(events[:2]), [{"a": 1}])
+        self.assertEqual((events[2]["data"], events[2]["data_lines"]),
+                         ("x\ny", 2))
+
+    def test_parse_ndjson_skips_blank_lines(self):
+        self.assertEqual(parse_ndjson(b'{"a":1}\n\n{"b":2}\n'),
+                         [{"a": 1}, {"b": 2}])
+
+
+###############################################################################
+# Tests: initialize and the lifecycle (checklist 1.2, 4.1, 4.2) ##############
+###############################################################################
+
+class InitializeTests(ServerTestCase):
+    """ initialize: negotiation (1.2), InitializeResult (4.1), session ids
+    (S45, S46), and no session for a rejected initialize (B-6). """
+
+    settings = {"node_id": "node7"}
+
+    def test_supported_versions_are_echoed(self):
+        """ 1.2: a version the server supports is answered with itself. """
+        for version in VERSIONS:
+            with self.subTest(version=version):
+                reply = self.post(initialize_message(version))
+                self.assertEqual(reply.status, 200, reply.body)
+                result = self.result_of(reply, 0)["result"]
+                self.assertEqual(result["protocolVersion"], version)
+
+    def test_unknown_versions_get_the_latest(self):
+        """ 1.2: an unknown version (the tutorial's 2025-05-16, the modern
+        2026-07-28 through initialize) is a success with 2025-11-25. """
+        for version in ("2025-05-16", "2026-07-28", "2024-11-05", "1.0.0"):
+            with self.subTest(version=version):
+                reply = self.post(initialize_message(version))
+                self.assertEqual(reply.status, 200, reply.body)
+                message = self.result_of(reply, 0)
+                self.assertNotIn("error", message)
+                self.assertEqual(message["result"]["protocolVersion"],
+                                 LATEST)
+
+    def test_server_info_title_only_from_2025_06_18(self):
+        """ 4.1: Implementation.title exists from 2025-06-18 on. """
+        expected = {"name": "mcp-weather",
+                    "version": mcp_weather.__version__}
+        for version in VERSIONS:
+            with self.subTest(version=version):
+                result = self.result_of(self.post(
+                    initialize_message(version)))["result"]
+                info = dict(expected)
+                if version >= "2025-06-18":
+                    info["title"] = "MCP Weather"
+                self.assertEqual(result["serverInfo"], info)
+
+    def test_capabilities_and_instructions(self):
+        """ 4.1: capabilities for exactly what is implemented (tools with
+        list_changed, logging), and human instructions. """
+        result = self.result_of(self.post(initialize_message()))["result"]
+        self.assertEqual(result["capabilities"],
+                         {"tools": {"listChanged": True}, "logging": {}})
+        self.assertIsInstance(result["instructions"], str)
+        self.assertIn("get_weather", result["instructions"])
+        self.assertIn("get_forecast", result["instructions"])
+        self.assertEqual(set(result), {"protocolVersion", "capabilities",
+                                       "serverInfo", "instructions"})
+
+    def test_session_id_shape(self):
+        """ S45, S46: Mcp-Session-Id is <node-id>.<random>, visible ASCII,
+        at least 128 random bits; the node_id setting is the prefix. """
+        ids = set()
+        for _ in range(20):
+            reply = self.post(initialize_message())
+            self.assertEqual(reply.status, 200)
+            sid = reply.headers.get("Mcp-Session-Id")
+            self.assertTrue(visible_ascii(sid), sid)
+            node, dot, rest = sid.partition(".")
+            self.assertEqual((node, dot), ("node7", "."), sid)
+            # base64url alphabet: 6 bits per character
+            self.assertRegex(rest, r"^[A-Za-z0-9_-]+$")
+            self.assertGreaterEqual(len(rest) * 6, 128, sid)
+            ids.add(sid)
+        self.assertEqual(len(ids), 20)
+
+    def test_session_header_is_readable_by_browsers(self):
+        """ With an allowed Origin, Mcp-Session-Id is exposed to scripts
+        (a browser client cannot read it otherwise). """
+        reply = self.post(initialize_message(),
+                          {"Origin": "http://localhost:6274"})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.headers.get("Access-Control-Allow-Origin"),
+                         "http://localhost:6274")
+        self.assertIn("Mcp-Session-Id",
+                      reply.headers.get("Access-Control-Expose-Headers"))
+
+    def test_rejected_initialize_mints_no_session(self):
+        """ B-6: validate everything first; a refused initialize (bad
+        params, 406, 415, 403, bad envelope) registers no session and
+        returns no Mcp-Session-Id. """
+        good = json.dumps(initialize_message())
+        cases = [
+            ("protocolVersion missing", initialize_message(
+                protocolVersion=None), {}, 200),
+            ("protocolVersion a number", initialize_message(
+                protocolVersion=20251125), {}, 200),
+            ("capabilities a string", initialize_message(
+                capabilities="all"), {}, 200),
+            ("clientInfo a list", initialize_message(clientInfo=[]), {},
+             200),
+            ("Accept text/html", good, {"Accept": "text/html"}, 406),
+            ("Content-Type text/plain", good,
+             {"Content-Type": "text/plain"}, 415),
+            ("Origin evil", good, {"Origin": "http://evil.example.com"},
+             403),
+            ("Host evil", good, {"Host": "evil.example.com"}, 403),
+            ("id null", dict(initialize_message(), id=None), {}, 400),
+        ]
+        for name, body, headers, status in cases:
+            with self.subTest(case=name):
+                before = len(self.dispatcher.sessions)
+                reply = self.post(body, headers)
+                self.assertEqual(reply.status, status, reply.body)
+                self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+                message = reply.json()
+                self.assertIn("error", message)
+                if status == 200:
+                    self.assertEqual(message["error"]["code"], -32602)
+                self.assertEqual(len(self.dispatcher.sessions), before)
+
+    def test_initialized_notification_is_202_without_body(self):
+        """ S15: a POST of only notifications or responses is 202 Accepted
+        with no body (not 200, not 204). """
+        sid = self.initialize(initialized=False)
+        bodies = [
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "method": "notifications/cancelled",
+             "params": {"requestId": 99, "reason": "test"}},
+            {"jsonrpc": "2.0", "method": "notifications/whatever"},
+            {"jsonrpc": "2.0", "id": 5, "result": {}},
+            {"jsonrpc": "2.0", "id": 6,
+             "error": {"code": -1, "message": "no"}},
+        ]
+        for body in bodies:
+            with self.subTest(body=body):
+                reply = self.post(body, {"Mcp-Session-Id": sid,
+                                         "MCP-Protocol-Version": LATEST})
+                self.assertEqual(reply.status, 202, reply.body)
+                self.assertEqual(reply.body, b"")
+                self.assertEqual(reply.headers.get("Content-Length"), "0")
+
+    def test_ping(self):
+        """ 4.2: ping answers an empty result, with the request's id. """
+        sid = self.initialize()
+        for request_id in ("abc", 0, -5, 2 ** 53):
+            reply = self.rpc("ping", None, sid, request_id)
+            self.assertEqual(reply.status, 200)
+            self.assertEqual(reply.json(), {"jsonrpc": "2.0",
+                                            "id": request_id, "result": {}})
+
+    def test_json_body_ends_with_newline(self):
+        """ Checklist 8: a JSON body is also one line of NDJSON. """
+        sid = self.initialize()
+        reply = self.rpc("ping", None, sid, accept=ACCEPT_JSON)
+        self.assertEqual(reply.headers.get("Content-Type"),
+                         "application/json")
+        self.assertTrue(reply.body.endswith(b"}\n"), reply.body)
+        self.assertEqual(reply.body.count(b"\n"), 1)
+        self.assertEqual(int(reply.headers.get("Content-Length")),
+                         len(reply.body))
+
+    def test_unknown_method_is_32601(self):
+        """ 7.1: an unknown method is -32601 with status 200 (7.2). """
+        sid = self.initialize()
+        reply = self.rpc("resources/list", {}, sid, 4)
+        self.assertRPCError(reply, 200, -32601, 4)
+        self.assertIn("resources/list", reply.json()["error"]["message"])
+
+
+class ToolsListTests(ServerTestCase):
+    """ tools/list: opaque cursors (6.4), page size, Tool fields per
+    revision (5.2). """
+
+    settings = {"page_size": 1}
+
+    def list_all(self, sid):
+        tools, cursor, pages = [], None, 0
+        while True:
+            params = {} if cursor is None else {"cursor": cursor}
+            reply = self.rpc("tools/list", params, sid)
+            self.assertEqual(reply.status, 200, reply.body)
+            result = self.result_of(reply)["result"]
+            tools.extend(result["tools"])
+            pages += 1
+            cursor = result.get("nextCursor")
+            if cursor is None:
+                return tools, pages
+
+    def test_pagination_follows_opaque_cursors(self):
+        """ 6.4: page_size=1 gives one tool and a string nextCursor; the
+        cursor gives the next tool; the last page has no nextCursor. """
+        sid = self.initialize()
+        first = self.result_of(self.rpc("tools/list", {}, sid))["result"]
+        self.assertEqual([t["name"] for t in first["tools"]],
+                         ["get_weather"])
+        cursor = first["nextCursor"]
+        self.assertIsInstance(cursor, str)
+        self.assertNotIn("1", cursor)       # opaque: not just the offset
+        second = self.result_of(self.rpc("tools/list", {"cursor": cursor},
+                                         sid))["result"]
+        self.assertEqual([t["name"] for t in second["tools"]],
+                         ["get_forecast"])
+        self.assertNotIn("nextCursor", second)
+        tools, pages = self.list_all(sid)
+        self.assertEqual((len(tools), pages), (2, 2))
+
+    def test_bogus_cursor_is_32602(self):
+        """ 6.4: an invalid cursor SHOULD be -32602. """
+        sid = self.initialize()
+        for cursor in ("bogus", "", "dG9vbHM6OTk5", 5, [], {"a": 1}):
+            with self.subTest(cursor=cursor):
+                reply = self.rpc("tools/list", {"cursor": cursor}, sid, 9)
+                self.assertRPCError(reply, 200, -32602, 9)
+
+    def test_tool_fields_2025_11_25(self):
+        """ 5.2: title, description, inputSchema, outputSchema and
+        annotations (readOnlyHint, openWorldHint). """
+        tools, _ = self.list_all(self.initialize())
+        for name, title in (("get_weather", "Current weather"),
+                            ("get_forecast", "Weather forecast")):
+            with self.subTest(tool=name):
+                tool = tool_by_name(tools, name)
+                self.assertEqual(tool["title"], title)
+                self.assertIsInstance(tool["description"], str)
+                schema = tool["inputSchema"]
+                self.assertEqual(schema["type"], "object")
+                self.assertEqual(schema["required"], ["city"])
+                self.assertEqual(schema["properties"]["city"]["type"],
+                                 "string")
+                self.assertEqual(schema["properties"]["city"]["minLength"],
+                                 1)
+                self.assertEqual(schema["properties"]["city"]["maxLength"],
+                                 100)
+                self.assertEqual(tool["outputSchema"]["type"], "object")
+                self.assertIs(tool["annotations"]["readOnlyHint"], True)
+                self.assertIs(tool["annotations"]["openWorldHint"], True)
+        days = tool_by_name(tools, "get_forecast")["inputSchema"][
+            "properties"]["days"]
+        self.assertEqual((days["type"], days["minimum"], days["maximum"]),
+                         ("integer", 1, 7))
+
+    def test_tool_fields_2025_03_26(self):
+        """ 5.2: title and outputSchema arrived in 2025-06-18; a 2025-03-26
+        session does not see them (annotations existed already). """
+        tools, _ = self.list_all(self.initialize("2025-03-26"))
+        self.assertEqual(len(tools), 2)
+        for tool in tools:
+            self.assertNotIn("title", tool)
+            self.assertNotIn("outputSchema", tool)
+            self.assertIn("inputSchema", tool)
+            self.assertIn("annotations", tool)
+
+
+###############################################################################
+# Tests: tools/call and the weather tools (5.3, 6.1) #########################
+###############################################################################
+
+class ToolsCallTests(ServerTestCase):
+    """ tools/call on get_weather and get_forecast against fake Open-Meteo:
+    content, structuredContent (validated against outputSchema), what is
+    sent upstream, argument validation per revision (5.3). """
+
+    def tools(self, version=LATEST):
+        sid = self.initialize(version)
+        reply = self.rpc("tools/list", {}, sid)
+        return dict((t["name"], t) for t in
+                    self.result_of(reply)["result"]["tools"])
+
+    def call_ok(self, name, arguments, version=LATEST, **options):
+        sid = self.initialize(version)
+        reply = self.call_tool(name, arguments, sid, **options)
+        self.assertEqual(reply.status, 200, reply.body)
+        message = self.result_of(reply, options.get("request_id", 7))
+        self.assertIn("result", message, reply.body)
+        return message["result"]
+
+    def test_get_weather(self):
+        """ Text a person can read and structuredContent that matches the
+        outputSchema; geocoding, then forecast, with the documented
+        query parameters. """
+        schema = self.tools()["get_weather"]["outputSchema"]
+        self.upstream.reset()
+        result = self.call_ok("get_weather", {"city": "Hangzhou"})
+        self.assertNotIn("isError", result)
+        self.assertEqual(len(result["content"]), 1)
+        text = result["content"][0]
+        self.assertEqual(text["type"], "text")
+        for part in ("Hangzhou", "Zhejiang", "China", "4.8 °C",
+                     "overcast", "71 %", "7.6 km/h"):
+            self.assertIn(part, text["text"])
+        data = result["structuredContent"]
+        self.assertEqual(mcp_weather.validate(schema, data), [])
+        self.assertEqual(data["temperature"], 4.8)
+        self.assertEqual(data["humidity"], 71)
+        self.assertEqual(data["weather_code"], 3)
+        self.assertEqual(data["conditions"], "overcast")
+        self.assertEqual(data["location"]["name"], "Hangzhou")
+        self.assertEqual(data["location"]["country"], "China")
+        self.assertEqual(data["units"]["temperature"], "°C")
+        self.assertEqual(data["provider"], "Open-Meteo")
+        geo, forecast = self.upstream.requests
+        self.assertEqual(geo["kind"], "geocoding")
+        self.assertEqual(geo["query"], {"name": "Hangzhou", "count": "1",
+                                        "language": "en", "format": "json"})
+        self.assertEqual(forecast["kind"], "forecast")
+        self.assertEqual(forecast["query"], {
+            "latitude": "30.29365", "longitude": "120.16142",
+            "current": "temperature_2m,relative_humidity_2m,"
+                       "apparent_temperature,weather_code,wind_speed_10m",
+            "timezone": "auto"})
+
+    def test_get_forecast(self):
+        """ One line per day; days defaults to 3; forecast_days and the
+        daily fields go upstream; structuredContent matches outputSchema. """
+        schema = self.tools()["get_forecast"]["outputSchema"]
+        self.upstream.reset()
+        result = self.call_ok("get_forecast", {"city": "Hangzhou"})
+        data = result["structuredContent"]
+        self.assertEqual(mcp_weather.validate(schema, data), [])
+        self.assertEqual([d["date"] for d in data["days"]],
+                         ["2025-01-15", "2025-01-16", "2025-01-17"])
+        self.assertEqual([d["conditions"] for d in data["days"]],
+                         ["overcast", "slight rain", "mainly clear"])
+        self.assertEqual(data["days"][1]["temperature_max"], 6.4)
+        self.assertEqual(data["days"][1]["precipitation_probability"], 85)
+        lines = result["content"][0]["text"].split("\n")
+        self.assertEqual(len(lines), 4, lines)
+        self.assertIn("Hangzhou", lines[0])
+        self.assertTrue(lines[2].startswith("2025-01-16: slight rain"),
+                        lines[2])
+        self.assertIn("3.0 to 6.4 °C", lines[2])
+        forecast = self.upstream.of("forecast")[0]["query"]
+        self.assertEqual(forecast["forecast_days"], "3")
+        self.assertEqual(forecast["daily"],
+                         "weather_code,temperature_2m_max,temperature_2m_min,"
+                         "precipitation_sum,precipitation_probability_max")
+        self.assertEqual(forecast["timezone"], "auto")
+
+    def test_get_forecast_days(self):
+        """ days is passed upstream as forecast_days; the answer is cut to
+        the days asked for. """
+        result = self.call_ok("get_forecast", {"city": "Hangzhou",
+                                               "days": 2})
+        self.assertEqual(len(result["structuredContent"]["days"]), 2)
+        self.assertEqual(self.upstream.of("forecast")[0]["query"][
+            "forecast_days"], "2")
+
+    def test_2025_03_26_gets_no_structured_content(self):
+        """ 5.3: structuredContent exists from 2025-06-18 on; older
+        sessions get the text only. """
+        result = self.call_ok("get_weather", {"city": "Hangzhou"},
+                              "2025-03-26")
+        self.assertNotIn("structuredContent", result)
+        self.assertIn("4.8 °C", result["content"][0]["text"])
+        result = self.call_ok("get_weather", {"city": "Hangzhou"},
+                              "2025-06-18")
+        self.assertEqual(result["structuredContent"]["temperature"], 4.8)
+
+    def test_city_names_in_any_script_are_url_encoded(self):
+        """ 杭州 and São Paulo reach the geocoder intact, UTF-8
+        percent-encoded. """
+        for city, encoded in (("杭州", "%E6%9D%AD%E5%B7%9E"),
+                              ("São Paulo", "S%C3%A3o")):
+            with self.subTest(city=city):
+                self.upstream.reset()
+                result = self.call_ok("get_weather", {"city": city})
+                self.assertNotIn("isError", result)
+                geo = self.upstream.of("geocoding")[0]
+                self.assertEqual(geo["query"]["name"], city)
+                self.assertIn("name=" + encoded, geo["raw_query"])
+
+    def test_unknown_place_is_an_error_result(self):
+        """ An unknown place is isError with a clear message, and nothing is
+        asked of the forecast API. """
+        result = self.call_ok("get_weather", {"city": "Nowhereville"})
+        self.assertIs(result["isError"], True)
+        self.assertIn("No place named 'Nowhereville' was found",
+                      result["content"][0]["text"])
+        self.assertNotIn("structuredContent", result)
+        self.assertEqual(self.upstream.of("forecast"), [])
+
+    def test_upstream_http_error_is_an_error_result(self):
+        """ Open-Meteo's HTTP 400 becomes isError quoting its reason. """
+        self.upstream.fail["forecast"] = 400
+        result = self.call_ok("get_forecast", {"city": "Hangzhou"})
+        self.assertIs(result["isError"], True)
+        text = result["content"][0]["text"]
+        self.assertIn("HTTP 400", text)
+        self.assertIn("Latitude must be in range of -90 to 90°", text)
+
+    def test_malformed_upstream_json_is_an_error_result(self):
+        for kind in ("geocoding", "forecast"):
+            with self.subTest(kind=kind):
+                self.upstream.reset()
+                self.upstream.malformed.add(kind)
+                result = self.call_ok("get_weather", {"city": "Hangzhou"})
+                self.assertIs(result["isError"], True)
+                self.assertIn("not valid JSON", result["content"][0]["text"])
+
+    def test_upstream_server_error_is_an_error_result(self):
+        """ An upstream 5xx is isError too, not a protocol error. """
+        self.upstream.fail["geocoding"] = 503
+        result = self.call_ok("get_weather", {"city": "Hangzhou"})
+        self.assertIs(result["isError"], True)
+        self.assertIn("HTTP 503", result["content"][0]["text"])
+
+    INVALID = [
+        ("get_weather", {}),
+        ("get_weather", {"city": ""}),
+        ("get_weather", {"city": "   "}),
+        ("get_weather", {"city": "x" * 101}),
+        ("get_weather", {"city": 42}),
+        ("get_weather", {"city": "Hangzhou", "units": "F"}),
+        ("get_forecast", {"city": "Hangzhou", "days": 0}),
+        ("get_forecast", {"city": "Hangzhou", "days": 8}),
+        ("get_forecast", {"city": "Hangzhou", "days": "3"}),
+        ("get_forecast", {"city": "Hangzhou", "days": 2.5}),
+        ("get_forecast", {"city": "Hangzhou", "days": True}),
+    ]
+
+    def test_invalid_arguments_2025_11_25_are_error_results(self):
+        """ 5.3 (2025-11-25): arguments that violate inputSchema are an
+        isError result the model can read; nothing goes upstream. """
+        sid = self.initialize(LATEST)
+        for name, arguments in self.INVALID:
+            with self.subTest(tool=name, arguments=arguments):
+                reply = self.call_tool(name, arguments, sid)
+                self.assertEqual(reply.status, 200)
+                result = self.result_of(reply, 7)["result"]
+                self.assertIs(result["isError"], True)
+                self.assertIn("Invalid arguments for %s" % name,
+                              result["content"][0]["text"])
+        self.assertEqual(self.upstream.requests, [])
+
+    def test_invalid_arguments_before_2025_11_25_are_32602(self):
+        """ 5.3 (2025-03-26, 2025-06-18): invalid arguments are a protocol
+        error, -32602. """
+        for version in ("2025-03-26", "2025-06-18"):
+            sid = self.initialize(version)
+            for name, arguments in self.INVALID:
+                with self.subTest(version=version, arguments=arguments):
+                    reply = self.call_tool(name, arguments, sid)
+                    message = self.assertRPCError(reply, 200, -32602, 7)
+                    self.assertIn("Invalid arguments",
+                                  message["error"]["message"])
+        self.assertEqual(self.upstream.requests, [])
+
+    def test_city_length_limit_is_inclusive(self):
+        """ 100 characters are allowed (maxLength 100), counted as
+        characters, not bytes. """
+        result = self.call_ok("get_weather", {"city": "杭" * 100})
+        self.assertNotIn("isError", result)
+
+    def test_unknown_tool_is_32602(self):
+        """ 5.3: 'Unknown tool: <name>' is a protocol error in every
+        revision. """
+        for version in VERSIONS:
+            with self.subTest(version=version):
+                sid = self.initialize(version)
+                reply = self.call_tool("get_horoscope", {"sign": "leo"}, sid)
+                message = self.assertRPCError(reply, 200, -32602, 7)
+                self.assertEqual(message["error"]["message"],
+                                 "Unknown tool: get_horoscope")
+
+    def test_wrong_types_in_tools_call(self):
+        """ 5.3: a malformed CallToolRequest (name not a string, arguments
+        not an object) is -32602; odd _meta values are ignored; never
+        a 5xx. """
+        sid = self.initialize()
+        bad = [{"name": value} for value in (None, 5, [], {}, True)]
+        bad += [{"name": "get_weather", "arguments": value}
+                for value in (5, "city=Hangzhou", ["Hangzhou"], True)]
+        for params in bad:
+            with self.subTest(params=params):
+                reply = self.rpc("tools/call", params, sid, 3)
+                self.assertRPCError(reply, 200, -32602, 3)
+        odd = [{"_meta": value} for value in (5, "x", [], None)]
+        odd += [{"_meta": {"progressToken": value}}
+                for value in ({}, [], None, 1.5, True)]
+        for extra in odd:
+            with self.subTest(extra=extra):
+                params = {"name": "get_weather",
+                          "arguments": {"city": "Hangzhou"}}
+                params.update(extra)
+                reply = self.rpc("tools/call", params, sid, 3,
+                                 accept=ACCEPT_JSON)
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertIn("result", self.result_of(reply, 3))
+
+    def test_progress_notifications(self):
+        """ 6.1: with a progressToken, three notifications/progress with
+        the same token, increasing, total 3, all before the response. """
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                               accept=ACCEPT_SSE, meta={"progressToken": "p1"})
+        self.assertEqual(reply.status, 200, reply.body)
+        messages = reply.messages()
+        self.assertEqual(len(messages), 4, messages)
+        progress, response = messages[:3], messages[3]
+        for note in progress:
+            self.assertEqual(note["method"], "notifications/progress")
+            self.assertNotIn("id", note)
+            self.assertEqual(note["params"]["progressToken"], "p1")
+            self.assertEqual(note["params"]["total"], 3)
+            self.assertIsInstance(note["params"]["message"], str)
+        values = [n["params"]["progress"] for n in progress]
+        self.assertEqual(values, sorted(set(values)))
+        self.assertEqual(values[-1], 3)
+        self.assertEqual(response["id"], 7)
+        self.assertIn("structuredContent", response["result"])
+
+    def test_integer_progress_token(self):
+        """ 6.1: a token may be an integer; it comes back unchanged. """
+        sid = self.initialize()
+        reply = self.call_tool("get_forecast", {"city": "Hangzhou"}, sid,
+                               accept=ACCEPT_SSE, meta={"progressToken": 17})
+        tokens = [m["params"]["progressToken"] for m in reply.messages()
+                  if m.get("method") == "notifications/progress"]
+        self.assertEqual(tokens, [17, 17, 17])
+
+    def test_progress_token_must_be_a_string_or_integer(self):
+        """ 6.1: a token is a string or an integer; any other value is no
+        token at all: no notifications carry it. """
+        sid = self.initialize()
+        for token in ({}, [], None, 1.5, True, {"a": 1}):
+            with self.subTest(token=token):
+                reply = self.call_tool("get_weather", {"city": "Hangzhou"},
+                                       sid, accept=ACCEPT_SSE,
+                                       meta={"progressToken": token})
+                self.assertEqual(reply.status, 200, reply.body)
+                messages = reply.messages()
+                self.assertEqual([m.get("id") for m in messages], [7])
+
+    def test_no_progress_without_a_token(self):
+        """ 6.1: no token, no notifications, even on an SSE stream. """
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                               accept=ACCEPT_SSE)
+        messages = reply.messages()
+        self.assertEqual(len(messages), 1, messages)
+        self.assertEqual(messages[0]["id"], 7)
+
+    def test_lone_surrogate_in_city(self):
+        """ A lone surrogate ("\\ud800") in a city name is not text: it is
+        an invalid argument (isError for 2025-11-25, -32602 before), the
+        answer is valid UTF-8 JSON in every framing, nothing goes upstream,
+        and the server goes on. """
+        sid = self.initialize()
+        for accept in (ACCEPT_JSON, ACCEPT_SSE, ACCEPT_NDJSON):
+            with self.subTest(accept=accept):
+                reply = self.call_tool("get_weather", {"city": "Hang\ud800"},
+                                       sid, accept=accept,
+                                       meta={"progressToken": 1})
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertNotIn(b"Traceback", reply.body)
+                reply.body.decode("utf-8")          # strict UTF-8
+                message = self.result_of(reply, 7)  # parses as JSON
+                self.assertIs(message["result"]["isError"], True)
+                self.assertIn("Invalid arguments",
+                              message["result"]["content"][0]["text"])
+        old = self.initialize("2025-06-18")
+        reply = self.call_tool("get_forecast", {"city": "\udfff"}, old)
+        self.assertRPCError(reply, 200, -32602, 7)
+        self.assertEqual(self.upstream.requests, [])
+        self.assertServing()
+
+    def test_lone_surrogate_in_tool_name_is_echoed_as_valid_json(self):
+        sid = self.initialize()
+        reply = self.call_tool("get\udfff", {}, sid)
+        message = self.assertRPCError(reply, 200, -32602, 7)
+        self.assertEqual(message["error"]["message"], "Unknown tool: "
+                         "get\udfff")
+
+
+class WeatherTimeoutTests(ServerTestCase):
+    """ WEATHER_TIMEOUT bounds each upstream request. """
+
+    settings = {"weather_timeout": 0.5}
+
+    def test_upstream_timeout_is_an_error_result(self):
+        self.upstream.delay["geocoding"] = 2.0
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid)
+        self.assertEqual(reply.status, 200, reply.body)
+        result = self.result_of(reply, 7)["result"]
+        self.assertIs(result["isError"], True)
+        self.assertIn("Open-Meteo did not answer within 0.5 s",
+                      result["content"][0]["text"])
+        self.assertEqual(self.upstream.of("forecast"), [])
+
+
+class UnreachableUpstreamTests(ServerTestCase):
+    """ A weather service that refuses connections: isError, at once. """
+
+    @classmethod
+    def setUpClass(cls):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        cls.settings = {"geocoding_url": "http://127.0.0.1:%d/v1/search"
+                        % probe.getsockname()[1]}
+        probe.close()           # nothing listens there now
+        super(UnreachableUpstreamTests, cls).setUpClass()
+
+    def test_connection_refused_is_an_error_result(self):
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid)
+        self.assertEqual(reply.status, 200, reply.body)
+        result = self.result_of(reply, 7)["result"]
+        self.assertIs(result["isError"], True)
+        self.assertIn("could not reach Open-Meteo",
+                      result["content"][0]["text"])
+
+
+class WeatherCacheTests(ServerTestCase):
+    """ WEATHER_CACHE_TTL: places and weather are cached per place. """
+
+    settings = {"cache_ttl": 600}
+
+    def test_second_call_does_not_hit_upstream(self):
+        """ One test, in order: the cache lives as long as the server. """
+        sid = self.initialize()
+        first = self.result_of(self.call_tool(
+            "get_weather", {"city": "Paris"}, sid))["result"]
+        self.assertEqual([r["kind"] for r in self.upstream.requests],
+                         ["geocoding", "forecast"])
+        second = self.result_of(self.call_tool(
+            "get_weather", {"city": "paris"}, sid))["result"]
+        self.assertEqual(len(self.upstream.requests), 2)
+        self.assertEqual(first["structuredContent"],
+                         second["structuredContent"])
+        # the cached place serves the forecast; only the forecast is new
+        self.result_of(self.call_tool("get_forecast", {"city": "Paris"},
+                                      sid))
+        self.assertEqual([r["kind"] for r in self.upstream.requests],
+                         ["geocoding", "forecast", "forecast"])
+        # failures are not cached: the next call asks again
+        self.upstream.fail["forecast"] = 400
+        failed = self.result_of(self.call_tool(
+            "get_forecast", {"city": "Paris", "days": 5}, sid))["result"]
+        self.assertIs(failed["isError"], True)
+        del self.upstream.fail["forecast"]
+        result = self.result_of(self.call_tool(
+            "get_forecast", {"city": "Paris", "days": 5}, sid))["result"]
+        self.assertNotIn("isError", result)
+        self.assertEqual(len(self.upstream.of("forecast")), 4)
+
+
+class SeniverseTests(ServerTestCase):
+    """ Seniverse, the tutorial's provider, chosen by provider "auto" when a
+    key is set.  The key goes upstream and nowhere else. """
+
+    KEY = "SK-test-5e1f9a77c0ffee"
+    settings = {"seniverse_key": KEY, "seniverse_language": "zh-Hans"}
+
+    def test_get_weather_from_seniverse(self):
+        with self.assertLogs("mcp_weather", "DEBUG") as logs:
+            sid = self.initialize()
+            reply = self.call_tool("get_weather", {"city": "杭州"}, sid)
+        self.assertEqual(reply.status, 200, reply.body)
+        result = self.result_of(reply, 7)["result"]
+        self.assertNotIn("isError", result)
+        data = result["structuredContent"]
+        self.assertEqual(data["provider"], "Seniverse")
+        self.assertEqual(data["temperature"], 12)
+        self.assertEqual(data["conditions"], "多云")
+        self.assertEqual(data["location"]["name"], "杭州")
+        self.assertIn("杭州", result["content"][0]["text"])
+        self.assertIn("12", result["content"][0]["text"])
+        self.assertEqual(self.upstream.of("geocoding"), [])
+        (request,) = self.upstream.of("seniverse")
+        self.assertEqual(request["query"], {"key": self.KEY,
+                                            "location": "杭州",
+                                            "language": "zh-Hans",
+                                            "unit": "c"})
+        self.assertNotIn(self.KEY.encode(), reply.body)
+        self.assertNotIn(self.KEY, "\n".join(logs.output))
+
+    def test_get_forecast_from_seniverse(self):
+        sid = self.initialize()
+        reply = self.call_tool("get_forecast", {"city": "杭州", "days": 2},
+                               sid)
+        result = self.result_of(reply, 7)["result"]
+        self.assertNotIn("isError", result, reply.body)
+        days = result["structuredContent"]["days"]
+        self.assertEqual([d["date"] for d in days],
+                         ["2025-01-15", "2025-01-16"])
+        self.assertEqual(days[1]["conditions"], "小雨")
+        (request,) = self.upstream.of("seniverse_daily")
+        self.assertEqual(request["query"]["days"], "2")
+        self.assertEqual(request["query"]["key"], self.KEY)
+        self.assertNotIn(self.KEY.encode(), reply.body)
+
+    def test_seniverse_error_status_text(self):
+        """ Seniverse's 403 becomes isError with its status text, and the
+        key is in neither the result nor the logs. """
+        self.upstream.fail["seniverse"] = 403
+        with self.assertLogs("mcp_weather", "DEBUG") as logs:
+            sid = self.initialize()
+            reply = self.call_tool("get_weather", {"city": "hangzhou"}, sid)
+        result = self.result_of(reply, 7)["result"]
+        self.assertIs(result["isError"], True)
+        text = result["content"][0]["text"]
+        self.assertIn("HTTP 403", text)
+        self.assertIn("The API key is invalid.", text)
+        self.assertNotIn(self.KEY.encode(), reply.body)
+        self.assertNotIn(self.KEY, "\n".join(logs.output))
+
+    def test_unknown_location(self):
+        result = self.result_of(self.call_tool(
+            "get_weather", {"city": "Nowhere"}, self.initialize()))["result"]
+        self.assertIs(result["isError"], True)
+        self.assertIn("No place named 'Nowhere' was found",
+                      result["content"][0]["text"])
+
+    def test_key_redacted_in_log_notifications(self):
+        """ 6.3: log messages to the client carry no secrets: the upstream
+        URL in a debug notification has key=***. """
+        sid = self.initialize()
+        self.assertEqual(self.rpc("logging/setLevel", {"level": "debug"},
+                                  sid).status, 200)
+        reply = self.call_tool("get_weather", {"city": "hangzhou"}, sid,
+                               accept=ACCEPT_SSE)
+        logs = [m for m in reply.messages()
+                if m.get("method") == "notifications/message"]
+        self.assertTrue(any("key=***" in str(m["params"]["data"])
+                            for m in logs), logs)
+        self.assertNotIn(self.KEY.encode(), reply.body)
+
+
+###############################################################################
+# Tests: batches and the MCP-Protocol-Version header (S11-S13, S53-S55) ######
+###############################################################################
+
+class BatchTests(ServerTestCase):
+    """ JSON-RPC batches: accepted in 2025-03-26 sessions (S11, S12),
+    400/-32600 in later ones (S13); initialize never in a batch (S12). """
+
+    def test_batch_in_2025_03_26_session(self):
+        sid = self.initialize("2025-03-26")
+        batch = [
+            {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/whatever"},
+            {"jsonrpc": "2.0", "id": "two", "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": 3, "method": "nope"},
+            {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
+                "name": "get_weather", "arguments": {"city": "Hangzhou"}}},
+        ]
+        reply = self.post(batch, {"Mcp-Session-Id": sid,
+                                  "Accept": ACCEPT_JSON})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.media_type, "application/json")
+        responses = reply.json()
+        self.assertIsInstance(responses, list)
+        self.assertEqual(sorted(str(r["id"]) for r in responses),
+                         ["1", "3", "4", "two"])
+        by_id = dict((r["id"], r) for r in responses)
+        self.assertEqual(by_id[1]["result"], {})
+        self.assertEqual(len(by_id["two"]["result"]["tools"]), 2)
+        self.assertEqual(by_id[3]["error"]["code"], -32601)
+        self.assertIn("4.8", by_id[4]["result"]["content"][0]["text"])
+
+    def test_batch_as_sse_in_2025_03_26_session(self):
+        """ S22: on SSE, one response per request in the batch. """
+        sid = self.initialize("2025-03-26")
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "ping"}
+                 for i in (1, 2)]
+        reply = self.post(batch, {"Mcp-Session-Id": sid,
+                                  "Accept": ACCEPT_SSE})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(sorted(m["id"] for m in reply.messages()), [1, 2])
+
+    def test_batch_of_notifications_is_202(self):
+        """ S15 holds for a batch with only notifications and responses. """
+        sid = self.initialize("2025-03-26")
+        reply = self.post([
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 9, "result": {}}],
+            {"Mcp-Session-Id": sid})
+        self.assertEqual((reply.status, reply.body), (202, b""))
+
+    def test_invalid_member_of_a_batch(self):
+        """ A bad member gets its own error response; the rest are served. """
+        sid = self.initialize("2025-03-26")
+        reply = self.post([{"jsonrpc": "2.0", "id": 1, "method": "ping"}, 5,
+                           {"jsonrpc": "1.0", "id": 2, "method": "ping"}],
+                          {"Mcp-Session-Id": sid, "Accept": ACCEPT_JSON})
+        self.assertEqual(reply.status, 200, reply.body)
+        responses = reply.json()
+        self.assertEqual(len(responses), 3)
+        self.assertEqual(responses[0], {"jsonrpc": "2.0", "id": 1,
+                                        "result": {}})
+        self.assertEqual(responses[1]["error"]["code"], -32600)
+        self.assertNotIn("id", responses[1])
+        self.assertEqual(responses[2]["error"]["code"], -32600)
+        self.assertEqual(responses[2]["id"], 2)
+
+    def test_batch_rejected_after_2025_03_26(self):
+        """ S13: 2025-06-18 and 2025-11-25 sessions get 400 and -32600. """
+        for version in ("2025-06-18", "2025-11-25"):
+            with self.subTest(version=version):
+                sid = self.initialize(version)
+                reply = self.post([{"jsonrpc": "2.0", "id": 1,
+                                    "method": "ping"}],
+                                  {"Mcp-Session-Id": sid,
+                                   "MCP-Protocol-Version": version})
+                message = self.assertRPCError(reply, 400, -32600)
+                self.assertIn("batch", message["error"]["message"])
+
+    def test_initialize_in_a_batch_is_400(self):
+        """ S12: initialize MUST NOT be part of a batch; no session. """
+        before = len(self.dispatcher.sessions)
+        reply = self.post([initialize_message("2025-03-26")])
+        self.assertRPCError(reply, 400, -32600)
+        self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        self.assertEqual(len(self.dispatcher.sessions), before)
+
+    def test_empty_batch_is_400(self):
+        sid = self.initialize("2025-03-26")
+        self.assertRPCError(self.post([], {"Mcp-Session-Id": sid}), 400,
+                            -32600)
+
+
+class ProtocolVersionHeaderTests(ServerTestCase):
+    """ MCP-Protocol-Version (S53-S55, B-20). """
+
+    def test_unsupported_value_is_400(self):
+        """ S55: an invalid or unsupported value MUST be 400; the body
+        names the supported versions. """
+        sid = self.initialize()
+        for value in ("2025-05-16", "2026-07-28", "garbage", ""):
+            with self.subTest(value=value):
+                reply = self.rpc("ping", None, sid, 1,
+                                 protocol_version=value)
+                message = self.assertRPCError(reply, 400, -32600, 1)
+                self.assertEqual(message["error"]["data"]["supported"],
+                                 list(VERSIONS))
+
+    def test_absent_header_is_fine(self):
+        """ S54: absent, the session's negotiated version applies: a
+        2025-11-25 session still gets isError for bad arguments. """
+        sid = self.initialize()
+        reply = self.rpc("ping", None, sid, 1, protocol_version=None)
+        self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": 1,
+                                        "result": {}})
+        reply = self.call_tool("get_weather", {}, sid, protocol_version=None)
+        self.assertIs(self.result_of(reply)["result"]["isError"], True)
+
+    def test_supported_values_are_fine(self):
+        sid = self.initialize()
+        for value in VERSIONS:
+            with self.subTest(value=value):
+                reply = self.rpc("ping", None, sid, 1,
+                                 protocol_version=value)
+                self.assertEqual(reply.status, 200, reply.body)
+
+    def test_header_not_needed_on_initialize(self):
+        """ [SDK]: initialize itself is not checked against the header. """
+        reply = self.post(initialize_message(),
+                          {"MCP-Protocol-Version": "2025-05-16"})
+        self.assertEqual(reply.status, 200, reply.body)
+
+
+###############################################################################
+# Tests: hostile and malformed input (section 7) #############################
+###############################################################################
+
+def raw_exchange(port, data, timeout=5.0):
+    """ Send bytes on a new TCP connection and read until the server
+    closes it (or timeout); returns the bytes received. """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                return received
+            if not chunk:
+                return received
+            received += chunk
+    finally:
+        sock.close()
+
+
+def raw_post(body, headers=(), target=b"/mcp"):
+    """ The bytes of a POST with Content-Length and Connection: close. """
+    lines = [b"POST " + target + b" HTTP/1.1", b"Host: 127.0.0.1",
+             b"Content-Type: application/json", b"Accept: " +
+             ACCEPT_JSON.encode(), b"Connection: close"]
+    lines += list(headers)
+    if not any(h.lower().startswith((b"content-length",
+                                     b"transfer-encoding"))
+               for h in headers):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def status_of(raw):
+    """ The status of the first response in raw bytes, or None. """
+    match = re.match(br"HTTP/1\.1 (\d{3}) ", raw)
+    return int(match.group(1)) if match else None
+
+
+class MalformedInputTests(ServerTestCase):
+    """ Section 7: parse errors are 400 with an id-less -32700; bad
+    envelopes 400 with -32600 (id echoed when readable); hostile input of
+    every kind gets a clean 4xx or JSON-RPC error, never a 5xx or a
+    traceback, and the server keeps serving. """
+
+    def setUp(self):
+        ServerTestCase.setUp(self)
+        self.sid = self.initialize()
+
+    def send(self, body, headers=None):
+        merged = {"Mcp-Session-Id": self.sid,
+                  "MCP-Protocol-Version": LATEST}
+        merged.update(headers or {})
+        return self.post(body, merged)
+
+    def assertClean(self, reply):
+        self.assertLess(reply.status, 500, reply.body)
+        self.assertNotIn(b"Traceback", reply.body)
+        if reply.status != 202:
+            self.assertEqual(reply.media_type, "application/json")
+            self.assertIn("error" if reply.status >= 400 else "jsonrpc",
+                          reply.json())
+
+    def test_parse_errors(self):
+        """ 7.2: not JSON -> 400 and -32700 without an id. """
+        cases = [b"", b"{", b"not json", b'{"jsonrpc":"2.0","id":1,}',
+                 b'{"jsonrpc":"2.0","id":1,"method":"ping"} trailing',
+                 b"\xff\xfe{}", b'{"city":"\xed\xa0\x80"}',
+                 b'{"x":NaN}', b'{"x":Infinity}', b'{"x":-Infinity}',
+                 b'{"x":1e999}', b'{"x":-1e999}',
+                 b'{"jsonrpc":"2.0","id":' + b"9" * 100000 + b',"method":'
+                 b'"ping"}']
+        for body in cases:
+            with self.subTest(body=body[:40]):
+                self.assertRPCError(self.send(body), 400, -32700)
+        self.assertServing()
+
+    def test_deep_nesting(self):
+        """ 100000 '[' (and '{"a":' nesting) is a parse error, not a
+        crashed thread. """
+        for body in (b"[" * 100000, b'{"a":' * 100000,
+                     b'{"jsonrpc":"2.0","id":1,"method":"ping","params":'
+                     b'{"x":' + b"[" * 100000 + b"]" * 100000 + b"}}"):
+            with self.subTest(body=body[:20]):
+                self.assertRPCError(self.send(body), 400, -32700)
+        self.assertServing()
+
+    def test_nesting_just_below_the_parser_limit(self):
+        """ Every depth up to the parser's limit is answered: the server
+        never drops the connection, whatever the nesting. """
+        sweep_nesting(self, self.send)
+
+    def test_bad_envelopes(self):
+        """ 7.1, 4.0: -32600 with status 400; the id is echoed when it is a
+        usable id, omitted otherwise. """
+        cases = [
+            ({"id": 7, "method": "ping"}, 7),
+            ({"jsonrpc": "1.0", "id": 7, "method": "ping"}, 7),
+            ({"jsonrpc": 2.0, "id": 7, "method": "ping"}, 7),
+            ({"jsonrpc": "2.0", "id": None, "method": "ping"}, None),
+            ({"jsonrpc": "2.0", "id": 1.5, "method": "ping"}, None),
+            ({"jsonrpc": "2.0", "id": True, "method": "ping"}, None),
+            ({"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}, None),
+            ({"jsonrpc": "2.0", "id": [1], "method": "ping"}, None),
+            ({"jsonrpc": "2.0", "id": 3, "method": 5}, 3),
+            ({"jsonrpc": "2.0", "id": 3, "method": None}, 3),
+            ({"jsonrpc": "2.0", "id": "s", "method": "ping",
+              "params": [1, 2]}, "s"),
+            ({"jsonrpc": "2.0", "id": "s", "method": "ping",
+              "params": "x"}, "s"),
+            ({"jsonrpc": "2.0", "id": 4}, 4),
+            ({"jsonrpc": "2.0", "id": 4, "result": 1, "error": {}}, 4),
+            ({}, None), ("ping", None), (5, None), (None, None),
+            (True, None),
+        ]
+        for body, request_id in cases:
+            with self.subTest(body=body):
+                self.assertRPCError(self.send(json.dumps(body)), 400,
+                                    -32600, request_id)
+        self.assertServing()
+
+    def test_wrong_types_in_initialize(self):
+        """ Every field of initialize with a wrong type: -32602, no
+        session. """
+        before = len(self.dispatcher.sessions)
+        for field in ("protocolVersion", "capabilities", "clientInfo"):
+            for value in (None, 5, "x", [], True, {"a": [1]}):
+                if field == "protocolVersion" and value == "x":
+                    continue            # a string: negotiated, not an error
+                if field != "protocolVersion" and isinstance(value, dict):
+                    continue
+                with self.subTest(field=field, value=value):
+                    reply = self.post(initialize_message(**{field: value}))
+                    self.assertRPCError(reply, 200, -32602, 0)
+                    self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        self.assertEqual(len(self.dispatcher.sessions), before)
+        for params in (None, [], "x"):
+            with self.subTest(params=params):
+                body = initialize_message()
+                body["params"] = params
+                reply = self.post(body)
+                self.assertEqual(reply.status, 400, reply.body)
+                self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        self.assertServing()
+
+    def test_odd_but_valid_json(self):
+        """ Valid JSON with odd content: a UTF-8 BOM, a 4000-digit integer
+        id, unicode escapes, duplicate keys: all answered. """
+        big = int("9" * 4000)
+        cases = [
+            (b"\xef\xbb\xbf" + json.dumps({"jsonrpc": "2.0", "id": 1,
+                                           "method": "ping"}).encode(), 1),
+            (json.dumps({"jsonrpc": "2.0", "id": big,
+                         "method": "ping"}).encode(), big),
+            (b'{"jsonrpc":"2.0","id":"\\u0000\\ud83d\\ude00","method":'
+             b'"ping"}', "\x00\U0001F600"),
+            (b'{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}', 2),
+        ]
+        for body, request_id in cases:
+            with self.subTest(body=body[:30]):
+                reply = self.send(body, {"Accept": ACCEPT_JSON})
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertEqual(reply.json(), {"jsonrpc": "2.0",
+                                                "id": request_id,
+                                                "result": {}})
+
+    def test_lone_surrogates_in_requests(self):
+        """ Lone surrogates in ids and methods: answered with valid JSON
+        (the surrogate escaped), never a crash. """
+        cases = [({"jsonrpc": "2.0", "id": "\ud800", "method": "ping"},
+                  200, None),
+                 ({"jsonrpc": "2.0", "id": 1, "method": "\udc00"}, 200,
+                  -32601),
+                 ({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                   "params": {"cursor": "\ud800"}}, 200, -32602)]
+        for body, status, code in cases:
+            with self.subTest(body=body):
+                reply = self.send(body, {"Accept": ACCEPT_JSON})
+                self.assertEqual(reply.status, status, reply.body)
+                reply.body.decode("utf-8")
+                message = reply.json()
+                self.assertEqual(message["id"], body["id"])
+                if code:
+                    self.assertEqual(message["error"]["code"], code)
+        self.assertServing()
+
+    def test_wrong_types_for_other_fields(self):
+        """ ping, tools/list and logging/setLevel params of wrong types. """
+        cases = [("ping", {"_meta": 5}, None),
+                 ("tools/list", {"cursor": None}, None),
+                 ("logging/setLevel", {"level": 5}, -32602),
+                 ("logging/setLevel", {"level": "loud"}, -32602),
+                 ("logging/setLevel", {}, -32602),
+                 ("logging/setLevel", {"level": []}, -32602)]
+        for method, params, code in cases:
+            with self.subTest(method=method, params=params):
+                reply = self.send({"jsonrpc": "2.0", "id": 1,
+                                   "method": method, "params": params})
+                self.assertEqual(reply.status, 200, reply.body)
+                message = reply.json()
+                if code is None:
+                    self.assertIn("result", message)
+                else:
+                    self.assertEqual(message["error"]["code"], code)
+
+    # -- malformed HTTP: each gets a 4xx answer, never a dropped line ------
+    # (These found real bugs, fixed in de0b37e; now they guard against
+    # regressions.)
+
+    def assertAnswered4xx(self, raw, request, status=None):
+        got = status_of(raw)
+        self.assertIsNotNone(got, "no HTTP answer to %r (got %r)"
+                             % (request[:120], raw[:200]))
+        self.assertTrue(400 <= got < 500, raw[:300])
+        if status is not None:
+            self.assertEqual(got, status, raw[:300])
+        self.assertNotIn(b"Traceback", raw)
+
+    def test_non_ascii_digit_content_length(self):
+        """ "²" (byte 0xB2) passes str.isdigit() but is no length: 400
+        (RFC 9112 6.3), not a dropped connection. """
+        request = raw_post(b"{}", [b"Content-Length: \xb2"])
+        self.assertAnswered4xx(raw_exchange(self.port, request), request, 400)
+
+    def test_bad_content_length(self):
+        for value in (b"abc", b"-1", b"+2", b"1 2", b"", b"\xd9\xa3"):
+            with self.subTest(value=value):
+                request = raw_post(b"{}", [b"Content-Length: " + value])
+                self.assertAnswered4xx(raw_exchange(self.port, request),
+                                       request)
+
+    def test_origin_with_unbalanced_bracket(self):
+        """ S3: an Origin urlsplit() cannot parse is a bad Origin: 403. """
+        request = raw_post(b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                           [b"Origin: http://[::1"])
+        self.assertAnswered4xx(raw_exchange(self.port, request), request, 403)
+
+    def test_request_target_with_unbalanced_bracket(self):
+        request = raw_post(b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                           target=b"http://[x/mcp")
+        self.assertAnswered4xx(raw_exchange(self.port, request), request, 400)
+
+    def test_non_ascii_last_event_id(self):
+        """ S41: an event id with non-ASCII bytes is just an unknown id. """
+        request = (b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+                   b"text/event-stream\r\nConnection: close\r\n"
+                   b"Mcp-Session-Id: " + self.sid.encode() +
+                   b"\r\nMCP-Protocol-Version: 2025-11-25\r\n"
+                   b"Last-Event-ID: \xe9.1.1\r\n\r\n")
+        self.assertAnswered4xx(raw_exchange(self.port, request), request, 400)
+
+    def test_unknown_last_event_id_is_400(self):
+        reply = self.request("GET", headers={
+            "Accept": ACCEPT_SSE, "Mcp-Session-Id": self.sid,
+            "MCP-Protocol-Version": LATEST, "Last-Event-ID": "zz.1.1"})
+        self.assertRPCError(reply, 400, -32600)
+
+    def test_negative_chunk_size(self):
+        """ B-21: a chunk size of "-1" is malformed: 400 at once (it used to
+        make the server read until the client hung up). """
+        ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        request = raw_post(b"-1\r\n" + ping + b"\r\n0\r\n\r\n",
+                           [b"Transfer-Encoding: chunked",
+                            b"Mcp-Session-Id: " + self.sid.encode()])
+        self.assertAnswered4xx(raw_exchange(self.port, request), request, 400)
+
+    def test_bad_chunk_size(self):
+        for size in (b"zz", b"", b"0x", b"+5", b"1_0", b"\xb2"):
+            with self.subTest(size=size):
+                request = raw_post(size + b"\r\n{}\r\n0\r\n\r\n",
+                                   [b"Transfer-Encoding: chunked"])
+                self.assertAnswered4xx(raw_exchange(self.port, request),
+                                       request, 400)
+
+    def test_garbage_request_line(self):
+        raw = raw_exchange(self.port, b"\x16\x03\x01\x02\x00\x01\x00\r\n\r\n")
+        self.assertEqual(status_of(raw), 400, raw)
+        self.assertServing()
+
+    # -- HTTP/1.1 message framing (RFC 9112 section 6.3) --------------------
+
+    def test_conflicting_content_lengths(self):
+        """ Two different Content-Lengths are invalid framing (RFC 9112
+        6.3): one 400 and a closed connection, so the rest of the body
+        cannot be served as a second, smuggled request. """
+        smuggled = (b"DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Length: 0\r\n\r\n")
+        body = b"{}\n" + smuggled
+        request = raw_post(body, [b"Content-Length: 3",
+                                  b"Content-Length: %d" % len(body)])
+        request = request.replace(b"Connection: close\r\n", b"")
+        raw = raw_exchange(self.port, request, 1.0)
+        self.assertEqual(raw.count(b"HTTP/1.1 "), 1, raw)
+        self.assertEqual(status_of(raw), 400, raw)
+
+    def test_content_length_with_chunked_closes(self):
+        """ Transfer-Encoding: chunked with a Content-Length is decoded as
+        chunked, and the connection is closed after the answer (RFC 9112
+        6.3, a smuggling defence behind proxies). """
+        ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(ping), ping)
+        request = raw_post(body, [b"Content-Length: 5",
+                                  b"Transfer-Encoding: chunked",
+                                  b"Mcp-Session-Id: " + self.sid.encode()])
+        request = request.replace(b"Connection: close\r\n", b"")
+        raw = raw_exchange(self.port, request, 1.0)
+        self.assertEqual(status_of(raw), 200, raw)
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        self.assertIn(b"\r\nConnection: close", head)
+
+    def test_unknown_transfer_coding_is_400(self):
+        """ "Transfer-Encoding: gzip" leaves the body length unknown: 400
+        and a closed connection (RFC 9112 6.3), never a guess. """
+        ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        request = raw_post(ping, [b"Content-Length: %d" % len(ping),
+                                  b"Transfer-Encoding: gzip",
+                                  b"Mcp-Session-Id: " + self.sid.encode()])
+        raw = raw_exchange(self.port, request)
+        self.assertEqual(status_of(raw), 400, raw)
+
+
+def sweep_nesting(test, send):
+    """ POST pings whose params hold a nested list of every depth from
+    just below the JSON parser's limit up to it; each must be answered
+    (2xx or 4xx).  The limit is found by bisection (a -32700 above it). """
+    def body(depth):
+        return (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":' +
+                b"[" * depth + b"]" * depth + b"}}")
+
+    def answer(depth):
+        try:
+            return send(body(depth))
+        except (http.client.HTTPException, OSError):
+            return None
+
+    low, high = 10, 200000
+    while high - low > 1:
+        middle = (low + high) // 2
+        reply = answer(middle)
+        if reply is not None and reply.status == 400:
+            high = middle
+        else:
+            low = middle
+    for depth in range(max(10, high - 60), high + 2):
+        reply = answer(depth)
+        test.assertIsNotNone(reply, "no answer at nesting depth %d" % depth)
+        test.assertIn(reply.status, (200, 400), reply.body)
+
+
+class TraceModeTests(ServerTestCase):
+    """ --trace logs every message; it must not change what clients get. """
+
+    settings = {"trace": True}
+
+    def test_trace_logs_messages_in_and_out(self):
+        with self.assertLogs("mcp_weather", "INFO") as logs:
+            sid = self.initialize()
+            self.rpc("ping", None, sid, "traced")
+            wait_for(lambda: any('"id":"traced","result"' in line
+                                 for line in logs.output))
+        self.assertTrue(any('"id":"traced","method":"ping"' in line
+                            for line in logs.output), logs.output)
+
+    def test_trace_mode_survives_deep_nesting(self):
+        """ A body nested just below the parser's limit is traced without
+        killing the request (on CPython 3.7-3.11 encoding it for the log
+        used to raise RecursionError and drop the connection; fixed in
+        de0b37e). """
+        sid = self.initialize()
+        sweep_nesting(self, lambda b: self.post(b, {
+            "Mcp-Session-Id": sid, "MCP-Protocol-Version": LATEST}))
+
+
+###############################################################################
+# Tests: framing chosen from Accept (S17, S19, S30, S31, checklist 8) ########
+###############################################################################
+
+class FramingTests(ServerTestCase):
+    """ One endpoint, three framings, chosen per request from Accept
+    (B-9, B-10, B-11), and the exact shape of SSE and NDJSON answers. """
+
+    PROGRESS = {"progressToken": "tok"}
+
+    def call(self, accept, meta=None, version=LATEST, city="Hangzhou"):
+        sid = self.initialize(version)
+        return self.call_tool("get_weather", {"city": city}, sid,
+                              accept=accept, meta=meta)
+
+    def assertSSEHeaders(self, reply):
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.headers.get("Content-Type"),
+                         "text/event-stream")
+        self.assertEqual(reply.headers.get("Cache-Control"),
+                         "no-cache, no-transform")
+        self.assertEqual(reply.headers.get("X-Accel-Buffering"), "no")
+        self.assertEqual(reply.headers.get("Transfer-Encoding"), "chunked")
+        self.assertIsNone(reply.headers.get("Content-Length"))
+
+    def assertJSONAnswer(self, reply):
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.headers.get("Content-Type"),
+                         "application/json")
+        self.assertTrue(reply.body.endswith(b"\n"))
+        message = reply.json()
+        self.assertIsInstance(message, dict)
+        self.assertEqual(message["id"], 7)
+        self.assertIn("result", message)
+        return message
+
+    def test_json_only_never_streams(self):
+        """ Accept application/json alone: one JSON object even with a
+        progressToken; the notifications are dropped, not sent. """
+        self.assertJSONAnswer(self.call(ACCEPT_JSON, self.PROGRESS))
+
+    def test_sse_only(self):
+        """ Accept text/event-stream alone: SSE even without progress. """
+        reply = self.call(ACCEPT_SSE)
+        self.assertSSEHeaders(reply)
+        messages = reply.messages()
+        self.assertEqual([m.get("id") for m in messages], [7])
+
+    def test_both_without_progress_is_json(self):
+        """ B-11: JSON unless something must be streamed first. """
+        self.assertJSONAnswer(self.call(ACCEPT_BOTH))
+
+    def test_both_with_progress_upgrades_to_sse(self):
+        """ B-11: lazy upgrade: a notification before the result switches
+        the answer to SSE; progress first, the response last. """
+        reply = self.call(ACCEPT_BOTH, self.PROGRESS)
+        self.assertSSEHeaders(reply)
+        messages = reply.messages()
+        self.assertEqual([m.get("method") for m in messages],
+                         ["notifications/progress"] * 3 + [None])
+        self.assertEqual(messages[-1]["id"], 7)
+        self.assertIn("result", messages[-1])
+
+    def test_ndjson(self):
+        """ Checklist 8: application/x-ndjson on request: chunked lines,
+        the same JSON-RPC messages as SSE, progress first, response last;
+        no nonstandard "stream" member. """
+        reply = self.call(ACCEPT_NDJSON, self.PROGRESS)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.headers.get("Content-Type"),
+                         "application/x-ndjson")
+        self.assertEqual(reply.headers.get("Transfer-Encoding"), "chunked")
+        self.assertEqual(reply.headers.get("X-Accel-Buffering"), "no")
+        self.assertTrue(reply.body.endswith(b"\n"))
+        lines = [line for line in reply.body.split(b"\n") if line]
+        messages = [json.loads(line.decode("utf-8")) for line in lines]
+        self.assertEqual(len(messages), 4)
+        for note in messages[:3]:
+            self.assertEqual(note["method"], "notifications/progress")
+            self.assertEqual(note["params"]["progressToken"], "tok")
+        self.assertEqual(messages[-1]["id"], 7)
+        self.assertIn("result", messages[-1])
+        for message in messages:
+            self.assertNotIn("stream", message)
+            self.assertEqual(message["jsonrpc"], "2.0")
+
+    def test_ndjson_without_progress(self):
+        reply = self.call(ACCEPT_NDJSON)
+        self.assertEqual(reply.headers.get("Content-Type"),
+                         "application/x-ndjson")
+        self.assertEqual([m["id"] for m in parse_ndjson(reply.body)], [7])
+
+    def test_accept_variants(self):
+        """ B-9: q-values and wildcards are parsed; 406 only when nothing
+        acceptable is offered. """
+        cases = [
+            ("*/*", "application/json"),
+            ("application/*", "application/json"),
+            ("text/*", "text/event-stream"),
+            ("application/json;q=0, text/event-stream", "text/event-stream"),
+            ("application/json, text/event-stream;q=0", "application/json"),
+            ("text/event-stream;q=0.1, application/json;q=0.9",
+             "application/json"),
+            ("application/x-ndjson;q=0, application/json",
+             "application/json"),
+            ("application/x-ndjson, application/json", "application/x-ndjson"),
+            ("APPLICATION/JSON", "application/json"),
+            ("text/html, */*;q=0.1", "application/json"),
+            (None, "application/json"),
+        ]
+        for accept, media in cases:
+            with self.subTest(accept=accept):
+                sid = self.initialize()
+                reply = self.post({"jsonrpc": "2.0", "id": 2,
+                                   "method": "ping"},
+                                  {"Accept": accept, "Mcp-Session-Id": sid})
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertEqual(reply.media_type, media)
+                self.assertEqual(reply.messages()[-1],
+                                 {"jsonrpc": "2.0", "id": 2, "result": {}})
+
+    def test_not_acceptable(self):
+        """ 406 when neither JSON, SSE nor NDJSON is acceptable. """
+        sid = self.initialize()
+        for accept in ("text/html", "application/xml, text/plain",
+                       "application/json;q=0, text/event-stream;q=0",
+                       "image/*"):
+            with self.subTest(accept=accept):
+                reply = self.post({"jsonrpc": "2.0", "id": 2,
+                                   "method": "ping"},
+                                  {"Accept": accept, "Mcp-Session-Id": sid})
+                self.assertRPCError(reply, 406, -32600, 2)
+
+    def test_sse_events_2025_11_25(self):
+        """ S19, S21, S31, S39: the first event primes (an id, empty data,
+        a retry field); every message event has event: message, an id
+        unique in the stream, and one data line. """
+        reply = self.call(ACCEPT_SSE, self.PROGRESS)
+        self.assertSSEHeaders(reply)
+        events = reply.events()
+        self.assertEqual(len(events), 5, events)
+        priming = events[0]
+        self.assertEqual(priming["data"], "")
+        self.assertTrue(priming["id"])
+        self.assertEqual(priming["retry"], 1000)
+        for event in events[1:]:
+            self.assertEqual(event["event"], "message")
+            self.assertTrue(event["id"], event)
+            self.assertTrue(visible_ascii(event["id"]), event)
+            self.assertEqual(event["data_lines"], 1)
+            self.assertIsNone(event["retry"])
+        ids = [e["id"] for e in events]
+        self.assertEqual(len(set(ids)), len(ids))
+        self.assertEqual(events.comments, [])
+        last = json.loads(events[-1]["data"])
+        self.assertEqual(last["id"], 7)
+
+    def test_event_ids_unique_across_streams(self):
+        """ S39: ids are unique across all streams of a session. """
+        sid = self.initialize()
+        ids = []
+        for request_id in (1, 2, 3):
+            reply = self.rpc("ping", None, sid, request_id, ACCEPT_SSE)
+            ids.extend(e["id"] for e in reply.events())
+        self.assertEqual(len(ids), 6)
+        self.assertEqual(len(set(ids)), 6)
+
+    def test_no_priming_event_before_2025_11_25(self):
+        """ S19 [SDK]: older clients cannot handle empty data: no priming
+        event, no retry field. """
+        for version in ("2025-06-18", "2025-03-26"):
+            with self.subTest(version=version):
+                reply = self.call(ACCEPT_SSE, self.PROGRESS, version)
+                self.assertSSEHeaders(reply)
+                events = reply.events()
+                self.assertEqual(len(events), 4, events)
+                for event in events:
+                    self.assertEqual(event["event"], "message")
+                    self.assertTrue(event["id"])
+                    self.assertEqual(event["data_lines"], 1)
+                    self.assertTrue(event["data"])
+                    self.assertIsNone(event["retry"])
+
+    def test_unicode_in_sse_data(self):
+        """ Non-ASCII text travels as UTF-8 in one data line. """
+        reply = self.call(ACCEPT_SSE, city="São Paulo")
+        (event,) = [e for e in reply.events() if e["data"]]
+        self.assertEqual(event["data_lines"], 1)
+        self.assertIn("4.8 °C", json.loads(event["data"])["result"][
+            "content"][0]["text"])
+
+    def test_events_are_written_as_produced(self):
+        """ Every event is flushed as it is produced: the first progress
+        notifications arrive while the forecast request is still held
+        upstream; the response comes once it is released. """
+        gate = self.upstream.hold("forecast")
+        sid = self.initialize()
+        conn, resp = self.open_post(
+            {"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
+                "name": "get_weather", "arguments": {"city": "Hangzhou"},
+                "_meta": {"progressToken": "live"}}},
+            {"Accept": ACCEPT_SSE, "Mcp-Session-Id": sid,
+             "MCP-Protocol-Version": LATEST})
+        try:
+            self.assertEqual(resp.status, 200)
+            seen = []
+            events = iter_sse(resp)
+            for event in events:
+                if event.get("data"):
+                    seen.append(json.loads(event["data"]))
+                if len(seen) == 2:
+                    break
+            self.assertEqual([m["params"]["progress"] for m in seen],
+                             [1, 2])
+            self.upstream.wait_requests(1, "forecast")
+            self.assertFalse(gate.is_set())
+            gate.set()
+            rest = [json.loads(e["data"]) for e in events if e.get("data")]
+            self.assertEqual(rest[-1]["id"], 11)
+            self.assertEqual(rest[0]["params"]["progress"], 3)
+        finally:
+            gate.set()
+            conn.close()
+
+    def test_ndjson_lines_are_written_as_produced(self):
+        gate = self.upstream.hold("geocoding")
+        sid = self.initialize()
+        conn, resp = self.open_post(
+            {"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": {
+                "name": "get_forecast", "arguments": {"city": "Hangzhou"},
+                "_meta": {"progressToken": 5}}},
+            {"Accept": ACCEPT_NDJSON, "Mcp-Session-Id": sid})
+        try:
+            lines = iter_lines(resp)
+            first = json.loads(next(lines).decode("utf-8"))
+            self.assertEqual(first["params"]["progress"], 1)
+            self.upstream.wait_requests(1, "geocoding")
+            self.assertEqual(self.upstream.of("forecast"), [])
+            gate.set()
+            rest = [json.loads(line.decode("utf-8")) for line in lines
+                    if line]
+            self.assertEqual(len(rest), 3)
+            self.assertEqual(rest[-1]["id"], 12)
+        finally:
+            gate.set()
+            conn.close()
+
+
+class KeepAliveTests(ServerTestCase):
+    """ B-13, S30: ':' keep-alive comments every --keepalive seconds while a
+    stream waits, so idle proxies do not cut a slow call. """
+
+    settings = {"keepalive": 0.2}
+
+    def slow_call(self, accept, meta=None):
+        self.upstream.delay["forecast"] = 1.0
+        sid = self.initialize()
+        return self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                              accept=accept, meta=meta)
+
+    def test_sse_keepalive_comments_before_the_result(self):
+        reply = self.slow_call(ACCEPT_SSE)
+        self.assertEqual(reply.status, 200, reply.body)
+        lines = reply.body.decode("utf-8").split("\n")
+        comment = [i for i, l in enumerate(lines) if l.startswith(":")]
+        result = [i for i, l in enumerate(lines) if '"result"' in l]
+        self.assertTrue(comment, reply.body)
+        self.assertEqual(len(result), 1)
+        self.assertLess(comment[0], result[0])
+        events = reply.events()
+        self.assertTrue(events.comments)
+        self.assertEqual(sse_messages(events)[-1]["id"], 7)
+
+    def test_silent_lazy_answer_upgrades_to_sse(self):
+        """ B-13: a client that accepts both gets SSE with keep-alives for
+        a call that stays silent longer than --keepalive. """
+        reply = self.slow_call(ACCEPT_BOTH)
+        self.assertEqual(reply.media_type, "text/event-stream")
+        self.assertTrue(reply.events().comments)
+        self.assertEqual(reply.messages()[-1]["id"], 7)
+
+    def test_ndjson_keepalive_blank_lines(self):
+        reply = self.slow_call(ACCEPT_NDJSON)
+        self.assertEqual(reply.media_type, "application/x-ndjson")
+        self.assertIn(b"\n\n", b"\n" + reply.body)
+        self.assertEqual(parse_ndjson(reply.body)[-1]["id"], 7)
+
+    def test_json_only_waits_quietly(self):
+        """ A JSON-only client still gets one JSON object. """
+        reply = self.slow_call(ACCEPT_JSON, {"progressToken": 1})
+        self.assertEqual(reply.media_type, "application/json")
+        self.assertEqual(reply.json()["id"], 7)
+
+
+###############################################################################
+# Tests: HTTP transport details (S10, B-15, B-21) ############################
+###############################################################################
+
+class TransportTests(ServerTestCase):
+    """ Content types, chunked bodies, paths, methods, keep-alive. """
+
+    PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+
+    def setUp(self):
+        ServerTestCase.setUp(self)
+        self.sid = self.initialize()
+
+    def headers(self, **extra):
+        headers = {"Mcp-Session-Id": self.sid, "MCP-Protocol-Version":
+                   LATEST}
+        headers.update(extra)
+        return headers
+
+    def test_unsupported_media_type(self):
+        """ S10: a non-JSON content type is 415. """
+        for content_type in ("text/plain", "application/x-www-form-urlencoded",
+                             "application/json; charset=latin-1",
+                             "application/jsonx", None):
+            with self.subTest(content_type=content_type):
+                reply = self.post(self.PING, self.headers(**{
+                    "Content-Type": content_type}))
+                self.assertRPCError(reply, 415, -32600)
+
+    def test_json_content_type_variants(self):
+        for content_type in ("application/json; charset=utf-8",
+                             "Application/JSON", "application/json;"
+                             "charset=\"UTF-8\""):
+            with self.subTest(content_type=content_type):
+                reply = self.post(self.PING, self.headers(**{
+                    "Content-Type": content_type}))
+                self.assertEqual(reply.status, 200, reply.body)
+
+    def test_chunked_request_body(self):
+        """ B-21: a body sent with Transfer-Encoding: chunked is decoded. """
+        conn = self.connect()
+        try:
+            parts = [b'{"jsonrpc":"2.0",', b'"id":"chunked",',
+                     b'"method":"ping"}']
+            conn.request("POST", self.path, body=iter(parts),
+                         headers=dict(self.headers(), **{
+                             "Content-Type": "application/json",
+                             "Accept": ACCEPT_JSON}),
+                         encode_chunked=True)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(json.loads(resp.read().decode()),
+                             {"jsonrpc": "2.0", "id": "chunked",
+                              "result": {}})
+        finally:
+            conn.close()
+
+    def test_chunked_body_with_extensions_and_trailers(self):
+        body = json.dumps(self.PING).encode()
+        chunked = (b"%x;ext=1\r\n%s\r\n0\r\nX-Trailer: yes\r\n\r\n"
+                   % (len(body), body))
+        request = raw_post(chunked, [b"Transfer-Encoding: chunked",
+                                     b"Mcp-Session-Id: " + self.sid.encode()])
+        raw = raw_exchange(self.port, request)
+        self.assertEqual(status_of(raw), 200, raw)
+        self.assertTrue(raw.endswith(b'{"jsonrpc":"2.0","id":1,'
+                                     b'"result":{}}\n'), raw)
+
+    def test_trailing_slash_is_the_endpoint(self):
+        """ B-15: /mcp/ works like /mcp, never a redirect. """
+        reply = self.post(initialize_message(), path="/mcp/")
+        self.assertEqual(reply.status, 200, reply.body)
+        sid = reply.headers.get("Mcp-Session-Id")
+        for path in ("/mcp/", "/mcp", "/mcp?x=1", "/mcp/?"):
+            with self.subTest(path=path):
+                reply = self.post(self.PING, {"Mcp-Session-Id": sid},
+                                  path=path)
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertIsNone(reply.headers.get("Location"))
+
+    def test_other_paths_are_404(self):
+        for path in ("/", "/mcpx", "/mcp/tools", "/MCP", "/sse",
+                     "/mcp//"):
+            with self.subTest(path=path):
+                reply = self.post(self.PING, self.headers(), path=path)
+                self.assertRPCError(reply, 404, -32600)
+                self.assertIn("/mcp", reply.json()["error"]["message"])
+
+    def test_put_is_405(self):
+        for method in ("PUT", "PATCH"):
+            with self.subTest(method=method):
+                reply = self.request(method, b"{}", self.headers())
+                self.assertRPCError(reply, 405, -32600)
+                self.assertEqual(reply.headers.get("Allow"),
+                                 "GET, POST, DELETE")
+
+    def test_connection_is_kept_alive(self):
+        """ HTTP/1.1 keep-alive: several requests on one connection. """
+        conn = self.connect()
+        try:
+            sockets = set()
+            for request_id in range(3):
+                conn.request("POST", self.path, body=json.dumps(dict(
+                    self.PING, id=request_id)), headers=dict(
+                    self.headers(), **{"Content-Type": "application/json",
+                                       "Accept": ACCEPT_BOTH}))
+                resp = conn.getresponse()
+                self.assertEqual(json.loads(resp.read().decode())["id"],
+                                 request_id)
+                self.assertEqual(resp.getheader("Connection"), None)
+                sockets.add(id(conn.sock))
+            self.assertEqual(len(sockets), 1)
+        finally:
+            conn.close()
+
+    def test_stream_then_json_on_one_connection(self):
+        """ A chunked SSE answer ends cleanly: the next answer on the same
+        connection is intact. """
+        conn = self.connect()
+        try:
+            for accept, request_id in ((ACCEPT_SSE, 1), (ACCEPT_NDJSON, 2),
+                                       (ACCEPT_JSON, 3)):
+                conn.request("POST", self.path, body=json.dumps(dict(
+                    self.PING, id=request_id)), headers=dict(
+                    self.headers(), **{"Content-Type": "application/json",
+                                       "Accept": accept}))
+                resp = conn.getresponse()
+                body = resp.read()
+                self.assertIn(b'"id":%d' % request_id, body)
+        finally:
+            conn.close()
+
+    def test_http_1_0_client(self):
+        """ An HTTP/1.0 client cannot read chunked bodies: a stream comes
+        as raw bytes ended by closing the connection; JSON has a
+        Content-Length. """
+        ping = json.dumps(self.PING).encode()
+        for accept, media in ((ACCEPT_SSE, b"text/event-stream"),
+                              (ACCEPT_NDJSON, b"application/x-ndjson"),
+                              (ACCEPT_JSON, b"application/json")):
+            with self.subTest(accept=accept):
+                request = (b"POST /mcp HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                           b"Content-Type: application/json\r\nAccept: " +
+                           accept.encode() + b"\r\nMcp-Session-Id: " +
+                           self.sid.encode() + b"\r\nContent-Length: %d"
+                           b"\r\n\r\n" % len(ping) + ping)
+                raw = raw_exchange(self.port, request)
+                head, _, body = raw.partition(b"\r\n\r\n")
+                self.assertEqual(status_of(raw), 200, raw)
+                self.assertIn(b"\r\nContent-Type: " + media, head)
+                self.assertNotIn(b"chunked", head.lower())
+                self.assertIn(b'{"jsonrpc":"2.0","id":1,"result":{}}', body)
+                if accept == ACCEPT_SSE:
+                    self.assertEqual(sse_messages(parse_sse(body)),
+                                     [{"jsonrpc": "2.0", "id": 1,
+                                       "result": {}}])
+
+    def test_options_preflight(self):
+        reply = self.request("OPTIONS", None, {
+            "Origin": "http://localhost:6274",
+            "Access-Control-Request-Method": "POST"})
+        self.assertEqual(reply.status, 204)
+        self.assertIn("Mcp-Session-Id",
+                      reply.headers.get("Access-Control-Allow-Headers"))
+        self.assertIn("POST",
+                      reply.headers.get("Access-Control-Allow-Methods"))
+
+    def test_head_response_has_no_body(self):
+        """ A response to HEAD has no content (RFC 9110 9.3.2): what
+        follows its headers on a kept-alive connection is the next status
+        line.  (It used to carry a 73-byte JSON body; fixed in de0b37e.) """
+        ping = json.dumps(self.PING).encode()
+        request = (b"HEAD /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" +
+                   raw_post(ping, [b"Mcp-Session-Id: " +
+                                   self.sid.encode()]))
+        raw = raw_exchange(self.port, request)
+        self.assertEqual(status_of(raw), 405, raw)
+        rest = raw.split(b"\r\n\r\n", 1)[1]
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 "), raw)
+
+    def test_unread_body_of_a_rejected_request(self):
+        """ A body the server does not read (PUT here) must not be parsed
+        as the next request: the next request on that client connection
+        gets its own answer.  (It used to get "501 Unsupported method
+        ('{"x":1}POST')"; fixed in de0b37e.) """
+        conn = self.connect()
+        try:
+            conn.request("PUT", self.path, body=b'{"x":1}')
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 405)
+            resp.read()
+            conn.request("POST", self.path, body=json.dumps(self.PING),
+                         headers=dict(self.headers(), **{
+                             "Content-Type": "application/json",
+                             "Accept": ACCEPT_JSON}))
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()),
+                             (200, b'{"jsonrpc":"2.0","id":1,'
+                                   b'"result":{}}\n'))
+        finally:
+            conn.close()
+
+    def test_expect_100_continue(self):
+        """ curl sends Expect: 100-continue for bodies over 1 KiB. """
+        body = json.dumps(dict(self.PING, params={"_meta": {
+            "pad": "x" * 2000}})).encode()
+        raw = raw_exchange(self.port, raw_post(body, [
+            b"Expect: 100-continue", b"Mcp-Session-Id: " +
+            self.sid.encode()]))
+        self.assertIn(b'{"jsonrpc":"2.0","id":1,"result":{}}\n', raw)
+
+
+class BodyLimitTests(ServerTestCase):
+    """ --max-body: larger bodies are 413, however they are sent. """
+
+    settings = {"max_body": 1024}
+
+    def padded(self, size):
+        body = {"jsonrpc": "2.0", "id": 1, "method": "ping",
+                "params": {"_meta": {"pad": ""}}}
+        pad = size - len(json.dumps(body))
+        body["params"]["_meta"]["pad"] = "x" * pad
+        data = json.dumps(body).encode()
+        self.assertEqual(len(data), size)
+        return data
+
+    def test_limit(self):
+        sid = self.initialize()
+        headers = {"Mcp-Session-Id": sid}
+        self.assertEqual(self.post(self.padded(1024), headers).status, 200)
+        reply = self.post(self.padded(1025), headers)
+        message = self.assertRPCError(reply, 413, -32600)
+        self.assertIn("1024", message["error"]["message"])
+
+    def test_limit_for_chunked_bodies(self):
+        sid = self.initialize()
+        data = self.padded(1500)
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 500]),
+                                              data[i:i + 500])
+                           for i in range(0, len(data), 500)) + b"0\r\n\r\n"
+        raw = raw_exchange(self.port, raw_post(chunked, [
+            b"Transfer-Encoding: chunked", b"Mcp-Session-Id: " +
+            sid.encode()]))
+        self.assertEqual(status_of(raw), 413, raw)
+
+    def test_limit_checked_before_reading(self):
+        """ A huge Content-Length is refused from the header alone. """
+        raw = raw_exchange(self.port, raw_post(b"{}", [
+            b"Content-Length: 99999999999"]))
+        self.assertEqual(status_of(raw), 413, raw)
+
+
+###############################################################################
+# Tests: sessions (S45-S52, B-5) #############################################
+###############################################################################
+
+class SessionTests(ServerTestCase):
+    """ Missing, unknown and deleted session ids; DELETE; default node id. """
+
+    def test_missing_session_id_is_400(self):
+        """ S48: 400, with a message naming the header and --stateless. """
+        self.initialize()
+        for body in ({"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                     {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                     {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                     [{"jsonrpc": "2.0", "id": 1, "method": "ping"}]):
+            with self.subTest(body=body):
+                reply = self.post(body)
+                message = self.assertRPCError(
+                    reply, 400, -32600,
+                    1 if isinstance(body, dict) and "id" in body else None)
+                text = message["error"]["message"]
+                self.assertIn("Mcp-Session-Id", text)
+                self.assertIn("--stateless", text)
+
+    def test_unknown_session_id_is_404(self):
+        """ S49: unknown or never-issued ids are 404. """
+        sid = self.initialize()
+        for bogus in ("nope", sid + "x", sid.split(".")[0] + ".AAAA",
+                      sid[:-1]):
+            with self.subTest(session=bogus):
+                reply = self.rpc("ping", None, bogus, 1)
+                message = self.assertRPCError(reply, 404, -32600, 1)
+                self.assertIn("initialize", message["error"]["message"])
+        for method in ("DELETE", "GET"):
+            with self.subTest(method=method):
+                reply = self.request(method, None, {
+                    "Mcp-Session-Id": "nope", "Accept": ACCEPT_SSE})
+                self.assertRPCError(reply, 404, -32600)
+
+    def test_delete_ends_the_session(self):
+        """ S50: DELETE is 204; afterwards the id is 404 (S49). """
+        sid = self.initialize()
+        other = self.initialize()
+        before = len(self.dispatcher.sessions)
+        reply = self.request("DELETE", None, {"Mcp-Session-Id": sid,
+                                              "MCP-Protocol-Version": LATEST})
+        self.assertEqual((reply.status, reply.body), (204, b""))
+        self.assertEqual(len(self.dispatcher.sessions), before - 1)
+        self.assertRPCError(self.rpc("ping", None, sid, 1), 404, -32600, 1)
+        reply = self.request("DELETE", None, {"Mcp-Session-Id": sid})
+        self.assertEqual(reply.status, 404)
+        self.assertEqual(self.rpc("ping", None, other, 1).status, 200)
+
+    def test_delete_without_session_is_400(self):
+        self.assertRPCError(self.request("DELETE"), 400, -32600)
+
+    def test_default_node_id(self):
+        """ Without --node-id every session id has the same short random
+        prefix (B-2). """
+        prefixes = set()
+        for _ in range(3):
+            sid = self.initialize(initialized=False)
+            node, dot, rest = sid.partition(".")
+            self.assertRegex(node, r"^[A-Za-z0-9_-]{1,32}$")
+            self.assertGreaterEqual(len(rest) * 6, 128)
+            prefixes.add(node)
+        self.assertEqual(len(prefixes), 1)
+
+    def test_initialize_with_a_stale_session_id(self):
+        """ S51: initialize carrying an old id starts a new session. """
+        old = self.initialize()
+        reply = self.post(initialize_message(), {"Mcp-Session-Id": old})
+        self.assertEqual(reply.status, 200)
+        new = reply.headers.get("Mcp-Session-Id")
+        self.assertTrue(new)
+        self.assertNotEqual(new, old)
+
+    def test_version_is_fixed_per_session(self):
+        """ 1.2: each session keeps the version it negotiated. """
+        old = self.initialize("2025-03-26")
+        new = self.initialize("2025-11-25")
+        reply = self.call_tool("get_weather", {}, old)
+        self.assertRPCError(reply, 200, -32602, 7)
+        reply = self.call_tool("get_weather", {}, new)
+        self.assertIs(self.result_of(reply)["result"]["isError"], True)
+
+
+class SessionExpiryTests(ServerTestCase):
+    """ --session-ttl: an idle session expires and then is 404 (B-5). """
+
+    settings = {"session_ttl": 0.3}
+
+    def test_idle_session_expires(self):
+        sid = self.initialize()
+        self.assertEqual(self.rpc("ping", None, sid, 1).status, 200)
+        last_used = time.monotonic()    # after the server's last_seen
+        wait_for(lambda: time.monotonic() - last_used > 0.45, 5)
+        reply = self.rpc("ping", None, sid, 1)
+        self.assertRPCError(reply, 404, -32600, 1)
+
+    def test_use_keeps_a_session_alive(self):
+        sid = self.initialize()
+        deadline = time.monotonic() + 0.8
+        while time.monotonic() < deadline:      # well past the ttl in all
+            self.assertEqual(self.rpc("ping", None, sid, 1).status, 200)
+            time.sleep(0.05)
+
+
+class MaxSessionsTests(ServerTestCase):
+    """ --max-sessions: the least recently used idle session is evicted
+    (B-5). """
+
+    settings = {"max_sessions": 2}
+
+    def test_least_recently_used_is_evicted(self):
+        self.dispatcher.sessions.close_all()
+        first = self.initialize()
+        second = self.initialize()
+        self.assertEqual(self.rpc("ping", None, first, 1).status, 200)
+        third = self.initialize()
+        self.assertEqual(len(self.dispatcher.sessions), 2)
+        self.assertRPCError(self.rpc("ping", None, second, 1), 404, -32600,
+                            1)
+        self.assertEqual(self.rpc("ping", None, first, 1).status, 200)
+        self.assertEqual(self.rpc("ping", None, third, 1).status, 200)
+
+
+    def test_full_of_busy_sessions_is_503_and_mints_nothing(self):
+        """ B-5, B-6: when every session is busy (calls in flight), a new
+        initialize is 503 with Retry-After and no session is minted; once
+        the calls end, initialize works again. """
+        self.dispatcher.sessions.close_all()
+        gate = self.upstream.hold("geocoding")
+        streams = []
+        try:
+            for _ in range(2):
+                sid = self.initialize()
+                streams.append(self.open_post(
+                    {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "get_weather",
+                                "arguments": {"city": "Hangzhou"}}},
+                    {"Accept": ACCEPT_SSE, "Mcp-Session-Id": sid,
+                     "MCP-Protocol-Version": LATEST}))
+            self.upstream.wait_requests(2, "geocoding")
+            reply = self.post(initialize_message())
+            self.assertRPCError(reply, 503, -32603, 0)
+            self.assertEqual(reply.headers.get("Retry-After"), "5")
+            self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+            self.assertEqual(len(self.dispatcher.sessions), 2)
+            gate.set()
+            for conn, resp in streams:
+                self.assertEqual(sse_messages(parse_sse(resp.read()))[-1][
+                    "id"], 1)
+        finally:
+            gate.set()
+            for conn, resp in streams:
+                conn.close()
+        self.assertTrue(self.initialize())
+        self.assertEqual(len(self.dispatcher.sessions), 2)
+
+
+###############################################################################
+# Tests: --stateless (B-1, S52) and the tutorial's client ####################
+###############################################################################
+
+class StatelessTests(ServerTestCase):
+    """ --stateless: no session ids issued or needed; GET, DELETE 405. """
+
+    settings = {"stateless": True}
+
+    def test_no_session_issued(self):
+        reply = self.post(initialize_message())
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        self.assertEqual(reply.json()["result"]["protocolVersion"], LATEST)
+        self.assertEqual(len(self.dispatcher.sessions), 0)
+
+    def test_requests_without_session(self):
+        reply = self.rpc("tools/list", {}, None, 1)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(len(reply.json()["result"]["tools"]), 2)
+        reply = self.rpc("ping", None, "made-up-id", 2)
+        self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": 2,
+                                        "result": {}})
+
+    def test_get_and_delete_are_405(self):
+        for method in ("GET", "DELETE"):
+            with self.subTest(method=method):
+                reply = self.request(method, None, {"Accept": ACCEPT_SSE})
+                self.assertRPCError(reply, 405, -32600)
+                self.assertEqual(reply.headers.get("Allow"), "POST")
+
+    def test_version_from_header_or_2025_03_26(self):
+        """ S54: without a session the header says the version; absent,
+        2025-03-26 is assumed (so invalid arguments are -32602). """
+        reply = self.call_tool("get_weather", {}, protocol_version=LATEST)
+        self.assertIs(self.result_of(reply)["result"]["isError"], True)
+        reply = self.call_tool("get_weather", {}, protocol_version=None)
+        self.assertRPCError(reply, 200, -32602, 7)
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"},
+                               protocol_version="2025-06-18")
+        self.assertIn("structuredContent", self.result_of(reply)["result"])
+        reply = self.rpc("ping", None, None, 1,
+                         protocol_version="2025-05-16")
+        self.assertRPCError(reply, 400, -32600, 1)
+
+    def test_progress_streams_without_a_session(self):
+        """ B-3: stateless still streams progress on the POST's SSE. """
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"},
+                               accept=ACCEPT_SSE, meta={"progressToken": 1},
+                               protocol_version=LATEST)
+        self.assertEqual(reply.media_type, "text/event-stream")
+        events = reply.events()
+        self.assertEqual([e["event"] for e in events], ["message"] * 4)
+        self.assertEqual([m.get("method") for m in sse_messages(events)],
+                         ["notifications/progress"] * 3 + [None])
+
+    def test_tutorial_client_flow(self):
+        """ Issue 2: the tutorial's client end to end: Accept
+        application/json only, protocolVersion "2025-05-16", no
+        Mcp-Session-Id, initialized, tools/list, then tools/call read line
+        by line (each line is JSON, the last has "result"). """
+        accept = {"Accept": "application/json"}
+        reply = self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                           "params": {"protocolVersion": "2025-05-16",
+                                      "capabilities": {}, "clientInfo": {
+                                          "name": "Streamable HTTP Client "
+                                                  "Demo", "version": "0.1"}}},
+                          accept)
+        self.assertEqual(reply.status, 200, reply.body)
+        result = reply.json()
+        self.assertNotIn("error", result)
+        self.assertEqual(result["result"]["protocolVersion"], LATEST)
+        reply = self.post({"jsonrpc": "2.0",
+                           "method": "notifications/initialized"}, accept)
+        self.assertTrue(200 <= reply.status < 300)
+        self.assertEqual(reply.status, 202)
+        self.assertEqual(reply.body, b"")
+        reply = self.post({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                           "params": {}}, accept)
+        self.assertEqual(reply.status, 200)
+        names = [t["name"] for t in reply.json()["result"]["tools"]]
+        self.assertIn("get_weather", names)
+        conn, resp = self.open_post(
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+             "params": {"name": "get_weather",
+                        "arguments": {"city": "Hangzhou"}}}, accept)
+        try:
+            self.assertEqual(resp.status, 200)
+            lines = [json.loads(line.decode("utf-8"))
+                     for line in iter_lines(resp) if line]
+        finally:
+            conn.close()
+        self.assertTrue(lines)
+        self.assertIn("result", lines[-1])
+        self.assertEqual(lines[-1]["id"], 3)
+        texts = [item["text"] for item in lines[-1]["result"]["content"]
+                 if item["type"] == "text"]
+        self.assertIn("Hangzhou", "\n".join(texts))
+
+
+###############################################################################
+# Tests: security defaults (S2-S7, B-16) #####################################
+###############################################################################
+
+class HostOriginTests(ServerTestCase):
+    """ DNS-rebinding protection on a loopback bind (S2, S3, S6). """
+
+    PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+
+    def test_foreign_host_is_403(self):
+        with self.assertLogs("mcp_weather", "WARNING") as logs:
+            reply = self.post(initialize_message(),
+                              {"Host": "evil.example.com"})
+        self.assertRPCError(reply, 403, -32600)
+        self.assertTrue(any("evil.example.com" in line
+                            for line in logs.output), logs.output)
+        for host in ("evil.example.com:%d" % self.port, "10.0.0.1",
+                     "localhost.evil.example.com", "127.0.0.1.nip.io"):
+            with self.subTest(host=host):
+                self.assertRPCError(self.post(initialize_message(),
+                                              {"Host": host}), 403, -32600)
+
+    def test_loopback_hosts_are_fine(self):
+        for host in ("localhost", "localhost:%d" % self.port,
+                     "127.0.0.1:%d" % self.port, "[::1]:%d" % self.port,
+                     "LOCALHOST"):
+            with self.subTest(host=host):
+                reply = self.post(initialize_message(), {"Host": host})
+                self.assertEqual(reply.status, 200, reply.body)
+
+    def test_foreign_origin_is_403(self):
+        """ S3: a present, invalid Origin is 403, and the value is
+        logged. """
+        for origin in ("http://evil.example.com", "null",
+                       "http://localhost.evil.example.com",
+                       "https://127.0.0.1.evil.example.com"):
+            with self.subTest(origin=origin):
+                with self.assertLogs("mcp_weather", "WARNING") as logs:
+                    reply = self.post(initialize_message(),
+                                      {"Origin": origin})
+                self.assertRPCError(reply, 403, -32600)
+                self.assertIn(origin, "\n".join(logs.output))
+
+    def test_loopback_origins_are_fine(self):
+        for origin in ("http://localhost:3000", "http://127.0.0.1:5173",
+                       "http://[::1]:8080", "http://localhost"):
+            with self.subTest(origin=origin):
+                reply = self.post(initialize_message(), {"Origin": origin})
+                self.assertEqual(reply.status, 200, reply.body)
+                self.assertEqual(reply.headers.get(
+                    "Access-Control-Allow-Origin"), origin)
+
+    def test_checks_apply_to_every_method(self):
+        sid = self.initialize()
+        for method in ("GET", "DELETE", "POST"):
+            with self.subTest(method=method):
+                reply = self.request(method, json.dumps(self.PING), {
+                    "Origin": "http://evil.example.com",
+                    "Mcp-Session-Id": sid, "Accept": ACCEPT_BOTH,
+                    "Content-Type": "application/json"})
+                self.assertEqual(reply.status, 403)
+        self.assertEqual(self.rpc("ping", None, sid, 1).status, 200)
+
+
+class AllowListTests(ServerTestCase):
+    """ --allow-origin and --allow-host let listed values in (B-16). """
+
+    settings = {"allow_origin": ("https://app.example.com",),
+                "allow_host": ("mcp.example.com",)}
+
+    def test_listed_origin(self):
+        reply = self.post(initialize_message(),
+                          {"Origin": "https://app.example.com"})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.headers.get("Access-Control-Allow-Origin"),
+                         "https://app.example.com")
+        for origin in ("https://other.example.com",
+                       "http://app.example.com"):
+            with self.subTest(origin=origin):
+                self.assertRPCError(self.post(initialize_message(),
+                                              {"Origin": origin}), 403,
+                                    -32600)
+
+    def test_listed_host(self):
+        for host in ("mcp.example.com", "mcp.example.com:443"):
+            with self.subTest(host=host):
+                reply = self.post(initialize_message(), {"Host": host})
+                self.assertEqual(reply.status, 200, reply.body)
+        self.assertRPCError(self.post(initialize_message(),
+                                      {"Host": "evil.example.com"}), 403,
+                            -32600)
+        self.assertEqual(self.post(initialize_message()).status, 200)
+
+
+class TokenTests(ServerTestCase):
+    """ --token: Authorization: Bearer on every request (S5, S7, S70). """
+
+    settings = {"token": ("s3cret",)}
+    AUTH = {"Authorization": "Bearer s3cret"}
+
+    def test_missing_or_wrong_token_is_401(self):
+        for value in (None, "Bearer wrong", "Bearer", "Basic czNjcmV0",
+                      "s3cret", "Bearer s3cret2", "Bearer s3cre"):
+            with self.subTest(authorization=value):
+                before = len(self.dispatcher.sessions)
+                reply = self.post(initialize_message(),
+                                  {"Authorization": value})
+                self.assertRPCError(reply, 401, -32600)
+                self.assertTrue(reply.headers.get(
+                    "WWW-Authenticate").startswith("Bearer"))
+                self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+                self.assertEqual(len(self.dispatcher.sessions), before)
+
+    def test_right_token_works(self):
+        for value in ("Bearer s3cret", "bearer s3cret"):
+            with self.subTest(authorization=value):
+                sid = self.initialize(headers={"Authorization": value})
+                reply = self.call_tool("get_weather", {"city": "Hangzhou"},
+                                       sid, headers={"Authorization": value})
+                self.assertEqual(reply.status, 200)
+                self.assertIn("result", self.result_of(reply))
+
+    def test_token_checked_before_session(self):
+        """ No token and no session: 401, not 400. """
+        sid = self.initialize(headers=self.AUTH)
+        self.assertEqual(self.rpc("ping").status, 401)
+        self.assertEqual(self.rpc("ping", None, sid).status, 401)
+        self.assertEqual(self.request("DELETE", None, {
+            "Mcp-Session-Id": sid}).status, 401)
+        self.assertEqual(self.rpc("ping", None, sid, headers=self.AUTH
+                                  ).status, 200)
+
+
+class TwoTokenTests(ServerTestCase):
+    """ A session is bound to the token that made it (S47). """
+
+    settings = {"token": ("a", "b")}
+
+    def test_session_bound_to_its_token(self):
+        sid = self.initialize(headers={"Authorization": "Bearer a"})
+        reply = self.rpc("ping", None, sid, 1,
+                         headers={"Authorization": "Bearer b"})
+        self.assertRPCError(reply, 404, -32600, 1)
+        reply = self.request("DELETE", None, {
+            "Mcp-Session-Id": sid, "Authorization": "Bearer b"})
+        self.assertEqual(reply.status, 404)
+        reply = self.rpc("ping", None, sid, 1,
+                         headers={"Authorization": "Bearer a"})
+        self.assertEqual(reply.status, 200, reply.body)
+        other = self.initialize(headers={"Authorization": "Bearer b"})
+        self.assertEqual(self.rpc("ping", None, other, 1, headers={
+            "Authorization": "Bearer b"}).status, 200)
+
+
+###############################################################################
+# Tests: logs, the command line, the registration API ########################
+###############################################################################
+
+ACCESS_LINE = re.compile(r"^(?P<client>\S+) (?P<method>[A-Z]+) (?P<path>\S+) "
+                         r"(?P<status>\d{3}|-) (?P<ms>[\d.]+)ms "
+                         r"(?P<rpc>\S+) sid=(?P<sid>\S+)$")
+
+
+class AccessLogTests(ServerTestCase):
+    """ One access-log line per request: method, path, status, duration,
+    JSON-RPC method, short session id.  Each test tags its request paths
+    with a query string of its own, so lines that other tests' threads log
+    late are not counted. """
+
+    def access_lines(self, logs, tag):
+        lines = []
+        for record in logs.records:
+            match = ACCESS_LINE.match(record.getMessage())
+            if match and match.group("path").endswith("?t=" + tag):
+                lines.append(match.groupdict())
+        return lines
+
+    def test_one_line_per_request(self):
+        """ Each request logs exactly one line; waiting for line k before
+        sending request k+1 keeps them in order. """
+        path = "/mcp?t=one"
+        with self.assertLogs("mcp_weather", "INFO") as logs:
+            def then(count):
+                wait_for(lambda: len(self.access_lines(logs, "one"))
+                         >= count)
+            reply = self.post(initialize_message(), path=path)
+            sid = reply.headers.get("Mcp-Session-Id")
+            then(1)
+            session = {"Mcp-Session-Id": sid}
+            self.post({"jsonrpc": "2.0", "method":
+                       "notifications/initialized"}, session, path)
+            then(2)
+            self.post({"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      session, path)
+            then(3)
+            self.post({"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                      dict(session, Accept=ACCEPT_SSE), path)
+            then(4)
+            self.post({"jsonrpc": "2.0", "id": 3, "method": "ping"},
+                      None, path)
+            then(5)
+            self.request("DELETE", None, session, path)
+            then(6)
+        lines = self.access_lines(logs, "one")
+        self.assertEqual(len(lines), 6, logs.output)
+        short = sid[-8:]
+        self.assertEqual([(l["method"], l["status"], l["rpc"], l["sid"])
+                          for l in lines], [
+            ("POST", "200", "initialize", short),
+            ("POST", "202", "notifications/initialized", short),
+            ("POST", "200", "tools/list", short),
+            ("POST", "200", "ping", short),
+            ("POST", "400", "ping", "-"),
+            ("DELETE", "204", "-", short)])
+        self.assertEqual(set(l["client"] for l in lines), {"127.0.0.1"})
+        self.assertNotIn(sid, "\n".join(logs.output))
+
+    def test_rejected_requests_are_logged_too(self):
+        path = "/mcp?t=rejected"
+        with self.assertLogs("mcp_weather", "INFO") as logs:
+            self.post(b"{", None, path)
+            self.post(initialize_message(), {"Accept": "text/html"}, path)
+            self.request("PUT", None, None, path)
+            wait_for(lambda: len(self.access_lines(logs, "rejected")) >= 3)
+        statuses = sorted(l["status"] for l in
+                          self.access_lines(logs, "rejected"))
+        self.assertEqual(statuses, ["400", "405", "406"])
+
+
+def clean_environment():
+    """ os.environ without the server's own variables. """
+    names = [name for _, name, _ in mcp_weather.OPTIONS]
+    return dict((k, v) for k, v in os.environ.items() if k not in names)
+
+
+class ServerProcess(object):
+    """ A server in a subprocess (environment cleaned of MCP_* and weather
+    variables): waits for its "listening on http://127.0.0.1:PORT" log
+    line; ``port``, ``lines`` (stderr so far), ``stop()`` sends SIGTERM
+    and returns the exit status.  Use as a context manager. """
+
+    def __init__(self, argv):
+        import queue
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     env=clean_environment())
+        self.queue, self.lines, self.port = queue.Queue(), [], None
+        threading.Thread(target=self.read, daemon=True).start()
+        deadline = time.monotonic() + TIMEOUT
+        while self.port is None:
+            try:
+                line = self.queue.get(timeout=max(0.01, deadline -
+                                                  time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.close()
+                raise AssertionError("no 'listening on' line: %r"
+                                     % self.lines)
+            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)/",
+                              line)
+            if match:
+                self.port = int(match.group(1))
+
+    def read(self):
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line)
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(TIMEOUT)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class CommandLineTests(unittest.TestCase):
+    """ python mcp_weather.py: --help, and a real process on --port 0. """
+
+    ENV_VARS = ("MCP_HOST", "MCP_PORT", "MCP_PATH", "MCP_STATELESS",
+                "MCP_LOG_LEVEL", "MCP_AUTH_TOKEN", "MCP_ALLOWED_ORIGINS",
+                "MCP_ALLOWED_HOSTS", "MCP_SESSION_TTL", "MCP_MAX_SESSIONS",
+                "MCP_MAX_BODY", "MCP_KEEPALIVE", "MCP_NODE_ID", "MCP_TRACE",
+                "SENIVERSE_KEY", "WEATHER_PROVIDER", "WEATHER_GEOCODING_URL",
+                "WEATHER_FORECAST_URL", "SENIVERSE_URL", "WEATHER_TIMEOUT",
+                "WEATHER_CACHE_TTL")
+    FLAGS = ("--host", "--port", "--path", "--stateless", "--log-level",
+             "--token", "--allow-origin", "--session-ttl", "--max-sessions",
+             "--max-body", "--keepalive", "--node-id", "--trace")
+
+    def test_help(self):
+        env = clean_environment()
+        env["COLUMNS"] = "200"
+        done = subprocess.run([sys.executable, SERVER_FILE, "--help"],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env,
+                              timeout=TIMEOUT)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        text = done.stdout.decode("utf-8")
+        for name in self.ENV_VARS + self.FLAGS:
+            self.assertIn(name, text)
+
+    @unittest.skipIf(os.name == "nt", "POSIX signals")
+    def test_serve_and_stop_on_sigterm(self):
+        """ --port 0 picks a port, logs its URL, serves initialize, and
+        exits 0 on SIGTERM. """
+        with ServerProcess([sys.executable, SERVER_FILE, "--port", "0",
+                            "--node-id", "cli"]) as server:
+            self.assertTrue(re.search(
+                r"listening on http://127\.0\.0\.1:%d/mcp\b" % server.port,
+                "".join(server.lines)), server.lines)
+            reply = http_request(server.port, "POST", "/mcp",
+                                 initialize_message(),
+                                 {"Content-Type": "application/json",
+                                  "Accept": ACCEPT_BOTH})
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertTrue(reply.headers.get("Mcp-Session-Id")
+                            .startswith("cli."))
+            self.assertEqual(reply.json()["result"]["serverInfo"]["name"],
+                             "mcp-weather")
+            self.assertEqual(server.stop(), 0)
+
+    def test_bad_setting_exits_with_a_message(self):
+        env = clean_environment()
+        env["MCP_PORT"] = "eighty"
+        done = subprocess.run([sys.executable, SERVER_FILE],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env,
+                              timeout=TIMEOUT)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn(b"MCP_PORT", done.stderr)
+        self.assertNotIn(b"Traceback", done.stderr)
+
+
+class RegistrationTests(ServerTestCase):
+    """ The public registration API: dispatcher.tool(...) adds a tool at
+    runtime; tools/list and tools/call serve it over HTTP. """
+
+    @classmethod
+    def setUpClass(cls):
+        super(RegistrationTests, cls).setUpClass()
+
+        @cls.dispatcher.tool("add", "Add two numbers.", {
+            "type": "object",
+            "properties": {"a": {"type": "number"},
+                           "b": {"type": "number"}},
+            "required": ["a", "b"], "additionalProperties": False})
+        def add(arguments, call):
+            return str(arguments["a"] + arguments["b"])
+
+        @cls.dispatcher.tool("stats", "Structured result.", {
+            "type": "object"}, title="Stats")
+        def stats(arguments, call):
+            return {"count": len(arguments)}
+
+        @cls.dispatcher.tool("liar", "Breaks its outputSchema.", {
+            "type": "object"}, output_schema={
+                "type": "object", "properties": {"n": {"type": "number"}},
+                "required": ["n"]})
+        def liar(arguments, call):
+            return {"n": "not-a-number"}
+
+        @cls.dispatcher.tool("boom", "Always fails.", {"type": "object"})
+        def boom(arguments, call):
+            raise RuntimeError("secret internal detail")
+
+        @cls.dispatcher.tool("refuse", "A tool error.", {"type": "object"})
+        def refuse(arguments, call):
+            raise mcp_weather.ToolError("not today")
+
+    def test_tools_are_listed_and_called(self):
+        sid = self.initialize()
+        reply = self.rpc("tools/list", {}, sid)
+        names = [t["name"] for t in self.result_of(reply)["result"]["tools"]]
+        self.assertEqual(names, ["get_weather", "get_forecast", "add",
+                                 "stats", "liar", "boom", "refuse"])
+        result = self.result_of(self.call_tool("add", {"a": 2, "b": 3.5},
+                                               sid))["result"]
+        self.assertEqual(result, {"content": [{"type": "text",
+                                               "text": "5.5"}]})
+        result = self.result_of(self.call_tool("stats", {"x": 1}, sid)
+                                )["result"]
+        self.assertEqual(result["structuredContent"], {"count": 1})
+        self.assertEqual(json.loads(result["content"][0]["text"]),
+                         {"count": 1})
+        result = self.result_of(self.call_tool("add", {"a": "2", "b": 3},
+                                               sid))["result"]
+        self.assertIs(result["isError"], True)
+
+    def test_output_must_match_output_schema(self):
+        """ 5.3: a tool whose structured output breaks its outputSchema
+        gets an isError result, not malformed structuredContent. """
+        sid = self.initialize()
+        reply = self.call_tool("liar", {}, sid)
+        result = self.result_of(reply)["result"]
+        self.assertIs(result["isError"], True)
+        self.assertNotIn("structuredContent", result)
+        self.assertNotIn(b"not-a-number", reply.body)
+
+    def test_tool_failures_are_error_results(self):
+        """ An exception in a tool is isError without internals; a
+        ToolError's text reaches the model. """
+        sid = self.initialize()
+        reply = self.call_tool("boom", {}, sid)
+        result = self.result_of(reply)["result"]
+        self.assertIs(result["isError"], True)
+        self.assertNotIn(b"secret internal detail", reply.body)
+        self.assertNotIn(b"Traceback", reply.body)
+        result = self.result_of(self.call_tool("refuse", {}, sid))["result"]
+        self.assertEqual(result, {"content": [{"type": "text",
+                                               "text": "not today"}],
+                                  "isError": True})
+
+    def test_dispatcher_without_http(self):
+        """ Cookbook 3: drive the protocol without HTTP. """
+        sent = []
+        self.dispatcher.handle({"jsonrpc": "2.0", "id": 1,
+                                "method": "tools/list"}, sent.append,
+                               version="2025-11-25")
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent[0]["id"], 1)
+        self.assertEqual(len(sent[0]["result"]["tools"]), 7)
+
+    @unittest.skipIf(os.name == "nt", "POSIX signals")
+    def test_cookbook_main_with_setup(self):
+        """ The module docstring's cookbook (1 and 2): main(setup=my_tools,
+        weather=False) serves only my tools over HTTP. """
+        script = (
+            "import sys\n"
+            "sys.path.insert(0, %r)\n"
+            "import mcp_weather\n"
+            "def my_tools(dispatcher):\n"
+            "    @dispatcher.tool('add', 'Add two numbers.', {\n"
+            "        'type': 'object',\n"
+            "        'properties': {'a': {'type': 'number'},\n"
+            "                       'b': {'type': 'number'}},\n"
+            "        'required': ['a', 'b']})\n"
+            "    def add(arguments, call):\n"
+            "        return str(arguments['a'] + arguments['b'])\n"
+            "sys.exit(mcp_weather.main(['--port', '0', '--stateless'],\n"
+            "                          setup=my_tools, weather=False))\n"
+            % HERE)
+        with ServerProcess([sys.executable, "-c", script]) as server:
+            headers = {"Content-Type": "application/json",
+                       "Accept": ACCEPT_JSON,
+                       "MCP-Protocol-Version": LATEST}
+            reply = http_request(server.port, "POST", "/mcp", {
+                "jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers)
+            self.assertEqual([t["name"] for t in reply.json()["result"][
+                "tools"]], ["add"])
+            reply = http_request(server.port, "POST", "/mcp", {
+                "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "add", "arguments": {"a": 2, "b": 3}}},
+                headers)
+            self.assertEqual(reply.json()["result"]["content"],
+                             [{"type": "text", "text": "5"}])
+            self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
