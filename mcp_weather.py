@@ -675,16 +675,20 @@ class Stream(object):
     several, one after another, when a client reconnects) reads them.  Each
     message gets the next sequence number, and the last ``limit`` stay
     buffered so that a client that lost its connection can resume with
-    Last-Event-ID and miss nothing (S38-S42).  A stream that can never be
-    resumed (stateless mode) forgets what it has written.
+    Last-Event-ID and miss nothing (S38-S42).  The limit bounds what is
+    kept for replay, never what a connected writer has yet to send.  A
+    stream that can never be resumed (stateless mode) forgets what it has
+    written.
     """
 
     def __init__(self, number, limit, replayable=True):
         self.number, self.limit, self.replayable = number, limit, replayable
         self.events = collections.deque()     # (seq, message), seq ascending
         self.seq = 0
+        self.sent = 0                         # last seq a writer has sent
         self.finished = False
         self.generation = 0                   # bumped per attached writer
+        self.live = False                     # a writer is attached now
         self.cond = threading.Condition()
 
     def push(self, message):
@@ -694,10 +698,20 @@ class Stream(object):
                 return False
             self.seq += 1
             self.events.append((self.seq, message))
-            if self.replayable and len(self.events) > self.limit:
-                self.events.popleft()
+            self._trim()
             self.cond.notify_all()
             return True
+
+    def _trim(self):
+        while self.replayable and len(self.events) > self.limit and (
+                self.events[0][0] <= self.sent or not self.live):
+            self.events.popleft()
+
+    def mark_sent(self, seq):
+        """ The attached writer has written every event up to seq. """
+        with self.cond:
+            self.sent = max(self.sent, seq)
+            self._trim()
 
     def finish(self):
         with self.cond:
@@ -709,8 +723,16 @@ class Stream(object):
         the change and lets go (a new GET replaces the old one, B-17). """
         with self.cond:
             self.generation += 1
+            self.live = True
             self.cond.notify_all()
             return self.generation
+
+    def release(self, generation):
+        """ The writer of that generation is done with the stream. """
+        with self.cond:
+            if generation == self.generation:
+                self.live = False
+                self._trim()
 
     def holds(self, seq):
         """ Whether every event after seq is still buffered. """
@@ -2578,7 +2600,12 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.open_stream(mode, stream, session, version, cursor, headers,
                              idle=answer == UPGRADE_IDLE)
             self.pump(mode, stream, generation, session, cursor, cancel)
+        except OSError:
+            if cancel is not None:
+                cancel.set()                    # S29: the client is gone
+            raise
         finally:
+            stream.release(generation)
             if session is not None:
                 with session.lock:
                     session.writers -= 1
@@ -2674,6 +2701,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                     self.frame(mode, session, stream, seq, message)
                     for seq, message in events)))
                 cursor, last = events[-1][0], time.monotonic()
+                stream.mark_sent(cursor)
                 if not stream.replayable:
                     stream.forget(cursor)
             if finished:
@@ -2684,17 +2712,20 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                                             % self.config.sse_retry))
                 self.close_connection = True
                 break
-            if now - last >= keepalive:
-                if self.peer_gone():    # a write may still "succeed" once
-                    break
+            # Look for a vanished client before a keep-alive (a write to a
+            # closed socket may still "succeed" once) and, for 2026-07-28
+            # calls, every few tenths of a second (S29).
+            due = now - last >= keepalive
+            if (due or cancel is not None) and self.peer_gone():
+                break
+            if due:
                 self.wfile.write(self.chunk(b": keep-alive\n\n"
                                             if mode == "sse" else b"\n"))
                 last = now
-            if cancel is not None and self.peer_gone():
-                cancel.set()                    # S29
-                break
         if self.peer_gone():
-            self.close_connection = True        # nothing more to say
+            if cancel is not None:
+                cancel.set()                    # S29: closing is cancelling
+            self.close_connection = True
             return
         self.end_chunks()
 
