@@ -2501,6 +2501,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
         slow = any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
                    for m in messages)
+        generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
             if slow:
                 threading.Thread(target=work, name="call", daemon=True
@@ -2513,7 +2514,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 self.sid = session.short
                 headers.append(("Mcp-Session-Id", session.id))
             self.deliver(stream, framing, session, version, batch=batch,
-                         headers=headers, cancel=cancelled)
+                         headers=headers, cancel=cancelled,
+                         generation=generation)
 
     # -- GET and DELETE (legacy sessions only) -------------------------------
 
@@ -2575,14 +2577,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     # -- writing answers and streams -----------------------------------------
 
     def deliver(self, stream, framing, session=None, version=None, cursor=0,
-                batch=False, headers=(), cancel=None):
+                batch=False, headers=(), cancel=None, generation=None):
         """ Write a stream's messages to this connection.
 
         JSON (framing 'json', or 'lazy' until something must be streamed)
         waits for the responses and sends them as one body; SSE and NDJSON
         write each message as it comes, with keep-alives in between.
         """
-        generation = stream.attach()
+        generation = generation or stream.attach()
         if session is not None:
             with session.lock:
                 session.writers += 1

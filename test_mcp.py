@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
-"""HTTP-level tests of mcp_weather.py (issue 2).
+"""HTTP-level tests of mcp_weather.py: the server core (issue 2), streams,
+resumption, cancellation, logging, stdio and shutdown (issue 3), and the
+2026-07-28 era on the same endpoint (issue 4).
 
 Run them with:
 
@@ -36,6 +38,7 @@ subprocess on --port 0).
 
 """
 
+import base64
 import collections
 import http.client
 import http.server
@@ -45,6 +48,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -3197,6 +3201,1768 @@ class RegistrationTests(ServerTestCase):
             self.assertEqual(reply.json()["result"]["content"],
                              [{"type": "text", "text": "5"}])
             self.assertEqual(server.stop(), 0)
+
+
+###############################################################################
+# Issues 3 and 4: streams that survive, and the 2026-07-28 era ################
+###############################################################################
+
+# The GET stream (S32-S36), resumable SSE (S38-S42, field notes B-17, B-18),
+# cancellation (6.2), logging (6.3), stdio, graceful shutdown, threads that
+# do not pile up (B-4); then server/discover, per-request _meta, the Mcp-*
+# headers (checklist 1.3, 2.8, S56-S64) and both eras side by side.  Slow or
+# chatty behaviour comes from tools registered for one test (_GatedTool)
+# that wait on an Event the test controls, never from sleeps.
+
+_SERVER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "mcp_weather.py")
+_MODERN = "2026-07-28"
+_META_VERSION = "io.modelcontextprotocol/protocolVersion"
+_META_CAPS = "io.modelcontextprotocol/clientCapabilities"
+_META_CLIENT = "io.modelcontextprotocol/clientInfo"
+_META_LOG = "io.modelcontextprotocol/logLevel"
+_META_SERVER = "io.modelcontextprotocol/serverInfo"
+_PROMPT = 5.0      # seconds within which a cancelled stream must end
+
+
+###############################################################################
+# Helpers #####################################################################
+###############################################################################
+
+class _EventStream(object):
+    """ One HTTP exchange whose answer is read as it arrives, event by
+    event (test_mcp.iter_sse), and that a test can cut at any point.
+
+    ``events`` holds everything read so far: SSE event dicts as parse_sse
+    makes them, and {"comment": text} for comment lines.  ``ended`` is True
+    once the server ended the body cleanly (the last chunk of a chunked
+    body); a connection that drops without it raises in next_event().
+    """
+
+    def __init__(self, port, method, body=None, headers=None,
+                 receive_buffer=None, wait_head=True):
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode("utf-8")
+        self.conn = http.client.HTTPConnection("127.0.0.1", port,
+                                               timeout=TIMEOUT)
+        if receive_buffer:          # a slow reader: set before connecting
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                            receive_buffer)
+            sock.settimeout(TIMEOUT)
+            sock.connect(("127.0.0.1", port))
+            self.conn.sock = sock
+        self.conn.request(method, "/mcp", body=body, headers=headers or {})
+        self.events, self.ended = [], False
+        if wait_head:
+            self.read_head()
+
+    def read_head(self):
+        """ Wait for the status line and headers. """
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.headers = self.response.msg
+        self._iter = iter_sse(self.response)
+
+    def next_event(self, deadline):
+        """ The next event or comment, or None at the clean end of the
+        body; fails the test once the deadline (time.monotonic) passed. """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("no SSE event before the deadline; read "
+                                 "so far: %r" % (self.events,))
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(remaining)
+        try:
+            event = next(self._iter)
+        except StopIteration:
+            self.ended = True
+            return None
+        except socket.timeout:
+            raise AssertionError("no SSE event before the deadline; read "
+                                 "so far: %r" % (self.events,))
+        self.events.append(event)
+        return event
+
+    def until(self, predicate, timeout=TIMEOUT):
+        """ Read until an event satisfies predicate; return it. """
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next_event(deadline)
+            if event is None:
+                raise AssertionError("the stream ended before the expected "
+                                     "event; read: %r" % (self.events,))
+            if predicate(event):
+                return event
+
+    def until_message(self, predicate, timeout=TIMEOUT):
+        """ Read until a JSON-RPC message satisfies predicate; return the
+        message (its event is self.events[-1]). """
+        found = self.until(lambda e: bool(e.get("data")) and
+                           predicate(json.loads(e["data"])), timeout)
+        return json.loads(found["data"])
+
+    def rest(self, timeout=TIMEOUT):
+        """ Read to the clean end of the body; return the events read. """
+        deadline = time.monotonic() + timeout
+        start = len(self.events)
+        while self.next_event(deadline) is not None:
+            pass
+        return self.events[start:]
+
+    def cut(self):
+        """ Close the connection, as a client that goes away does. """
+        self.conn.close()
+
+    def reset(self):
+        """ Close the connection with a TCP reset, as a client's stack does
+        when it closes a socket with unread data in it. """
+        if self.conn.sock is not None:
+            self.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack("ii", 1, 0))
+        self.conn.close()
+
+
+def _events_only(events):
+    """ SSE events, without comments. """
+    return [e for e in events if "comment" not in e]
+
+
+def _message_events(events):
+    """ SSE events that carry a JSON-RPC message (not priming events). """
+    return [e for e in events if e.get("data")]
+
+
+def _messages(events):
+    return sse_messages(_message_events(events))
+
+
+def _is_response(message, request_id=None):
+    return "method" not in message and (request_id is None or
+                                        message.get("id") == request_id)
+
+
+def _is_method(name):
+    return lambda message: message.get("method") == name
+
+
+def _split_id(event_id):
+    """ "<session tag>.<stream>.<seq>" -> (tag, stream, seq). """
+    tag, stream, seq = event_id.split(".")
+    return tag, int(stream), int(seq)
+
+
+def _progress(token="tok"):
+    return {"progressToken": token}
+
+
+class _GatedTool(object):
+    """ A tool registered for one test, whose pace the test controls.
+
+    Each run: logs "debug <name> <tag>" and "info <name> <tag>", reports
+    progress 1 of ``steps``, counts itself in ``runs``, then waits until
+    ``gate`` is set or the call is cancelled.  Cancelled: it records that
+    in ``cancelled_runs`` and stops.  Released: progress 2..steps, then the
+    text "done <tag>" (the "tag" argument, default "").
+
+    The tool is removed and the gate opened at the end of the test.
+    """
+
+    def __init__(self, test, dispatcher, name="gated", steps=3):
+        self.name, self.steps = name, steps
+        self.gate = threading.Event()
+        self.cond = threading.Condition()
+        self.runs, self.cancelled_runs, self.finished_runs = 0, 0, 0
+        dispatcher.tool(name, "A test tool that waits for the test.", {
+            "type": "object",
+            "properties": {"tag": {"type": "string"},
+                           "steps": {"type": "integer", "minimum": 1}},
+            "additionalProperties": False})(self.run)
+        test.addCleanup(dispatcher.tools.remove, name)
+        test.addCleanup(self.gate.set)
+
+    def run(self, arguments, call):
+        steps, tag = arguments.get("steps", self.steps), \
+            arguments.get("tag", "")
+        call.log("debug", "debug %s %s" % (self.name, tag))
+        call.log("info", "info %s %s" % (self.name, tag))
+        call.progress(1, steps, "step 1 %s" % tag)
+        self._count("runs")
+        deadline = time.monotonic() + TIMEOUT
+        while not self.gate.is_set():
+            if call.cancelled.wait(0.01):
+                self._count("cancelled_runs")
+                call.check_cancelled()
+            if time.monotonic() > deadline:
+                raise mcp_weather.ToolError("the test never opened the gate")
+        for step in range(2, steps + 1):
+            call.progress(step, steps, "step %d %s" % (step, tag))
+        self._count("finished_runs")
+        return "done %s" % tag
+
+    def _count(self, name):
+        with self.cond:
+            setattr(self, name, getattr(self, name) + 1)
+            self.cond.notify_all()
+
+    def wait(self, name, count, timeout=TIMEOUT):
+        """ Wait until counter name (runs, cancelled_runs, finished_runs)
+        reaches count. """
+        with self.cond:
+            ok = self.cond.wait_for(lambda: getattr(self, name) >= count,
+                                    timeout)
+        if not ok:
+            raise AssertionError("%s of %s stayed at %d, expected %d" % (
+                name, self.name, getattr(self, name), count))
+
+
+class _StreamTestCase(ServerTestCase):
+    """ ServerTestCase plus streaming requests and 2026-07-28 messages. """
+
+    def gated(self, name="gated", steps=3):
+        return _GatedTool(self, self.dispatcher, name, steps)
+
+    def stream(self, method, body=None, headers=None, **options):
+        stream = _EventStream(self.port, method, body, headers, **options)
+        self.addCleanup(stream.cut)
+        return stream
+
+    def open_call(self, session, name, arguments=None, meta=None,
+                  request_id=7, accept=ACCEPT_BOTH, headers=None):
+        """ POST tools/call (legacy) and return the _EventStream. """
+        params = {"name": name, "arguments": arguments or {}}
+        if meta is not None:
+            params["_meta"] = meta
+        merged = self.headers_for(session, accept, headers=headers)
+        merged["Content-Type"] = "application/json"
+        return self.stream("POST", {"jsonrpc": "2.0", "id": request_id,
+                                    "method": "tools/call",
+                                    "params": params}, merged)
+
+    def open_get(self, session, last_event_id=None, accept=ACCEPT_SSE):
+        headers = self.headers_for(session, accept)
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        return self.stream("GET", None, headers)
+
+    def get(self, session, last_event_id=None, accept=ACCEPT_SSE,
+            headers=None):
+        """ A GET whose answer is not a stream (an error). """
+        merged = self.headers_for(session, accept, headers=headers)
+        if last_event_id is not None:
+            merged["Last-Event-ID"] = last_event_id
+        return self.request("GET", None, merged)
+
+    def session_of(self, sid):
+        return self.dispatcher.sessions.get(sid)
+
+    # -- 2026-07-28 ----------------------------------------------------------
+
+    @staticmethod
+    def modern_message(method, params=None, request_id=1, **meta):
+        """ A 2026-07-28 request: _meta carries version, capabilities and
+        client info (IDX26); keyword arguments add or replace _meta keys
+        (None removes one). """
+        full = {_META_VERSION: _MODERN, _META_CAPS: {},
+                _META_CLIENT: {"name": "test_streams", "version": "1.0"}}
+        full.update(meta)
+        full = dict((k, v) for k, v in full.items() if v is not None)
+        params = dict(params or {})
+        params["_meta"] = dict(params.get("_meta", {}), **full)
+        message = {"jsonrpc": "2.0", "method": method, "params": params}
+        if request_id is not None:
+            message["id"] = request_id
+        return message
+
+    @staticmethod
+    def modern_headers(message, accept=ACCEPT_BOTH, **overrides):
+        """ The headers a 2026-07-28 client sends for message (S56, S58);
+        overrides replace them (None leaves a header out). """
+        headers = {"Accept": accept,
+                   "MCP-Protocol-Version": message["params"]["_meta"].get(
+                       _META_VERSION),
+                   "Mcp-Method": message["method"]}
+        if message["method"] == "tools/call":
+            headers["Mcp-Name"] = message["params"].get("name")
+        for name, value in overrides.items():
+            headers[name.replace("_", "-")] = value
+        return dict((k, v) for k, v in headers.items() if v is not None)
+
+    def modern(self, method, params=None, request_id=1, headers=None,
+               **meta):
+        """ POST a 2026-07-28 request; return the Reply. """
+        message = self.modern_message(method, params, request_id, **meta)
+        merged = self.modern_headers(message)
+        merged.update(headers or {})
+        merged = dict((k, v) for k, v in merged.items() if v is not None)
+        return self.post(message, merged)
+
+    def open_modern(self, method, params=None, request_id=1, headers=None,
+                    wait_head=True, **meta):
+        message = self.modern_message(method, params, request_id, **meta)
+        merged = self.modern_headers(message)
+        merged.update(headers or {})
+        merged["Content-Type"] = "application/json"
+        return self.stream("POST", message, merged, wait_head=wait_head)
+
+    def assertModernResult(self, reply, request_id=1):
+        """ A 2026-07-28 success: resultType complete and serverInfo in
+        _meta on the result (S63, S64), no session minted (S52). """
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        result = self.result_of(reply, request_id)["result"]
+        self.assertEqual(result["resultType"], "complete")
+        self.assertEqual(result["_meta"][_META_SERVER]["name"],
+                         "mcp-weather")
+        self.assertEqual(result["_meta"][_META_SERVER]["version"],
+                         mcp_weather.__version__)
+        return result
+
+
+###############################################################################
+# Issue 3: the GET stream (S32-S36, B-17) #####################################
+###############################################################################
+
+class GetStreamTests(_StreamTestCase):
+    """ GET /mcp: the standalone stream for messages not tied to a request
+    (S32-S36), with keep-alives, replaced (never 409) by a new GET. """
+
+    settings = {"keepalive": 0.2}
+
+    def test_get_answers_an_event_stream_with_priming_event(self):
+        """ S33: 200 text/event-stream for a live session; S30 headers; a
+        2025-11-25 session gets a priming event (id, retry, empty data)
+        whose id names stream 0 of this session (S19, S40). """
+        sid = self.initialize()
+        stream = self.open_get(sid)
+        self.assertEqual(stream.status, 200)
+        self.assertEqual(stream.headers.get("Content-Type"),
+                         "text/event-stream")
+        self.assertEqual(stream.headers.get("Cache-Control"),
+                         "no-cache, no-transform")
+        self.assertEqual(stream.headers.get("X-Accel-Buffering"), "no")
+        first = stream.until(lambda e: "comment" not in e)
+        self.assertEqual(first["data"], "")
+        self.assertEqual(first["retry"], 1000)
+        tag, number, _ = _split_id(first["id"])
+        self.assertEqual(number, 0)
+        self.assertEqual(tag, self.session_of(sid).tag)
+        self.assertNotIn(sid, first["id"])      # the secret id stays out
+
+    def test_keepalive_comment_arrives(self):
+        """ B-13, S30: a ':' comment while the stream is idle
+        (keepalive=0.2 s), and the stream stays open after it. """
+        sid = self.initialize()
+        stream = self.open_get(sid)
+        stream.until(lambda e: "comment" in e)
+        stream.until(lambda e: "comment" in e)
+        self.assertFalse(stream.ended)
+        self.assertEqual([e["comment"].strip() for e in stream.events
+                          if "comment" in e][:2],
+                         ["keep-alive", "keep-alive"])
+
+    def test_list_changed_goes_on_the_get_stream_not_a_post_stream(self):
+        """ S34, S38, 5.1: a tool added at runtime sends
+        notifications/tools/list_changed on the GET stream; the POST stream
+        of a call running at that moment gets only its own messages. """
+        sid = self.initialize()
+        tool = self.gated()
+        listen = self.open_get(sid)
+        listen.until(lambda e: e.get("id"))                 # priming
+        call = self.open_call(sid, tool.name, meta=_progress())
+        call.until_message(_is_method("notifications/progress"))
+        self.dispatcher.tool("added_later", "Added by a test.",
+                             {"type": "object"})(lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "added_later")
+        note = listen.until_message(
+            _is_method("notifications/tools/list_changed"))
+        self.assertNotIn("id", note)
+        self.assertTrue(listen.events[-1]["id"].startswith(
+            self.session_of(sid).tag + ".0."))
+        tool.gate.set()
+        call.rest()
+        methods = [m.get("method") for m in _messages(call.events)]
+        self.assertEqual(methods, ["notifications/progress"] * 3 + [None])
+        # the new tool is really listed
+        listed = self.result_of(self.rpc("tools/list", {}, sid))["result"]
+        self.assertIn("added_later", [t["name"] for t in listed["tools"]])
+
+    def test_tool_removal_also_notifies(self):
+        """ 5.1: removing a tool is a change of the list too. """
+        sid = self.initialize()
+        self.dispatcher.tool("short_lived", "Removed by a test.",
+                             {"type": "object"})(lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "short_lived")
+        listen = self.open_get(sid)
+        listen.until(lambda e: e.get("id"))
+        self.dispatcher.tools.remove("short_lived")
+        listen.until_message(_is_method("notifications/tools/list_changed"))
+
+    def test_second_get_replaces_the_first(self):
+        """ B-17, S36: a second GET for the same session gets 200 (never
+        409); the first stream ends cleanly; later messages go to the
+        second stream only. """
+        sid = self.initialize()
+        first = self.open_get(sid)
+        first.until(lambda e: e.get("id"))
+        second = self.open_get(sid)
+        self.assertEqual(second.status, 200)
+        second.until(lambda e: e.get("id"))
+        first.rest(_PROMPT)                 # fails unless it ends cleanly
+        self.assertTrue(first.ended)
+        self.dispatcher.tool("after_replace", "Added by a test.",
+                             {"type": "object"})(lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "after_replace")
+        second.until_message(_is_method("notifications/tools/list_changed"))
+        self.assertEqual(_messages(first.events), [])
+
+    def test_get_stream_can_be_resumed(self):
+        """ S41: the GET stream is resumable too: a list_changed sent while
+        the client was away is replayed from its Last-Event-ID, once. """
+        sid = self.initialize()
+        listen = self.open_get(sid)
+        priming = listen.until(lambda e: e.get("id"))
+        listen.cut()
+        self.dispatcher.tool("while_away", "Added by a test.",
+                             {"type": "object"})(lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "while_away")
+        back = self.open_get(sid, priming["id"])
+        note = back.until_message(
+            _is_method("notifications/tools/list_changed"))
+        self.assertEqual(note["params"], {})
+        replayed_id = back.events[-1]["id"]
+        self.assertEqual(_split_id(replayed_id)[1:],
+                         (0, _split_id(priming["id"])[2] + 1))
+        back.until(lambda e: "comment" in e)        # then live, idle
+        self.assertEqual(len(_messages(back.events)), 1)
+
+    def test_no_priming_event_before_2025_11_25(self):
+        """ S19 is 2025-11-25 only: an older session's GET stream starts
+        without the empty-data event older clients cannot parse. """
+        sid = self.initialize("2025-03-26")
+        stream = self.open_get(sid)
+        self.assertEqual(stream.status, 200)
+        stream.until(lambda e: "comment" in e)
+        self.assertEqual(_events_only(stream.events), [])
+
+    def test_delete_ends_the_get_stream(self):
+        """ S50, S36: DELETE ends the session, and its GET stream ends
+        cleanly. """
+        sid = self.initialize()
+        listen = self.open_get(sid)
+        listen.until(lambda e: e.get("id"))
+        reply = self.request("DELETE", None, self.headers_for(sid))
+        self.assertIn(reply.status, (200, 204))
+        listen.rest(_PROMPT)
+        self.assertTrue(listen.ended)
+
+    def test_get_needs_accept_event_stream(self):
+        """ S32: GET without text/event-stream in Accept is 406. """
+        sid = self.initialize()
+        for accept in (ACCEPT_JSON, "text/html", "text/event-stream;q=0"):
+            with self.subTest(accept=accept):
+                reply = self.get(sid, accept=accept)
+                self.assertRPCError(reply, 406, -32600)
+
+    def test_get_without_session_is_400(self):
+        """ S48: GET needs the Mcp-Session-Id of a live session. """
+        reply = self.get(None)
+        self.assertRPCError(reply, 400, -32600)
+        self.assertIn("Mcp-Session-Id", reply.json()["error"]["message"])
+
+    def test_get_with_unknown_or_deleted_session_is_404(self):
+        """ S49: an unknown or terminated session is 404. """
+        reply = self.get("nosuchnode.Zm9vYmFyYmF6")
+        self.assertRPCError(reply, 404, -32600)
+        sid = self.initialize()
+        deleted = self.request("DELETE", None, self.headers_for(sid))
+        self.assertIn(deleted.status, (200, 204))
+        self.assertRPCError(self.get(sid), 404, -32600)
+
+
+class StatelessGetTests(_StreamTestCase):
+    """ S33, S37: a --stateless server has no GET stream. """
+
+    settings = {"stateless": True}
+
+    def test_get_is_405(self):
+        reply = self.get(None)
+        self.assertRPCError(reply, 405, -32600)
+        self.assertEqual(reply.headers.get("Allow"), "POST")
+        reply = self.get("some.session", last_event_id="a.1.1")
+        self.assertEqual(reply.status, 405)
+
+
+###############################################################################
+# Issue 3: resumability (S38-S42, S28, B-18) ##################################
+###############################################################################
+
+class ResumabilityTests(_StreamTestCase):
+    """ Event ids <session tag>.<stream>.<seq>; GET with Last-Event-ID
+    replays exactly the rest of that stream of that session. """
+
+    def run_uncut(self, tool, tag=""):
+        """ One call read to its end without a cut: its events. """
+        sid = self.initialize()
+        tool.gate.set()
+        try:
+            call = self.open_call(sid, tool.name, {"tag": tag},
+                                  meta=_progress())
+            self.assertEqual(call.status, 200)
+            return call.rest(), sid
+        finally:
+            tool.gate.clear()
+
+    def test_ids_encode_session_stream_and_sequence(self):
+        """ S39, S40: every event of a POST stream has an id with the
+        session's tag, the stream's number and a sequence from 1 (the
+        priming event is 0); another POST gets another stream number. """
+        tool = self.gated(steps=2)
+        events, sid = self.run_uncut(tool)
+        tag = self.session_of(sid).tag
+        ids = [_split_id(e["id"]) for e in _events_only(events)]
+        self.assertEqual([i[0] for i in ids], [tag] * 4)
+        self.assertEqual([i[2] for i in ids], [0, 1, 2, 3])
+        self.assertEqual(len(set(i[1] for i in ids)), 1)
+        self.assertGreater(ids[0][1], 0)          # 0 is the GET stream
+        tool.gate.set()
+        again = self.open_call(sid, tool.name, meta=_progress()).rest()
+        numbers = set(_split_id(e["id"])[1] for e in _events_only(again))
+        self.assertEqual(len(numbers), 1)
+        self.assertNotEqual(numbers, set([ids[0][1]]))
+
+    def test_resume_after_cut_loses_and_duplicates_nothing(self):
+        """ S41, S42, S28, B-18: cut the connection after the first
+        progress event; the call goes on (a disconnect is not a cancel in
+        2025 revisions) and its response is produced while no client is
+        connected; GET with Last-Event-ID gets exactly the rest: the same
+        sequence of events as a run that was not cut, none twice. """
+        tool = self.gated(steps=5)
+        reference, _ = self.run_uncut(tool, "same")
+        sid = self.initialize()
+        call = self.open_call(sid, tool.name, {"tag": "same"},
+                              meta=_progress())
+        call.until_message(_is_method("notifications/progress"))
+        first = list(call.events)
+        last_id = first[-1]["id"]
+        call.cut()
+        tool.gate.set()
+        # the response is produced while the client is away (S28)
+        session = self.session_of(sid)
+        wait_for(lambda: not session.inflight,
+                 message="the call did not finish without its client")
+        self.assertEqual(tool.cancelled_runs, 0)
+        resumed = self.open_get(sid, last_id)
+        self.assertEqual(resumed.status, 200)
+        self.assertEqual(resumed.headers.get("Content-Type"),
+                         "text/event-stream")
+        rest = resumed.rest()
+        self.assertTrue(resumed.ended)
+        priming = _events_only(rest)[0]
+        self.assertEqual((priming["id"], priming["data"]), (last_id, ""))
+        got = _message_events(first) + _message_events(rest)
+        want = _message_events(reference)
+        self.assertEqual([_split_id(e["id"])[2] for e in got],
+                         [_split_id(e["id"])[2] for e in want])
+        self.assertEqual([json.loads(e["data"]) for e in got],
+                         [json.loads(e["data"]) for e in want])
+        self.assertEqual(len(set(e["id"] for e in got)), len(got))
+        prefixes = set(e["id"].rsplit(".", 1)[0] for e in got)
+        self.assertEqual(len(prefixes), 1, prefixes)
+        response = json.loads(got[-1]["data"])
+        self.assertEqual(response["id"], 7)
+        self.assertEqual(response["result"]["content"][0]["text"],
+                         "done same")
+
+    def test_resume_while_running_continues_live(self):
+        """ S41: resuming a stream that is still running replays what was
+        missed, then goes on live until the response. """
+        tool = self.gated(steps=3)
+        sid = self.initialize()
+        call = self.open_call(sid, tool.name, meta=_progress())
+        priming = call.until(lambda e: e.get("id"))
+        call.cut()
+        resumed = self.open_get(sid, priming["id"])
+        resumed.until_message(_is_method("notifications/progress"))
+        tool.gate.set()
+        rest = resumed.rest()
+        progress = [m["params"]["progress"] for m in
+                    _messages(resumed.events) if "method" in m]
+        self.assertEqual(progress, [1, 2, 3])
+        self.assertTrue(_is_response(_messages(rest)[-1], 7))
+
+    def test_resume_twice_from_the_same_id(self):
+        """ S41: a replay does not consume events; the same id can be used
+        again (a client whose resumed connection broke too). """
+        tool = self.gated(steps=2)
+        events, sid = self.run_uncut(tool)
+        first_id = _message_events(events)[0]["id"]
+        once = _messages(self.open_get(sid, first_id).rest())
+        twice = _messages(self.open_get(sid, first_id).rest())
+        self.assertEqual(once, twice)
+        self.assertEqual(once, _messages(events)[1:])
+
+    def test_last_event_id_of_another_session_is_refused(self):
+        """ B-18, S41: an event id of session A sent with session B is
+        refused with 4xx, and B never sees A's events, not even with a
+        forged id that carries B's tag and A's stream and sequence. """
+        tool = self.gated(steps=2)
+        events_a, sid_a = self.run_uncut(tool, "secret-of-A")
+        id_a = _message_events(events_a)[0]["id"]
+        sid_b = self.initialize()
+        reply = self.get(sid_b, id_a)
+        self.assertGreaterEqual(reply.status, 400, reply.body)
+        self.assertLess(reply.status, 500, reply.body)
+        self.assertNotIn(b"secret-of-A", reply.body)
+        _, number, seq = _split_id(id_a)
+        forged = "%s.%d.%d" % (self.session_of(sid_b).tag, number, seq - 1)
+        reply = self.get(sid_b, forged)
+        self.assertNotIn(b"secret-of-A", reply.body)
+        self.assertGreaterEqual(reply.status, 400, reply.body)
+        # A itself can still resume
+        mine = self.open_get(sid_a, id_a).rest()
+        self.assertIn("done secret-of-A", json.dumps(_messages(mine)))
+
+    def test_malformed_last_event_id_is_400(self):
+        """ S41: an id that is not <tag>.<stream>.<seq> is 400, as is an
+        id of a stream this session never had or a sequence not yet sent. """
+        sid = self.initialize()
+        tag = self.session_of(sid).tag
+        for value in ("garbage", "1.2", "%s.x.1" % tag, "%s.0" % tag,
+                      "%s.1.2.3" % tag, "%s.-1.0" % tag,
+                      "%s.999.0" % tag, "%s.0.999" % tag):
+            with self.subTest(last_event_id=value):
+                reply = self.get(sid, value)
+                self.assertRPCError(reply, 400, -32600)
+
+
+class ReplayBufferTests(_StreamTestCase):
+    """ replay_buffer=2: each stream keeps its last two events. """
+
+    settings = {"replay_buffer": 2}
+
+    def test_id_older_than_the_buffer_is_400(self):
+        """ S41: events that fell out of the buffer cannot be replayed, so
+        resuming from before them is 400 (not a silent gap); resuming from
+        the oldest id still covered replays the last two events. """
+        tool = self.gated(steps=5)
+        tool.gate.set()
+        sid = self.initialize()
+        events = self.open_call(sid, tool.name, meta=_progress()).rest()
+        last = _message_events(events)[-1]["id"]
+        self.assertTrue(_is_response(_messages(events)[-1], 7))
+        tag, number, seq = _split_id(last)
+        self.assertEqual(seq, 6)            # 5 progress events, 1 response
+        ids = ["%s.%d.%d" % (tag, number, n) for n in range(7)]
+        for old in ids[:4]:
+            with self.subTest(last_event_id=old):
+                reply = self.get(sid, old)
+                self.assertRPCError(reply, 400, -32600)
+                self.assertIn("buffer", reply.json()["error"]["message"])
+        rest = self.open_get(sid, ids[4]).rest()
+        self.assertEqual([e["id"] for e in _message_events(rest)], ids[5:])
+        self.assertEqual([m.get("method") for m in _messages(rest)],
+                         ["notifications/progress", None])
+        self.assertEqual(_messages(rest)[0]["params"]["progress"], 5)
+        self.assertTrue(_is_response(_messages(rest)[-1], 7))
+
+    def open_bulky_call(self, tool_name, sid, receive_buffer=None):
+        headers = self.headers_for(sid, ACCEPT_SSE)
+        headers["Content-Type"] = "application/json"
+        call = self.stream("POST", {
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": tool_name, "arguments": {},
+                       "_meta": {"progressToken": "big"}}}, headers,
+            receive_buffer=receive_buffer)
+        self.assertEqual(call.status, 200)
+        return call
+
+    def assertEveryEvent(self, call, sid):
+        session = self.session_of(sid)
+        wait_for(lambda: not session.inflight,
+                 message="the call did not finish")
+        messages = _messages(call.rest())
+        self.assertEqual([m["params"]["progress"] for m in messages
+                          if m.get("method") == "notifications/progress"],
+                         [1, 2, 3, 4, 5])
+        self.assertTrue(_is_response(messages[-1], 7))
+
+    # Regression test.  Until 1767a64, Stream.push() dropped the oldest
+    # event once a stream held replay_buffer events, even when the
+    # connected writer had not sent it yet, and Stream._after() skipped the
+    # gap without a word: this client got progress [1, 5] (or [5]) and the
+    # response, never 2, 3 and 4.  The buffer bounds what is kept for
+    # replay, not what a live connection receives (issue 3: "none lost").
+    def test_slow_reader_gets_every_event(self):
+        """ S22, S38: the replay buffer does not thin a live stream.  The
+        first progress event is 8 MiB, so the server's write of it blocks
+        until this client reads (its receive buffer is small, and it reads
+        only once the call has finished); meanwhile the tool sends four
+        more progress events and its response. """
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+
+        def bulky(arguments, call):
+            gate.wait(TIMEOUT)
+            call.progress(1, 5, "x" * (8 << 20))
+            for step in range(2, 6):
+                call.progress(step, 5, "step %d" % step)
+            return "bulky done"
+
+        self.dispatcher.tool("bulky", "Sends one large event.",
+                             {"type": "object"})(bulky)
+        self.addCleanup(self.dispatcher.tools.remove, "bulky")
+        sid = self.initialize()
+        call = self.open_bulky_call("bulky", sid, receive_buffer=4096)
+        call.until(lambda e: e.get("id"))       # the writer is attached
+        gate.set()
+        self.assertEveryEvent(call, sid)
+
+    def test_burst_before_the_writer_attaches(self):
+        """ S22, S38: events sent before the server has begun writing the
+        POST's answer reach the connected client too.  The tool sends five
+        progress events and its response at once; a long thread switch
+        interval lets it finish before the connection's thread resumes. """
+        def burst(arguments, call):
+            for step in range(1, 6):
+                call.progress(step, 5, "step %d" % step)
+            return "burst done"
+
+        self.dispatcher.tool("burst", "Five events at once.",
+                             {"type": "object"})(burst)
+        self.addCleanup(self.dispatcher.tools.remove, "burst")
+        sid = self.initialize()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1.0)
+        try:
+            call = self.open_bulky_call("burst", sid)
+        finally:
+            sys.setswitchinterval(interval)
+        self.assertEveryEvent(call, sid)
+
+
+class SSEPollingTests(_StreamTestCase):
+    """ sse_poll_after=0.3: long POST streams of 2025-11-25 sessions are
+    closed early and the client polls with GET (S20, S21). """
+
+    settings = {"sse_poll_after": 0.3}
+
+    def test_long_post_stream_is_closed_and_polled(self):
+        """ S19-S21, S42: the POST stream brings the priming event, then a
+        retry field, then ends without the response; GETs with
+        Last-Event-ID (each closed the same way while the call runs)
+        bring the rest, and the response, once. """
+        tool = self.gated(steps=2)
+        sid = self.initialize()
+        call = self.open_call(sid, tool.name, accept=ACCEPT_SSE)
+        events = call.rest()
+        self.assertTrue(call.ended)
+        plain = _events_only(events)
+        self.assertEqual(plain[0]["data"], "")
+        self.assertIsNotNone(plain[0]["id"])
+        self.assertEqual(plain[-1]["retry"], 1000)
+        self.assertEqual(_messages(events), [])
+        last_id, polls, messages = plain[0]["id"], 0, []
+        deadline = time.monotonic() + TIMEOUT
+        while not any(_is_response(m, 7) for m in messages):
+            self.assertLess(time.monotonic(), deadline, messages)
+            poll = self.open_get(sid, last_id)
+            self.assertEqual(poll.status, 200)
+            got = poll.rest()
+            messages.extend(_messages(got))
+            ids = [e["id"] for e in _events_only(got) if e.get("id")]
+            last_id = ids[-1] if ids else last_id
+            polls += 1
+            if polls == 1:
+                self.assertEqual(_events_only(got)[-1]["retry"], 1000)
+                tool.gate.set()
+        self.assertEqual(len([m for m in messages if _is_response(m)]), 1)
+        self.assertEqual(messages[-1]["result"]["content"][0]["text"],
+                         "done ")
+
+    def test_older_sessions_are_not_polled(self):
+        """ S20 is 2025-11-25 only: a 2025-06-18 session's POST stream has no
+        priming event and stays open until the response, even after a
+        2025-11-25 stream running beside it was closed for polling. """
+        tool = self.gated(steps=2)
+        old, new = self.initialize("2025-06-18"), self.initialize()
+        call = self.open_call(old, tool.name, meta=_progress())
+        call.until_message(_is_method("notifications/progress"))
+        polled = self.open_call(new, tool.name, accept=ACCEPT_SSE)
+        polled.rest()                   # closed after sse_poll_after
+        self.assertEqual(_messages(polled.events), [])
+        tool.gate.set()
+        rest = call.rest()
+        self.assertTrue(_is_response(_messages(rest)[-1], 7))
+        self.assertFalse(any(e.get("data") == "" for e in call.events))
+
+
+###############################################################################
+# Issue 3: cancellation (checklist 6.2) #######################################
+###############################################################################
+
+class CancellationTests(_StreamTestCase):
+    """ notifications/cancelled stops an in-flight request: 202 for the
+    notification, no response, the stream ends promptly (6.2). """
+
+    def cancel(self, sid, request_id, reason="test"):
+        return self.notify("notifications/cancelled",
+                           {"requestId": request_id, "reason": reason}, sid)
+
+    def test_cancel_in_flight_call(self):
+        """ 6.2: 202 with no body; the tool observes call.cancelled; the
+        call's SSE stream ends cleanly without a response. """
+        tool = self.gated()
+        sid = self.initialize()
+        call = self.open_call(sid, tool.name, meta=_progress(),
+                              request_id="req-1")
+        call.until_message(_is_method("notifications/progress"))
+        reply = self.cancel(sid, "req-1")
+        self.assertEqual((reply.status, reply.body), (202, b""))
+        call.rest(_PROMPT)
+        tool.wait("cancelled_runs", 1)
+        self.assertEqual(tool.finished_runs, 0)
+        self.assertFalse(any(_is_response(m) for m in _messages(call.events)))
+        self.assertEqual(self.session_of(sid).inflight, {})
+
+    def test_cancel_abandons_the_upstream_wait(self):
+        """ 6.2 (issue 3): a weather call waiting for a held upstream stops
+        when cancelled: its stream (which ends only once the call's worker
+        has returned) ends while the upstream still has not answered. """
+        gate = self.upstream.hold("geocoding")
+        self.addCleanup(gate.set)
+        sid = self.initialize()
+        call = self.open_call(sid, "get_weather", {"city": "Hangzhou"},
+                              meta=_progress(), request_id=41)
+        call.until_message(_is_method("notifications/progress"))
+        self.upstream.wait_requests(1, "geocoding")
+        self.assertEqual(self.cancel(sid, 41).status, 202)
+        call.rest(_PROMPT)
+        self.assertFalse(gate.is_set())
+        self.assertFalse(any(_is_response(m) for m in _messages(call.events)))
+        self.assertEqual(self.upstream.of("forecast"), [])
+
+    def test_cancel_json_answer(self):
+        """ 6.2: a call answered as JSON (no progress, so nothing streamed)
+        gets no JSON-RPC response once cancelled: an empty 202. """
+        tool = self.gated()
+        sid = self.initialize()
+        done = {}
+
+        def call():
+            done["reply"] = self.call_tool(tool.name, {}, sid,
+                                           request_id=55)
+
+        worker = threading.Thread(target=call)
+        worker.start()
+        self.addCleanup(worker.join, TIMEOUT)
+        tool.wait("runs", 1)
+        self.assertEqual(self.cancel(sid, 55).status, 202)
+        worker.join(_PROMPT)
+        self.assertIn("reply", done, "the cancelled call did not end")
+        self.assertEqual((done["reply"].status, done["reply"].body),
+                         (202, b""))
+        tool.wait("cancelled_runs", 1)
+
+    def test_cancel_unknown_id_is_harmless(self):
+        """ 6.2: unknown ids, finished ids, ids of another session and
+        malformed cancellations are ignored (202); the running call is
+        not disturbed and still answers. """
+        tool = self.gated()
+        sid, other = self.initialize(), self.initialize()
+        call = self.open_call(sid, tool.name, meta=_progress(),
+                              request_id=8)
+        call.until_message(_is_method("notifications/progress"))
+        for session, params in ((sid, {"requestId": 12345}),
+                                (sid, {"requestId": "8"}),
+                                (other, {"requestId": 8}),
+                                (sid, {"requestId": None}),
+                                (sid, {}),
+                                (sid, {"requestId": [8]})):
+            with self.subTest(params=params):
+                reply = self.notify("notifications/cancelled", params,
+                                    session)
+                self.assertEqual((reply.status, reply.body), (202, b""))
+        tool.gate.set()
+        rest = call.rest()
+        self.assertEqual(_messages(rest)[-1]["result"]["content"][0]["text"],
+                         "done ")
+        self.assertEqual(tool.cancelled_runs, 0)
+        # a finished id
+        self.assertEqual(self.cancel(sid, 8).status, 202)
+        self.assertServing()
+
+
+###############################################################################
+# Issue 3: logging (checklist 6.3) ############################################
+###############################################################################
+
+class LoggingTests(_StreamTestCase):
+    """ logging/setLevel and notifications/message on the call's stream,
+    with a Seniverse key that must never show (6.3). """
+
+    KEY = "SK-logging-test-0ddba11"
+    settings = {"seniverse_key": KEY, "cache_ttl": 600}
+
+    def set_level(self, sid, level, request_id=3):
+        return self.rpc("logging/setLevel", {"level": level}, sid,
+                        request_id)
+
+    def logs(self, reply):
+        return [m["params"] for m in reply.messages()
+                if m.get("method") == "notifications/message"]
+
+    def test_initialize_declares_logging(self):
+        """ 6.3: servers that emit logs MUST declare logging. """
+        self.initialize()
+        self.assertEqual(self.init_result["capabilities"]["logging"], {})
+
+    def test_debug_level_shows_upstream_url_and_cache(self):
+        """ 6.3: at debug, a weather call's SSE stream carries the upstream
+        URL (debug) with the key redacted, and the cache miss (info);
+        the next call for the same city logs a cache hit and no URL. """
+        sid = self.initialize()
+        reply = self.set_level(sid, "debug")
+        self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": 3,
+                                        "result": {}})
+        first = self.call_tool("get_weather", {"city": "Debugtown"}, sid)
+        self.assertEqual(first.status, 200, first.body)
+        self.assertEqual(first.media_type, "text/event-stream")
+        logs = dict((p["level"], p) for p in self.logs(first))
+        self.assertEqual(len(self.logs(first)), 2, self.logs(first))
+        self.assertEqual(sorted(logs), ["debug", "info"])
+        self.assertIn("cache miss", logs["info"]["data"])
+        self.assertIn("Debugtown", logs["info"]["data"])
+        url = logs["debug"]["data"]
+        self.assertTrue(url.startswith("GET " + self.upstream.seniverse_url
+                                       + "?"), url)
+        self.assertIn("key=***", url)
+        self.assertIn("location=Debugtown", url)
+        for log in logs.values():
+            self.assertEqual(log["logger"], "mcp-weather")
+        # the key did go upstream, and nowhere else
+        (sent,) = self.upstream.of("seniverse")
+        self.assertEqual(sent["query"]["key"], self.KEY)
+        self.assertNotIn(self.KEY.encode(), first.body)
+        self.assertNotIn("error", self.result_of(first, 7))
+        second = self.call_tool("get_weather", {"city": "Debugtown"}, sid)
+        (hit,) = self.logs(second)          # no upstream URL this time
+        self.assertEqual(hit["level"], "info")
+        self.assertIn("cache hit", hit["data"])
+        self.assertEqual(len(self.upstream.of("seniverse")), 1)
+
+    def test_error_level_hides_debug_and_info(self):
+        """ 6.3: only messages at or above the level; at error, none of a
+        successful call's messages, so the answer stays JSON. """
+        sid = self.initialize()
+        self.assertEqual(self.set_level(sid, "error").status, 200)
+        reply = self.call_tool("get_weather", {"city": "Errortown"}, sid)
+        self.assertEqual(reply.media_type, "application/json", reply.body)
+        self.assertEqual(self.logs(reply), [])
+        self.assertNotIn("error", self.result_of(reply, 7))
+        self.assertEqual(len(self.upstream.of("seniverse")), 1)
+
+    def test_warning_level_shows_a_failing_upstream(self):
+        """ 6.3: at warning, a failing upstream is reported (warning),
+        without the debug and info messages. """
+        sid = self.initialize()
+        self.set_level(sid, "warning")
+        self.upstream.fail["seniverse"] = 403
+        reply = self.call_tool("get_weather", {"city": "Warntown"}, sid)
+        logs = self.logs(reply)
+        self.assertEqual([p["level"] for p in logs], ["warning"], logs)
+        self.assertIn("403", logs[0]["data"])
+        self.assertNotIn(self.KEY.encode(), reply.body)
+        self.assertIs(self.result_of(reply, 7)["result"]["isError"], True)
+
+    def test_level_is_per_session(self):
+        """ 6.3: setLevel changes its own session only. """
+        loud, quiet = self.initialize(), self.initialize()
+        self.set_level(loud, "debug")
+        reply = self.call_tool("get_weather", {"city": "Quietville"}, quiet)
+        self.assertEqual(reply.media_type, "application/json")
+        self.assertEqual(self.logs(reply), [])
+
+    def test_invalid_level_is_32602(self):
+        """ 6.3: an invalid level SHOULD be -32602. """
+        sid = self.initialize()
+        for level in ("verbose", "DEBUG", "", 3, None, ["debug"]):
+            with self.subTest(level=level):
+                reply = self.set_level(sid, level, request_id=9)
+                self.assertRPCError(reply, 200, -32602, 9)
+        reply = self.rpc("logging/setLevel", {}, sid, 10)
+        self.assertRPCError(reply, 200, -32602, 10)
+
+    def test_no_set_level_no_messages_and_plain_json(self):
+        """ 6.3: without setLevel the server sends no log messages, so a
+        client accepting JSON and SSE gets plain JSON (B-11). """
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Silentburg"}, sid)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.media_type, "application/json", reply.body)
+        message = reply.json()
+        self.assertEqual(message["id"], 7)
+        self.assertNotIn("isError", message["result"])
+        # and with SSE forced, still no log messages on the stream
+        reply = self.call_tool("get_weather", {"city": "Silentburg"}, sid,
+                               accept=ACCEPT_SSE)
+        self.assertEqual(reply.media_type, "text/event-stream")
+        self.assertEqual(self.logs(reply), [])
+
+    def test_tool_logs_go_on_the_call_stream_not_the_get_stream(self):
+        """ 6.3, S23, S34: a log message of a call goes on that call's
+        stream; the GET stream gets none of it. """
+        tool = self.gated()
+        tool.gate.set()
+        sid = self.initialize()
+        self.set_level(sid, "info")
+        listen = self.open_get(sid)
+        listen.until(lambda e: e.get("id"))
+        reply = self.call_tool(tool.name, {"tag": "x"}, sid)
+        self.assertEqual([(p["level"], p["data"]) for p in self.logs(reply)],
+                         [("info", "info gated x")])
+        # a marker on the GET stream: nothing came before it
+        self.dispatcher.tool("marker", "A marker.", {"type": "object"})(
+            lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "marker")
+        listen.until_message(_is_method("notifications/tools/list_changed"))
+        self.assertEqual([m["method"] for m in _messages(listen.events)],
+                         ["notifications/tools/list_changed"])
+
+
+###############################################################################
+# Issue 3: stdio ##############################################################
+###############################################################################
+
+def _server_env(upstream, **extra):
+    """ The environment for a server subprocess: the fake upstream, no
+    cache, none of the developer's MCP_* settings. """
+    env = dict((k, v) for k, v in os.environ.items()
+               if not k.startswith(("MCP_", "WEATHER_", "SENIVERSE_")))
+    env.update({"WEATHER_GEOCODING_URL": upstream.geocoding_url,
+                "WEATHER_FORECAST_URL": upstream.forecast_url,
+                "WEATHER_CACHE_TTL": "0", "PYTHONUNBUFFERED": "1",
+                "PYTHONIOENCODING": "utf-8"})
+    env.update(extra)
+    return env
+
+
+class StdioTransportTests(unittest.TestCase):
+    """ python mcp_weather.py --stdio: newline-delimited JSON-RPC on stdin
+    and stdout, nothing else on stdout, logs on stderr, exit 0 at EOF. """
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = FakeUpstream().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.upstream.stop()
+
+    def run_stdio(self, lines, **env):
+        proc = subprocess.Popen(
+            [sys.executable, _SERVER_FILE, "--stdio"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=_server_env(self.upstream, **env))
+        data = b"".join(json.dumps(line).encode("utf-8") + b"\n"
+                        if not isinstance(line, bytes) else line
+                        for line in lines)
+        try:
+            out, err = proc.communicate(data, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self.fail("the stdio server did not exit at end of input")
+        return proc.returncode, out, err
+
+    def test_session_over_stdio(self):
+        """ initialize, tools/list, tools/call with a progressToken:
+        progress lines then the response; every stdout line is one JSON-RPC
+        message; logs on stderr; exit status 0 at EOF. """
+        code, out, err = self.run_stdio([
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": LATEST, "capabilities": {},
+                "clientInfo": {"name": "stdio-test", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+                "name": "get_weather", "arguments": {"city": "Hangzhou"},
+                "_meta": {"progressToken": "p"}}},
+        ])
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.endswith(b"\n"), out)
+        lines = out.decode("utf-8").split("\n")[:-1]
+        messages = [json.loads(line) for line in lines]   # each must parse
+        for message in messages:
+            self.assertEqual(message.get("jsonrpc"), "2.0", message)
+        init, listed = messages[0], messages[1]
+        self.assertEqual(init["id"], 1)
+        self.assertEqual(init["result"]["protocolVersion"], LATEST)
+        self.assertEqual(listed["id"], 2)
+        self.assertEqual([t["name"] for t in listed["result"]["tools"]],
+                         ["get_weather", "get_forecast"])
+        progress = messages[2:-1]
+        self.assertEqual([m["method"] for m in progress],
+                         ["notifications/progress"] * 3)
+        self.assertEqual([m["params"]["progress"] for m in progress],
+                         [1, 2, 3])
+        self.assertEqual(set(m["params"]["progressToken"] for m in progress),
+                         set(["p"]))
+        response = messages[-1]
+        self.assertEqual(response["id"], 3)
+        self.assertEqual(response["result"]["structuredContent"][
+            "temperature"], 4.8)
+        self.assertEqual(len(messages), 6)
+        self.assertIn(b"initialize", err)           # logs go to stderr
+        self.assertEqual(len(self.upstream.of("forecast")), 1)
+
+    def test_bad_line_and_empty_input(self):
+        """ A line that is not JSON gets an id-less -32700 on stdout and the
+        loop goes on; empty input exits 0 with nothing on stdout. """
+        code, out, err = self.run_stdio([
+            b"this is not json\n", b"\n",
+            {"jsonrpc": "2.0", "id": 1, "method": "ping"}])
+        self.assertEqual(code, 0, err)
+        messages = [json.loads(line) for line in out.decode().splitlines()]
+        self.assertEqual(messages[0]["error"]["code"], -32700)
+        self.assertNotIn("id", messages[0])
+        self.assertEqual(messages[1], {"jsonrpc": "2.0", "id": 1,
+                                       "result": {}})
+        self.assertEqual(len(messages), 2)
+        code, out, err = self.run_stdio([])
+        self.assertEqual((code, out), (0, b""), err)
+
+
+###############################################################################
+# Issue 3: graceful shutdown ##################################################
+###############################################################################
+
+_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/mcp")
+
+
+@unittest.skipUnless(os.name == "posix" and hasattr(signal, "SIGTERM"),
+                     "POSIX signals")
+class GracefulShutdownTests(unittest.TestCase):
+    """ SIGTERM during a call: the call's response is still delivered in
+    full, new connections are refused, and the process exits 0. """
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = FakeUpstream().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.upstream.stop()
+
+    def start_server(self):
+        proc = subprocess.Popen(
+            [sys.executable, _SERVER_FILE, "--port", "0", "--log-level",
+             "info"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=_server_env(self.upstream))
+        self.addCleanup(self.stop, proc)
+        lines, found = [], threading.Event()
+
+        def pump():
+            for raw in iter(proc.stderr.readline, b""):
+                lines.append(raw.decode("utf-8", "replace"))
+                if _URL.search(lines[-1]):
+                    found.set()
+            proc.stderr.close()
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        self.assertTrue(found.wait(TIMEOUT), "".join(lines))
+        port = int([_URL.search(l) for l in lines if _URL.search(l)][0]
+                   .group(1))
+        return proc, port, lines, reader
+
+    @staticmethod
+    def stop(proc):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+    def initialize(self, port):
+        reply = http_request(port, "POST", "/mcp", {
+            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": LATEST, "capabilities": {},
+                "clientInfo": {"name": "shutdown-test", "version": "1"}}},
+            {"Content-Type": "application/json", "Accept": ACCEPT_BOTH})
+        self.assertEqual(reply.status, 200, reply.body)
+        return {"Mcp-Session-Id": reply.headers.get("Mcp-Session-Id"),
+                "MCP-Protocol-Version": LATEST}
+
+    def wait_exit(self, proc, lines):
+        try:
+            code = proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail("the server did not exit after the signal")
+        self.assertEqual(code, 0, "".join(lines))
+
+    def test_sigterm_during_a_call(self):
+        """ Issue 3: SIGTERM while a weather call waits for a slow upstream
+        (1.5 s): new connections are refused, the call still
+        delivers its progress and its full response, the GET stream ends
+        cleanly, and the process exits 0. """
+        self.upstream.reset()
+        self.upstream.delay["geocoding"] = 1.5
+        proc, port, lines, reader = self.start_server()
+        session = self.initialize(port)
+        listen = _EventStream(port, "GET", None,
+                              dict(session, Accept=ACCEPT_SSE))
+        self.addCleanup(listen.cut)
+        listen.until(lambda e: e.get("id"))
+        call = _EventStream(port, "POST", {
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+                "name": "get_weather", "arguments": {"city": "Hangzhou"},
+                "_meta": {"progressToken": 1}}},
+            dict(session, Accept=ACCEPT_BOTH,
+                 **{"Content-Type": "application/json"}))
+        self.addCleanup(call.cut)
+        call.until_message(_is_method("notifications/progress"))
+        self.upstream.wait_requests(1, "geocoding")
+        proc.send_signal(signal.SIGTERM)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", port), 1.0).close()
+            except ConnectionRefusedError:
+                return True
+            except (ConnectionResetError, ConnectionAbortedError):
+                pass            # queued as the listener closed: try again
+            return False
+
+        wait_for(refused, message="the server still accepts connections")
+        rest = call.rest()
+        self.assertTrue(call.ended)
+        response = _messages(rest)[-1]
+        self.assertEqual(response["id"], 7)
+        self.assertNotIn("isError", response["result"])
+        self.assertEqual(response["result"]["structuredContent"][
+            "temperature"], 4.8)
+        self.assertEqual([m["params"]["progress"]
+                          for m in _messages(call.events)[:-1]], [1, 2, 3])
+        listen.rest()
+        self.assertTrue(listen.ended)
+        self.wait_exit(proc, lines)
+        reader.join(TIMEOUT)
+        self.assertIn("stopped", "".join(lines))
+
+    def test_sigint_when_idle(self):
+        """ SIGINT is a graceful stop too: exit status 0, no traceback. """
+        proc, port, lines, reader = self.start_server()
+        self.initialize(port)
+        proc.send_signal(signal.SIGINT)
+        self.wait_exit(proc, lines)
+        reader.join(TIMEOUT)
+        self.assertNotIn("Traceback", "".join(lines))
+        self.assertNotIn("KeyboardInterrupt", "".join(lines))
+
+
+###############################################################################
+# Issue 3: threads end with their work (B-4) ##################################
+###############################################################################
+
+class ThreadLeakTests(_StreamTestCase):
+    """ Every per-request and per-stream thread ends when its work ends or
+    its client goes away. """
+
+    settings = {"keepalive": 0.2}
+
+    def test_threads_return_to_baseline(self):
+        """ 30 calls: plain JSON, SSE read to the end, SSE cut mid-call
+        (legacy: the call finishes without its client), cancelled calls,
+        and 2026-07-28 calls whose client closed the stream (S29); then the
+        thread count returns to where it started. """
+        tool = self.gated(steps=2)
+        sid = self.initialize()
+        start = threading.active_count()
+        for i in range(30):
+            kind = i % 5
+            if kind == 0:
+                tool.gate.set()
+                reply = self.call_tool(tool.name, {}, sid, request_id=i)
+                self.assertEqual(reply.status, 200)
+                tool.gate.clear()
+            elif kind == 1:
+                tool.gate.set()
+                call = self.open_call(sid, tool.name, meta=_progress(),
+                                      request_id=i)
+                call.rest()
+                call.cut()              # a client that is done hangs up
+                tool.gate.clear()
+            elif kind == 2:
+                call = self.open_call(sid, tool.name, meta=_progress(),
+                                      request_id=i)
+                call.until_message(_is_method("notifications/progress"))
+                call.cut()
+                before = tool.finished_runs
+                tool.gate.set()
+                tool.wait("finished_runs", before + 1)
+                tool.gate.clear()
+            elif kind == 3:
+                call = self.open_call(sid, tool.name, meta=_progress(),
+                                      request_id=i)
+                call.until_message(_is_method("notifications/progress"))
+                before = tool.cancelled_runs
+                self.notify("notifications/cancelled", {"requestId": i}, sid)
+                tool.wait("cancelled_runs", before + 1)
+                call.rest(_PROMPT)
+                call.cut()
+            else:
+                before, runs = tool.cancelled_runs, tool.runs
+                call = self.open_modern("tools/call", {"name": tool.name,
+                                                       "arguments": {}},
+                                        request_id=i, wait_head=False)
+                tool.wait("runs", runs + 1)
+                call.cut()                              # S29: a cancel
+                tool.wait("cancelled_runs", before + 1)
+        self.assertEqual(tool.runs, 30)
+        try:
+            wait_for(lambda: threading.active_count() <= start)
+        except AssertionError:
+            self.fail("threads did not end: %d at the start, now %s" % (
+                start, ", ".join(t.name for t in threading.enumerate())))
+
+
+###############################################################################
+# Issue 4: the 2026-07-28 era (checklist 1.3, 2.8) ############################
+###############################################################################
+
+class ModernEraTests(_StreamTestCase):
+    """ Stateless 2026-07-28 requests: server/discover, tools/list and
+    tools/call with resultType, cache hints and serverInfo (S63, S64). """
+
+    def test_server_discover(self):
+        """ 4.3, S63, S64: resultType, supportedVersions, capabilities,
+        ttlMs, cacheScope, serverInfo in _meta; no session (S52). """
+        reply = self.modern("server/discover")
+        result = self.assertModernResult(reply)
+        self.assertIn(_MODERN, result["supportedVersions"])
+        self.assertIn(LATEST, result["supportedVersions"])
+        self.assertEqual(result["capabilities"], {"tools": {},
+                                                  "logging": {}})
+        self.assertIsInstance(result["ttlMs"], int)
+        self.assertGreaterEqual(result["ttlMs"], 0)
+        self.assertIn(result["cacheScope"], ("public", "private"))
+        self.assertEqual(reply.media_type, "application/json")
+
+    def test_tools_list(self):
+        """ 5.1, S63: tools in a deterministic order with ttlMs and
+        cacheScope; title and outputSchema are there (2025-06-18+). """
+        result = self.assertModernResult(self.modern("tools/list"))
+        names = [t["name"] for t in result["tools"]]
+        self.assertEqual(names, ["get_weather", "get_forecast"])
+        self.assertEqual(result["tools"][0]["title"], "Current weather")
+        self.assertIn("outputSchema", result["tools"][0])
+        self.assertIsInstance(result["ttlMs"], int)
+        self.assertIn(result["cacheScope"], ("public", "private"))
+        again = self.assertModernResult(self.modern("tools/list"))
+        self.assertEqual(again["tools"], result["tools"])
+
+    def test_tools_call(self):
+        """ 5.3: a weather call with resultType and serverInfo; invalid
+        arguments are an isError result, not a protocol error. """
+        result = self.assertModernResult(self.modern("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"}}))
+        self.assertNotIn("isError", result)
+        self.assertEqual(result["structuredContent"]["temperature"], 4.8)
+        for arguments in ({"city": ""}, {}, {"city": "x", "extra": 1}):
+            with self.subTest(arguments=arguments):
+                bad = self.assertModernResult(self.modern("tools/call", {
+                    "name": "get_weather", "arguments": arguments}))
+                self.assertIs(bad["isError"], True)
+                self.assertIn("Invalid arguments",
+                              bad["content"][0]["text"])
+
+    def test_unknown_tool_is_an_error(self):
+        """ 5.3: an unknown tool is a -32602 protocol error. """
+        reply = self.modern("tools/call", {"name": "nope", "arguments": {}},
+                            request_id=5)
+        self.assertRPCError(reply, 200, -32602, 5)
+
+    def test_no_session_is_minted_or_needed(self):
+        """ S52: modern requests never get Mcp-Session-Id and need none;
+        the server holds no session for them. """
+        before = len(self.dispatcher.sessions)
+        for method in ("server/discover", "tools/list"):
+            reply = self.modern(method)
+            self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+        self.assertEqual(len(self.dispatcher.sessions), before)
+
+    def test_get_needs_a_legacy_session(self):
+        """ S37, 1.3 rule 5: GET belongs to legacy sessions: with modern
+        headers and no session it is 400, not a stream. """
+        reply = self.get(None, headers={"MCP-Protocol-Version": _MODERN})
+        self.assertEqual(reply.status, 400)
+        self.assertNotEqual(reply.media_type, "text/event-stream")
+
+    def test_last_event_id_is_ignored(self):
+        """ S44: resumption does not exist in 2026-07-28; a POST carrying
+        Last-Event-ID is simply served. """
+        reply = self.modern("tools/list",
+                            headers={"Last-Event-ID": "abc.1.2"})
+        self.assertModernResult(reply)
+
+
+class ModernHeaderTests(_StreamTestCase):
+    """ The header rules of 2026-07-28 (S56-S62): 400 with -32020 for a
+    missing or mismatching header, -32022 for an unsupported version,
+    -32602 for missing _meta, 404 with -32601 for unknown methods. """
+
+    def post_modern(self, message, **overrides):
+        return self.post(message, self.modern_headers(message, **overrides))
+
+    def test_missing_protocol_version_header(self):
+        """ S56, S57: MCP-Protocol-Version is required. """
+        message = self.modern_message("tools/list", request_id=2)
+        reply = self.post_modern(message, MCP_Protocol_Version=None)
+        self.assertRPCError(reply, 400, -32020, 2)
+
+    def test_protocol_version_header_must_match_meta(self):
+        """ S56: header and _meta must agree. """
+        for header in (LATEST, "2026-07-29", " "):
+            with self.subTest(header=header):
+                message = self.modern_message("tools/list", request_id=2)
+                reply = self.post_modern(message,
+                                         MCP_Protocol_Version=header)
+                self.assertRPCError(reply, 400, -32020, 2)
+
+    def test_mcp_method_missing_or_wrong(self):
+        """ S58, S59: Mcp-Method is required and must equal method. """
+        for value in (None, "tools/call", "TOOLS/LIST", ""):
+            with self.subTest(mcp_method=value):
+                message = self.modern_message("tools/list", request_id=2)
+                reply = self.post_modern(message, Mcp_Method=value)
+                self.assertRPCError(reply, 400, -32020, 2)
+
+    def test_mcp_name_missing_or_wrong(self):
+        """ S58, S59: tools/call needs Mcp-Name equal to params.name; values
+        compare case-sensitively. """
+        for value in (None, "get_forecast", "GET_WEATHER", ""):
+            with self.subTest(mcp_name=value):
+                message = self.modern_message("tools/call", {
+                    "name": "get_weather", "arguments": {"city": "Hangzhou"}
+                }, request_id=2)
+                reply = self.post_modern(message, Mcp_Name=value)
+                self.assertRPCError(reply, 400, -32020, 2)
+        self.assertEqual(self.upstream.requests, [])
+
+    def test_base64_header_values_are_decoded(self):
+        """ S59: =?base64?...?= values are decoded before comparing: a tool
+        name and a method sent base64-encoded match; a bad encoding or a
+        different name does not. """
+        def b64(text):
+            return "=?base64?%s?=" % base64.b64encode(
+                text.encode("utf-8")).decode("ascii")
+
+        message = self.modern_message("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"}})
+        reply = self.post_modern(message, Mcp_Name=b64("get_weather"),
+                                 Mcp_Method=b64("tools/call"))
+        result = self.assertModernResult(reply)
+        self.assertNotIn("isError", result)
+        for value in (b64("get_forecast"), "=?base64?!!!?=",
+                      "=?BASE64?%s?=" % b64("get_weather")[9:-2]):
+            with self.subTest(mcp_name=value):
+                reply = self.post_modern(message, Mcp_Name=value)
+                self.assertRPCError(reply, 400, -32020, 1)
+
+    def test_unsupported_version(self):
+        """ 1.3, S56: a version the server does not implement, the same in
+        header and _meta, is 400 with -32022, data.supported and
+        data.requested. """
+        for version in ("2099-01-01", LATEST):
+            with self.subTest(version=version):
+                message = self.modern_message("tools/list", request_id=4,
+                                              **{_META_VERSION: version})
+                reply = self.post_modern(message)
+                error = self.assertRPCError(reply, 400, -32022, 4)["error"]
+                self.assertEqual(error["data"]["requested"], version)
+                self.assertIn(_MODERN, error["data"]["supported"])
+
+    def test_missing_client_capabilities(self):
+        """ 1.3, IDX26: clientCapabilities is required: 400, -32602. """
+        for value in (None, "all", []):
+            with self.subTest(capabilities=value):
+                message = self.modern_message("tools/list", request_id=6,
+                                              **{_META_CAPS: value})
+                reply = self.post_modern(message)
+                self.assertRPCError(reply, 400, -32602, 6)
+
+    def test_unknown_and_removed_methods_are_404(self):
+        """ S61: an unknown method, and the legacy-only ping and
+        logging/setLevel, are 404 with -32601. """
+        for method in ("resources/list", "ping", "logging/setLevel",
+                       "initialize"):
+            # initialize too: with 2026 _meta and headers it is routed the
+            # stateless way, where it does not exist
+            with self.subTest(method=method):
+                params = {"level": "debug"} if method.startswith("log") \
+                    else None
+                message = self.modern_message(method, params, request_id=8)
+                sessions = len(self.dispatcher.sessions)
+                reply = self.post_modern(message)
+                self.assertRPCError(reply, 404, -32601, 8)
+                self.assertIsNone(reply.headers.get("Mcp-Session-Id"))
+                self.assertEqual(len(self.dispatcher.sessions), sessions)
+
+    def test_invalid_log_level(self):
+        """ 6.3 (2026): _meta logLevel must be a known level: 400, -32602. """
+        for level in ("verbose", "DEBUG", 3):
+            with self.subTest(level=level):
+                message = self.modern_message("tools/list", request_id=9,
+                                              **{_META_LOG: level})
+                reply = self.post_modern(message)
+                self.assertRPCError(reply, 400, -32602, 9)
+
+
+class ModernStreamTests(_StreamTestCase):
+    """ 2026-07-28 streams: progress and logs only on the request's own
+    stream, logs only when _meta asks for a level (6.3), and closing the
+    stream cancels the request (S29). """
+
+    def test_progress_and_logs_on_own_stream(self):
+        """ S24, 6.1, 6.3: with progressToken and logLevel info, the stream
+        carries progress and the info message (not debug), then the
+        result; a GET stream of a legacy session and a concurrent modern
+        call get none of it. """
+        tool = self.gated(steps=2)
+        sid = self.initialize()
+        listen = self.open_get(sid)
+        listen.until(lambda e: e.get("id"))
+        other = self.open_modern("tools/call", {
+            "name": tool.name, "arguments": {"tag": "other"},
+            "_meta": {"progressToken": "other"}}, request_id=2)
+        other.until_message(_is_method("notifications/progress"))
+        tool.wait("runs", 1)
+        tool.gate.set()
+        reply = self.modern("tools/call", {
+            "name": tool.name, "arguments": {"tag": "mine"},
+            "_meta": {"progressToken": "mine"}}, request_id=1,
+            **{_META_LOG: "info"})
+        self.assertEqual(reply.media_type, "text/event-stream")
+        messages = reply.messages()
+        self.assertEqual([m.get("method") for m in messages], [
+            "notifications/message", "notifications/progress",
+            "notifications/progress", None])
+        self.assertEqual(messages[0]["params"]["data"], "info gated mine")
+        self.assertEqual([m["params"]["progressToken"]
+                          for m in messages[1:3]], ["mine", "mine"])
+        self.assertEqual(messages[-1]["result"]["resultType"], "complete")
+        # no ids on stateless events: nothing can be resumed (S43, S44)
+        self.assertEqual([e["id"] for e in reply.events()],
+                         [None] * len(reply.events()))
+        rest = other.rest()
+        tokens = [m["params"]["progressToken"] for m in _messages(
+            other.events) if m.get("method") == "notifications/progress"]
+        self.assertEqual(tokens, ["other", "other"])
+        self.assertFalse(any(m.get("method") == "notifications/message"
+                             for m in _messages(rest)))
+        self.dispatcher.tool("marker2", "A marker.", {"type": "object"})(
+            lambda a, c: "ok")
+        self.addCleanup(self.dispatcher.tools.remove, "marker2")
+        listen.until_message(_is_method("notifications/tools/list_changed"))
+        self.assertEqual([m["method"] for m in _messages(listen.events)],
+                         ["notifications/tools/list_changed"])
+
+    def test_no_log_level_no_log_messages(self):
+        """ 6.3 (2026): without _meta logLevel the server MUST NOT send
+        notifications/message; with no progressToken either, the answer is
+        plain JSON. """
+        tool = self.gated(steps=2)
+        tool.gate.set()
+        reply = self.modern("tools/call", {"name": tool.name,
+                                           "arguments": {}})
+        self.assertEqual(reply.media_type, "application/json", reply.body)
+        self.assertModernResult(reply)
+        reply = self.modern("tools/call", {
+            "name": tool.name, "arguments": {},
+            "_meta": {"progressToken": 5}})
+        methods = [m.get("method") for m in reply.messages()]
+        self.assertEqual(methods, ["notifications/progress"] * 2 + [None])
+
+    def test_weather_call_logs_at_debug(self):
+        """ 6.3 (2026): _meta logLevel debug shows the upstream URLs. """
+        reply = self.modern("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"}},
+            **{_META_LOG: "debug"})
+        logs = [m["params"] for m in reply.messages()
+                if m.get("method") == "notifications/message"]
+        urls = [p["data"] for p in logs if p["level"] == "debug"]
+        self.assertEqual(len(urls), 2, logs)
+        self.assertTrue(urls[0].startswith("GET " +
+                                           self.upstream.geocoding_url))
+        self.assertTrue(urls[1].startswith("GET " +
+                                           self.upstream.forecast_url))
+
+    def test_closing_the_stream_cancels(self):
+        """ S29: when the client closes the response stream, the call sees
+        call.cancelled within a deadline, whether the answer was an SSE
+        stream (progress sent) or a JSON answer not yet begun. """
+        tool = self.gated()
+        for meta in ({"progressToken": "p"}, {}):
+            with self.subTest(streamed=bool(meta)):
+                before_runs, before = tool.runs, tool.cancelled_runs
+                call = self.open_modern("tools/call", {
+                    "name": tool.name, "arguments": {}, "_meta": meta},
+                    request_id=3, wait_head=bool(meta))
+                tool.wait("runs", before_runs + 1)
+                if meta:
+                    call.until_message(_is_method("notifications/progress"))
+                call.cut()
+                tool.wait("cancelled_runs", before + 1, _PROMPT)
+                self.assertEqual(tool.finished_runs, 0)
+
+    # Regression test.  Until 1767a64, a failed write (the client's TCP
+    # stack answered with a reset: it closed with unread data, or with
+    # SO_LINGER 0) left pump() and deliver() through the OSError without
+    # setting the request's Cancellation: the tool ran on, and kept waiting
+    # for its upstream, with nobody to answer.
+    def test_reset_during_a_write_cancels(self):
+        """ S29, B-4: the server is writing a large (8 MiB) progress event
+        to a client that reads nothing; the client resets the connection;
+        the write fails, and that too must cancel the call. """
+        pushed, release = threading.Event(), threading.Event()
+        seen = threading.Event()
+
+        def bulky_waiter(arguments, call):
+            call.progress(1, 2, "x" * (8 << 20))
+            pushed.set()
+            while not release.is_set():
+                if call.cancelled.wait(0.01):
+                    seen.set()
+                    return "cancelled"
+            return "released"
+
+        self.dispatcher.tool("bulky_waiter", "Big event, then waits.",
+                             {"type": "object"})(bulky_waiter)
+        self.addCleanup(self.dispatcher.tools.remove, "bulky_waiter")
+        self.addCleanup(release.set)
+        message = self.modern_message("tools/call", {
+            "name": "bulky_waiter", "arguments": {},
+            "_meta": {"progressToken": "b"}})
+        headers = self.modern_headers(message, accept=ACCEPT_SSE)
+        headers["Content-Type"] = "application/json"
+        call = self.stream("POST", message, headers, receive_buffer=4096)
+        self.assertEqual(call.status, 200)
+        self.assertTrue(pushed.wait(TIMEOUT))
+        call.reset()
+        self.assertTrue(seen.wait(_PROMPT), "the call was not cancelled")
+
+    def test_closing_the_stream_abandons_the_upstream_wait(self):
+        """ S29, B-4: a 2026-07-28 weather call waiting for a held upstream
+        stops when its client closes the stream, as a legacy cancel does
+        (CancellationTests.test_cancel_abandons_the_upstream_wait): its
+        worker thread ends while the upstream still has not answered. """
+        gate = self.upstream.hold("geocoding")
+        self.addCleanup(gate.set)
+        before = set(t for t in threading.enumerate() if t.name == "call")
+        call = self.open_modern("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"},
+            "_meta": {"progressToken": "p"}})
+        call.until_message(_is_method("notifications/progress"))
+        self.upstream.wait_requests(1, "geocoding")
+        workers = [t for t in threading.enumerate()
+                   if t.name == "call" and t not in before]
+        self.assertEqual(len(workers), 1)
+        call.cut()
+        wait_for(lambda: not workers[0].is_alive(), _PROMPT,
+                 message="the call still waits for the upstream")
+        self.assertFalse(gate.is_set())
+
+
+class ModernDisconnectTests(_StreamTestCase):
+    """ S29 with keepalive=0.1: while a 2026-07-28 call waits, a keep-alive
+    is due at every turn of the server's loop, so the server notices a
+    vanished client when it is about to write a keep-alive. """
+
+    settings = {"keepalive": 0.1}
+
+    # Regression test.  In de0b37e, pump() asked peer_gone() before each
+    # keep-alive and, if the client was gone, left the loop with `break`
+    # before its S29 check, so the request was never cancelled whenever the
+    # vanished client was noticed at keep-alive time (every time here).
+    # Fixed in 1767a64.
+    def test_close_noticed_at_keepalive_cancels(self):
+        """ S29: a client that closes its stream cancels the call, also
+        when the server notices it at keep-alive time. """
+        tool = self.gated()
+        call = self.open_modern("tools/call", {
+            "name": tool.name, "arguments": {},
+            "_meta": {"progressToken": "w"}})
+        call.until_message(_is_method("notifications/progress"))
+        call.cut()
+        tool.wait("cancelled_runs", 1, _PROMPT)
+        self.assertEqual(tool.finished_runs, 0)
+
+
+class DualEraTests(_StreamTestCase):
+    """ One endpoint, both eras (checklist 1.3): the routing rules. """
+
+    def test_both_eras_interleaved(self):
+        """ 1.3: a legacy session and stateless modern requests take turns
+        on one server; each gets its own behaviour. """
+        sid = self.initialize()
+        modern = self.assertModernResult(self.modern("server/discover"))
+        self.assertIn("supportedVersions", modern)
+        legacy = self.result_of(self.rpc("tools/list", {}, sid))["result"]
+        self.assertNotIn("resultType", legacy)
+        self.assertNotIn("ttlMs", legacy)
+        self.assertEqual(self.set_level(sid).status, 200)
+        result = self.assertModernResult(self.modern("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"}}))
+        self.assertEqual(result["structuredContent"]["temperature"], 4.8)
+        # the legacy session's log level does not reach modern requests
+        reply = self.modern("tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"}})
+        self.assertEqual(reply.media_type, "application/json")
+        legacy_call = self.call_tool("get_weather", {"city": "Hangzhou"},
+                                     sid)
+        self.assertEqual(legacy_call.media_type, "text/event-stream")
+        response = self.result_of(legacy_call, 7)
+        self.assertNotIn("resultType", response["result"])
+        self.assertNotIn("_meta", response["result"])
+        self.assertEqual(self.rpc("ping", None, sid).json()["result"], {})
+        self.assertModernResult(self.modern("tools/list"))
+        # the legacy-only methods stay legacy-only
+        self.assertRPCError(self.modern("ping", request_id=3), 404, -32601,
+                            3)
+
+    def set_level(self, sid):
+        return self.rpc("logging/setLevel", {"level": "debug"}, sid)
+
+    def test_modern_request_with_stale_session_id(self):
+        """ S52, 1.3 rule 3: a modern request whose Mcp-Session-Id names no
+        live session (here: one deleted) is served statelessly. """
+        sid = self.initialize()
+        deleted = self.request("DELETE", None, self.headers_for(sid))
+        self.assertIn(deleted.status, (200, 204))
+        for stale in (sid, "nonode.bm90LWEtc2Vzc2lvbg"):
+            with self.subTest(session=stale):
+                reply = self.modern("server/discover",
+                                    headers={"Mcp-Session-Id": stale})
+                self.assertModernResult(reply)
+
+    def test_modern_request_with_live_session_goes_legacy(self):
+        """ 1.3 rule 1: a live legacy session id wins: the request is served
+        the 2025 way (no resultType, no cache hints; server/discover is
+        not a legacy method, -32601 in a 200). """
+        sid = self.initialize()
+        session = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": LATEST}
+        reply = self.modern("tools/list", headers=session)
+        self.assertEqual(reply.status, 200, reply.body)
+        result = self.result_of(reply, 1)["result"]
+        self.assertNotIn("resultType", result)
+        self.assertNotIn("ttlMs", result)
+        self.assertNotIn("_meta", result)
+        reply = self.modern("server/discover", request_id=2, headers=session)
+        self.assertRPCError(reply, 200, -32601, 2)
+        # the modern era's own header is not a legacy version (S55)
+        reply = self.modern("tools/list", request_id=3,
+                            headers={"Mcp-Session-Id": sid})
+        self.assertRPCError(reply, 400, -32600, 3)
+        self.assertEqual(reply.json()["error"]["data"]["requested"], _MODERN)
 
 
 if __name__ == "__main__":
