@@ -2593,7 +2593,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                             else None), None
             if mode is None:
                 answer = self.await_answer(stream, generation, framing,
-                                           cancel)
+                                           cancel, session)
                 if answer not in (UPGRADE, UPGRADE_IDLE):
                     if answer is not None:
                         self.send_answer(answer, batch, headers)
@@ -2612,15 +2612,22 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 with session.lock:
                     session.writers -= 1
 
-    def await_answer(self, stream, generation, framing, cancel):
+    def await_answer(self, stream, generation, framing, cancel, session):
         """ Collect the responses for one JSON body.  Returns them, UPGRADE
         when a notification comes first or nothing comes for a keep-alive
         period (so proxies do not cut a silent call, field notes B-13), or
         None when the client went away. """
         cursor, responses, started = 0, [], time.monotonic()
+        upgrade_after = min(self.config.keepalive,
+                            self.poll_after(stream, session) or
+                            self.config.keepalive)
         while True:
-            events, finished, attached = stream.wait(
-                cursor, generation, self.wait_slice(cancel))
+            timeout = self.wait_slice(cancel)
+            if framing == "lazy":
+                timeout = max(0.01, min(timeout, started + upgrade_after -
+                                        time.monotonic()))
+            events, finished, attached = stream.wait(cursor, generation,
+                                                     timeout)
             if not attached:
                 return None
             for seq, message in events:
@@ -2633,7 +2640,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if finished:
                 return responses
             if framing == "lazy" and \
-                    time.monotonic() - started >= self.config.keepalive:
+                    time.monotonic() - started >= upgrade_after:
                 return UPGRADE_IDLE
             if cancel is not None and self.peer_gone():
                 cancel.set()                    # S29: closing is cancelling
@@ -2650,6 +2657,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if cancel is not None:
             return min(self.config.keepalive, self.peer_poll)
         return self.config.keepalive
+
+    def poll_after(self, stream, session):
+        """ Seconds after which a POST stream is closed for polling: only
+        for resumable POST streams of 2025-11-25 sessions (S20); else 0. """
+        if stream.number and self.resumable(stream, session) and \
+                session.version >= "2025-11-25":
+            return self.config.sse_poll_after
+        return 0
 
     def resumable(self, stream, session):
         return session is not None and session.id is not None and \
@@ -2685,9 +2700,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         --sse-poll-after, a long POST stream is closed early (after a retry
         field) and the client polls with GET (S20, S21). """
         keepalive = self.config.keepalive
-        poll_after = self.config.sse_poll_after if (
-            mode == "sse" and stream.number and self.resumable(stream, session)
-            and session.version >= "2025-11-25") else 0
+        poll_after = self.poll_after(stream, session) if mode == "sse" else 0
         opened = last = time.monotonic()
         while True:
             timeout = self.wait_slice(cancel)

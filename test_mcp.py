@@ -3997,6 +3997,32 @@ class SSEPollingTests(_StreamTestCase):
         self.assertFalse(any(e.get("data") == "" for e in call.events))
 
 
+class LazyPollingTests(_StreamTestCase):
+    """ sse_poll_after also bounds calls answered lazily: a client that
+    accepts JSON and SSE is switched to SSE (and then closed for polling)
+    after sse_poll_after, not after a whole keep-alive period. """
+
+    settings = {"sse_poll_after": 0.3, "keepalive": 60}
+
+    def test_lazy_answer_is_closed_for_polling(self):
+        """ S20, S21: the keep-alive is 60 s, longer than this test may
+        wait; the POST stream still ends early, with the priming event and
+        a retry field and no response, while the call runs on. """
+        tool = self.gated(steps=1)
+        sid = self.initialize()
+        call = self.open_call(sid, tool.name, accept=ACCEPT_BOTH)
+        try:
+            events = call.rest(TIMEOUT)
+            self.assertTrue(call.ended)
+            plain = _events_only(events)
+            self.assertEqual(plain[0]["data"], "")
+            self.assertEqual(plain[-1]["retry"], 1000)
+            self.assertEqual(_messages(events), [])
+            self.assertEqual(tool.finished_runs, 0)
+        finally:
+            tool.gate.set()
+
+
 ###############################################################################
 # Issue 3: cancellation (checklist 6.2) #######################################
 ###############################################################################
