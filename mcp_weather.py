@@ -996,6 +996,62 @@ class SessionStore(object):
         self._sessions.pop(session_id).close()
 
 
+class WorkerPool(object):
+    """ Threads for work that may block (tool calls, upstream requests),
+    reused: starting a thread costs more than a cached weather call.  A
+    task goes to the most recently idle worker, or to a new thread when
+    none is idle, so a blocked tool never delays another; a worker idle for
+    ``idle_timeout`` seconds ends, so nothing accumulates. """
+
+    idle_timeout = 5.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle = []                 # slots of waiting workers, LIFO
+        self.busy = 0                   # tasks running now
+
+    def run(self, function):
+        with self._lock:
+            self.busy += 1
+            slot = self._idle.pop() if self._idle else None
+        if slot is None:
+            threading.Thread(target=self._work, args=(function,),
+                             name="worker", daemon=True).start()
+        else:
+            slot.append(function)
+            slot.ready.set()
+
+    def _work(self, function):
+        slot = _Slot()
+        while function is not None:
+            try:
+                function()
+            except Exception:           # tasks report their own errors
+                log.exception("worker task failed")
+            function = self._next_task(slot)
+
+    def _next_task(self, slot):
+        slot.ready.clear()
+        with self._lock:                # idle as soon as no longer busy
+            self.busy -= 1
+            self._idle.append(slot)
+        if not slot.ready.wait(self.idle_timeout):
+            with self._lock:
+                if slot in self._idle:          # still unclaimed: retire
+                    self._idle.remove(slot)
+                    return None
+            slot.ready.wait()                   # claimed just now
+        return slot.pop()
+
+
+class _Slot(list):
+    """ Where a task is handed to one waiting worker. """
+
+    def __init__(self):
+        list.__init__(self)
+        self.ready = threading.Event()
+
+
 class Call(object):
     """ One request being handled: what a method or tool needs to talk back.
 
@@ -1077,8 +1133,7 @@ class Call(object):
         self.cancelled.wake_on_cancel(wake)
         try:
             if not wake.is_set():
-                threading.Thread(target=work, name="upstream", daemon=True
-                                 ).start()
+                self.dispatcher.workers.run(work)
                 wake.wait(timeout)
         finally:
             self.cancelled.forget(wake)
@@ -1131,6 +1186,7 @@ class MCPDispatcher(object):
         self.config = config or Config()
         self.tools = tools or ToolRegistry()
         self.sessions = SessionStore(self.config)
+        self.workers = WorkerPool()
         self.stateless = self.config.stateless
         self.trace = self.config.trace
         self.legacy_methods = {
@@ -2504,8 +2560,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
             if slow:
-                threading.Thread(target=work, name="call", daemon=True
-                                 ).start()
+                self.dispatcher.workers.run(work)
             else:
                 work()
             headers = []
@@ -2782,7 +2837,7 @@ class MCPServer(http.server.ThreadingHTTPServer):
     connection, plus one per running tool call. """
 
     daemon_threads = True
-    request_queue_size = 128        # listen backlog
+    request_queue_size = 1024       # listen backlog, for bursts of clients
     allow_reuse_address = True
 
     def __init__(self, config=None, dispatcher=None,

@@ -4489,11 +4489,43 @@ class GracefulShutdownTests(unittest.TestCase):
 # Issue 3: threads end with their work (B-4) ##################################
 ###############################################################################
 
+class WorkerPoolTests(unittest.TestCase):
+    """ The pool that runs tool calls and upstream requests: a blocked task
+    never delays another, and idle threads are reused, then retired. """
+
+    def test_blocked_task_does_not_delay_another(self):
+        pool, gate, done = mcp_weather.WorkerPool(), threading.Event(), []
+        self.addCleanup(gate.set)
+        pool.run(gate.wait)
+        pool.run(lambda: done.append(1))
+        wait_for(lambda: done == [1], message="second task waited")
+        self.assertEqual(pool.busy, 1)
+
+    def test_idle_threads_are_reused_then_retired(self):
+        pool = mcp_weather.WorkerPool()
+        pool.idle_timeout = 0.5
+        names = []
+        for _ in range(20):
+            finished = threading.Event()
+            pool.run(lambda: (names.append(threading.current_thread()),
+                              finished.set()))
+            self.assertTrue(finished.wait(TIMEOUT))
+            wait_for(lambda: pool.busy == 0)
+        self.assertEqual(len(set(names)), 1, "sequential tasks share a thread")
+        wait_for(lambda: not names[0].is_alive(),
+                 message="an idle worker did not retire")
+
+
 class ThreadLeakTests(_StreamTestCase):
     """ Every per-request and per-stream thread ends when its work ends or
-    its client goes away. """
+    its client goes away; reused workers end after idle_timeout. """
 
     settings = {"keepalive": 0.2}
+
+    @classmethod
+    def setUpClass(cls):
+        super(ThreadLeakTests, cls).setUpClass()
+        cls.dispatcher.workers.idle_timeout = 0.3   # default 5 s
 
     def test_threads_return_to_baseline(self):
         """ 30 calls: plain JSON, SSE read to the end, SSE cut mid-call
@@ -4879,21 +4911,21 @@ class ModernStreamTests(_StreamTestCase):
     def test_closing_the_stream_abandons_the_upstream_wait(self):
         """ S29, B-4: a 2026-07-28 weather call waiting for a held upstream
         stops when its client closes the stream, as a legacy cancel does
-        (CancellationTests.test_cancel_abandons_the_upstream_wait): its
-        worker thread ends while the upstream still has not answered. """
+        (CancellationTests.test_cancel_abandons_the_upstream_wait): the
+        call's worker is free again while the upstream still has not
+        answered; only the abandoned fetch itself is still busy. """
         gate = self.upstream.hold("geocoding")
         self.addCleanup(gate.set)
-        before = set(t for t in threading.enumerate() if t.name == "call")
+        workers = self.dispatcher.workers
+        before = workers.busy
         call = self.open_modern("tools/call", {
             "name": "get_weather", "arguments": {"city": "Hangzhou"},
             "_meta": {"progressToken": "p"}})
         call.until_message(_is_method("notifications/progress"))
         self.upstream.wait_requests(1, "geocoding")
-        workers = [t for t in threading.enumerate()
-                   if t.name == "call" and t not in before]
-        self.assertEqual(len(workers), 1)
+        self.assertEqual(workers.busy, before + 2)    # the call, the fetch
         call.cut()
-        wait_for(lambda: not workers[0].is_alive(), _PROMPT,
+        wait_for(lambda: workers.busy == before + 1, _PROMPT,
                  message="the call still waits for the upstream")
         self.assertFalse(gate.is_set())
 
