@@ -3214,8 +3214,7 @@ class RegistrationTests(ServerTestCase):
 # chatty behaviour comes from tools registered for one test (_GatedTool)
 # that wait on an Event the test controls, never from sleeps.
 
-_SERVER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                            "mcp_weather.py")
+# Written out, not taken from mcp_weather, so a typo there would show here.
 _MODERN = "2026-07-28"
 _META_VERSION = "io.modelcontextprotocol/protocolVersion"
 _META_CAPS = "io.modelcontextprotocol/clientCapabilities"
@@ -4287,7 +4286,7 @@ class StdioTransportTests(unittest.TestCase):
 
     def run_stdio(self, lines, **env):
         proc = subprocess.Popen(
-            [sys.executable, _SERVER_FILE, "--stdio"],
+            [sys.executable, SERVER_FILE, "--stdio"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=_server_env(self.upstream, **env))
         data = b"".join(json.dumps(line).encode("utf-8") + b"\n"
@@ -4382,7 +4381,7 @@ class GracefulShutdownTests(unittest.TestCase):
 
     def start_server(self):
         proc = subprocess.Popen(
-            [sys.executable, _SERVER_FILE, "--port", "0", "--log-level",
+            [sys.executable, SERVER_FILE, "--port", "0", "--log-level",
              "info"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=_server_env(self.upstream))
         self.addCleanup(self.stop, proc)

@@ -48,6 +48,12 @@ import urllib.parse
 import urllib.request
 from typing import Annotated, Optional
 
+# The same text as ours, so both servers send the same bytes: mcp_weather is
+# used for this one formatting function, nothing else.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from mcp_weather import format_current  # noqa: E402
+
 try:
     import uvicorn
     from mcp.server.mcpserver import MCPServer
@@ -200,23 +206,6 @@ def forecast_data(place, **params):
 def number(value):
     return None if value is None else (int(value) if isinstance(value, int)
                                        else float(value))
-
-
-def format_current(data):
-    units = data["units"]
-    parts = ["%s %s" % (data["temperature"], units["temperature"])]
-    if data.get("apparent_temperature") is not None:
-        parts[0] += " (feels like %s %s)" % (data["apparent_temperature"],
-                                             units["temperature"])
-    if data.get("humidity") is not None:
-        parts.append("humidity %s %%" % data["humidity"])
-    if data.get("wind_speed") is not None:
-        parts.append("wind %s %s" % (data["wind_speed"], units["wind_speed"]))
-    when = data["time"] + (" " + data["location"]["timezone"]
-                           if data["location"].get("timezone") else "")
-    return "%s: %s, %s. (%s, %s)" % (label(data["location"]),
-                                     data["conditions"], ", ".join(parts),
-                                     data["provider"], when.strip())
 
 
 # -- the server ---------------------------------------------------------------
