@@ -3053,6 +3053,16 @@ Try it:
 """
 
 
+def metavar(name, kind):
+    """ What a flag takes, as --help shows it: every float is seconds. """
+    special = {"port": "PORT", "max_body": "BYTES", "sse_retry": "MS"}
+    if name in special:
+        return special[name]
+    if kind is float:
+        return "SECONDS"
+    return "N" if kind is int else name.split("_")[-1].upper()
+
+
 def build_parser(defaults):
     parser = argparse.ArgumentParser(
         prog="mcp_weather.py", epilog=EPILOG,
@@ -3072,8 +3082,7 @@ def build_parser(defaults):
                                 metavar="VALUE", help=text)
         else:
             parser.add_argument(flag, type=kind, default=default,
-                                metavar=name.split("_")[-1].upper(),
-                                help=text)
+                                metavar=metavar(name, kind), help=text)
     parser.add_argument("--version", action="version",
                         version="%s %s" % (SERVER_NAME, __version__))
     return parser
