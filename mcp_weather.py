@@ -61,6 +61,7 @@ import argparse
 import base64
 import binascii
 import collections
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -862,11 +863,11 @@ class Session(object):
             if self.inflight.get(call.key) is call:
                 del self.inflight[call.key]
 
-    def cancel(self, request_id, reason=None):
+    def cancel(self, request_id):
         with self.lock:
             call = self.inflight.get(json.dumps(request_id))
         if call is not None:
-            call.cancel(reason)
+            call.cancel()
         return call is not None
 
     def busy(self):
@@ -887,7 +888,7 @@ class Session(object):
             calls = list(self.inflight.values())
             streams = list(self.streams.values()) + [self.standalone]
         for call in calls:
-            call.cancel("session closed")
+            call.cancel()
         for stream in streams:
             stream.finish()
 
@@ -1108,7 +1109,7 @@ class Call(object):
             self.send(notification("notifications/message", {
                 "level": level, "logger": logger, "data": data}))
 
-    def cancel(self, reason=None):
+    def cancel(self):
         self.cancelled.set()
 
     def check_cancelled(self):
@@ -1152,7 +1153,6 @@ class Call(object):
 
 META_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
-META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 
@@ -1308,8 +1308,9 @@ class MCPDispatcher(object):
             params = message.get("params") or {}
             request_id = params.get("requestId")
             if is_request_id(request_id):
-                found = session.cancel(request_id, params.get("reason"))
-                log.debug("cancel %r: %s", request_id,
+                found = session.cancel(request_id)
+                log.debug("cancel %r (%s): %s", request_id,
+                          str(params.get("reason", ""))[:100],
                           "stopped" if found else "not in flight")
 
     def capabilities(self, version):
@@ -2299,7 +2300,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         allowed by --allow-origin.  Rejections are logged with the value. """
         config, loopback = self.config, self.server.loopback
         host = self.headers.get("Host", "")
-        allowed_hosts = [h.lower() for h in config.allow_host]
+        allowed_hosts = self.server.allowed_hosts
         name = host_name(host)
         # Loopback binds accept loopback names; others accept any Host,
         # unless --allow-host lists the only ones to accept.
@@ -2834,7 +2835,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
 class MCPServer(http.server.ThreadingHTTPServer):
     """ A threading HTTP server holding the dispatcher: one thread per
-    connection, plus one per running tool call. """
+    connection, plus the dispatcher's pool of workers for tool calls. """
 
     daemon_threads = True
     request_queue_size = 1024       # listen backlog, for bursts of clients
@@ -2849,6 +2850,7 @@ class MCPServer(http.server.ThreadingHTTPServer):
         if ":" in self.config.host:
             self.address_family = socket.AF_INET6
         self.loopback = is_loopback(self.config.host)
+        self.allowed_hosts = [h.lower() for h in self.config.allow_host]
         self.stopping = False
         self.active = collections.Counter()
         self.active_cond = threading.Condition()
@@ -2883,20 +2885,17 @@ class MCPServer(http.server.ThreadingHTTPServer):
     def streaming(self):
         return self._tracking("streams")
 
+    @contextlib.contextmanager
     def _tracking(self, kind):
-        server = self
-
-        class Tracker(object):
-            def __enter__(self):
-                with server.active_cond:
-                    server.active[kind] += 1
-
-            def __exit__(self, *exc):
-                with server.active_cond:
-                    server.active[kind] -= 1
-                    server.active_cond.notify_all()
-
-        return Tracker()
+        """ Count a request in flight, for drain(). """
+        with self.active_cond:
+            self.active[kind] += 1
+        try:
+            yield
+        finally:
+            with self.active_cond:
+                self.active[kind] -= 1
+                self.active_cond.notify_all()
 
     def drain(self, timeout):
         """ Graceful stop: refuse new work, let calls in flight deliver

@@ -31,7 +31,7 @@ What it is, so the numbers can be read fairly against mcp_weather.py:
   kept WEATHER_CACHE_TTL seconds (default 600), fetched on a miss from
   WEATHER_GEOCODING_URL / WEATHER_FORECAST_URL with urllib (blocking; the
   tools are plain `def`s, which the SDK runs in its worker-thread pool, much
-  as mcp_weather.py runs each tools/call on a thread of its own).
+  as mcp_weather.py runs each tools/call on its worker pool).
 * no progress notifications or log messages (mcp_weather.py sends none
   either unless the client asks with a progressToken or logging/setLevel,
   which the benchmark does not).
@@ -48,11 +48,12 @@ import urllib.parse
 import urllib.request
 from typing import Annotated, Optional
 
-# The same text as ours, so both servers send the same bytes: mcp_weather is
-# used for this one formatting function, nothing else.
+# The same texts as ours, so both servers send the same bytes: mcp_weather
+# gives its instructions, condition names and formatter, nothing else.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from mcp_weather import format_current  # noqa: E402
+from mcp_weather import (INSTRUCTIONS, describe_wmo,  # noqa: E402
+                         format_current)
 
 try:
     import uvicorn
@@ -73,24 +74,6 @@ CURRENT_FIELDS = ("temperature_2m,relative_humidity_2m,apparent_temperature,"
                   "weather_code,wind_speed_10m")
 DAILY_FIELDS = ("weather_code,temperature_2m_max,temperature_2m_min,"
                 "precipitation_sum,precipitation_probability_max")
-WMO = {0: "clear sky", 1: "mainly clear", 2: "partly cloudy", 3: "overcast",
-       45: "fog", 48: "depositing rime fog", 51: "light drizzle",
-       53: "moderate drizzle", 55: "dense drizzle",
-       56: "light freezing drizzle", 57: "dense freezing drizzle",
-       61: "slight rain", 63: "moderate rain", 65: "heavy rain",
-       66: "light freezing rain", 67: "heavy freezing rain",
-       71: "slight snowfall", 73: "moderate snowfall", 75: "heavy snowfall",
-       77: "snow grains", 80: "slight rain showers",
-       81: "moderate rain showers", 82: "violent rain showers",
-       85: "slight snow showers", 86: "heavy snow showers",
-       95: "thunderstorm", 96: "thunderstorm with slight hail",
-       99: "thunderstorm with heavy hail"}
-INSTRUCTIONS = (
-    "Weather tools. get_weather gives current conditions for a city; "
-    "get_forecast gives a daily forecast for 1 to 7 days. City names may be "
-    "written in any language or script (Hangzhou, 杭州, São Paulo). "
-    "Each result has a readable text and, for clients that support it, "
-    "structured data.")
 CITY = Annotated[str, Field(
     min_length=1, max_length=100, pattern=r"\S",
     description="City name in any language or script, e.g. Hangzhou, 杭州, "
@@ -233,7 +216,7 @@ def get_weather(city: CITY) -> Annotated[CallToolResult, CurrentWeather]:
         "humidity": number(now.get("relative_humidity_2m")),
         "wind_speed": number(now.get("wind_speed_10m")),
         "weather_code": code,
-        "conditions": WMO.get(code, "unknown (WMO code %s)" % code),
+        "conditions": describe_wmo(code),
         "units": {"temperature": units.get("temperature_2m", "°C"),
                   "wind_speed": units.get("wind_speed_10m", "km/h")},
         "provider": "Open-Meteo"}
@@ -261,7 +244,7 @@ def get_forecast(city: CITY,
         code = int(daily["weather_code"][i])
         rows.append({
             "date": str(date), "weather_code": code,
-            "conditions": WMO.get(code, "unknown (WMO code %s)" % code),
+            "conditions": describe_wmo(code),
             "temperature_max": number(daily["temperature_2m_max"][i]),
             "temperature_min": number(daily["temperature_2m_min"][i]),
             "precipitation_sum": number(
