@@ -734,11 +734,16 @@ class InitializeTests(ServerTestCase):
                 self.assertEqual(result["serverInfo"], info)
 
     def test_capabilities_and_instructions(self):
-        """ 4.1: capabilities for exactly what is implemented (tools with
-        list_changed, logging), and human instructions. """
+        """ 4.1: capabilities for exactly what is implemented (tools,
+        resources and prompts with list_changed, resource subscriptions,
+        logging, completions), and human instructions. """
         result = self.result_of(self.post(initialize_message()))["result"]
         self.assertEqual(result["capabilities"],
-                         {"tools": {"listChanged": True}, "logging": {}})
+                         {"tools": {"listChanged": True}, "logging": {},
+                          "resources": {"listChanged": True,
+                                        "subscribe": True},
+                          "prompts": {"listChanged": True},
+                          "completions": {}})
         self.assertIsInstance(result["instructions"], str)
         self.assertIn("get_weather", result["instructions"])
         self.assertIn("get_forecast", result["instructions"])
@@ -851,9 +856,9 @@ class InitializeTests(ServerTestCase):
     def test_unknown_method_is_32601(self):
         """ 7.1: an unknown method is -32601 with status 200 (7.2). """
         sid = self.initialize()
-        reply = self.rpc("resources/list", {}, sid, 4)
+        reply = self.rpc("weather/radar", {}, sid, 4)
         self.assertRPCError(reply, 200, -32601, 4)
-        self.assertIn("resources/list", reply.json()["error"]["message"])
+        self.assertIn("weather/radar", reply.json()["error"]["message"])
 
 
 class ToolsListTests(ServerTestCase):
@@ -4597,8 +4602,9 @@ class ModernEraTests(_StreamTestCase):
         result = self.assertModernResult(reply)
         self.assertIn(_MODERN, result["supportedVersions"])
         self.assertIn(LATEST, result["supportedVersions"])
-        self.assertEqual(result["capabilities"], {"tools": {},
-                                                  "logging": {}})
+        self.assertEqual(result["capabilities"], {
+            "tools": {}, "logging": {}, "resources": {}, "prompts": {},
+            "completions": {}})
         self.assertIsInstance(result["ttlMs"], int)
         self.assertGreaterEqual(result["ttlMs"], 0)
         self.assertIn(result["cacheScope"], ("public", "private"))
@@ -4748,10 +4754,10 @@ class ModernHeaderTests(_StreamTestCase):
                 self.assertRPCError(reply, 400, -32602, 6)
 
     def test_unknown_and_removed_methods_are_404(self):
-        """ S61: an unknown method, and the legacy-only ping and
-        logging/setLevel, are 404 with -32601. """
-        for method in ("resources/list", "ping", "logging/setLevel",
-                       "initialize"):
+        """ S61: an unknown method, and the legacy-only ping,
+        logging/setLevel and resources/subscribe, are 404 with -32601. """
+        for method in ("weather/radar", "ping", "logging/setLevel",
+                       "resources/subscribe", "initialize"):
             # initialize too: with 2026 _meta and headers it is routed the
             # stateless way, where it does not exist
             with self.subTest(method=method):
