@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import re
+import select
 import socket
 import sys
 import threading
@@ -197,10 +198,21 @@ class ConnectionPool(object):
         self.lock = threading.Lock()
 
     def take(self, timeout):
-        """ (connection, reused): a kept-alive one when there is one. """
-        with self.lock:
-            if self.idle:
-                return self.idle.pop(), True
+        """ (connection, reused): a kept-alive one when there is one.
+
+        A connection the server closed while it sat idle (mcp_weather.py
+        closes them after --idle-timeout) is readable at EOF: it is
+        dropped here rather than failing the next request.
+        """
+        while True:
+            with self.lock:
+                if not self.idle:
+                    break
+                connection = self.idle.pop()
+            if connection.sock is not None and not select.select(
+                    [connection.sock], [], [], 0)[0]:
+                return connection, True
+            connection.close()
         factory = http.client.HTTPSConnection if self.scheme == "https" \
             else http.client.HTTPConnection
         timeout = min(self.connect_timeout, max(timeout, 0.01))
@@ -296,12 +308,19 @@ class MCPClient(object):
         self.capabilities = {}
         self.instructions = None
         self.generation = 0         # counts initializations, for C10
+        self.connecting = threading.Lock()  # held while a session starts
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         self.inflight = {}          # request id -> Waiter
 
     def __repr__(self):
         return "<MCPClient %s %s>" % (self.name, self.url)
+
+    def describe_server(self):
+        """ "name version" from serverInfo, for logs and listings. """
+        info = self.server_info
+        return " ".join(str(info[key]) for key in ("name", "version")
+                        if info.get(key)) or "an unnamed server"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -329,9 +348,8 @@ class MCPClient(object):
         self.capabilities = result.get("capabilities") or {}
         self.instructions = result.get("instructions")
         self.notify("notifications/initialized")
-        log.info("%s: connected to %s %s, MCP %s, session %s", self.name,
-                 self.server_info.get("name", "?"),
-                 self.server_info.get("version", ""), version,
+        log.info("%s: connected to %s, MCP %s, session %s", self.name,
+                 self.describe_server(), version,
                  self.session_id or "(none: stateless)")
         return result
 
@@ -346,17 +364,20 @@ class MCPClient(object):
                 channel.finish()
             except (TransportError, OSError, http.client.HTTPException):
                 pass    # the server is gone: nothing left to free
+        self.version = None         # a later request starts a new session
         self.pool.close()
 
     def reinitialize(self, generation):
         """ Start a new session after a 404 (C10), unless another thread
-        already did since ``generation``. """
-        with self.lock:
+        already did since ``generation``.  The calls of one round run at
+        once and all meet the 404: the first starts the new session, the
+        others wait for it here and then retry in it. """
+        with self.connecting:
             if generation != self.generation:
                 return
-        log.warning("%s: session %s is gone (404); starting a new one",
-                    self.name, self.session_id)
-        self.connect()
+            log.warning("%s: session %s is gone (404); starting a new one",
+                        self.name, self.session_id)
+            self.connect()
 
     # -- requests ----------------------------------------------------------
 
@@ -369,9 +390,10 @@ class MCPClient(object):
         ``max_timeout``.  Raises MCPError for a JSON-RPC error and
         TransportError (or CallTimeout) when no answer can be had.
         """
-        if self.version is None:
-            self.connect()
-        generation = self.generation
+        with self.connecting:   # never send while a session is starting
+            if self.version is None:
+                self.connect()
+            generation = self.generation
         try:
             return self.exchange(method, params, on_progress, timeout)
         except SessionExpired:
@@ -486,9 +508,10 @@ class MCPClient(object):
         """ Send one HTTP request; return its Channel once the status line
         and headers are in.
 
-        A kept-alive connection the server closed while idle fails on
-        first use; that one case is retried once on a fresh connection,
-        since the server cannot have read the request.
+        A kept-alive connection the server closed just as it was taken
+        fails on first use; that case is retried once on a fresh
+        connection, except for tools/call: the server may have read the
+        request before closing, and a tool must not run twice.
         """
         session = session or self.session_id
         headers = self.request_headers(session, extra)
@@ -509,7 +532,8 @@ class MCPClient(object):
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError) as error:
                 connection.close()
-                if reused and attempt == 1:
+                if reused and attempt == 1 and \
+                        (message or {}).get("method") != "tools/call":
                     continue
                 raise TransportError("%s closed the connection: %s"
                                      % (self.name, error))
@@ -605,6 +629,11 @@ class Waiter(object):
             session = client.session_id
             self.channel = client.open("POST", message, self.deadline)
             return self.result(self.read(self.channel, session))
+        except KeyboardInterrupt:
+            # Ctrl-C mid-read: nobody will read the rest of this answer.
+            if self.channel is not None:
+                self.channel.close()
+            raise
         finally:
             with client.lock:
                 client.inflight.pop(self.request_id, None)
@@ -729,15 +758,17 @@ class Waiter(object):
                 if self.cancelled:
                     break
                 self.deadline.check()
+                if text is not None:
+                    answer = None
+                    for message in as_messages(parse_message(text)):
+                        answer = self.handle(message) or answer
+                    if answer is not None:
+                        channel.close()     # do not wait for the end
+                        return answer
+                # Only now: a progress notification just handled has
+                # pushed the deadline back, and the next read may wait
+                # that long (C14).
                 channel.settimeout(self.deadline.left())
-                if text is None:
-                    continue
-                answer = None
-                for message in as_messages(parse_message(text)):
-                    answer = self.handle(message) or answer
-                if answer is not None:
-                    channel.close()     # do not wait for the stream's end
-                    return answer
         except socket.timeout:
             channel.close()
             raise
@@ -1157,8 +1188,9 @@ class Chat(object):
             text = "Error: the arguments are not a JSON object (%s)" % error
         else:
             self.note("[calling %s %s]" % (name, json.dumps(arguments)))
-            text, is_error = self.servers.call(
-                name, arguments, ProgressLine(name, self.err))
+            progress = ProgressLine(name, self.err)
+            text, is_error = self.servers.call(name, arguments, progress)
+            progress.done()
             if is_error:
                 self.note("[%s failed: %s]" % (name, text[:200]))
         return {"role": "tool", "tool_call_id": call.get("id", ""),
@@ -1174,19 +1206,29 @@ class Chat(object):
 
 
 class ProgressLine(object):
-    """ Shows a tool's progress notifications on one terminal line. """
+    """ Shows a tool's progress notifications (6.1): on a terminal, one
+    line rewritten in place and wiped at the end; elsewhere (a log, a
+    pipe), one line per notification. """
 
     def __init__(self, name, stream):
         self.name, self.stream = name, stream
+        self.terminal = getattr(stream, "isatty", lambda: False)()
+        self.shown = False
 
     def __call__(self, progress, total, message):
         done = "%s/%s" % (progress, total) if total else str(progress)
         text = "[%s] %s %s" % (self.name, done, message or "")
-        if getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\r\x1b[K" + text)
+        if self.terminal:
+            self.stream.write("\r\x1b[K" + text.rstrip())
+            self.shown = True
         else:
-            self.stream.write(text + "\n")
+            self.stream.write(text.rstrip() + "\n")
         self.stream.flush()
+
+    def done(self):
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 # ==========================================================================
@@ -1246,6 +1288,9 @@ def server_settings(name, entry, environ):
     url = entry.get("url") or entry.get("endpoint")
     if not url:
         raise ConfigError("server %r has no \"url\"" % name)
+    if not is_http_url(url):
+        raise ConfigError("server %r: url %r is not http://HOST[:PORT]/PATH"
+                          " or https://..." % (name, url))
     headers = {}
     for key, value in (entry.get("headers") or {}).items():
         headers[key] = expand(str(value), environ, "server %r header %s"
@@ -1259,6 +1304,17 @@ def server_settings(name, entry, environ):
     knobs = {key: float(entry[key]) for key in ("timeout", "max_timeout")
              if key in entry}
     return {"url": url, "headers": headers, "token": token, "knobs": knobs}
+
+
+def is_http_url(url):
+    """ Checked with the configuration, so that a typo is one line there
+    rather than a traceback from ConnectionPool. """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) \
+            and (parts.port is None or parts.port > 0)
+    except ValueError:          # a port that is not a number, a bad [::1]
+        return False
 
 
 def expand(text, environ, where):
@@ -1405,9 +1461,8 @@ def run_tools(config, terminal, trace):
             client = servers.clients[name]
             tools = [tool for tool in servers.tools.values()
                      if tool.server == name]
-            terminal.say("%s  %s  (%s %s, MCP %s)" % (
-                name, client.url, client.server_info.get("name", "?"),
-                client.server_info.get("version", ""), client.version))
+            terminal.say("%s  %s  (%s, MCP %s)" % (
+                name, client.url, client.describe_server(), client.version))
             for tool in tools:
                 terminal.say("  %s(%s)  as %s" % (
                     tool.tool["name"], signature(tool.parameters),
@@ -1442,8 +1497,9 @@ def run_call(args, config, terminal, trace):
     try:
         client.connect()
         arguments = call_arguments(args, client)
-        result = client.call_tool(args.tool, arguments,
-                                  ProgressLine(args.tool, terminal.err))
+        progress = ProgressLine(args.tool, terminal.err)
+        result = client.call_tool(args.tool, arguments, progress)
+        progress.done()
     except (TransportError, MCPError) as error:
         terminal.warn("error: %s" % error)
         return 1
