@@ -33,6 +33,7 @@ import argparse
 import codecs
 import http.client
 import json
+import logging
 import os
 import re
 import shutil
@@ -478,7 +479,22 @@ def connect_clients(url, count):
     return clients
 
 
-def check_client_survives(cluster, clients):
+class ClientLog(logging.Handler):
+    """ mcp_client's log lines, kept for the report instead of printed. """
+
+    def __init__(self):
+        logging.Handler.__init__(self, logging.INFO)
+        self.messages = []
+        logger = logging.getLogger("mcp_client")
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def check_client_survives(cluster, clients, client_log):
     """ Our client's sessions on the dead node: the next call gets 404,
     the client re-initializes once and retries once (C10, B-7), and the
     caller sees a result, not an error. """
@@ -496,13 +512,15 @@ def check_client_survives(cluster, clients):
             errors.append("%s: %s" % (type(exc).__name__, exc))
     moved = [c.session_id.split(".", 1)[0] for c in on_n2]
     kept = sum(1 for c in clients if others.get(id(c)) == c.session_id)
-    ok = on_n2 and not errors and results == len(clients) and \
-        "n2" not in moved and kept == len(others)
+    renewed = sum(1 for m in client_log.messages if "is gone (404)" in m)
+    ok = bool(on_n2) and not errors and results == len(clients) and \
+        "n2" not in moved and kept == len(others) and renewed == len(on_n2)
     return ok, ("%d clients, %d of them in sessions on n2: %d calls "
-                "answered, %d errors%s; n2's clients now on %s; %d of %d "
-                "others kept their session" % (
+                "answered, %d errors%s; the client logged %d new sessions "
+                "after 404; n2's clients now on %s; %d of %d others kept "
+                "their session" % (
                     len(clients), len(on_n2), results, len(errors),
-                    (" (%s)" % errors[0]) if errors else "",
+                    (" (%s)" % errors[0]) if errors else "", renewed,
                     "/".join(moved) or "-", kept, len(others)))
 
 
@@ -626,6 +644,7 @@ def run_sessions(results, nginx, folder, upstream_env, python):
     try:
         results.run("sessions", check_sessions_stay_home, cluster)
         results.run("progress", check_progress_as_it_happens, cluster)
+        client_log = ClientLog()
         try:
             clients = connect_clients(cluster.url, 6)
         except ImportError:
@@ -636,7 +655,7 @@ def run_sessions(results, nginx, folder, upstream_env, python):
                            "beside mcp_weather.py yet")
         else:
             results.run("client survives", check_client_survives, cluster,
-                        clients)
+                        clients, client_log)
             for client in clients:
                 client.close()
     finally:
