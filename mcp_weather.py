@@ -2943,6 +2943,8 @@ def serve_http(config, dispatcher=None):
 
 
 def log_listening(url, config, dispatcher, workers=""):
+    """ The start-up line (tests and scripts read the URL from it), and a
+    warning when anyone on the network could use the server. """
     log.info("%s %s listening on %s (%s, tools: %s%s)", SERVER_NAME,
              __version__, url,
              "stateless" if dispatcher.stateless else "sessions",
@@ -3186,7 +3188,8 @@ class WorkerProcesses(object):
 
 
 def describe_exit(status):
-    """ A wait status in words: 'was killed by SIGKILL', 'exited with 1'. """
+    """ A wait status in words: 'was killed by SIGKILL', 'exited with
+    status 1'. """
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
@@ -3379,8 +3382,9 @@ def main(argv=None, setup=None, weather=True):
                           if p.strip()) if value else getattr(defaults, name)
         values[name] = value
     config = Config(**values)
-    if workers_problem(config):
-        parser.error(workers_problem(config))
+    problem = workers_problem(config)
+    if problem:
+        parser.error(problem)
     configure_logging(config)
     try:
         dispatcher = build_dispatcher(config, weather=weather)
