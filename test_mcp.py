@@ -5170,6 +5170,26 @@ class WorkerProcessTests(unittest.TestCase):
         self.assertNotIn("Traceback", text)
         self.assertNotIn("listening", text)
 
+    def test_a_port_in_use_is_refused(self):
+        """ Another copy listening on the port, with SO_REUSEPORT as ours
+        do: the kernel would let the two share it silently, so the parent
+        checks first and exits 1 with the reason. """
+        other = socket.socket()
+        self.addCleanup(other.close)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        done = subprocess.run([sys.executable, SERVER_FILE, "--stateless",
+                               "--workers", "2", "--port",
+                               str(other.getsockname()[1])],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE,
+                              env=clean_environment(), timeout=TIMEOUT)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(b"cannot listen on 127.0.0.1:%d" %
+                      other.getsockname()[1], done.stderr)
+        self.assertNotIn(b"accepting connections", done.stderr)
+
     def test_workers_problem(self):
         problem = mcp_weather.workers_problem
         self.assertIsNone(problem(mcp_weather.Config()))
