@@ -6690,5 +6690,183 @@ class ClientChatTests(_ClientTestCase):
                          [{"role": "user", "content": "two"}])
 
 
+###############################################################################
+# Issue 9: --workers, all cores of one host on one port (B-1, C-1) ###########
+###############################################################################
+
+WORKER_LINE = re.compile(r"\[(\d+)\] worker (\d+) accepting connections")
+ANSWERED_BY = re.compile(r"\[(\d+)\] 127\.0\.0\.1 POST /mcp 200 ")
+
+
+@unittest.skipUnless(sys.platform.startswith("linux"), "SO_REUSEPORT")
+class WorkerProcessTests(unittest.TestCase):
+    """ python mcp_weather.py --workers 2 --stateless: two processes share
+    one port; each log line carries the pid of the process that wrote it,
+    which is how these tests see who answered. """
+
+    def start(self, *flags):
+        server = ServerProcess([sys.executable, SERVER_FILE, "--port", "0",
+                                "--stateless", "--workers", "2"] +
+                               list(flags))
+        self.addCleanup(server.close)
+        return server
+
+    @staticmethod
+    def log(server):
+        return "".join(server.lines)
+
+    def workers(self, server, count=2):
+        """ {worker number: pid} once count workers have said they accept
+        connections (the newest pid per number). """
+        def seen():
+            found = {}
+            for pid, number in WORKER_LINE.findall(self.log(server)):
+                found[int(number)] = int(pid)
+            return found if len(found) >= count else None
+        return wait_for(seen, message="workers did not start: %r"
+                        % server.lines)
+
+    def tools_list(self, server):
+        """ One stateless tools/list on a new connection (a new source
+        port, so the kernel's hash may pick either worker). """
+        reply = http_request(server.port, "POST", "/mcp", {
+            "jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            {"Content-Type": "application/json", "Accept": ACCEPT_JSON,
+             "MCP-Protocol-Version": LATEST})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertIn("get_weather", [t["name"] for t in
+                                      reply.json()["result"]["tools"]])
+
+    def answered_by(self, server, pids):
+        """ Send requests, each on a new connection, until every pid in
+        pids has answered one (seen in its access-log line). """
+        def all_answered():
+            self.tools_list(server)
+            return set(pids) <= set(int(p) for p in
+                                    ANSWERED_BY.findall(self.log(server)))
+        wait_for(all_answered, message="not every worker answered: %r"
+                 % server.lines)
+
+    def assertGone(self, pid):
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+
+    def test_workers_share_the_port(self):
+        """ Both workers accept connections on the one port the parent
+        logged, and both answer. """
+        server = self.start()
+        self.assertIn("2 workers)", self.log(server))
+        pids = self.workers(server)
+        self.assertEqual(sorted(pids), [1, 2])
+        self.assertEqual(len(set(pids.values())), 2)
+        self.assertNotIn(server.proc.pid, pids.values())
+        self.answered_by(server, pids.values())
+        self.assertEqual(server.stop(), 0)
+
+    def test_a_killed_worker_is_replaced(self):
+        """ The parent logs a dead worker and starts another, which then
+        answers; the port keeps serving meanwhile. """
+        server = self.start()
+        pids = self.workers(server)
+        os.kill(pids[1], signal.SIGKILL)
+        wait_for(lambda: re.search(
+            r"WARNING \[%d\] worker 1 \(pid %d\) was killed by SIGKILL "
+            r"after [\d.]+ s; starting another in 0\.1 s"
+            % (server.proc.pid, pids[1]), self.log(server)),
+            message="no restart line: %r" % server.lines)
+        self.assertGone(pids[1])            # reaped, not a zombie
+
+        def replaced():
+            pid = self.workers(server)[1]
+            return pid if pid != pids[1] else None
+        new = wait_for(replaced)
+        self.assertNotIn(new, pids.values())
+        self.answered_by(server, [new, pids[2]])
+        self.assertEqual(server.stop(), 0)
+        self.assertGone(new)
+        self.assertGone(pids[2])
+
+    def test_sigterm_drains_every_worker_and_exits_0(self):
+        """ SIGTERM to the parent reaches every worker; a tool call in
+        flight still gets its result (graceful shutdown, as in one
+        process), then the parent exits 0 and no worker is left. """
+        upstream = FakeUpstream().start()
+        self.addCleanup(upstream.stop)
+        gate = upstream.hold("forecast")
+        server = self.start("--geocoding-url", upstream.geocoding_url,
+                            "--forecast-url", upstream.forecast_url)
+        pids = self.workers(server)
+        replies = []
+        caller = threading.Thread(target=lambda: replies.append(
+            http_request(server.port, "POST", "/mcp", {
+                "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": "get_weather",
+                           "arguments": {"city": "Hangzhou"}}},
+                {"Content-Type": "application/json", "Accept": ACCEPT_JSON,
+                 "MCP-Protocol-Version": LATEST})))
+        caller.start()
+        upstream.wait_requests(1, "forecast")
+        server.proc.send_signal(signal.SIGTERM)
+        for pid in pids.values():           # the call is still held
+            wait_for(lambda: "[%d] shutting down: in-flight" % pid
+                     in self.log(server), message=server.lines)
+        gate.set()
+        caller.join(TIMEOUT)
+        self.assertEqual(replies[0].status, 200, replies[0].body)
+        self.assertIn("Hangzhou", replies[0].json()["result"]["content"][0]
+                      ["text"])
+        self.assertEqual(server.proc.wait(TIMEOUT), 0)
+        self.assertIn("[%d] stopped" % server.proc.pid, self.log(server))
+        for pid in pids.values():
+            self.assertGone(pid)
+
+    def test_sessions_refuse_workers(self):
+        """ Workers without --stateless would answer a session's requests
+        from a process that never saw it (404, B-1): refused with a
+        message naming --stateless and the nginx recipe, before any
+        process starts.  MCP_WORKERS works like the flag. """
+        env = clean_environment()
+        env["MCP_WORKERS"] = "2"
+        done = subprocess.run([sys.executable, SERVER_FILE, "--port", "0"],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env,
+                              timeout=TIMEOUT)
+        self.assertEqual(done.returncode, 2)
+        text = done.stderr.decode("utf-8")
+        self.assertIn("--workers 2 needs --stateless", text)
+        self.assertIn("deploy/nginx-sessions.conf", text)
+        self.assertNotIn("Traceback", text)
+        self.assertNotIn("listening", text)
+
+    def test_a_port_in_use_is_refused(self):
+        """ Another copy listening on the port, with SO_REUSEPORT as ours
+        do: the kernel would let the two share it silently, so the parent
+        checks first and exits 1 with the reason. """
+        other = socket.socket()
+        self.addCleanup(other.close)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        done = subprocess.run([sys.executable, SERVER_FILE, "--stateless",
+                               "--workers", "2", "--port",
+                               str(other.getsockname()[1])],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE,
+                              env=clean_environment(), timeout=TIMEOUT)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(b"cannot listen on 127.0.0.1:%d" %
+                      other.getsockname()[1], done.stderr)
+        self.assertNotIn(b"accepting connections", done.stderr)
+
+    def test_workers_problem(self):
+        problem = mcp_weather.workers_problem
+        self.assertIsNone(problem(mcp_weather.Config()))
+        self.assertIsNone(problem(mcp_weather.Config(workers=4,
+                                                     stateless=True)))
+        self.assertIn("at least 1", problem(mcp_weather.Config(workers=0)))
+        self.assertIn("--stdio", problem(mcp_weather.Config(
+            workers=2, stateless=True, stdio=True)))
+
+
 if __name__ == "__main__":
     unittest.main()
