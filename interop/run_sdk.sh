@@ -18,26 +18,13 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE" || exit 2
 PY="${PYTHON:-python3}"
-VENV="$HERE/.venv"
-SPEC="${MCP_SDK_SPEC:-mcp}"
 mkdir -p "$HERE/.logs"
+. "$HERE/venv_tools.sh"     # VENV, venv_ready
 
 now() { "$PY" -c 'import time; print("%.3f" % time.time())'; }
 T0=$(now)
 
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "run_sdk.sh: creating $VENV"
-    "$PY" -m venv "$VENV" || exit 2
-fi
-# mcp >= 2 is needed (Client(mode=...), httpx2); anything else, or SDK_UPGRADE=1, triggers a (re)install.
-if [ -n "${SDK_UPGRADE:-}" ] || ! "$VENV/bin/python" -c '
-import dataclasses, mcp.client.streamable_http, httpx2
-from mcp import Client
-assert "mode" in {f.name for f in dataclasses.fields(Client)}' 2>/dev/null; then
-    echo "run_sdk.sh: pip install --upgrade '$SPEC' into .venv (PyPI) ..."
-    # 77: the tools could not be installed (no registry); .ci/run reports a skip, not a failure.
-    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --upgrade "$SPEC" || exit 77
-fi
+venv_ready run_sdk.sh || exit $?
 SDK_VERSION=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("mcp"))')
 echo "run_sdk.sh: mcp $SDK_VERSION in .venv (setup $("$PY" -c "print('%.1f' % ($(now) - $T0))")s)"
 
