@@ -5053,7 +5053,6 @@ class DualEraTests(_StreamTestCase):
 import contextlib
 import hashlib
 import io
-import select
 import shutil
 import tempfile
 import unittest.mock
