@@ -64,6 +64,7 @@ import collections
 import contextlib
 import hashlib
 import hmac
+import http.client
 import http.server
 import itertools
 import json
@@ -1513,6 +1514,8 @@ WMO_CODES = {
 }
 
 MAX_UPSTREAM_BODY = 2 * 1024 * 1024
+UPSTREAM_HEADERS = {"Accept": "application/json",
+                    "User-Agent": "%s/%s" % (SERVER_NAME, __version__)}
 CACHE_ENTRIES = 1024
 
 
@@ -1572,11 +1575,24 @@ class TTLCache(object):
 
 class Upstream(object):
     """ JSON over HTTP from a weather service: bounded in time and size,
-    abandoned at once when the call is cancelled, logged without secrets,
-    and every failure turned into a WeatherError a person can read. """
+    cut off at once when the call is cancelled, logged without secrets,
+    and every failure turned into a WeatherError a person can read.
+
+    Requests go over kept-alive connections that later calls reuse (no
+    connect, and no TLS handshake, per request), on the calling thread: a
+    cancel shuts the connection down, which wakes a read blocked on it.
+    Behind a proxy from the environment (http_proxy, https_proxy), or when
+    the service redirects, urllib does the request instead. """
+
+    idle_limit = 8          # kept-alive connections per host
+    idle_seconds = 15.0     # an older idle connection is closed, not reused
 
     def __init__(self, name, timeout):
         self.name, self.timeout = name, timeout
+        self._idle = {}                 # (scheme, netloc) -> [(conn, since)]
+        self._lock = threading.Lock()
+        self._proxies = None            # read from the environment once
+        self._tls = None                # one verifying SSL context
 
     def get_json(self, url, params, call):
         full = url + ("&" if "?" in url else "?") + \
@@ -1584,15 +1600,18 @@ class Upstream(object):
         call.log("debug", "GET %s" % redact(full))
         started = time.monotonic()
         try:
-            status, body = call.run_abandonable(lambda: self.fetch(full),
-                                                self.timeout + 1)
+            status, body = self.fetch(full, call)
         except (socket.timeout, TimeoutError):
+            call.check_cancelled()
             raise self.failed(call, "%s did not answer within %g s"
                               % (self.name, self.timeout))
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError,
+                http.client.HTTPException) as exc:
+            call.check_cancelled()      # the cancel cut the connection
             reason = getattr(exc, "reason", exc)
             raise self.failed(call, "could not reach %s: %s"
                               % (self.name, reason))
+        call.check_cancelled()
         elapsed = time.monotonic() - started
         if elapsed > self.timeout / 2:
             call.log("warning", "%s took %.1f s" % (self.name, elapsed))
@@ -1608,15 +1627,118 @@ class Upstream(object):
                               "JSON" % self.name)
         return data
 
-    def fetch(self, url):
-        request = urllib.request.Request(url, headers={
-            "Accept": "application/json",
-            "User-Agent": "%s/%s" % (SERVER_NAME, __version__)})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as r:
-                return r.status, r.read(MAX_UPSTREAM_BODY)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(MAX_UPSTREAM_BODY)
+    def fetch(self, url, call):
+        """ (status, body) of a GET.  A kept-alive connection the service
+        has closed meanwhile fails at once; the request is then sent once
+        more on a new one (a GET may be repeated). """
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or self.proxied(parts):
+            return self.fetch_with_urllib(url, call)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query
+                                        else "")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            conn, reused = self.checkout(parts)
+            cut = _ConnectionCutter(conn)
+            call.cancelled.wake_on_cancel(cut)
+            try:
+                status, body, reusable = self.exchange(conn, target,
+                                                       deadline, call)
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    ConnectionAbortedError, BrokenPipeError):
+                conn.close()
+                if reused and not call.cancelled.is_set():
+                    continue            # stale: the service closed it
+                raise
+            except Exception:
+                conn.close()
+                raise
+            finally:
+                call.cancelled.forget(cut)
+            if reusable and not call.cancelled.is_set():
+                self.checkin(parts, conn)
+            else:
+                conn.close()
+            if 300 <= status < 400:     # urllib follows redirects
+                return self.fetch_with_urllib(url, call)
+            return status, body
+
+    def exchange(self, conn, target, deadline, call):
+        """ One request and its whole answer on conn, within deadline:
+        (status, body, whether the connection may be reused). """
+        if conn.sock is None:
+            conn.timeout = self.remaining(deadline)
+            conn.connect()
+            call.check_cancelled()      # cancelled while connecting
+        conn.sock.settimeout(self.remaining(deadline))
+        conn.request("GET", target, headers=UPSTREAM_HEADERS)
+        response = conn.getresponse()
+        chunks, size, data = [], 0, b"-"
+        while data and size < MAX_UPSTREAM_BODY:
+            conn.sock.settimeout(self.remaining(deadline))
+            data = response.read1(MAX_UPSTREAM_BODY - size)
+            chunks.append(data)
+            size += len(data)
+        body = b"".join(chunks)
+        if not data and response.length:    # it hung up before the end
+            raise http.client.IncompleteRead(body, response.length)
+        complete = response.length == 0 or response.isclosed()
+        response.close()                # the connection may send again
+        return response.status, body, complete and not response.will_close
+
+    @staticmethod
+    def remaining(deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        return left
+
+    def checkout(self, parts):
+        """ An idle kept-alive connection to the host, or a new one:
+        (connection, whether it was reused). """
+        key, now = (parts.scheme, parts.netloc), time.monotonic()
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                conn, since = idle.pop()
+                if now - since < self.idle_seconds:
+                    return conn, True
+                conn.close()
+        if parts.scheme == "https":
+            if self._tls is None:
+                import ssl      # here, not on top: only HTTPS needs it
+                self._tls = ssl.create_default_context()
+            return http.client.HTTPSConnection(
+                parts.netloc, timeout=self.timeout, context=self._tls), False
+        return http.client.HTTPConnection(parts.netloc,
+                                          timeout=self.timeout), False
+
+    def checkin(self, parts, conn):
+        with self._lock:
+            idle = self._idle.setdefault((parts.scheme, parts.netloc), [])
+            if len(idle) < self.idle_limit:
+                idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def proxied(self, parts):
+        if self._proxies is None:
+            self._proxies = urllib.request.getproxies()
+        return parts.scheme in self._proxies and \
+            not urllib.request.proxy_bypass(parts.hostname or "")
+
+    def fetch_with_urllib(self, url, call):
+        """ Through urllib (proxies, redirects), in a helper thread that a
+        cancelled call abandons. """
+        def fetch():
+            request = urllib.request.Request(url, headers=UPSTREAM_HEADERS)
+            try:
+                with urllib.request.urlopen(request,
+                                            timeout=self.timeout) as r:
+                    return r.status, r.read(MAX_UPSTREAM_BODY)
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read(MAX_UPSTREAM_BODY)
+        return call.run_abandonable(fetch, self.timeout + 1)
 
     @staticmethod
     def reason(data):
@@ -1633,6 +1755,23 @@ class Upstream(object):
         error = WeatherError(message)
         error.data = data
         return error
+
+
+class _ConnectionCutter(object):
+    """ Registered with a call's Cancellation while its upstream request
+    runs: on cancel, shut the connection down, so a read or write blocked
+    on it returns at once. """
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def set(self):
+        sock = self.conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Place(object):

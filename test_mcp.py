@@ -176,7 +176,8 @@ class FakeUpstream(object):
     Every request it gets is appended to ``requests`` as a dict:
     ``kind`` ("geocoding", "forecast", "seniverse" or "seniverse_daily"),
     ``path``, ``query`` (dict name -> last value, decoded), ``raw_query``
-    (the query string as sent) and ``headers`` (a dict).  ``of(kind)``
+    (the query string as sent), ``headers`` (a dict) and ``client`` (the
+    client's port: one per connection).  ``of(kind)``
     filters them; ``wait_requests(n)`` waits until n have arrived.
 
     Answers (the samples above, Content-Type application/json):
@@ -193,6 +194,8 @@ class FakeUpstream(object):
                                   sample (OPEN_METEO_ERROR_BODY or
                                   SENIVERSE_ERROR_BODY)
       ``malformed.add(kind)``     answer 200 with truncated JSON
+      ``hang_up.add(kind)``       close the connection after answering,
+                                  without saying so (an idle close)
       ``hold(kind)``              returns a threading.Event: requests of
                                   that kind wait until it is set (or stop)
     """
@@ -214,6 +217,7 @@ class FakeUpstream(object):
         with self._lock:
             del self.requests[:]
         self.delay, self.fail, self.malformed = {}, {}, set()
+        self.hang_up = set()
         self.gates = {}
         self.unknown = set()
 
@@ -278,7 +282,8 @@ class FakeUpstream(object):
         with self._lock:
             self.requests.append({
                 "kind": kind, "path": parts.path, "query": query,
-                "raw_query": parts.query, "headers": dict(handler.headers)})
+                "raw_query": parts.query, "headers": dict(handler.headers),
+                "client": handler.client_address[1]})
         gate = self.gates.get(kind)
         if gate is not None:
             gate.wait(TIMEOUT)
@@ -305,6 +310,7 @@ class FakeUpstream(object):
         else:
             status, body = 404, '{"error":true,"reason":"no such path"}'
         data = body.encode("utf-8")
+        handler.close_connection = kind in self.hang_up
         try:
             handler.send_response(status)
             handler.send_header("Content-Type",
@@ -4912,7 +4918,7 @@ class ModernStreamTests(_StreamTestCase):
         stops when its client closes the stream, as a legacy cancel does
         (CancellationTests.test_cancel_abandons_the_upstream_wait): the
         call's worker is free again while the upstream still has not
-        answered; only the abandoned fetch itself is still busy. """
+        answered. """
         gate = self.upstream.hold("geocoding")
         self.addCleanup(gate.set)
         workers = self.dispatcher.workers
@@ -4922,9 +4928,9 @@ class ModernStreamTests(_StreamTestCase):
             "_meta": {"progressToken": "p"}})
         call.until_message(_is_method("notifications/progress"))
         self.upstream.wait_requests(1, "geocoding")
-        self.assertEqual(workers.busy, before + 2)    # the call, the fetch
+        self.assertEqual(workers.busy, before + 1)    # the call
         call.cut()
-        wait_for(lambda: workers.busy == before + 1, _PROMPT,
+        wait_for(lambda: workers.busy == before, _PROMPT,
                  message="the call still waits for the upstream")
         self.assertFalse(gate.is_set())
 
@@ -5020,6 +5026,78 @@ class DualEraTests(_StreamTestCase):
                             headers={"Mcp-Session-Id": sid})
         self.assertRPCError(reply, 400, -32600, 3)
         self.assertEqual(reply.json()["error"]["data"]["requested"], _MODERN)
+
+
+###############################################################################
+# Issue 7: performance (behaviour the optimizations must keep) ################
+###############################################################################
+
+class UpstreamConnectionTests(ServerTestCase):
+    """ Issue 7: weather requests go over kept-alive connections that later
+    calls reuse; one the service closed meanwhile is replaced unseen. """
+
+    def call_weather(self, sid, request_id=7):
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                               request_id=request_id)
+        result = self.result_of(reply, request_id)["result"]
+        self.assertFalse(result.get("isError"), result)
+        return result
+
+    def test_calls_reuse_one_upstream_connection(self):
+        sid = self.initialize()
+        for request_id in (1, 2, 3):
+            self.call_weather(sid, request_id)
+        requests = self.upstream.requests
+        self.assertEqual([r["kind"] for r in requests],
+                         ["geocoding", "forecast"] * 3)
+        self.assertEqual(len(set(r["client"] for r in requests)), 1)
+
+    def test_connection_closed_by_the_service_is_replaced(self):
+        """ The service closes each connection after the geocoding answer,
+        without a Connection: close header: the forecast request finds its
+        kept-alive connection closed and goes out again on a new one. """
+        self.upstream.hang_up.add("geocoding")
+        sid = self.initialize()
+        for request_id in (1, 2):
+            self.call_weather(sid, request_id)
+        requests = self.upstream.requests
+        self.assertEqual([r["kind"] for r in requests],
+                         ["geocoding", "forecast"] * 2)
+        self.assertEqual(len(set(r["client"] for r in requests)), 3)
+
+
+class UpstreamProxyTests(ServerTestCase):
+    """ Issue 7: a proxy named by http_proxy is still used (through urllib):
+    the weather host below does not resolve, so only a request sent to the
+    proxy (the fake upstream) can be answered. """
+
+    @classmethod
+    def setUpClass(cls):
+        cls.saved = dict((k, os.environ.get(k)) for k in (
+            "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"))
+        for name in cls.saved:
+            os.environ.pop(name, None)
+        cls.settings = {"geocoding_url": "http://weather.invalid/v1/search",
+                        "forecast_url": "http://weather.invalid/v1/forecast"}
+        super(UpstreamProxyTests, cls).setUpClass()
+        # read by the server at its first upstream request, as urllib does
+        os.environ["http_proxy"] = cls.upstream.base_url
+
+    @classmethod
+    def tearDownClass(cls):
+        for name, value in cls.saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+        super(UpstreamProxyTests, cls).tearDownClass()
+
+    def test_weather_goes_through_the_proxy(self):
+        sid = self.initialize()
+        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid)
+        result = self.result_of(reply, 7)["result"]
+        self.assertFalse(result.get("isError"), result)
+        self.assertEqual([r["kind"] for r in self.upstream.requests],
+                         ["geocoding", "forecast"])
 
 
 if __name__ == "__main__":
