@@ -2267,6 +2267,89 @@ def needs_answer(message):
         return True
 
 
+# Header limits: http.client's, which http.server applies (431 beyond them).
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
+FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 5.1
+
+
+class RequestHeaders(object):
+    """ The header fields of a request, as http.server's HTTPMessage offers
+    them (case-insensitive get() of the first value, get_all()), but parsed
+    without the email package, the slowest step of a small request. """
+
+    def __init__(self, fields):
+        self.fields = fields                    # [(name, value)] in order
+        self.index = {}
+        for name, value in fields:
+            self.index.setdefault(name.lower(), []).append(value)
+
+    def get(self, name, default=None):
+        values = self.index.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name, default=None):
+        return list(self.index.get(name.lower(), ())) or default
+
+    __getitem__ = get
+
+    def __contains__(self, name):
+        return name.lower() in self.index
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.fields)
+
+    def keys(self):
+        return [name for name, _ in self.fields]
+
+    def values(self):
+        return [value for _, value in self.fields]
+
+    def items(self):
+        return list(self.fields)
+
+    def __str__(self):
+        return "".join("%s: %s\n" % field for field in self.fields) + "\n"
+
+
+class HeaderError(Exception):
+    """ A header section http.server must refuse: status and reason. """
+
+    def __init__(self, status, reason):
+        Exception.__init__(self, reason)
+        self.status, self.reason = status, reason
+
+
+def read_headers(rfile):
+    """ Read header field lines up to the empty line (RFC 9112 5).  A line
+    that is not "name: value" is refused (400), as whitespace before the
+    colon must be (5.1); email's parser, which http.server uses, silently
+    drops such a line and every field after it.  An obs-fold continuation
+    line becomes one space (5.2). """
+    fields = []
+    while True:
+        line = rfile.readline(MAX_HEADER_LINE + 1)
+        if len(line) > MAX_HEADER_LINE:
+            raise HeaderError(431, "Line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return RequestHeaders(fields)
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, (value + " " + text.strip(" \t")).strip())
+            continue
+        if len(fields) >= MAX_HEADERS:
+            raise HeaderError(431, "Too many headers")
+        name, colon, value = text.partition(":")
+        if not colon or not FIELD_NAME.match(name):
+            raise HeaderError(400, "Bad request: malformed header field "
+                              "%r" % text[:80])
+        fields.append((name, value.strip(" \t")))
+
+
 class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     """ Streamable HTTP on top of http.server.
 
@@ -2315,6 +2398,66 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         self.serve(self.not_allowed)
 
     do_PATCH = do_HEAD = do_PUT
+
+    def parse_request(self):
+        """ The request line, by http.server's rules, and the header fields,
+        by read_headers(): http.server would parse them with the email
+        package, which costs more than the rest of a small request. """
+        if not self.parse_request_line():
+            return False
+        try:
+            self.headers = read_headers(self.rfile)
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.reason)
+            return False
+        modern = self.protocol_version >= "HTTP/1.1"
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and modern:
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and \
+                modern and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
+    def parse_request_line(self):
+        """ Method, target and version (HTTP/0.9 to 1.1; 2.0 is 505), and
+        whether the connection stays open; False once an error was sent. """
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline,
+                               "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            number = version[5:].split(".")
+            if not version.startswith("HTTP/") or len(number) != 2 or \
+                    not all(DIGITS.match(n) and len(n) <= 10
+                            for n in number):
+                self.send_error(400, "Bad request version (%r)" % version)
+                return False
+            number = int(number[0]), int(number[1])
+            if number >= (2, 0):
+                self.send_error(505, "Invalid HTTP version (%s)"
+                                % version[5:])
+                return False
+            self.close_connection = number < (1, 1) or \
+                self.protocol_version < "HTTP/1.1"
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, "Bad request syntax (%r)" % self.requestline)
+            return False
+        if len(words) == 2 and words[0] != "GET":
+            self.send_error(400, "Bad HTTP/0.9 request type (%r)" % words[0])
+            return False
+        self.command, self.path = words[:2]
+        if self.path.startswith("//"):          # never a scheme-less URL
+            self.path = "/" + self.path.lstrip("/")
+        return True
 
     def serve(self, action):
         """ Run one request: checks, then action(); errors become JSON-RPC

@@ -5100,5 +5100,63 @@ class UpstreamProxyTests(ServerTestCase):
                          ["geocoding", "forecast"])
 
 
+class HeaderParsingTests(ServerTestCase):
+    """ Issue 7: the handler reads header fields itself, not through the
+    email package; the limits and the rules of RFC 9112 5 hold. """
+
+    def ping(self, headers, request_line=b"POST /mcp HTTP/1.1"):
+        body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        sid = self.initialize(version="2025-03-26")
+        lines = [request_line, b"Host: 127.0.0.1",
+                 b"Content-Type: application/json", b"Connection: close",
+                 b"Mcp-Session-Id: " + sid.encode(),
+                 b"Content-Length: %d" % len(body)] + list(headers)
+        request = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        return raw_exchange(self.port, request)
+
+    def test_field_names_are_case_insensitive(self):
+        raw = self.ping([b"aCCEPT: application/json",
+                         b"MCP-PROTOCOL-VERSION: 2025-03-26"])
+        self.assertEqual(status_of(raw), 200, raw)
+
+    def test_whitespace_before_the_colon_is_400(self):
+        """ RFC 9112 5.1: such a field is refused, not dropped along with
+        every field after it. """
+        raw = self.ping([b"Accept : application/json"])
+        self.assertEqual(status_of(raw), 400, raw)
+        raw = self.ping([b"Accept: application/json", b"no colon here"])
+        self.assertEqual(status_of(raw), 400, raw)
+
+    def test_folded_line_continues_the_field(self):
+        """ RFC 9112 5.2: an obs-fold is replaced by a space, so the media
+        type on the continuation line still counts. """
+        raw = self.ping([b"Accept: text/plain,", b" application/json"])
+        self.assertEqual(status_of(raw), 200, raw)
+        self.assertIn(b"Content-Type: application/json", raw)
+
+    def test_limits_are_431(self):
+        many = [b"X-Field-%d: 1" % i for i in range(101)]
+        raw = self.ping([b"Accept: application/json"] + many)
+        self.assertEqual(status_of(raw), 431, raw)
+        raw = self.ping([b"Accept: application/json",
+                         b"X-Long: " + b"a" * 70000])
+        self.assertEqual(status_of(raw), 431, raw)
+
+    def test_conflicting_lengths_in_any_case_are_400(self):
+        raw = self.ping([b"Accept: application/json",
+                         b"content-length: 3"])
+        self.assertEqual(status_of(raw), 400, raw)
+
+    def test_request_line_versions(self):
+        raw = self.ping([b"Accept: application/json"],
+                        b"POST /mcp HTTP/2.0")
+        self.assertEqual(status_of(raw), 505, raw)
+        for line in (b"POST /mcp HTTP/1.x", b"POST /mcp HTTP/\xb2.1",
+                     b"POST /mcp FTP/1.1", b"POST /mcp"):
+            with self.subTest(line=line):
+                raw = self.ping([b"Accept: application/json"], line)
+                self.assertEqual(status_of(raw), 400, raw)
+
+
 if __name__ == "__main__":
     unittest.main()
