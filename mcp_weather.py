@@ -2364,6 +2364,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "%s/%s" % (SERVER_NAME, __version__)
     sys_version = ""
     peer_poll = 0.25      # seconds between checks that a 2026 client is there
+    date_cache = (0, "")  # (second, Date header), see date_time_string()
 
     # -- plumbing ------------------------------------------------------------
 
@@ -2544,6 +2545,20 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self):
         return self.server_version
+
+    def date_time_string(self, timestamp=None):
+        """ The Date header (RFC 9110 6.6.1): formatted once a second, not
+        once a response (email.utils does the formatting). """
+        if timestamp is not None:
+            return http.server.BaseHTTPRequestHandler.date_time_string(
+                self, timestamp)
+        now = int(time.time())
+        second, text = MCPRequestHandler.date_cache
+        if second != now:
+            text = http.server.BaseHTTPRequestHandler.date_time_string(
+                self, now)
+            MCPRequestHandler.date_cache = (now, text)
+        return text
 
     def log_request(self, code="-", size="-"):
         pass                                    # access_log() does it
