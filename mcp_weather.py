@@ -21,6 +21,7 @@ parts depend on each other:
     Tools                the registry and its decorator
     Sessions and streams what a server keeps between HTTP requests
     The MCP dispatcher   the protocol itself: no HTTP in it
+    HTTP/1.1 messages    header fields, read without the email package
     Weather              Open-Meteo and Seniverse clients, with a cache
     Weather tools        get_weather and get_forecast
     HTTP transport       Streamable HTTP on http.server
@@ -1494,6 +1495,102 @@ class MCPDispatcher(object):
 
 
 ###############################################################################
+# HTTP/1.1 messages ###########################################################
+###############################################################################
+
+# What the HTTP transport and the weather services' client both read: the
+# header section of a message (RFC 9112 5) and its numbers.
+
+DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
+HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
+STATUS_CODE = re.compile(r"^[1-5][0-9][0-9]$")
+
+# Header limits: http.client's, which http.server applies (431 beyond them).
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
+FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 5.1
+
+
+class HeaderFields(object):
+    """ The header fields of a request or an answer, as http.client's
+    HTTPMessage offers them (case-insensitive get() of the first value,
+    get_all()), but parsed without the email package, which http.server
+    and http.client use and which costs more than the rest of a small
+    request. """
+
+    def __init__(self, fields):
+        self.fields = fields                    # [(name, value)] in order
+        self.index = {}
+        for name, value in fields:
+            self.index.setdefault(name.lower(), []).append(value)
+
+    def get(self, name, default=None):
+        values = self.index.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name, default=None):
+        return list(self.index.get(name.lower(), ())) or default
+
+    __getitem__ = get
+
+    def __contains__(self, name):
+        return name.lower() in self.index
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.fields)
+
+    def keys(self):
+        return [name for name, _ in self.fields]
+
+    def values(self):
+        return [value for _, value in self.fields]
+
+    def items(self):
+        return list(self.fields)
+
+    def __str__(self):
+        return "".join("%s: %s\n" % field for field in self.fields) + "\n"
+
+
+class HeaderError(Exception):
+    """ A header section http.server must refuse: status and reason. """
+
+    def __init__(self, status, reason):
+        Exception.__init__(self, reason)
+        self.status, self.reason = status, reason
+
+
+def read_headers(rfile):
+    """ Read header field lines up to the empty line (RFC 9112 5).  A line
+    that is not "name: value" is refused (400), as whitespace before the
+    colon must be (5.1); email's parser, which http.server uses, silently
+    drops such a line and every field after it.  An obs-fold continuation
+    line becomes one space (5.2). """
+    fields = []
+    while True:
+        line = rfile.readline(MAX_HEADER_LINE + 1)
+        if len(line) > MAX_HEADER_LINE:
+            raise HeaderError(431, "Line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return HeaderFields(fields)
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, (value + " " + text.strip(" \t")).strip())
+            continue
+        if len(fields) >= MAX_HEADERS:
+            raise HeaderError(431, "Too many headers")
+        name, colon, value = text.partition(":")
+        if not colon or not FIELD_NAME.match(name):
+            raise HeaderError(400, "Bad request: malformed header field "
+                              "%r" % text[:80])
+        fields.append((name, value.strip(" \t")))
+
+
+###############################################################################
 # Weather #####################################################################
 ###############################################################################
 
@@ -1515,6 +1612,7 @@ WMO_CODES = {
 
 MAX_UPSTREAM_BODY = 2 * 1024 * 1024
 UPSTREAM_HEADERS = {"Accept": "application/json",
+                    "Accept-Encoding": "identity",     # no gzip, please
                     "User-Agent": "%s/%s" % (SERVER_NAME, __version__)}
 CACHE_ENTRIES = 1024
 
@@ -1589,7 +1687,7 @@ class Upstream(object):
 
     def __init__(self, name, timeout):
         self.name, self.timeout = name, timeout
-        self._idle = {}                 # (scheme, netloc) -> [(conn, since)]
+        self._idle = {}                 # (scheme, netloc) -> [connection]
         self._lock = threading.Lock()
         self._proxies = None            # read from the environment once
         self._tls = None                # one verifying SSL context
@@ -1642,8 +1740,10 @@ class Upstream(object):
             cut = _ConnectionCutter(conn)
             call.cancelled.wake_on_cancel(cut)
             try:
-                status, body, reusable = self.exchange(conn, target,
-                                                       deadline, call)
+                if conn.sock is None:
+                    conn.open(time_left(deadline))
+                    call.check_cancelled()  # cancelled while connecting
+                status, body, reusable = conn.get(target, deadline)
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     ConnectionAbortedError, BrokenPipeError):
                 conn.close()
@@ -1663,61 +1763,29 @@ class Upstream(object):
                 return self.fetch_with_urllib(url, call)
             return status, body
 
-    def exchange(self, conn, target, deadline, call):
-        """ One request and its whole answer on conn, within deadline:
-        (status, body, whether the connection may be reused). """
-        if conn.sock is None:
-            conn.timeout = self.remaining(deadline)
-            conn.connect()
-            call.check_cancelled()      # cancelled while connecting
-        conn.sock.settimeout(self.remaining(deadline))
-        conn.request("GET", target, headers=UPSTREAM_HEADERS)
-        response = conn.getresponse()
-        chunks, size, data = [], 0, b"-"
-        while data and size < MAX_UPSTREAM_BODY:
-            conn.sock.settimeout(self.remaining(deadline))
-            data = response.read1(MAX_UPSTREAM_BODY - size)
-            chunks.append(data)
-            size += len(data)
-        body = b"".join(chunks)
-        if not data and response.length:    # it hung up before the end
-            raise http.client.IncompleteRead(body, response.length)
-        complete = response.length == 0 or response.isclosed()
-        response.close()                # the connection may send again
-        return response.status, body, complete and not response.will_close
-
-    @staticmethod
-    def remaining(deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        return left
-
     def checkout(self, parts):
-        """ An idle kept-alive connection to the host, or a new one:
-        (connection, whether it was reused). """
+        """ An idle kept-alive connection to the host, or a new one (not
+        yet open): (connection, whether it was reused). """
         key, now = (parts.scheme, parts.netloc), time.monotonic()
         with self._lock:
             idle = self._idle.get(key, [])
             while idle:
-                conn, since = idle.pop()
-                if now - since < self.idle_seconds:
+                conn = idle.pop()
+                if now - conn.idle_since < self.idle_seconds:
                     return conn, True
                 conn.close()
-        if parts.scheme == "https":
-            if self._tls is None:
-                import ssl      # here, not on top: only HTTPS needs it
-                self._tls = ssl.create_default_context()
-            return http.client.HTTPSConnection(
-                parts.netloc, timeout=self.timeout, context=self._tls), False
-        return http.client.HTTPConnection(parts.netloc,
-                                          timeout=self.timeout), False
+        if parts.scheme == "https" and self._tls is None:
+            import ssl          # here, not on top: only HTTPS needs it
+            self._tls = ssl.create_default_context()
+        return UpstreamConnection(parts, self._tls if parts.scheme ==
+                                  "https" else None), False
 
     def checkin(self, parts, conn):
+        conn.idle_since = time.monotonic()
         with self._lock:
             idle = self._idle.setdefault((parts.scheme, parts.netloc), [])
             if len(idle) < self.idle_limit:
-                idle.append((conn, time.monotonic()))
+                idle.append(conn)
                 return
         conn.close()
 
@@ -1755,6 +1823,127 @@ class Upstream(object):
         error = WeatherError(message)
         error.data = data
         return error
+
+
+def time_left(deadline):
+    """ Seconds until deadline, for a socket timeout; socket.timeout once
+    it has passed. """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
+class UpstreamConnection(object):
+    """ One kept-alive HTTP/1.1 connection to a weather service.  It sends
+    a GET and reads the answer itself: the status line, the header fields
+    (with read_headers(), as requests are read) and a Content-Length,
+    chunked or close-delimited body, all within a deadline.  http.client
+    would parse every answer's header section with the email package,
+    which costs more than the rest of the exchange. """
+
+    def __init__(self, parts, tls=None):
+        self.host = parts.hostname or ""
+        try:
+            self.port = parts.port or (443 if tls is not None else 80)
+        except ValueError as exc:           # e.g. a port beyond 65535
+            raise http.client.InvalidURL(str(exc))
+        self.request = ("GET %%s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+            parts.netloc.rpartition("@")[2], "".join(
+                "%s: %s\r\n" % h for h in UPSTREAM_HEADERS.items())))
+        self.tls = tls
+        self.sock = self.rfile = None
+        self.idle_since = 0.0
+
+    def open(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        self.sock, self.rfile = sock, sock.makefile("rb")
+
+    def close(self):
+        for part in (self.rfile, self.sock):
+            if part is not None:
+                part.close()
+        self.sock = self.rfile = None
+
+    def get(self, target, deadline):
+        """ (status, body, whether the connection may be reused). """
+        self.sock.settimeout(time_left(deadline))
+        self.sock.sendall((self.request % target).encode("iso-8859-1"))
+        status, version, headers = self.read_head(deadline)
+        body, complete = self.read_body(status, headers, deadline)
+        return status, body, complete and version == "HTTP/1.1" and \
+            headers.get("Connection", "").lower() != "close"
+
+    def read_head(self, deadline):
+        """ Status, version and header fields of the final answer (an
+        interim 1xx answer is skipped). """
+        while True:
+            self.sock.settimeout(time_left(deadline))
+            line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            if not line:
+                raise http.client.RemoteDisconnected("closed without an "
+                                                     "answer")
+            words = line.decode("iso-8859-1").split(None, 2)
+            if len(words) < 2 or not words[0].startswith("HTTP/") or \
+                    not STATUS_CODE.match(words[1]):
+                raise http.client.BadStatusLine(line[:80])
+            try:
+                headers = read_headers(self.rfile)
+            except HeaderError as exc:
+                raise http.client.HTTPException(exc.reason)
+            if int(words[1]) >= 200:
+                return int(words[1]), words[0], headers
+
+    def read_body(self, status, headers, deadline):
+        """ The body, at most MAX_UPSTREAM_BODY bytes, and whether all of
+        it was read with the connection still usable. """
+        if status in (204, 304):
+            return b"", True
+        codings = (headers.get("Transfer-Encoding") or "").lower()
+        if codings.rsplit(",", 1)[-1].strip() == "chunked":
+            return self.read_chunked(deadline)
+        length = (headers.get("Content-Length") or "").strip()
+        if not DIGITS.match(length):            # until the service closes
+            return self.read_exactly(MAX_UPSTREAM_BODY, deadline, True), \
+                False
+        length = int(length)
+        body = self.read_exactly(min(length, MAX_UPSTREAM_BODY), deadline)
+        return body, length <= MAX_UPSTREAM_BODY
+
+    def read_chunked(self, deadline):
+        chunks, size = [], 0
+        while True:
+            self.sock.settimeout(time_left(deadline))
+            field = self.rfile.readline(1024).split(b";")[0].strip()
+            if not HEX_DIGITS.match(field.decode("iso-8859-1")):
+                raise http.client.HTTPException("malformed chunked body")
+            length = int(field, 16)
+            if length == 0:
+                read_headers(self.rfile)        # trailers, if any
+                return b"".join(chunks), True
+            if size + length > MAX_UPSTREAM_BODY:
+                return b"".join(chunks), False
+            chunks.append(self.read_exactly(length + 2, deadline)[:-2])
+            size += length
+
+    def read_exactly(self, count, deadline, until_closed=False):
+        """ count bytes (fewer only if until_closed and the service
+        closed), read within the deadline. """
+        chunks, size = [], 0
+        while size < count:
+            self.sock.settimeout(time_left(deadline))
+            data = self.rfile.read1(count - size)
+            if not data:
+                if until_closed:
+                    break
+                raise http.client.IncompleteRead(b"".join(chunks),
+                                                 count - size)
+            chunks.append(data)
+            size += len(data)
+        return b"".join(chunks)
 
 
 class _ConnectionCutter(object):
@@ -2160,8 +2349,6 @@ def build_dispatcher(config=None, weather=True):
 #         Last-Event-ID, the rest of a stream whose connection was cut.
 #   DELETE  ends the session.
 
-DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
-HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 UPGRADE = "upgrade"        # await_answer(): a notification came first
 UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
 SESSION_REQUIRED = (
@@ -2265,89 +2452,6 @@ def needs_answer(message):
         return message_kind(message) == "request"
     except RPCError:
         return True
-
-
-# Header limits: http.client's, which http.server applies (431 beyond them).
-MAX_HEADER_LINE = 65536
-MAX_HEADERS = 100
-FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 5.1
-
-
-class RequestHeaders(object):
-    """ The header fields of a request, as http.server's HTTPMessage offers
-    them (case-insensitive get() of the first value, get_all()), but parsed
-    without the email package, the slowest step of a small request. """
-
-    def __init__(self, fields):
-        self.fields = fields                    # [(name, value)] in order
-        self.index = {}
-        for name, value in fields:
-            self.index.setdefault(name.lower(), []).append(value)
-
-    def get(self, name, default=None):
-        values = self.index.get(name.lower())
-        return values[0] if values else default
-
-    def get_all(self, name, default=None):
-        return list(self.index.get(name.lower(), ())) or default
-
-    __getitem__ = get
-
-    def __contains__(self, name):
-        return name.lower() in self.index
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self):
-        return len(self.fields)
-
-    def keys(self):
-        return [name for name, _ in self.fields]
-
-    def values(self):
-        return [value for _, value in self.fields]
-
-    def items(self):
-        return list(self.fields)
-
-    def __str__(self):
-        return "".join("%s: %s\n" % field for field in self.fields) + "\n"
-
-
-class HeaderError(Exception):
-    """ A header section http.server must refuse: status and reason. """
-
-    def __init__(self, status, reason):
-        Exception.__init__(self, reason)
-        self.status, self.reason = status, reason
-
-
-def read_headers(rfile):
-    """ Read header field lines up to the empty line (RFC 9112 5).  A line
-    that is not "name: value" is refused (400), as whitespace before the
-    colon must be (5.1); email's parser, which http.server uses, silently
-    drops such a line and every field after it.  An obs-fold continuation
-    line becomes one space (5.2). """
-    fields = []
-    while True:
-        line = rfile.readline(MAX_HEADER_LINE + 1)
-        if len(line) > MAX_HEADER_LINE:
-            raise HeaderError(431, "Line too long")
-        if line in (b"\r\n", b"\n", b""):
-            return RequestHeaders(fields)
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        if text[:1] in (" ", "\t") and fields:
-            name, value = fields[-1]
-            fields[-1] = (name, (value + " " + text.strip(" \t")).strip())
-            continue
-        if len(fields) >= MAX_HEADERS:
-            raise HeaderError(431, "Too many headers")
-        name, colon, value = text.partition(":")
-        if not colon or not FIELD_NAME.match(name):
-            raise HeaderError(400, "Bad request: malformed header field "
-                              "%r" % text[:80])
-        fields.append((name, value.strip(" \t")))
 
 
 class MCPRequestHandler(http.server.BaseHTTPRequestHandler):

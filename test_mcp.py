@@ -5158,5 +5158,101 @@ class HeaderParsingTests(ServerTestCase):
                 self.assertEqual(status_of(raw), 400, raw)
 
 
+class RawUpstream(object):
+    """ A weather service on a raw socket, answering in one of the shapes
+    http.client would have handled for us: 'chunked' (Transfer-Encoding:
+    chunked, with a chunk extension and a trailer), 'close' (HTTP/1.0, the
+    body ends when the connection does) or 'interim' (a 103 first). """
+
+    def __init__(self, shape):
+        self.shape, self.requests = shape, []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.base_url = "http://127.0.0.1:%d" % \
+            self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(conn,),
+                             daemon=True).start()
+
+    def answer(self, conn):
+        reader = conn.makefile("rb")
+        with conn, reader:
+            while True:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = reader.readline()
+                    if not line:
+                        return
+                    head += line
+                target = head.split(b" ")[1].decode()
+                self.requests.append(target)
+                body = (GEOCODING_BODY if target.startswith("/v1/search")
+                        else CURRENT_BODY).encode()
+                conn.sendall(self.response(body))
+                if self.shape == "close":
+                    return
+
+    def response(self, body):
+        if self.shape == "chunked":
+            half = len(body) // 2
+            return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n%x;note=1\r\n%s\r\n"
+                    b"%x\r\n%s\r\n0\r\nX-Trailer: yes\r\n\r\n" % (
+                        half, body[:half], len(body) - half, body[half:]))
+        if self.shape == "close":
+            return b"HTTP/1.0 200 OK\r\nContent-Type: application/json" \
+                b"\r\n\r\n" + body
+        return (b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (
+                    len(body), body))
+
+    def stop(self):
+        self.listener.close()
+
+
+class UpstreamAnswerShapeTests(ServerTestCase):
+    """ Issue 7: the weather client reads answers itself (no http.client):
+    chunked, close-delimited and interim-first answers all work, and a
+    kept-alive connection is reused only when the answer allows it. """
+
+    def weather_from(self, shape, calls=2):
+        raw = RawUpstream(shape)
+        self.addCleanup(raw.stop)
+        config = self.server.config         # the provider reads it per call
+        saved = (config.geocoding_url, config.forecast_url)
+        self.addCleanup(setattr, config, "geocoding_url", saved[0])
+        self.addCleanup(setattr, config, "forecast_url", saved[1])
+        config.geocoding_url = raw.base_url + "/v1/search"
+        config.forecast_url = raw.base_url + "/v1/forecast"
+        sid = self.initialize()
+        for request_id in range(1, calls + 1):
+            reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                                   request_id=request_id)
+            result = self.result_of(reply, request_id)["result"]
+            self.assertFalse(result.get("isError"), result)
+            self.assertIn("Hangzhou", result["content"][0]["text"])
+        return raw
+
+    def test_chunked_answers(self):
+        raw = self.weather_from("chunked")
+        self.assertEqual(len(raw.requests), 4)
+
+    def test_answers_that_end_with_the_connection(self):
+        raw = self.weather_from("close")
+        self.assertEqual(len(raw.requests), 4)
+
+    def test_interim_answer_is_skipped(self):
+        raw = self.weather_from("interim")
+        self.assertEqual(len(raw.requests), 4)
+
+
 if __name__ == "__main__":
     unittest.main()
