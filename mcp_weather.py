@@ -317,9 +317,7 @@ def parse_json(data):
         raise RPCError(PARSE_ERROR, "Parse error: body is not valid UTF-8 "
                        "(byte %d)" % exc.start, status=400)
     try:
-        return json.loads(text.lstrip("\ufeff"), parse_int=_strict_int,
-                          parse_float=_strict_float,
-                          parse_constant=_reject_constant)
+        return STRICT_JSON.decode(text.lstrip("\ufeff"))
     except RecursionError:
         raise RPCError(PARSE_ERROR, "Parse error: JSON nested too deeply",
                        status=400)
@@ -330,9 +328,16 @@ def parse_json(data):
 def encode_json(message):
     """ Compact UTF-8 JSON.  A lone surrogate from the client is written back
     as its \\uXXXX escape, which is still valid JSON. """
-    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)
-    return text.encode("utf-8", "backslashreplace")
+    return COMPACT_JSON.encode(message).encode("utf-8", "backslashreplace")
+
+
+# One decoder and one encoder for every message: json.loads() and
+# json.dumps() build a new one per call when given options.
+STRICT_JSON = json.JSONDecoder(parse_int=_strict_int,
+                               parse_float=_strict_float,
+                               parse_constant=_reject_constant)
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                                allow_nan=False)
 
 
 def is_request_id(value):
