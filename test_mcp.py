@@ -5254,5 +5254,59 @@ class UpstreamAnswerShapeTests(ServerTestCase):
         self.assertEqual(len(raw.requests), 4)
 
 
+class TurnsTests(unittest.TestCase):
+    """ Issue 7: connection threads take turns at the CPU-bound part of a
+    request, first come first served, and a stuck holder cannot stall the
+    others for longer than Turns.patience. """
+
+    def test_turns_go_in_arrival_order(self):
+        turns, order, threads = mcp_weather.Turns(), [], []
+        turns.take()
+
+        def wait_turn(number):
+            turns.take()
+            order.append(number)
+            turns.give()
+        for number in range(5):
+            thread = threading.Thread(target=wait_turn, args=(number,))
+            thread.start()
+            threads.append(thread)
+            wait_for(lambda: len(turns._line) == number + 1)
+        turns.give()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        self.assertEqual(order, [0, 1, 2, 3, 4])
+
+    def test_a_stuck_holder_is_passed_by(self):
+        turns, took = mcp_weather.Turns(), []
+        turns.patience = 0.2
+        turns.take()                    # and never give it (stuck)
+
+        def wait_turn():
+            started = time.monotonic()
+            turns.take()
+            took.append(time.monotonic() - started)
+            turns.give()                # not the holder: does nothing
+        thread = threading.Thread(target=wait_turn)
+        thread.start()
+        thread.join(TIMEOUT)
+        self.assertEqual(len(took), 1)
+        self.assertGreaterEqual(took[0], 0.15)
+        turns.give()
+        turns.take()                    # the turn is free again
+        turns.give()
+
+    def test_give_without_the_turn_does_nothing(self):
+        turns = mcp_weather.Turns()
+        turns.give()
+        turns.take()
+        thread = threading.Thread(target=turns.give)
+        thread.start()
+        thread.join(TIMEOUT)
+        self.assertEqual(turns._holder, threading.get_ident())
+        turns.give()
+        self.assertIsNone(turns._holder)
+
+
 if __name__ == "__main__":
     unittest.main()
