@@ -2575,7 +2575,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         self.started, self.status, self.rpc, self.sid = time.monotonic(), \
             None, "-", "-"
         self.extra_headers, self.request_id, self.body_read = [], None, False
-        self.principal = ""
+        self.principal, self.unsent = "", b""
         if self.command != "POST" and self.has_body():
             self.close_connection = True      # we never read such bodies
         if self.command != "POST":
@@ -3171,10 +3171,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         framing = [("Transfer-Encoding", "chunked")]
         if self.request_version == "HTTP/1.0":
             self.close_connection, framing = True, []
-        self.send_whole(200, [("Content-Type", media),
-                              ("Cache-Control", "no-cache, no-transform"),
-                              ("X-Accel-Buffering", "no")] + framing +
-                        list(headers), first)
+        head = self.head(200, [("Content-Type", media),
+                               ("Cache-Control", "no-cache, no-transform"),
+                               ("X-Accel-Buffering", "no")] + framing +
+                         list(headers)) + first
+        if stream.finished:     # all there already: one write, in pump()
+            self.unsent = head
+        else:
+            self.wfile.write(head)
 
     def pump(self, mode, stream, generation, session, cursor, cancel):
         """ Write events as they come until the stream finishes, another
@@ -3194,19 +3198,24 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if not attached:
                 break                           # a newer GET took over
             if events:
-                self.wfile.write(self.chunk(b"".join(
+                data = self.chunk(b"".join(
                     self.frame(mode, session, stream, seq, message)
-                    for seq, message in events)))
+                    for seq, message in events))
+                if finished:            # the last ones: with the end
+                    data += self.end_of_chunks()
+                self.write(data)
                 cursor, last = events[-1][0], time.monotonic()
                 stream.mark_sent(cursor)
                 if not stream.replayable:
                     stream.forget(cursor)
+                if finished:
+                    return
             if finished:
                 break
             now = time.monotonic()
             if poll_after and now - opened >= poll_after:
-                self.wfile.write(self.chunk(b"retry: %d\n\n"
-                                            % self.config.sse_retry))
+                self.write(self.chunk(b"retry: %d\n\n"
+                                      % self.config.sse_retry))
                 self.close_connection = True
                 break
             # Look for a vanished client before a keep-alive (a write to a
@@ -3216,8 +3225,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if (due or cancel is not None) and self.peer_gone():
                 break
             if due:
-                self.wfile.write(self.chunk(b": keep-alive\n\n"
-                                            if mode == "sse" else b"\n"))
+                self.write(self.chunk(b": keep-alive\n\n"
+                                      if mode == "sse" else b"\n"))
                 last = now
         if self.peer_gone():
             if cancel is not None:
@@ -3244,10 +3253,21 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         return b"%x\r\n%s\r\n" % (len(data), data)
 
     def end_chunks(self):
+        self.write(self.end_of_chunks())
+
+    def end_of_chunks(self):
+        """ The last chunk; HTTP/1.0 streams end with the connection. """
         if self.request_version == "HTTP/1.0":
             self.close_connection = True
-        else:
-            self.wfile.write(b"0\r\n\r\n")
+            return b""
+        return b"0\r\n\r\n"
+
+    def write(self, data):
+        """ Write data, after what open_stream() held back: a stream whose
+        events were all there at once goes out in a single write. """
+        data, self.unsent = self.unsent + data, b""
+        if data:
+            self.wfile.write(data)
 
     def peer_gone(self):
         """ Whether the client closed its end, without reading its data. """
