@@ -81,9 +81,7 @@ import socketserver
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 log = logging.getLogger("mcp_weather")
 
@@ -1708,8 +1706,7 @@ class Upstream(object):
             call.check_cancelled()
             raise self.failed(call, "%s did not answer within %g s"
                               % (self.name, self.timeout))
-        except (urllib.error.URLError, OSError,
-                http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException) as exc:     # URLError too
             call.check_cancelled()      # the cancel cut the connection
             reason = getattr(exc, "reason", exc)
             raise self.failed(call, "could not reach %s: %s"
@@ -1795,14 +1792,22 @@ class Upstream(object):
         conn.close()
 
     def proxied(self, parts):
+        """ Whether the environment names a proxy for this URL; read at
+        the first request, as urllib reads it. """
         if self._proxies is None:
+            import urllib.request   # here, not on top: most never need it
             self._proxies = urllib.request.getproxies()
-        return parts.scheme in self._proxies and \
-            not urllib.request.proxy_bypass(parts.hostname or "")
+        if parts.scheme not in self._proxies:
+            return False
+        import urllib.request
+        return not urllib.request.proxy_bypass(parts.hostname or "")
 
     def fetch_with_urllib(self, url, call):
         """ Through urllib (proxies, redirects), in a helper thread that a
         cancelled call abandons. """
+        import urllib.error
+        import urllib.request
+
         def fetch():
             request = urllib.request.Request(url, headers=UPSTREAM_HEADERS)
             try:
