@@ -53,12 +53,22 @@ import time
 import urllib.parse
 from typing import Annotated, Optional
 
-# The same texts as ours, so both servers send the same bytes: mcp_weather
-# gives its instructions, condition names and formatter, nothing else.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
-from mcp_weather import (INSTRUCTIONS, describe_wmo,  # noqa: E402
-                         format_current)
+# The same texts as ours, so both servers send the same bytes.  They come
+# from mcp_weather, imported at the first tool call, not at start: its
+# import (and the http.server, email and ssl modules it brings) would add
+# some 40 ms and 9 MB to this server's start-up and idle figures.  bench.py
+# passes the instructions in PEER_INSTRUCTIONS for the same reason.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+
+def ours(name):
+    """ A name from mcp_weather (imported once, at first use). """
+    import mcp_weather
+    return getattr(mcp_weather, name)
+
+
+INSTRUCTIONS = os.environ.get("PEER_INSTRUCTIONS") or ours("INSTRUCTIONS")
 
 try:
     import uvicorn
@@ -256,12 +266,12 @@ def get_weather(city: CITY) -> Annotated[CallToolResult, CurrentWeather]:
         "humidity": number(now.get("relative_humidity_2m")),
         "wind_speed": number(now.get("wind_speed_10m")),
         "weather_code": code,
-        "conditions": describe_wmo(code),
+        "conditions": ours("describe_wmo")(code),
         "units": {"temperature": units.get("temperature_2m", "°C"),
                   "wind_speed": units.get("wind_speed_10m", "km/h")},
         "provider": "Open-Meteo"}
-    return CallToolResult(content=[TextContent(type="text",
-                                               text=format_current(result))],
+    text = ours("format_current")(result)
+    return CallToolResult(content=[TextContent(type="text", text=text)],
                           structured_content=result)
 
 
@@ -284,7 +294,7 @@ def get_forecast(city: CITY,
         code = int(daily["weather_code"][i])
         rows.append({
             "date": str(date), "weather_code": code,
-            "conditions": describe_wmo(code),
+            "conditions": ours("describe_wmo")(code),
             "temperature_max": number(daily["temperature_2m_max"][i]),
             "temperature_min": number(daily["temperature_2m_min"][i]),
             "precipitation_sum": number(
