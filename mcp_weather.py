@@ -1698,7 +1698,8 @@ class Upstream(object):
     def get_json(self, url, params, call):
         full = url + ("&" if "?" in url else "?") + \
             urllib.parse.urlencode(params)
-        call.log("debug", "GET %s" % redact(full))
+        if call.log_level is not None:      # a client asked for logs (6.3)
+            call.log("debug", "GET %s" % redact(full))
         started = time.monotonic()
         try:
             status, body = self.fetch(full, call)
@@ -2007,8 +2008,9 @@ class Provider(object):
     def cached(self, key, call, fetch):
         """ A cached upstream answer, logging hits and misses (6.3). """
         value = self.cache.get(key)
-        call.log("info", "cache %s: %s %s" % (
-            "hit" if value is not None else "miss", key[0], key[1]))
+        if call.log_level is not None:      # a client asked for logs (6.3)
+            call.log("info", "cache %s: %s %s" % (
+                "hit" if value is not None else "miss", key[0], key[1]))
         if value is None:
             value = fetch()
             self.cache.put(key, value)
