@@ -823,6 +823,8 @@ class Session(object):
             return stream
 
     def _trim_streams(self):
+        if len(self.streams) <= self.retained:
+            return
         finished = [n for n, s in self.streams.items() if s.finished]
         while len(self.streams) > self.retained and finished:
             del self.streams[finished.pop(0)]
