@@ -63,6 +63,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import copy
 import hashlib
 import hmac
 import http.client
@@ -325,8 +326,60 @@ def parse_json(data):
 
 def encode_json(message):
     """ Compact UTF-8 JSON.  A lone surrogate from the client is written back
-    as its \\uXXXX escape, which is still valid JSON. """
+    as its \\uXXXX escape, which is still valid JSON.  A listing whose
+    entries are kept encoded (EncodedDict: tools/list) is spliced together
+    from them instead of being encoded again. """
+    spliced = splice_listing(message)
+    if spliced is not None:
+        return spliced
     return COMPACT_JSON.encode(message).encode("utf-8", "backslashreplace")
+
+
+class EncodedDict(dict):
+    """ A read-only dict kept with its JSON (``.json``), for entries that
+    many responses repeat unchanged (the tools of tools/list). """
+
+    def __init__(self, *args, **kwargs):
+        dict.__init__(self, *args, **kwargs)
+        self.json = encode_json(self)
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("an EncodedDict is kept encoded: copy it to change "
+                        "it")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):           # copies and pickles are plain dicts
+        return dict, (dict(self),)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(dict(self), memo)
+
+
+def splice_listing(message):
+    """ The JSON of a response {"jsonrpc", "id", "result": {field: [entry,
+    ...], "nextCursor"?}} whose entries are all EncodedDicts, made of their
+    kept JSON: byte for byte what encoding it whole would give.  None for
+    any other message. """
+    if type(message) is not dict or \
+            list(message) != ["jsonrpc", "id", "result"] or \
+            message["jsonrpc"] != "2.0" or type(message["result"]) is not dict:
+        return None
+    result = message["result"]
+    fields = list(result)
+    if not fields or fields[1:] not in ([], ["nextCursor"]):
+        return None
+    entries = result[fields[0]]
+    if type(entries) is not list or not entries or \
+            not all(type(entry) is EncodedDict for entry in entries):
+        return None
+    tail = b""
+    if len(fields) == 2:
+        tail = b',"nextCursor":' + encode_json(result["nextCursor"])
+    return b'{"jsonrpc":"2.0","id":%s,"result":{%s:[%s]%s}}' % (
+        encode_json(message["id"]), encode_json(fields[0]),
+        b",".join(entry.json for entry in entries), tail)
 
 
 # One decoder and one encoder for every message: json.loads() and
@@ -536,18 +589,29 @@ class Tool(object):
         self.title, self.output_schema = title, output_schema
         self.annotations = annotations
 
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "entries", {})     # describe() anew
+
     def describe(self, version):
         """ The Tool object for tools/list; fields a revision lacks are left
-        out (title and outputSchema arrived in 2025-06-18). """
-        entry = {"name": self.name, "description": self.description,
-                 "inputSchema": self.input_schema}
-        if self.annotations:
-            entry["annotations"] = self.annotations
-        if version >= "2025-06-18":
-            if self.title:
-                entry["title"] = self.title
-            if self.output_schema:
-                entry["outputSchema"] = self.output_schema
+        out (title and outputSchema arrived in 2025-06-18).  It is built
+        once per kind of revision and kept, encoded (EncodedDict), until an
+        attribute of the tool is set: change a tool through its attributes,
+        not inside its schemas. """
+        later = version >= "2025-06-18"
+        entry = self.entries.get(later)
+        if entry is None:
+            entry = {"name": self.name, "description": self.description,
+                     "inputSchema": self.input_schema}
+            if self.annotations:
+                entry["annotations"] = self.annotations
+            if later:
+                if self.title:
+                    entry["title"] = self.title
+                if self.output_schema:
+                    entry["outputSchema"] = self.output_schema
+            entry = self.entries[later] = EncodedDict(entry)
         return entry
 
 

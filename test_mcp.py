@@ -40,6 +40,7 @@ subprocess on --port 0).
 
 import base64
 import collections
+import copy
 import http.client
 import http.server
 import json
@@ -5306,6 +5307,55 @@ class TurnsTests(unittest.TestCase):
         self.assertEqual(turns._holder, threading.get_ident())
         turns.give()
         self.assertIsNone(turns._holder)
+
+
+class KeptToolEntriesTests(ServerTestCase):
+    """ Issue 7: tools/list entries are built once per revision and kept
+    encoded; the answer is byte for byte what encoding it whole gives, and
+    a tool changed through its attributes is listed as changed. """
+
+    settings = {"page_size": 1}
+
+    def assertEncodedWhole(self, reply):
+        self.assertEqual(reply.status, 200, reply.body)
+        whole = mcp_weather.COMPACT_JSON.encode(reply.json())
+        self.assertEqual(reply.body, whole.encode("utf-8") + b"\n")
+
+    def test_listing_bytes_match_a_whole_encoding(self):
+        for version in ("2025-03-26", "2025-11-25"):
+            with self.subTest(version=version):
+                sid = self.initialize(version=version)
+                first = self.rpc("tools/list", session=sid, request_id=5,
+                                 accept=ACCEPT_JSON)
+                self.assertEncodedWhole(first)
+                cursor = first.json()["result"]["nextCursor"]
+                second = self.rpc("tools/list", {"cursor": cursor},
+                                  session=sid, request_id="six",
+                                  accept=ACCEPT_JSON)
+                self.assertEncodedWhole(second)
+                self.assertNotIn("nextCursor", second.json()["result"])
+
+    def test_changed_tool_is_listed_changed(self):
+        tool = self.dispatcher.tools.get("get_weather")
+        saved = tool.description
+        self.addCleanup(setattr, tool, "description", saved)
+        sid = self.initialize()
+        tool.description = "Weather, now."
+        reply = self.rpc("tools/list", session=sid, accept=ACCEPT_JSON)
+        self.assertEncodedWhole(reply)
+        self.assertEqual(reply.json()["result"]["tools"][0]["description"],
+                         "Weather, now.")
+
+    def test_kept_entries_are_read_only(self):
+        entry = self.dispatcher.tools.get("get_weather").describe(LATEST)
+        with self.assertRaises(TypeError):
+            entry["description"] = "changed"
+        with self.assertRaises(TypeError):
+            entry.update(title="changed")
+        copied = copy.deepcopy(entry)
+        copied["description"] = "changed"           # a plain dict
+        self.assertIs(type(copied), dict)
+        self.assertNotEqual(entry["description"], "changed")
 
 
 if __name__ == "__main__":
