@@ -5037,34 +5037,29 @@ class UpstreamConnectionTests(ServerTestCase):
     """ Issue 7: weather requests go over kept-alive connections that later
     calls reuse; one the service closed meanwhile is replaced unseen. """
 
-    def call_weather(self, sid, request_id=7):
-        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
-                               request_id=request_id)
-        result = self.result_of(reply, request_id)["result"]
-        self.assertFalse(result.get("isError"), result)
-        return result
-
-    def test_calls_reuse_one_upstream_connection(self):
+    def connections_for_calls(self, count):
+        """ count get_weather calls on one session: the upstream connections
+        (client ports) their requests came on. """
         sid = self.initialize()
-        for request_id in (1, 2, 3):
-            self.call_weather(sid, request_id)
+        for request_id in range(1, count + 1):
+            reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                                   request_id=request_id)
+            result = self.result_of(reply, request_id)["result"]
+            self.assertFalse(result.get("isError"), result)
         requests = self.upstream.requests
         self.assertEqual([r["kind"] for r in requests],
-                         ["geocoding", "forecast"] * 3)
-        self.assertEqual(len(set(r["client"] for r in requests)), 1)
+                         ["geocoding", "forecast"] * count)
+        return set(r["client"] for r in requests)
+
+    def test_calls_reuse_one_upstream_connection(self):
+        self.assertEqual(len(self.connections_for_calls(3)), 1)
 
     def test_connection_closed_by_the_service_is_replaced(self):
         """ The service closes each connection after the geocoding answer,
         without a Connection: close header: the forecast request finds its
         kept-alive connection closed and goes out again on a new one. """
         self.upstream.hang_up.add("geocoding")
-        sid = self.initialize()
-        for request_id in (1, 2):
-            self.call_weather(sid, request_id)
-        requests = self.upstream.requests
-        self.assertEqual([r["kind"] for r in requests],
-                         ["geocoding", "forecast"] * 2)
-        self.assertEqual(len(set(r["client"] for r in requests)), 3)
+        self.assertEqual(len(self.connections_for_calls(2)), 3)
 
 
 class UpstreamProxyTests(ServerTestCase):
