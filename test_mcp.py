@@ -5033,6 +5033,18 @@ class DualEraTests(_StreamTestCase):
 # Issue 7: performance (behaviour the optimizations must keep) ################
 ###############################################################################
 
+def weather_calls(case, count):
+    """ count get_weather calls for Hangzhou on one new session of a
+    ServerTestCase, each of them a good result. """
+    sid = case.initialize()
+    for request_id in range(1, count + 1):
+        reply = case.call_tool("get_weather", {"city": "Hangzhou"}, sid,
+                               request_id=request_id)
+        result = case.result_of(reply, request_id)["result"]
+        case.assertFalse(result.get("isError"), result)
+        case.assertIn("Hangzhou", result["content"][0]["text"])
+
+
 class UpstreamConnectionTests(ServerTestCase):
     """ Issue 7: weather requests go over kept-alive connections that later
     calls reuse; one the service closed meanwhile is replaced unseen. """
@@ -5040,12 +5052,7 @@ class UpstreamConnectionTests(ServerTestCase):
     def connections_for_calls(self, count):
         """ count get_weather calls on one session: the upstream connections
         (client ports) their requests came on. """
-        sid = self.initialize()
-        for request_id in range(1, count + 1):
-            reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
-                                   request_id=request_id)
-            result = self.result_of(reply, request_id)["result"]
-            self.assertFalse(result.get("isError"), result)
+        weather_calls(self, count)
         requests = self.upstream.requests
         self.assertEqual([r["kind"] for r in requests],
                          ["geocoding", "forecast"] * count)
@@ -5228,13 +5235,7 @@ class UpstreamAnswerShapeTests(ServerTestCase):
         self.addCleanup(setattr, config, "forecast_url", saved[1])
         config.geocoding_url = raw.base_url + "/v1/search"
         config.forecast_url = raw.base_url + "/v1/forecast"
-        sid = self.initialize()
-        for request_id in range(1, calls + 1):
-            reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid,
-                                   request_id=request_id)
-            result = self.result_of(reply, request_id)["result"]
-            self.assertFalse(result.get("isError"), result)
-            self.assertIn("Hangzhou", result["content"][0]["text"])
+        weather_calls(self, calls)
         return raw
 
     def test_chunked_answers(self):
