@@ -1068,12 +1068,88 @@ class SessionStore(object):
         self._sessions.pop(session_id).close()
 
 
+class Turns(object):
+    """ Connection threads take turns at running Python, first come first
+    served, from a request's last byte read to its answer written.  A
+    thread gives its turn up while it waits (for a tool's answer on a
+    worker, for a weather service: released()) and takes it again, at the
+    back of the line, to go on.  Workers do not take turns: measured,
+    their hand-overs cost more than they saved.
+
+    Without turns, the GIL goes to whichever thread asks at the right
+    moment: one back from a short system call beats threads that have
+    waited longer, so under load some requests wait many 5 ms switch
+    intervals and the latency tail is long.  Turns are only about order,
+    never about safety: a holder that keeps its turn longer than
+    ``patience`` seconds (blocked on a client that does not read) loses
+    it to the next in line, and goes on without it. """
+
+    patience = 0.05
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._line = collections.deque()    # [ticket lock, thread] waiting
+        self._holder = None                 # the thread holding the turn
+        self._since = 0.0                   # when it took it
+
+    def take(self):
+        me = threading.get_ident()
+        with self._lock:
+            if self._holder is None or self._holder == me:
+                self._holder, self._since = me, time.monotonic()
+                return
+            ticket = [threading.Lock(), me]
+            ticket[0].acquire()
+            self._line.append(ticket)
+        while True:
+            with self._lock:
+                wait = self._since + self.patience - time.monotonic()
+            if ticket[0].acquire(timeout=max(wait, 0.001)):
+                return                      # given to us by give()
+            with self._lock:
+                if ticket[0].acquire(False):
+                    return                  # given to us just now
+                if self._line[0] is ticket and \
+                        time.monotonic() - self._since >= self.patience:
+                    self._line.popleft()    # the holder is stuck: take it
+                    self._holder, self._since = me, time.monotonic()
+                    return
+
+    def give(self):
+        """ Give the turn to the next in line, if this thread holds it. """
+        with self._lock:
+            if self._holder != threading.get_ident():
+                return
+            if self._line:
+                ticket = self._line.popleft()
+                self._holder, self._since = ticket[1], time.monotonic()
+                ticket[0].release()
+            else:
+                self._holder = None
+
+    @contextlib.contextmanager
+    def released(self):
+        """ Give the turn up for a wait, if held, and take it back after. """
+        with self._lock:
+            held = self._holder == threading.get_ident()
+        if not held:
+            yield
+            return
+        self.give()
+        try:
+            yield
+        finally:
+            self.take()
+
+
 class WorkerPool(object):
     """ Threads for work that may block (tool calls, upstream requests),
     reused: starting a thread costs more than a cached weather call.  A
     task goes to the most recently idle worker, or to a new thread when
     none is idle, so a blocked tool never delays another; a worker idle for
-    ``idle_timeout`` seconds ends, so nothing accumulates. """
+    ``idle_timeout`` seconds ends, so nothing accumulates.  It holds the
+    Turns of the connection threads, so that what they run can give its
+    turn up while it waits (Upstream, Call.run_abandonable). """
 
     idle_timeout = 5.0
 
@@ -1081,6 +1157,7 @@ class WorkerPool(object):
         self._lock = threading.Lock()
         self._idle = []                 # slots of waiting workers, LIFO
         self.busy = 0                   # tasks running now
+        self.turns = Turns()            # taken by the HTTP transport
 
     def run(self, function):
         with self._lock:
@@ -1206,7 +1283,8 @@ class Call(object):
         try:
             if not wake.is_set():
                 self.dispatcher.workers.run(work)
-                wake.wait(timeout)
+                with self.dispatcher.workers.turns.released():
+                    wake.wait(timeout)
         finally:
             self.cancelled.forget(wake)
         self.check_cancelled()
@@ -1809,10 +1887,11 @@ class Upstream(object):
             cut = _ConnectionCutter(conn)
             call.cancelled.wake_on_cancel(cut)
             try:
-                if conn.sock is None:
-                    conn.open(time_left(deadline))
-                    call.check_cancelled()  # cancelled while connecting
-                status, body, reusable = conn.get(target, deadline)
+                with call.dispatcher.workers.turns.released():
+                    if conn.sock is None:
+                        conn.open(time_left(deadline))
+                        call.check_cancelled()  # cancelled meanwhile
+                    status, body, reusable = conn.get(target, deadline)
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     ConnectionAbortedError, BrokenPipeError):
                 conn.close()
@@ -2673,10 +2752,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.access_log()
 
     def take_turn(self):
-        self.server.turns.take()
+        self.dispatcher.workers.turns.take()
 
     def give_turn(self):
-        self.server.turns.give()
+        self.dispatcher.workers.turns.give()
 
     def has_body(self):
         return self.headers.get("Content-Length", "0").strip() != "0" or \
@@ -3352,62 +3431,6 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             return True
 
 
-class Turns(object):
-    """ Connection threads take turns, first come first served, at the
-    CPU-bound part of a request: from its last byte read to its answer
-    written, or to a wait for a tool's answer (the turn is given up for
-    the wait and taken again, at the back of the line, for the writing).
-
-    Without turns, the GIL goes to whichever thread asks at the right
-    moment: one that comes back from a short system call beats the ones
-    that have waited longer, and under load a few requests wait for many
-    switch intervals.  In turns, at C=64 keep-alive clients the p99 of
-    tools/list falls to about 1.5 times the mean.  A holder that keeps the
-    turn longer than ``patience`` seconds (a client that does not read
-    its answer) is passed by: waiting threads then go on without it. """
-
-    patience = 0.05
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._line = collections.deque()    # [ticket lock, thread] waiting
-        self._holder = None                 # the thread holding the turn
-        self._since = 0.0                   # when it took it
-
-    def take(self):
-        me = threading.get_ident()
-        with self._lock:
-            if self._holder is None or self._holder == me:
-                self._holder, self._since = me, time.monotonic()
-                return
-            ticket = [threading.Lock(), me]
-            ticket[0].acquire()
-            self._line.append(ticket)
-        while True:
-            with self._lock:
-                wait = self._since + self.patience - time.monotonic()
-            if ticket[0].acquire(timeout=max(wait, 0.001)):
-                return                      # given to us by give()
-            with self._lock:
-                if ticket[0].acquire(False):
-                    return                  # given to us just now
-                if time.monotonic() - self._since >= self.patience:
-                    self._line.remove(ticket)   # a stuck holder: go on
-                    return
-
-    def give(self):
-        """ Give the turn to the next in line, if this thread holds it. """
-        with self._lock:
-            if self._holder != threading.get_ident():
-                return
-            if self._line:
-                ticket = self._line.popleft()
-                self._holder, self._since = ticket[1], time.monotonic()
-                ticket[0].release()
-            else:
-                self._holder = None
-
-
 class MCPServer(http.server.ThreadingHTTPServer):
     """ A threading HTTP server holding the dispatcher: one thread per
     connection, plus the dispatcher's pool of workers for tool calls. """
@@ -3427,7 +3450,6 @@ class MCPServer(http.server.ThreadingHTTPServer):
         self.loopback = is_loopback(self.config.host)
         self.allowed_hosts = [h.lower() for h in self.config.allow_host]
         self.stopping = False
-        self.turns = Turns()
         self.active = collections.Counter()
         self.active_cond = threading.Condition()
         http.server.ThreadingHTTPServer.__init__(

@@ -5253,45 +5253,46 @@ class UpstreamAnswerShapeTests(ServerTestCase):
 
 class TurnsTests(unittest.TestCase):
     """ Issue 7: connection threads take turns at the CPU-bound part of a
-    request, first come first served, and a stuck holder cannot stall the
-    others for longer than Turns.patience. """
+    request, first come first served; a stuck holder loses its turn to the
+    next in line after Turns.patience; a wait can give the turn up. """
 
-    def test_turns_go_in_arrival_order(self):
-        turns, order, threads = mcp_weather.Turns(), [], []
-        turns.take()
+    def queue(self, turns, count, order):
+        """ count threads in line for the turn, in order; each notes its
+        number in order once it has the turn, then gives it back. """
+        threads = []
 
         def wait_turn(number):
             turns.take()
             order.append(number)
             turns.give()
-        for number in range(5):
+        for number in range(count):
             thread = threading.Thread(target=wait_turn, args=(number,))
             thread.start()
             threads.append(thread)
             wait_for(lambda: len(turns._line) == number + 1)
+        return threads
+
+    def test_turns_go_in_arrival_order(self):
+        turns, order = mcp_weather.Turns(), []
+        turns.take()
+        threads = self.queue(turns, 5, order)
         turns.give()
         for thread in threads:
             thread.join(TIMEOUT)
         self.assertEqual(order, [0, 1, 2, 3, 4])
 
-    def test_a_stuck_holder_is_passed_by(self):
-        turns, took = mcp_weather.Turns(), []
+    def test_a_stuck_holder_loses_the_turn_to_the_line(self):
+        turns, order = mcp_weather.Turns(), []
         turns.patience = 0.2
+        started = time.monotonic()
         turns.take()                    # and never give it (stuck)
-
-        def wait_turn():
-            started = time.monotonic()
-            turns.take()
-            took.append(time.monotonic() - started)
-            turns.give()                # not the holder: does nothing
-        thread = threading.Thread(target=wait_turn)
-        thread.start()
-        thread.join(TIMEOUT)
-        self.assertEqual(len(took), 1)
-        self.assertGreaterEqual(took[0], 0.15)
-        turns.give()
-        turns.take()                    # the turn is free again
-        turns.give()
+        threads = self.queue(turns, 3, order)
+        for thread in threads:
+            thread.join(TIMEOUT)
+        self.assertEqual(order, [0, 1, 2])     # still in arrival order
+        self.assertGreaterEqual(time.monotonic() - started, 0.15)
+        turns.give()                    # no longer the holder: nothing
+        self.assertIsNone(turns._holder)
 
     def test_give_without_the_turn_does_nothing(self):
         turns = mcp_weather.Turns()
@@ -5302,6 +5303,20 @@ class TurnsTests(unittest.TestCase):
         thread.join(TIMEOUT)
         self.assertEqual(turns._holder, threading.get_ident())
         turns.give()
+        self.assertIsNone(turns._holder)
+
+    def test_released_gives_the_turn_up_for_a_wait(self):
+        turns, order = mcp_weather.Turns(), []
+        turns.take()
+        threads = self.queue(turns, 2, order)
+        with turns.released():          # the line goes first
+            for thread in threads:
+                thread.join(TIMEOUT)
+            self.assertEqual(order, [0, 1])
+        self.assertEqual(turns._holder, threading.get_ident())
+        turns.give()
+        with turns.released():          # without the turn: nothing to do
+            self.assertIsNone(turns._holder)
         self.assertIsNone(turns._holder)
 
 
