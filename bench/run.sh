@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Dev-only: the benchmark beside the official MCP SDK (see README.md).
 #
-#   ./run.sh             # bench.py --peer: the full run, ~12 min
-#   ./run.sh --quick     # a smoke run, ~2 min
+#   ./run.sh             # bench.py --peer: the full run, ~3.5 min
+#   ./run.sh --quick     # a smoke run, ~30 s
 #
 # bench.py makes the SDK's throwaway venv (bench/.venv) on first use. The
 # figures go to stdout and, as JSON, to results/bench-<UTC time>.json;
