@@ -21,6 +21,7 @@ parts depend on each other:
     Tools                the registry and its decorator
     Sessions and streams what a server keeps between HTTP requests
     The MCP dispatcher   the protocol itself: no HTTP in it
+    HTTP/1.1 messages    header fields, read without the email package
     Weather              Open-Meteo and Seniverse clients, with a cache
     Weather tools        get_weather and get_forecast
     HTTP transport       Streamable HTTP on http.server
@@ -63,8 +64,10 @@ import base64
 import binascii
 import collections
 import contextlib
+import copy
 import hashlib
 import hmac
+import http.client
 import http.server
 import itertools
 import json
@@ -80,9 +83,7 @@ import socketserver
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 log = logging.getLogger("mcp_weather")
 
@@ -329,9 +330,7 @@ def parse_json(data):
         raise RPCError(PARSE_ERROR, "Parse error: body is not valid UTF-8 "
                        "(byte %d)" % exc.start, status=400)
     try:
-        return json.loads(text.lstrip("\ufeff"), parse_int=_strict_int,
-                          parse_float=_strict_float,
-                          parse_constant=_reject_constant)
+        return STRICT_JSON.decode(text.lstrip("\ufeff"))
     except RecursionError:
         raise RPCError(PARSE_ERROR, "Parse error: JSON nested too deeply",
                        status=400)
@@ -341,10 +340,69 @@ def parse_json(data):
 
 def encode_json(message):
     """ Compact UTF-8 JSON.  A lone surrogate from the client is written back
-    as its \\uXXXX escape, which is still valid JSON. """
-    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)
-    return text.encode("utf-8", "backslashreplace")
+    as its \\uXXXX escape, which is still valid JSON.  A listing whose
+    entries are kept encoded (EncodedDict: tools/list) is spliced together
+    from them instead of being encoded again. """
+    spliced = splice_listing(message)
+    if spliced is not None:
+        return spliced
+    return COMPACT_JSON.encode(message).encode("utf-8", "backslashreplace")
+
+
+class EncodedDict(dict):
+    """ A read-only dict kept with its JSON (``.json``), for entries that
+    many responses repeat unchanged (the tools of tools/list). """
+
+    def __init__(self, *args, **kwargs):
+        dict.__init__(self, *args, **kwargs)
+        self.json = encode_json(self)
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("an EncodedDict is kept encoded: copy it to change "
+                        "it")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):           # copies and pickles are plain dicts
+        return dict, (dict(self),)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(dict(self), memo)
+
+
+def splice_listing(message):
+    """ The JSON of a response {"jsonrpc", "id", "result": {field: [entry,
+    ...], "nextCursor"?}} whose entries are all EncodedDicts, made of their
+    kept JSON: byte for byte what encoding it whole would give.  None for
+    any other message. """
+    if type(message) is not dict or \
+            list(message) != ["jsonrpc", "id", "result"] or \
+            message["jsonrpc"] != "2.0" or type(message["result"]) is not dict:
+        return None
+    result = message["result"]
+    fields = list(result)
+    if not fields or fields[1:] not in ([], ["nextCursor"]):
+        return None
+    entries = result[fields[0]]
+    if type(entries) is not list or not entries or \
+            not all(type(entry) is EncodedDict for entry in entries):
+        return None
+    tail = b""
+    if len(fields) == 2:
+        tail = b',"nextCursor":' + encode_json(result["nextCursor"])
+    return b'{"jsonrpc":"2.0","id":%s,"result":{%s:[%s]%s}}' % (
+        encode_json(message["id"]), encode_json(fields[0]),
+        b",".join(entry.json for entry in entries), tail)
+
+
+# One decoder and one encoder for every message: json.loads() and
+# json.dumps() build a new one per call when given options.
+STRICT_JSON = json.JSONDecoder(parse_int=_strict_int,
+                               parse_float=_strict_float,
+                               parse_constant=_reject_constant)
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                                allow_nan=False)
 
 
 def is_request_id(value):
@@ -556,18 +614,29 @@ class Tool(object):
         return [name for name in self.requires
                 if not isinstance(declared.get(name), dict)]
 
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "entries", {})     # describe() anew
+
     def describe(self, version):
         """ The Tool object for tools/list; fields a revision lacks are left
-        out (title and outputSchema arrived in 2025-06-18). """
-        entry = {"name": self.name, "description": self.description,
-                 "inputSchema": self.input_schema}
-        if self.annotations:
-            entry["annotations"] = self.annotations
-        if version >= "2025-06-18":
-            if self.title:
-                entry["title"] = self.title
-            if self.output_schema:
-                entry["outputSchema"] = self.output_schema
+        out (title and outputSchema arrived in 2025-06-18).  It is built
+        once per kind of revision and kept, encoded (EncodedDict), until an
+        attribute of the tool is set: change a tool through its attributes,
+        not inside its schemas. """
+        later = version >= "2025-06-18"
+        entry = self.entries.get(later)
+        if entry is None:
+            entry = {"name": self.name, "description": self.description,
+                     "inputSchema": self.input_schema}
+            if self.annotations:
+                entry["annotations"] = self.annotations
+            if later:
+                if self.title:
+                    entry["title"] = self.title
+                if self.output_schema:
+                    entry["outputSchema"] = self.output_schema
+            entry = self.entries[later] = EncodedDict(entry)
         return entry
 
 
@@ -1175,6 +1244,8 @@ class Session(object):
             return stream
 
     def _trim_streams(self):
+        if len(self.streams) <= self.retained:
+            return
         finished = [n for n, s in self.streams.items() if s.finished]
         while len(self.streams) > self.retained and finished:
             del self.streams[finished.pop(0)]
@@ -1389,12 +1460,88 @@ class SessionStore(object):
         self._sessions.pop(session_id).close()
 
 
+class Turns(object):
+    """ Connection threads take turns at running Python, first come first
+    served, from a request's last byte read to its answer written.  A
+    thread gives its turn up while it waits (for a tool's answer on a
+    worker, for a weather service: released()) and takes it again, at the
+    back of the line, to go on.  Workers do not take turns: measured,
+    their hand-overs cost more than they saved.
+
+    Without turns, the GIL goes to whichever thread asks at the right
+    moment: one back from a short system call beats threads that have
+    waited longer, so under load some requests wait many 5 ms switch
+    intervals and the latency tail is long.  Turns are only about order,
+    never about safety: a holder that keeps its turn longer than
+    ``patience`` seconds (blocked on a client that does not read) loses
+    it to the next in line, and goes on without it. """
+
+    patience = 0.05
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._line = collections.deque()    # [ticket lock, thread] waiting
+        self._holder = None                 # the thread holding the turn
+        self._since = 0.0                   # when it took it
+
+    def take(self):
+        me = threading.get_ident()
+        with self._lock:
+            if self._holder is None or self._holder == me:
+                self._holder, self._since = me, time.monotonic()
+                return
+            ticket = [threading.Lock(), me]
+            ticket[0].acquire()
+            self._line.append(ticket)
+        while True:
+            with self._lock:
+                wait = self._since + self.patience - time.monotonic()
+            if ticket[0].acquire(timeout=max(wait, 0.001)):
+                return                      # given to us by give()
+            with self._lock:
+                if ticket[0].acquire(False):
+                    return                  # given to us just now
+                if self._line[0] is ticket and \
+                        time.monotonic() - self._since >= self.patience:
+                    self._line.popleft()    # the holder is stuck: take it
+                    self._holder, self._since = me, time.monotonic()
+                    return
+
+    def give(self):
+        """ Give the turn to the next in line, if this thread holds it. """
+        with self._lock:
+            if self._holder != threading.get_ident():
+                return
+            if self._line:
+                ticket = self._line.popleft()
+                self._holder, self._since = ticket[1], time.monotonic()
+                ticket[0].release()
+            else:
+                self._holder = None
+
+    @contextlib.contextmanager
+    def released(self):
+        """ Give the turn up for a wait, if held, and take it back after. """
+        with self._lock:
+            held = self._holder == threading.get_ident()
+        if not held:
+            yield
+            return
+        self.give()
+        try:
+            yield
+        finally:
+            self.take()
+
+
 class WorkerPool(object):
     """ Threads for work that may block (tool calls, upstream requests),
     reused: starting a thread costs more than a cached weather call.  A
     task goes to the most recently idle worker, or to a new thread when
     none is idle, so a blocked tool never delays another; a worker idle for
-    ``idle_timeout`` seconds ends, so nothing accumulates. """
+    ``idle_timeout`` seconds ends, so nothing accumulates.  It holds the
+    Turns of the connection threads, so that what they run can give its
+    turn up while it waits (Upstream, Call.run_abandonable). """
 
     idle_timeout = 5.0
 
@@ -1402,6 +1549,7 @@ class WorkerPool(object):
         self._lock = threading.Lock()
         self._idle = []                 # slots of waiting workers, LIFO
         self.busy = 0                   # tasks running now
+        self.turns = Turns()            # taken by the HTTP transport
 
     def run(self, function):
         with self._lock:
@@ -1728,7 +1876,8 @@ class Call(object):
         try:
             if not wake.is_set():
                 self.dispatcher.workers.run(work)
-                wake.wait(timeout)
+                with self.dispatcher.workers.turns.released():
+                    wake.wait(timeout)
         finally:
             self.cancelled.forget(wake)
         self.check_cancelled()
@@ -2419,6 +2568,102 @@ class MCPDispatcher(object):
 
 
 ###############################################################################
+# HTTP/1.1 messages ###########################################################
+###############################################################################
+
+# What the HTTP transport and the weather services' client both read: the
+# header section of a message (RFC 9112 5) and its numbers.
+
+DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
+HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
+STATUS_CODE = re.compile(r"^[1-5][0-9][0-9]$")
+
+# Header limits: http.client's, which http.server applies (431 beyond them).
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
+FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 5.1
+
+
+class HeaderFields(object):
+    """ The header fields of a request or an answer, as http.client's
+    HTTPMessage offers them (case-insensitive get() of the first value,
+    get_all()), but parsed without the email package, which http.server
+    and http.client use and which costs more than the rest of a small
+    request. """
+
+    def __init__(self, fields):
+        self.fields = fields                    # [(name, value)] in order
+        self.index = {}
+        for name, value in fields:
+            self.index.setdefault(name.lower(), []).append(value)
+
+    def get(self, name, default=None):
+        values = self.index.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name, default=None):
+        return list(self.index.get(name.lower(), ())) or default
+
+    __getitem__ = get
+
+    def __contains__(self, name):
+        return name.lower() in self.index
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.fields)
+
+    def keys(self):
+        return [name for name, _ in self.fields]
+
+    def values(self):
+        return [value for _, value in self.fields]
+
+    def items(self):
+        return list(self.fields)
+
+    def __str__(self):
+        return "".join("%s: %s\n" % field for field in self.fields) + "\n"
+
+
+class HeaderError(Exception):
+    """ A header section http.server must refuse: status and reason. """
+
+    def __init__(self, status, reason):
+        Exception.__init__(self, reason)
+        self.status, self.reason = status, reason
+
+
+def read_headers(rfile):
+    """ Read header field lines up to the empty line (RFC 9112 5).  A line
+    that is not "name: value" is refused (400), as whitespace before the
+    colon must be (5.1); email's parser, which http.server uses, silently
+    drops such a line and every field after it.  An obs-fold continuation
+    line becomes one space (5.2). """
+    fields = []
+    while True:
+        line = rfile.readline(MAX_HEADER_LINE + 1)
+        if len(line) > MAX_HEADER_LINE:
+            raise HeaderError(431, "Line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return HeaderFields(fields)
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, (value + " " + text.strip(" \t")).strip())
+            continue
+        if len(fields) >= MAX_HEADERS:
+            raise HeaderError(431, "Too many headers")
+        name, colon, value = text.partition(":")
+        if not colon or not FIELD_NAME.match(name):
+            raise HeaderError(400, "Bad request: malformed header field "
+                              "%r" % text[:80])
+        fields.append((name, value.strip(" \t")))
+
+
+###############################################################################
 # Weather #####################################################################
 ###############################################################################
 
@@ -2439,6 +2684,9 @@ WMO_CODES = {
 }
 
 MAX_UPSTREAM_BODY = 2 * 1024 * 1024
+UPSTREAM_HEADERS = {"Accept": "application/json",
+                    "Accept-Encoding": "identity",     # no gzip, please
+                    "User-Agent": "%s/%s" % (SERVER_NAME, __version__)}
 CACHE_ENTRIES = 1024
 
 # Suggested while a person types a city name (completion/complete), before
@@ -2516,27 +2764,43 @@ class TTLCache(object):
 
 class Upstream(object):
     """ JSON over HTTP from a weather service: bounded in time and size,
-    abandoned at once when the call is cancelled, logged without secrets,
-    and every failure turned into a WeatherError a person can read. """
+    cut off at once when the call is cancelled, logged without secrets,
+    and every failure turned into a WeatherError a person can read.
+
+    Requests go over kept-alive connections that later calls reuse (no
+    connect, and no TLS handshake, per request), on the calling thread: a
+    cancel shuts the connection down, which wakes a read blocked on it.
+    Behind a proxy from the environment (http_proxy, https_proxy), or when
+    the service redirects, urllib does the request instead. """
+
+    idle_limit = 8          # kept-alive connections per host
+    idle_seconds = 15.0     # an older idle connection is closed, not reused
 
     def __init__(self, name, timeout):
         self.name, self.timeout = name, timeout
+        self._idle = {}                 # (scheme, netloc) -> [connection]
+        self._lock = threading.Lock()
+        self._proxies = None            # read from the environment once
+        self._tls = None                # one verifying SSL context
 
     def get_json(self, url, params, call):
         full = url + ("&" if "?" in url else "?") + \
             urllib.parse.urlencode(params)
-        call.log("debug", "GET %s" % redact(full))
+        if call.log_level is not None:      # a client asked for logs (6.3)
+            call.log("debug", "GET %s" % redact(full))
         started = time.monotonic()
         try:
-            status, body = call.run_abandonable(lambda: self.fetch(full),
-                                                self.timeout + 1)
+            status, body = self.fetch(full, call)
         except (socket.timeout, TimeoutError):
+            call.check_cancelled()
             raise self.failed(call, "%s did not answer within %g s"
                               % (self.name, self.timeout))
-        except (urllib.error.URLError, OSError) as exc:
+        except (OSError, http.client.HTTPException) as exc:     # URLError too
+            call.check_cancelled()      # the cancel cut the connection
             reason = getattr(exc, "reason", exc)
             raise self.failed(call, "could not reach %s: %s"
                               % (self.name, reason))
+        call.check_cancelled()
         elapsed = time.monotonic() - started
         if elapsed > self.timeout / 2:
             call.log("warning", "%s took %.1f s" % (self.name, elapsed))
@@ -2552,15 +2816,101 @@ class Upstream(object):
                               "JSON" % self.name)
         return data
 
-    def fetch(self, url):
-        request = urllib.request.Request(url, headers={
-            "Accept": "application/json",
-            "User-Agent": "%s/%s" % (SERVER_NAME, __version__)})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as r:
-                return r.status, r.read(MAX_UPSTREAM_BODY)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(MAX_UPSTREAM_BODY)
+    def fetch(self, url, call):
+        """ (status, body) of a GET.  A kept-alive connection the service
+        has closed meanwhile fails at once; the request is then sent once
+        more on a new one (a GET may be repeated). """
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or self.proxied(parts):
+            return self.fetch_with_urllib(url, call)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query
+                                        else "")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            conn, reused = self.checkout(parts)
+            cut = _ConnectionCutter(conn)
+            call.cancelled.wake_on_cancel(cut)
+            try:
+                with call.dispatcher.workers.turns.released():
+                    if conn.sock is None:
+                        conn.open(time_left(deadline))
+                        call.check_cancelled()  # cancelled meanwhile
+                    status, body, reusable = conn.get(target, deadline)
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    ConnectionAbortedError, BrokenPipeError):
+                conn.close()
+                if reused and not call.cancelled.is_set():
+                    continue            # stale: the service closed it
+                raise
+            except Exception:
+                conn.close()
+                raise
+            finally:
+                call.cancelled.forget(cut)
+            if reusable and not call.cancelled.is_set():
+                self.checkin(parts, conn)
+            else:
+                conn.close()
+            if 300 <= status < 400:     # urllib follows redirects
+                return self.fetch_with_urllib(url, call)
+            return status, body
+
+    def checkout(self, parts):
+        """ An idle kept-alive connection to the host, or a new one (not
+        yet open): (connection, whether it was reused). """
+        key, now = (parts.scheme, parts.netloc), time.monotonic()
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                conn = idle.pop()
+                if now - conn.idle_since < self.idle_seconds:
+                    return conn, True
+                conn.close()
+        if parts.scheme == "https" and self._tls is None:
+            import ssl          # here, not on top: only HTTPS needs it
+            self._tls = ssl.create_default_context()
+        return UpstreamConnection(parts, self._tls if parts.scheme ==
+                                  "https" else None), False
+
+    def checkin(self, parts, conn):
+        conn.idle_since = time.monotonic()
+        with self._lock:
+            idle = self._idle.setdefault((parts.scheme, parts.netloc), [])
+            if len(idle) < self.idle_limit:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def proxied(self, parts):
+        """ Whether the environment names a proxy for this URL; read at
+        the first request, as urllib reads it. """
+        if self._proxies is None:
+            import urllib.request   # here, not on top: most never need it
+            self._proxies = urllib.request.getproxies()
+        if parts.scheme not in self._proxies:
+            return False
+        import urllib.request
+        return not urllib.request.proxy_bypass(parts.hostname or "")
+
+    def fetch_with_urllib(self, url, call):
+        """ Through urllib (proxies, redirects), in a helper thread that a
+        cancelled call abandons. """
+        import urllib.error
+        import urllib.request
+
+        # Our own opener, with the proxies proxied() read: urlopen()'s
+        # shared one keeps whatever the environment held at its first use.
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler(self._proxies))
+
+        def fetch():
+            request = urllib.request.Request(url, headers=UPSTREAM_HEADERS)
+            try:
+                with opener.open(request, timeout=self.timeout) as r:
+                    return r.status, r.read(MAX_UPSTREAM_BODY)
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read(MAX_UPSTREAM_BODY)
+        return call.run_abandonable(fetch, self.timeout + 1)
 
     @staticmethod
     def reason(data):
@@ -2577,6 +2927,144 @@ class Upstream(object):
         error = WeatherError(message)
         error.data = data
         return error
+
+
+def time_left(deadline):
+    """ Seconds until deadline, for a socket timeout; socket.timeout once
+    it has passed. """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
+class UpstreamConnection(object):
+    """ One kept-alive HTTP/1.1 connection to a weather service.  It sends
+    a GET and reads the answer itself: the status line, the header fields
+    (with read_headers(), as requests are read) and a Content-Length,
+    chunked or close-delimited body, all within a deadline.  http.client
+    would parse every answer's header section with the email package,
+    which costs more than the rest of the exchange. """
+
+    def __init__(self, parts, tls=None):
+        self.host = parts.hostname or ""
+        try:
+            self.port = parts.port or (443 if tls is not None else 80)
+        except ValueError as exc:           # e.g. a port beyond 65535
+            raise http.client.InvalidURL(str(exc))
+        self.request = ("GET %%s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+            parts.netloc.rpartition("@")[2], "".join(
+                "%s: %s\r\n" % h for h in UPSTREAM_HEADERS.items())))
+        self.tls = tls
+        self.sock = self.rfile = None
+        self.idle_since = 0.0
+
+    def open(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        self.sock, self.rfile = sock, sock.makefile("rb")
+
+    def close(self):
+        for part in (self.rfile, self.sock):
+            if part is not None:
+                part.close()
+        self.sock = self.rfile = None
+
+    def get(self, target, deadline):
+        """ (status, body, whether the connection may be reused). """
+        self.sock.settimeout(time_left(deadline))
+        self.sock.sendall((self.request % target).encode("iso-8859-1"))
+        status, version, headers = self.read_head(deadline)
+        body, complete = self.read_body(status, headers, deadline)
+        return status, body, complete and version == "HTTP/1.1" and \
+            headers.get("Connection", "").lower() != "close"
+
+    def read_head(self, deadline):
+        """ Status, version and header fields of the final answer (an
+        interim 1xx answer is skipped). """
+        while True:
+            self.sock.settimeout(time_left(deadline))
+            line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            if not line:
+                raise http.client.RemoteDisconnected("closed without an "
+                                                     "answer")
+            words = line.decode("iso-8859-1").split(None, 2)
+            if len(words) < 2 or not words[0].startswith("HTTP/") or \
+                    not STATUS_CODE.match(words[1]):
+                raise http.client.BadStatusLine(line[:80])
+            try:
+                headers = read_headers(self.rfile)
+            except HeaderError as exc:
+                raise http.client.HTTPException(exc.reason)
+            if int(words[1]) >= 200:
+                return int(words[1]), words[0], headers
+
+    def read_body(self, status, headers, deadline):
+        """ The body, at most MAX_UPSTREAM_BODY bytes, and whether all of
+        it was read with the connection still usable. """
+        if status in (204, 304):
+            return b"", True
+        codings = (headers.get("Transfer-Encoding") or "").lower()
+        if codings.rsplit(",", 1)[-1].strip() == "chunked":
+            return self.read_chunked(deadline)
+        length = (headers.get("Content-Length") or "").strip()
+        if not DIGITS.match(length):            # until the service closes
+            return self.read_exactly(MAX_UPSTREAM_BODY, deadline, True), \
+                False
+        length = int(length)
+        body = self.read_exactly(min(length, MAX_UPSTREAM_BODY), deadline)
+        return body, length <= MAX_UPSTREAM_BODY
+
+    def read_chunked(self, deadline):
+        chunks, size = [], 0
+        while True:
+            self.sock.settimeout(time_left(deadline))
+            field = self.rfile.readline(1024).split(b";")[0].strip()
+            if not HEX_DIGITS.match(field.decode("iso-8859-1")):
+                raise http.client.HTTPException("malformed chunked body")
+            length = int(field, 16)
+            if length == 0:
+                read_headers(self.rfile)        # trailers, if any
+                return b"".join(chunks), True
+            if size + length > MAX_UPSTREAM_BODY:
+                return b"".join(chunks), False
+            chunks.append(self.read_exactly(length + 2, deadline)[:-2])
+            size += length
+
+    def read_exactly(self, count, deadline, until_closed=False):
+        """ count bytes (fewer only if until_closed and the service
+        closed), read within the deadline. """
+        chunks, size = [], 0
+        while size < count:
+            self.sock.settimeout(time_left(deadline))
+            data = self.rfile.read1(count - size)
+            if not data:
+                if until_closed:
+                    break
+                raise http.client.IncompleteRead(b"".join(chunks),
+                                                 count - size)
+            chunks.append(data)
+            size += len(data)
+        return b"".join(chunks)
+
+
+class _ConnectionCutter(object):
+    """ Registered with a call's Cancellation while its upstream request
+    runs: on cancel, shut the connection down, so a read or write blocked
+    on it returns at once. """
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def set(self):
+        sock = self.conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Place(object):
@@ -2619,8 +3107,9 @@ class Provider(object):
     def cached(self, key, call, fetch):
         """ A cached upstream answer, logging hits and misses (6.3). """
         value = self.cache.get(key)
-        call.log("info", "cache %s: %s %s" % (
-            "hit" if value is not None else "miss", key[0], key[1]))
+        if call.log_level is not None:      # a client asked for logs (6.3)
+            call.log("info", "cache %s: %s %s" % (
+                "hit" if value is not None else "miss", key[0], key[1]))
         if value is None:
             value = fetch()
             self.cache.put(key, value)
@@ -3073,8 +3562,6 @@ def build_dispatcher(config=None, weather=True):
 #         Last-Event-ID, the rest of a stream whose connection was cut.
 #   DELETE  ends the session.
 
-DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
-HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 UPGRADE = "upgrade"        # await_answer(): a notification came first
 UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
 SESSION_REQUIRED = (
@@ -3194,6 +3681,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "%s/%s" % (SERVER_NAME, __version__)
     sys_version = ""
     peer_poll = 0.25      # seconds between checks that a 2026 client is there
+    date_cache = (0, "")  # (second, Date header), see date_time_string()
 
     # -- plumbing ------------------------------------------------------------
 
@@ -3229,15 +3717,77 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     do_PATCH = do_HEAD = do_PUT
 
+    def parse_request(self):
+        """ The request line, by http.server's rules, and the header fields,
+        by read_headers(): http.server would parse them with the email
+        package, which costs more than the rest of a small request. """
+        if not self.parse_request_line():
+            return False
+        try:
+            self.headers = read_headers(self.rfile)
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.reason)
+            return False
+        modern = self.protocol_version >= "HTTP/1.1"
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and modern:
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and \
+                modern and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
+    def parse_request_line(self):
+        """ Method, target and version (HTTP/0.9 to 1.1; 2.0 is 505), and
+        whether the connection stays open; False once an error was sent. """
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline,
+                               "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            number = version[5:].split(".")
+            if not version.startswith("HTTP/") or len(number) != 2 or \
+                    not all(DIGITS.match(n) and len(n) <= 10
+                            for n in number):
+                self.send_error(400, "Bad request version (%r)" % version)
+                return False
+            number = int(number[0]), int(number[1])
+            if number >= (2, 0):
+                self.send_error(505, "Invalid HTTP version (%s)"
+                                % version[5:])
+                return False
+            self.close_connection = number < (1, 1) or \
+                self.protocol_version < "HTTP/1.1"
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, "Bad request syntax (%r)" % self.requestline)
+            return False
+        if len(words) == 2 and words[0] != "GET":
+            self.send_error(400, "Bad HTTP/0.9 request type (%r)" % words[0])
+            return False
+        self.command, self.path = words[:2]
+        if self.path.startswith("//"):          # never a scheme-less URL
+            self.path = "/" + self.path.lstrip("/")
+        return True
+
     def serve(self, action):
         """ Run one request: checks, then action(); errors become JSON-RPC
         error bodies with the right status; one access-log line at the end. """
         self.started, self.status, self.rpc, self.sid = time.monotonic(), \
             None, "-", "-"
         self.extra_headers, self.request_id, self.body_read = [], None, False
-        self.principal = ""
+        self.principal, self.unsent = "", b""
         if self.command != "POST" and self.has_body():
             self.close_connection = True      # we never read such bodies
+        if self.command != "POST":
+            self.take_turn()                  # POST: once its body is read
         try:
             if self.check_path():
                 self.check_host_and_origin()
@@ -3254,7 +3804,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_rpc_error(RPCError(INTERNAL_ERROR, "Internal error "
                                          "(see the server log)", status=500))
         finally:
+            self.give_turn()
             self.access_log()
+
+    def take_turn(self):
+        self.dispatcher.workers.turns.take()
+
+    def give_turn(self):
+        self.dispatcher.workers.turns.give()
 
     def has_body(self):
         return self.headers.get("Content-Length", "0").strip() != "0" or \
@@ -3314,6 +3871,20 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self):
         return self.server_version
+
+    def date_time_string(self, timestamp=None):
+        """ The Date header (RFC 9110 6.6.1): formatted once a second, not
+        once a response (email.utils does the formatting). """
+        if timestamp is not None:
+            return http.server.BaseHTTPRequestHandler.date_time_string(
+                self, timestamp)
+        now = int(time.time())
+        second, text = MCPRequestHandler.date_cache
+        if second != now:
+            text = http.server.BaseHTTPRequestHandler.date_time_string(
+                self, now)
+            MCPRequestHandler.date_cache = (now, text)
+        return text
 
     def log_request(self, code="-", size="-"):
         pass                                    # access_log() does it
@@ -3476,7 +4047,9 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             raise RPCError(INTERNAL_ERROR, "Service Unavailable: shutting "
                            "down", status=503)
         self.check_content_type()
-        payload = parse_json(self.read_body())
+        body = self.read_body()
+        self.take_turn()
+        payload = parse_json(body)
         batch = isinstance(payload, list)
         messages = payload if batch else [payload]
         if batch and not messages:
@@ -3737,8 +4310,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if framing == "lazy":
                 timeout = max(0.01, min(timeout, started + upgrade_after -
                                         time.monotonic()))
-            events, finished, attached = stream.wait(cursor, generation,
-                                                     timeout)
+            events, finished, attached = self.wait_for(stream, cursor,
+                                                       generation, timeout)
             if not attached:
                 return None
             if framing == "lazy" and stream.cut_at is not None:
@@ -3758,6 +4331,15 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if cancel is not None and self.peer_gone():
                 cancel.set()                    # S29: closing is cancelling
                 return None
+
+    def wait_for(self, stream, cursor, generation, timeout):
+        """ stream.wait(), with the turn given up while it may block. """
+        if not stream.finished:
+            self.give_turn()
+        try:
+            return stream.wait(cursor, generation, timeout)
+        finally:
+            self.take_turn()
 
     def send_answer(self, responses, batch, headers):
         if not responses:          # all cancelled: nothing to say (6.2)
@@ -3802,10 +4384,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         framing = [("Transfer-Encoding", "chunked")]
         if self.request_version == "HTTP/1.0":
             self.close_connection, framing = True, []
-        self.send_whole(200, [("Content-Type", media),
-                              ("Cache-Control", "no-cache, no-transform"),
-                              ("X-Accel-Buffering", "no")] + framing +
-                        list(headers), first)
+        head = self.head(200, [("Content-Type", media),
+                               ("Cache-Control", "no-cache, no-transform"),
+                               ("X-Accel-Buffering", "no")] + framing +
+                         list(headers)) + first
+        if stream.finished:     # all there already: one write, in pump()
+            self.unsent = head
+        else:
+            self.wfile.write(head)
 
     def pump(self, mode, stream, generation, session, cursor, cancel):
         """ Write events as they come until the stream finishes, another
@@ -3821,8 +4407,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if poll_after:
                 timeout = max(0.01, min(timeout, opened + poll_after -
                                         time.monotonic()))
-            events, finished, attached = stream.wait(cursor, generation,
-                                                     timeout)
+            events, finished, attached = self.wait_for(stream, cursor,
+                                                       generation, timeout)
             if not attached:
                 break                           # a newer GET took over
             cut_at = stream.take_cut() if mode == "sse" else None
@@ -3830,20 +4416,25 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 events = [e for e in events if e[0] <= cut_at]
                 finished = False
             if events:
-                self.wfile.write(self.chunk(b"".join(
+                data = self.chunk(b"".join(
                     self.frame(mode, session, stream, seq, message)
-                    for seq, message in events)))
+                    for seq, message in events))
+                if finished:            # the last ones: with the end
+                    data += self.end_of_chunks()
+                self.write(data)
                 cursor, last = events[-1][0], time.monotonic()
                 stream.mark_sent(cursor)
                 if not stream.replayable:
                     stream.forget(cursor)
+                if finished:
+                    return
             if finished:
                 break
             now = time.monotonic()
             if cut_at is not None or (poll_after and
                                       now - opened >= poll_after):
-                self.wfile.write(self.chunk(b"retry: %d\n\n"
-                                            % self.config.sse_retry))
+                self.write(self.chunk(b"retry: %d\n\n"
+                                      % self.config.sse_retry))
                 self.close_connection = True
                 break
             # Look for a vanished client before a keep-alive (a write to a
@@ -3853,8 +4444,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if (due or cancel is not None) and self.peer_gone():
                 break
             if due:
-                self.wfile.write(self.chunk(b": keep-alive\n\n"
-                                            if mode == "sse" else b"\n"))
+                self.write(self.chunk(b": keep-alive\n\n"
+                                      if mode == "sse" else b"\n"))
                 last = now
         if self.peer_gone():
             if cancel is not None:
@@ -3881,10 +4472,21 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         return b"%x\r\n%s\r\n" % (len(data), data)
 
     def end_chunks(self):
+        self.write(self.end_of_chunks())
+
+    def end_of_chunks(self):
+        """ The last chunk; HTTP/1.0 streams end with the connection. """
         if self.request_version == "HTTP/1.0":
             self.close_connection = True
-        else:
-            self.wfile.write(b"0\r\n\r\n")
+            return b""
+        return b"0\r\n\r\n"
+
+    def write(self, data):
+        """ Write data, after what open_stream() held back: a stream whose
+        events were all there at once goes out in a single write. """
+        data, self.unsent = self.unsent + data, b""
+        if data:
+            self.wfile.write(data)
 
     def peer_gone(self):
         """ Whether the client closed its end, without reading its data. """

@@ -1,349 +1,452 @@
 #!/usr/bin/env python3
-"""Dev-only benchmark: mcp_weather.py against the official MCP Python SDK.
+"""Dev-only benchmark: mcp_weather.py, alone or beside the official MCP SDK.
 
-Stdlib only.  Everything runs on 127.0.0.1: a fake Open-Meteo (the sample
-bodies in ../../shared/upstream/), the server under test as a subprocess, and
-client processes speaking raw HTTP/1.1 keep-alive (http.client) to it.
+Stdlib only.  Everything runs on 127.0.0.1: a fake Open-Meteo (a child
+process answering the sample bodies in ../../shared/upstream/), the server
+under test (a child process), and a load generator in this process (asyncio,
+raw HTTP/1.1 keep-alive connections, every answer checked).
 
-    python3 bench.py --server mcp-weather            # our server only
-    python3 bench.py --server both --out r.json      # needs bench/.venv
-    python3 bench.py --quick                         # small N: a smoke test
+    python3 bench.py --quick                 # ours only, a smoke run (~1 min)
+    python3 bench.py                         # ours only, the full run
+    python3 bench.py --peer                  # ours and the official SDK's
+                                             # server, the same workloads in
+                                             # the same run, and the targets
+    python3 bench.py --report results/x.json # print a saved run again
 
-What one run measures, per server (each repeat starts a fresh server):
+What is measured, per server:
 
-  cold start   from spawning the process to the first successful initialize
-  latency and  for ping, tools/list and tools/call get_weather{"city":
-  throughput   "Hangzhou"} (cache warm: WEATHER_CACHE_TTL=600; the fake
-               upstream is hit once for the place and once for the weather,
-               before measuring): C = 1, 8, 32 client processes,
-               each one keep-alive connection with its own session
-               (initialize + notifications/initialized, then Mcp-Session-Id
-               and MCP-Protocol-Version on every request), a fixed total of
-               --requests requests split among them.  C=1 is the sequential
-               latency run: one connection, one request at a time.
-               Reported: req/s (while all C connections were running),
-               latency p50/p90/p99/max, server CPU time per request and
-               server/client/machine CPU use.
-  memory       VmRSS (and threads, fds) of the server: idle (after the first
-               initialize), after the load, and after --sessions more
-               sessions created with initialize + notifications/initialized
-               and never DELETEd.
-  health       every response is checked (HTTP 200, JSON-RPC result with the
-               right id, the expected content); errors, reconnects, timeouts,
-               the server log's tracebacks and warnings, threads and fds left
-               behind, and the time SIGTERM takes are reported.
+  startup       from spawning the process to the first answered initialize
+                (several spawns, median)
+  memory        VmRSS idle (after that initialize), then with 1,000 and with
+                10,000 idle sessions (initialize + notifications/initialized,
+                never deleted): memory per idle session
+  load          tools/list and tools/call get_weather{"city": "Hangzhou"} at
+                concurrency 1, 8 and 64 (C keep-alive connections, each its
+                own session, a shared count of requests), answered as JSON,
+                SSE and NDJSON (the Accept header chooses): req/s, p50 and p99
+                latency, the server's CPU time per request (utime + stime
+                from /proc/PID/stat, before and after the row)
+  fresh         new sessions per second: connect, initialize,
+  sessions      notifications/initialized, tools/call, DELETE, close (C=8)
+  streams       1,000 GET streams (text/event-stream) open at once, held for
+                30 s: each must stay open, and the server must go on
+                answering (tools/list probed during the hold)
+  health        every answer checked; errors by kind; the server log's
+                tracebacks, errors and warnings; SIGTERM to exit
 
-The client shares the machine's cores with the server; server CPU per request
-(from /proc/PID/stat) is the figure least disturbed by that.
+--peer runs bench/peer_sdk_server.py (the same get_weather and get_forecast on
+the official MCP Python SDK, mcp 2.3.0 on uvicorn) from a throwaway venv that
+this script makes in bench/.venv (pip; git-ignored), and our server from the
+same interpreter.  The weather cache is off on both (--cache off, the default)
+so that every tools/call makes the same two upstream requests.  Ours, theirs
+and the ratio are printed for every figure, and then the targets.
+
+The client, the fake upstream and the server share the machine's cores; the
+server CPU per request is the figure least disturbed by that.
 """
 
 import argparse
+import asyncio
 import hashlib
-import http.client
 import json
 import os
 import platform
+import selectors
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SERVER_PY = os.path.join(ROOT, "mcp_weather.py")
-SDK_PY = os.path.join(HERE, "sdk_server.py")
+PEER_PY = os.path.join(HERE, "peer_sdk_server.py")
 DEFAULT_SAMPLES = os.path.normpath(os.path.join(ROOT, "..", "shared",
                                                 "upstream"))
-PROTOCOL = "2025-11-25"
-ACCEPT = "application/json, text/event-stream"
+DEFAULT_VENV = os.path.join(HERE, ".venv")
+PEER_SPEC = "mcp==2.3.0"
 HOST = "127.0.0.1"
-METHODS = {
-    "ping": ("ping", None),
-    "tools/list": ("tools/list", None),
-    "tools/call": ("tools/call", {"name": "get_weather",
-                                  "arguments": {"city": "Hangzhou"}}),
-}
-SERVERS = ("mcp-weather", "sdk")
+PATH = "/mcp"
+PROTOCOL = "2025-11-25"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CALL_PARAMS = {"name": "get_weather", "arguments": {"city": "Hangzhou"}}
+METHODS = ("tools/list", "tools/call")
+PHASES = ("startup", "memory", "load", "fresh", "streams")
+FRAMINGS = ("json", "sse", "ndjson")
+# What the client sends to get each framing, and what it must get back.
+# Ours answers JSON to "both" unless something must be streamed, SSE to an
+# SSE-only Accept and NDJSON when asked by name (README, "Framing").  The
+# SDK chooses per server (json_response), and wants both types listed.
+BOTH = "application/json, text/event-stream"
+ACCEPT = {
+    ("ours", "json"): BOTH,
+    ("ours", "sse"): "text/event-stream",
+    ("ours", "ndjson"): "application/x-ndjson",
+    ("sdk", "json"): BOTH,
+    ("sdk", "sse"): BOTH,
+}
+MEDIA = {"json": "application/json", "sse": "text/event-stream",
+         "ndjson": "application/x-ndjson"}
+NAMES = {"ours": "mcp-weather", "sdk": "official SDK"}
+
+# The targets, as ours/SDK ratios (issue 7).  (figure key, op, bound)
+TARGETS = [
+    ("startup_ms", "<=", 0.1, "startup (spawn to first initialize)"),
+    ("idle_rss_kb", "<=", 0.25, "idle RSS"),
+    ("kb_per_session", "<=", 0.25, "memory per idle session"),
+]
 
 
 ###############################################################################
-# The client side: one keep-alive connection, one session ####################
+# The fake Open-Meteo (a child process) #######################################
 ###############################################################################
 
-class Client(object):
-    """ A session on one HTTP/1.1 keep-alive connection, over http.client. """
+def fake_upstream_main(samples):
+    """ A small keep-alive HTTP/1.1 server, built on selectors so that its
+    own CPU cost per request stays far below the servers': it answers the
+    sample bodies, counts hits (GET /__hits), and exits when its stdin
+    closes (the bench ended).  Prints "port N" once it listens. """
+    bodies = {}
+    for name in ("open-meteo-geocoding.json", "open-meteo-current.json",
+                 "open-meteo-daily.json"):
+        with open(os.path.join(samples, name), "rb") as f:
+            bodies[name] = f.read()
+        json.loads(bodies[name])
 
-    def __init__(self, port, path="/mcp", timeout=10.0):
-        self.port, self.path, self.timeout = port, path, timeout
-        self.conn = None
-        self.sid = None
-        self.next_id = 0
-        self.reconnects = 0         # connections the server closed on us
-        self.connects = 0
+    def response(body, status=b"200 OK"):
+        return (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json"
+                b"\r\nContent-Length: " + str(len(body)).encode() +
+                b"\r\n\r\n" + body)
 
-    def connect(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = http.client.HTTPConnection(HOST, self.port,
-                                               timeout=self.timeout)
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.connects += 1
+    geocoding = response(bodies["open-meteo-geocoding.json"])
+    current = response(bodies["open-meteo-current.json"])
+    daily = response(bodies["open-meteo-daily.json"])
+    missing = response(b'{"error":true,"reason":"not found"}',
+                       b"404 Not Found")
+    hits = [0]
 
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+    def answer(head):
+        target = head.split(b" ", 2)[1]
+        path = target.split(b"?", 1)[0]
+        if path == b"/__hits":
+            return response(str(hits[0]).encode())
+        hits[0] += 1
+        if path.endswith(b"/v1/search"):
+            return geocoding
+        if path.endswith(b"/v1/forecast"):
+            return daily if b"daily=" in target else current
+        return missing
 
-    def headers(self):
-        headers = {"Content-Type": "application/json", "Accept": ACCEPT}
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-            headers["MCP-Protocol-Version"] = PROTOCOL
-        return headers
+    sel = selectors.DefaultSelector()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HOST, 0))
+    listener.listen(1024)
+    listener.setblocking(False)
+    sel.register(listener, selectors.EVENT_READ, None)
+    sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+    buffers = {}
+    print("port %d" % listener.getsockname()[1], flush=True)
+    while True:
+        for key, _ in sel.select():
+            if key.data == "stdin":
+                if not os.read(sys.stdin.fileno(), 1024):
+                    return 0
+            elif key.fileobj is listener:
+                try:
+                    while True:
+                        conn, _ = listener.accept()
+                        conn.setblocking(False)
+                        conn.setsockopt(socket.IPPROTO_TCP,
+                                        socket.TCP_NODELAY, 1)
+                        buffers[conn] = b""
+                        sel.register(conn, selectors.EVENT_READ, "conn")
+                except BlockingIOError:
+                    pass
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    del buffers[conn]
+                    continue
+                buf = buffers[conn] + data
+                close = False
+                while b"\r\n\r\n" in buf:          # GETs: no bodies
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    close = close or b"\nconnection: close" in head.lower()
+                    conn.setblocking(True)
+                    conn.sendall(answer(head))
+                    conn.setblocking(False)
+                buffers[conn] = buf
+                if close:
+                    sel.unregister(conn)
+                    conn.close()
+                    del buffers[conn]
 
-    def post(self, message):
-        """ POST one message; return (status, headers dict, body bytes).
-        Raises OSError / http.client errors on connection trouble. """
-        if self.conn is None or self.conn.sock is None:
-            if self.conn is not None:
-                self.reconnects += 1
-            self.connect()
-        body = json.dumps(message, separators=(",", ":")).encode()
-        self.conn.request("POST", self.path, body, self.headers())
-        response = self.conn.getresponse()
-        data = response.read()
-        headers = {k.lower(): v for k, v in response.getheaders()}
-        if response.will_close:
-            self.conn.close()         # http.client reopens on the next one
-        return response.status, headers, data
-
-    def request(self, method, params=None):
-        self.next_id += 1
-        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        status, headers, data = self.post(message)
-        return status, headers, data, self.next_id
-
-    def initialize(self, name="bench"):
-        """ initialize + notifications/initialized; returns the session id. """
-        self.sid = None
-        status, headers, data, rid = self.request("initialize", {
-            "protocolVersion": PROTOCOL, "capabilities": {},
-            "clientInfo": {"name": name, "version": "1"}})
-        message = decode_body(headers, data, rid)
-        if status != 200 or "result" not in (message or {}):
-            raise RuntimeError("initialize: HTTP %d %r" % (status, data[:300]))
-        sid = headers.get("mcp-session-id")
-        if not sid:
-            raise RuntimeError("initialize: no Mcp-Session-Id header")
-        self.sid = sid
-        status, _, data = self.post({"jsonrpc": "2.0",
-                                     "method": "notifications/initialized"})
-        if status != 202:
-            raise RuntimeError("notifications/initialized: HTTP %d %r"
-                               % (status, data[:300]))
-        return sid
-
-    def delete(self):
-        if not self.sid:
-            return None
-        if self.conn is None or self.conn.sock is None:
-            self.connect()
-        self.conn.request("DELETE", self.path, headers=self.headers())
-        response = self.conn.getresponse()
-        response.read()
-        if response.will_close:
-            self.conn.close()
-        return response.status
-
-
-def decode_body(headers, data, rid):
-    """ The JSON-RPC response with id rid from a JSON or SSE body. """
-    ctype = headers.get("content-type", "")
-    if ctype.startswith("application/json"):
-        try:
-            return json.loads(data)
-        except ValueError:
-            return None
-    if ctype.startswith("text/event-stream"):
-        for event in data.decode("utf-8", "replace").split("\n\n"):
-            payload = "\n".join(line[5:].lstrip(" ")
-                                for line in event.split("\n")
-                                if line.startswith("data:"))
-            if not payload.strip():
-                continue
-            try:
-                message = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(message, dict) and message.get("id") == rid:
-                return message
-    return None
-
-
-def check(method, status, headers, data, rid):
-    """ None if the response is right, else a short error kind. """
-    if status != 200:
-        return "http_%d" % status
-    message = decode_body(headers, data, rid)
-    if not isinstance(message, dict):
-        return "undecodable_body"
-    if message.get("id") != rid:
-        return "wrong_id"
-    if "error" in message:
-        return "rpc_error_%s" % (message["error"] or {}).get("code")
-    result = message.get("result")
-    if not isinstance(result, dict):
-        return "no_result"
-    if method == "ping" and result != {}:
-        return "bad_ping_result"
-    if method == "tools/list" and "get_weather" not in [
-            t.get("name") for t in result.get("tools", [])]:
-        return "bad_tools_list"
-    if method == "tools/call":
-        content = result.get("content") or [{}]
-        if result.get("isError") or "Hangzhou" not in str(
-                content[0].get("text")):
-            return "bad_tool_result"
-    return None
-
-
-def worker_main(spec):
-    """ One client process: connect, open a session, warm up, say "ready",
-    wait for "go" on stdin, send spec["n"] requests one after another, DELETE
-    the session, print one JSON line of results. """
-    out = {"ok": 0, "errors": {}, "samples": [], "lat": [], "done": [],
-           "ctypes": {}, "complete": True}
-    method, params = METHODS[spec["method"]]
-    client = Client(spec["port"], spec["path"], spec["timeout"])
-    try:
-        client.connect()
-        client.initialize("bench-worker")
-        for _ in range(spec["warmup"]):
-            status, headers, data, rid = client.request(method, params)
-            problem = check(method, status, headers, data, rid)
-            if problem:
-                raise RuntimeError("warm-up %s: %s %r" % (method, problem,
-                                                           data[:300]))
-    except Exception as exc:
-        print(json.dumps({"fatal": "%s: %s" % (type(exc).__name__, exc)}),
-              flush=True)
-        return 1
-    print("ready", flush=True)
-    if sys.stdin.readline().strip() != "go":
-        return 1
-    cpu0 = os.times()
-    server_pid = spec.get("server_pid")
-    start = time.monotonic()
-    out["machine0"], out["server0"] = machine_cpu(), proc_cpu(server_pid)
-    deadline = start + spec["deadline"]
-    errors = out["errors"]
-    lat, done = out["lat"], out["done"]
-    for _ in range(spec["n"]):
-        if time.monotonic() > deadline or \
-                sum(errors.values()) >= spec["max_errors"]:
-            out["complete"] = False
-            break
-        t0 = time.perf_counter()
-        try:
-            status, headers, data, rid = client.request(method, params)
-        except (socket.timeout, TimeoutError) as exc:
-            problem, data = "timeout", repr(exc).encode()
-            client.close()
-        except (OSError, http.client.HTTPException) as exc:
-            problem, data = "conn_%s" % type(exc).__name__, repr(exc).encode()
-            client.close()
-        else:
-            problem = check(method, status, headers, data, rid)
-            ctype = headers.get("content-type", "-").split(";")[0]
-            out["ctypes"][ctype] = out["ctypes"].get(ctype, 0) + 1
-        elapsed = time.perf_counter() - t0
-        if problem:
-            errors[problem] = errors.get(problem, 0) + 1
-            if len(out["samples"]) < 3:
-                out["samples"].append("%s: %s" % (problem, data[:200]))
-        else:
-            out["ok"] += 1
-            lat.append(elapsed)
-            done.append(time.monotonic())
-    end = time.monotonic()
-    out["machine1"], out["server1"] = machine_cpu(), proc_cpu(server_pid)
-    cpu1 = os.times()
-    try:
-        out["delete_status"] = client.delete()
-    except Exception as exc:
-        out["delete_status"] = "%s: %s" % (type(exc).__name__, exc)
-    client.close()
-    out.update(start=start, end=end, reconnects=client.reconnects,
-               cpu=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system))
-    print(json.dumps(out), flush=True)
-    return 0
-
-
-###############################################################################
-# The fake Open-Meteo #########################################################
-###############################################################################
 
 class FakeUpstream(object):
-    """ Open-Meteo on 127.0.0.1: the sample bodies, and a count of hits. """
+    """ The fake Open-Meteo as a child process. """
 
-    def __init__(self, samples_dir):
-        bodies = {}
-        for name in ("open-meteo-geocoding.json", "open-meteo-current.json",
-                     "open-meteo-daily.json"):
-            with open(os.path.join(samples_dir, name), "rb") as f:
-                bodies[name] = f.read()
-            json.loads(bodies[name])
-        self.hits = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                outer.hits.append(parts.path)
-                if parts.path.endswith("/v1/search"):
-                    body, status = bodies["open-meteo-geocoding.json"], 200
-                elif parts.path.endswith("/v1/forecast"):
-                    status = 200
-                    body = bodies["open-meteo-daily.json" if "daily" in
-                                  parse_qs(parts.query)
-                                  else "open-meteo-current.json"]
-                else:
-                    body, status = b'{"error":true,"reason":"not found"}', 404
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer((HOST, 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       args=(0.2,), daemon=True)
-        self.thread.start()
+    def __init__(self, samples):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--fake-upstream",
+             samples], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "port":
+            raise RuntimeError("the fake upstream did not start")
+        self.port = int(line[1])
 
     def env(self):
         base = "http://%s:%d" % (HOST, self.port)
         return {"WEATHER_GEOCODING_URL": base + "/v1/search",
                 "WEATHER_FORECAST_URL": base + "/v1/forecast"}
 
+    def hits(self):
+        with socket.create_connection((HOST, self.port), timeout=5) as s:
+            s.sendall(b"GET /__hits HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                part = s.recv(4096)
+                if not part:
+                    break
+                data += part
+        return int(data.split(b"\r\n\r\n", 1)[1])
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+###############################################################################
+# An HTTP/1.1 client on asyncio streams ######################################
+###############################################################################
+
+class HTTPError(Exception):
+    """ A wrong answer: the kind names it in the error counts. """
+
+    def __init__(self, kind, detail=""):
+        Exception.__init__(self, "%s %s" % (kind, detail))
+        self.kind, self.detail = kind, detail
+
+
+class Connection(object):
+    """ One keep-alive connection; requests one at a time. """
+
+    def __init__(self, port):
+        self.port = port
+        self.reader = self.writer = None
+        self.host = ("Host: %s:%d\r\n" % (HOST, port)).encode()
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection(
+            HOST, self.port, limit=1 << 20)
+        sock = self.writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def send(self, method, headers, body=b""):
+        head = "%s %s HTTP/1.1\r\n" % (method, PATH)
+        lines = "".join("%s: %s\r\n" % h for h in headers)
+        if body or method == "POST":
+            lines += "Content-Length: %d\r\n" % len(body)
+        self.writer.write(head.encode() + self.host + lines.encode() +
+                          b"\r\n" + body)
+
+    async def head(self):
+        """ Status and headers (names lowercased) of the next response. """
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise HTTPError("bad_status_line", lines[0][:80])
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        return int(parts[1]), headers
+
+    async def body(self, status, headers, method):
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            return b""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                line = await self.reader.readuntil(b"\r\n")
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    while await self.reader.readuntil(b"\r\n") != b"\r\n":
+                        pass
+                    return b"".join(chunks)
+                chunks.append((await self.reader.readexactly(size + 2))[:-2])
+        if "content-length" in headers:
+            return await self.reader.readexactly(
+                int(headers["content-length"]))
+        return await self.reader.read()         # until the server closes
+
+    async def request(self, method, headers, body=b""):
+        self.send(method, headers, body)
+        status, response_headers = await self.head()
+        data = await self.body(status, response_headers, method)
+        if response_headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, response_headers, data
+
+
+def decode_messages(headers, data):
+    """ The JSON-RPC messages of a JSON, SSE or NDJSON body. """
+    ctype = headers.get("content-type", "").split(";")[0].strip()
+    text = data.decode("utf-8")
+    if ctype == "application/json":
+        message = json.loads(text)
+        return message if isinstance(message, list) else [message]
+    if ctype == "application/x-ndjson":
+        return [json.loads(line) for line in text.split("\n")
+                if line.strip()]
+    if ctype == "text/event-stream":
+        messages = []
+        for event in text.replace("\r\n", "\n").split("\n\n"):
+            payload = "\n".join(line[5:].lstrip(" ")
+                                for line in event.split("\n")
+                                if line.startswith("data:"))
+            if payload.strip():
+                messages.append(json.loads(payload))
+        return messages
+    raise HTTPError("content_type_" + (ctype or "none"))
+
+
+def check_result(method, result):
+    """ Is this the answer the benchmark expects? (raises HTTPError) """
+    if method == "tools/list":
+        if "get_weather" not in [t.get("name") for t in
+                                 result.get("tools", [])]:
+            raise HTTPError("bad_tools_list")
+    elif method == "tools/call":
+        content = result.get("content") or [{}]
+        if result.get("isError") or "Hangzhou" not in str(
+                content[0].get("text")):
+            raise HTTPError("bad_tool_result", str(content)[:200])
+    elif method == "initialize":
+        if "protocolVersion" not in result:
+            raise HTTPError("bad_initialize")
+
+
+class MCPClient(object):
+    """ One MCP session on one keep-alive connection. """
+
+    def __init__(self, target, framing="json"):
+        self.target, self.framing = target, framing
+        self.accept = ACCEPT[(target.kind, framing)]
+        self.conn = Connection(target.port)
+        self.sid = None
+        self.next_id = 0
+
+    def headers(self, accept=None):
+        headers = [("Content-Type", "application/json"),
+                   ("Accept", accept or self.accept)]
+        if self.sid:
+            headers += [("Mcp-Session-Id", self.sid),
+                        ("MCP-Protocol-Version", PROTOCOL)]
+        return headers
+
+    async def call(self, method, params=None):
+        """ One request; its result (the answer is checked fully). """
+        if self.conn.writer is None:
+            await self.conn.open()
+        self.next_id += 1
+        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        body = json.dumps(message, separators=(",", ":")).encode()
+        status, headers, data = await self.conn.request(
+            "POST", self.headers(), body)
+        if status != 200:
+            raise HTTPError("http_%d" % status, data[:200])
+        if method != "initialize":
+            want = MEDIA[self.framing]
+            got = headers.get("content-type", "").split(";")[0].strip()
+            if got != want:
+                raise HTTPError("framing_%s_not_%s" % (got, self.framing))
+        answers = [m for m in decode_messages(headers, data)
+                   if isinstance(m, dict) and m.get("id") == self.next_id]
+        if len(answers) != 1:
+            raise HTTPError("no_answer", data[:200])
+        if "error" in answers[0]:
+            raise HTTPError("rpc_error_%s" % answers[0]["error"].get("code"),
+                            str(answers[0]["error"])[:200])
+        check_result(method, answers[0].get("result") or {})
+        return answers[0]["result"], headers
+
+    async def notify(self, method):
+        body = json.dumps({"jsonrpc": "2.0", "method": method}).encode()
+        status, _, data = await self.conn.request("POST", self.headers(),
+                                                  body)
+        if status != 202:
+            raise HTTPError("notify_http_%d" % status, data[:200])
+
+    async def initialize(self):
+        self.sid = None
+        _, headers = await self.call("initialize", {
+            "protocolVersion": PROTOCOL, "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"}})
+        self.sid = headers.get("mcp-session-id")
+        if not self.sid:
+            raise HTTPError("no_session_id")
+        await self.notify("notifications/initialized")
+        return self.sid
+
+    async def delete(self):
+        if self.conn.writer is None:
+            await self.conn.open()
+        status, _, data = await self.conn.request("DELETE", self.headers())
+        if status not in (200, 202, 204):
+            raise HTTPError("delete_http_%d" % status, data[:200])
+
+    def close(self):
+        self.conn.close()
+
+
+class Errors(object):
+    """ Error counts by kind, and a few samples. """
+
+    def __init__(self):
+        self.counts, self.samples = {}, []
+
+    def add(self, exc):
+        if isinstance(exc, HTTPError):
+            kind, detail = exc.kind, exc.detail
+        elif isinstance(exc, asyncio.TimeoutError):
+            kind, detail = "timeout", ""
+        else:
+            kind, detail = type(exc).__name__, str(exc)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.samples) < 5:
+            self.samples.append(("%s: %s" % (kind, detail))[:300])
+
+    def total(self):
+        return sum(self.counts.values())
+
+    def as_dict(self):
+        return {"counts": self.counts, "samples": self.samples}
 
 
 ###############################################################################
@@ -351,21 +454,20 @@ class FakeUpstream(object):
 ###############################################################################
 
 def proc_cpu(pid):
-    """ user+system CPU seconds of a process. """
-    if pid is None:
-        return 0.0
+    """ user + system CPU seconds of a process (all its threads). """
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / float(CLK_TCK)
 
 
-def proc_snapshot(pid):
+def proc_status(pid):
+    """ VmRSS (KB), threads and open fds of a process. """
     info = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                info[key.lower() + "_kb"] = int(value.split()[0])
+            if key == "VmRSS":
+                info["rss_kb"] = int(value.split()[0])
             elif key == "Threads":
                 info["threads"] = int(value)
     try:
@@ -375,12 +477,17 @@ def proc_snapshot(pid):
     return info
 
 
-def machine_cpu():
+def machine_busy():
     """ (busy, total) jiffies over all cores. """
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)
     return sum(values) - idle, sum(values)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def free_port():
@@ -390,72 +497,90 @@ def free_port():
 
 
 ###############################################################################
-# Running a server under test #################################################
+# The servers under test ######################################################
 ###############################################################################
 
-class ServerUnderTest(object):
+class Target(object):
+    """ One server process: ours, or the SDK's twin (JSON or SSE answers).
+    kind is "ours" or "sdk". """
 
-    def __init__(self, kind, args, upstream, log_path):
-        self.kind, self.args, self.upstream = kind, args, upstream
-        self.log_path = log_path
+    def __init__(self, kind, python, args, upstream, label, module=False):
+        self.kind, self.python, self.args = kind, python, args
+        self.upstream, self.label = upstream, label
+        self.module = module        # ours as `python -m mcp_weather`
         self.port = free_port()
         self.proc = None
+        self.log_path = os.path.join(args.log_dir, "%s.log" % label)
 
     def command(self):
-        if self.kind == "mcp-weather":
-            return [sys.executable, SERVER_PY, "--host", HOST, "--port",
-                    str(self.port), "--log-level", self.args.log_level]
-        return [self.args.sdk_python, SDK_PY, "--host", HOST, "--port",
-                str(self.port), "--log-level", self.args.log_level]
+        if self.kind == "ours":
+            script = ["-m", "mcp_weather"] if self.module else [SERVER_PY]
+            return [self.python] + script + [
+                "--host", HOST, "--port", str(self.port), "--log-level",
+                self.args.log_level]
+        command = [self.python, PEER_PY, "--host", HOST, "--port",
+                   str(self.port), "--log-level", self.args.log_level]
+        return command + (["--sse"] if self.label.endswith("sse") else [])
 
     def env(self):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("MCP_", "WEATHER_", "SENIVERSE_"))}
         env.update(self.upstream.env())
-        env.update(WEATHER_PROVIDER="open-meteo", WEATHER_CACHE_TTL="600",
-                   PYTHONDONTWRITEBYTECODE="1")
+        if self.kind == "sdk":      # so that the twin needs no mcp_weather
+            env["PEER_INSTRUCTIONS"] = instructions()   # import at start
+        if self.module:             # the bytecode is cached, as pip did for
+            env.pop("PYTHONDONTWRITEBYTECODE", None)    # the SDK's modules
+        env.update(WEATHER_PROVIDER="open-meteo",
+                   WEATHER_CACHE_TTL="600" if self.args.cache == "on"
+                   else "0")
         return env
 
-    def start(self):
-        """ Spawn, then poll with initialize until one succeeds; return the
-        cold-start time in seconds (spawn to first initialize answered). """
-        self.log = open(self.log_path, "wb")
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    async def start(self):
+        """ Spawn, then try initialize every 2 ms until one is answered;
+        the seconds from spawn to that answer (the session is deleted). """
+        self.log = open(self.log_path, "ab")
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command(), env=self.env(),
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
-                                     cwd=HERE)
+                                     cwd=ROOT if self.module else HERE)
         deadline = started + 60
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with %s at start; see %s" % (
-                    self.kind, self.proc.returncode, self.log_path))
-            client = Client(self.port, timeout=5)
+                    self.label, self.proc.returncode, self.log_path))
+            client = MCPClient(self)
             try:
-                client.connect()
-                client.initialize("bench-cold-start")
+                await client.initialize()
                 elapsed = time.perf_counter() - started
-                client.delete()
+                await client.delete()
                 client.close()
                 return elapsed
-            except (ConnectionRefusedError, ConnectionResetError):
+            except (ConnectionRefusedError, ConnectionResetError,
+                    asyncio.IncompleteReadError):
                 client.close()
             if time.perf_counter() > deadline:
                 raise RuntimeError("%s did not answer initialize in 60 s"
-                                   % self.kind)
-            time.sleep(0.005)
+                                   % self.label)
+            await asyncio.sleep(0.002)
 
     def stop(self):
-        """ SIGTERM, wait up to 20 s (then SIGKILL); (seconds, exit code). """
-        if self.proc is None or self.proc.poll() is not None:
-            return None, self.proc.returncode if self.proc else None
+        """ SIGTERM, then wait up to 20 s: (seconds, exit code). """
+        if self.proc is None:
+            return None, None
+        if self.proc.poll() is not None:
+            return None, self.proc.returncode
         started = time.perf_counter()
         self.proc.send_signal(signal.SIGTERM)
         try:
             code = self.proc.wait(20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            code = "killed after 20 s: %s" % self.proc.wait()
+            code = "killed after 20 s (%s)" % self.proc.wait()
         self.log.close()
         return time.perf_counter() - started, code
 
@@ -479,251 +604,504 @@ class ServerUnderTest(object):
         return found
 
 
-def run_phase(args, server, method, concurrency, total):
-    """ `concurrency` worker processes, `total` requests among them. """
-    counts = [total // concurrency + (1 if i < total % concurrency else 0)
-              for i in range(concurrency)]
-    workers = []
-    for n in counts:
-        spec = {"port": server.port, "path": "/mcp", "method": method,
-                "n": n, "warmup": args.warmup if concurrency == 1 else
-                max(3, args.warmup // 5), "deadline": args.phase_timeout,
-                "timeout": args.request_timeout, "max_errors": 200,
-                "server_pid": server.proc.pid}
-        workers.append(subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker",
-             json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=HERE))
-    fatal = []
-    for w in workers:                       # wait until all are ready
-        line = w.stdout.readline().decode().strip()
-        if line != "ready":
-            fatal.append(line or w.stderr.read().decode()[-500:])
-    if fatal:
-        for w in workers:
-            w.kill()
-            w.wait()
-        raise RuntimeError("%s %s C=%d: workers failed before the start: %s"
-                           % (server.kind, method, concurrency, fatal[:2]))
-    pid = server.proc.pid
-    before = proc_snapshot(pid)
-    for w in workers:
-        w.stdin.write(b"go\n")
-        w.stdin.flush()
-    results = []
-    deadline = time.monotonic() + args.phase_timeout + 30
-    for w in workers:
-        try:
-            out, err = w.communicate(timeout=max(1, deadline -
-                                                 time.monotonic()))
-        except subprocess.TimeoutExpired:
-            w.kill()
-            out, err = w.communicate()
-        try:
-            results.append(json.loads(out.decode().strip().splitlines()[-1]))
-        except (ValueError, IndexError):
-            results.append({"fatal": "worker said %r / %r" % (
-                out[-300:], err[-300:])})
-    after = proc_snapshot(pid)
-    good = [r for r in results if "fatal" not in r]
-    errors, samples, ctypes = {}, [], {}
-    for r in results:
-        if "fatal" in r:
-            errors["worker_failed"] = errors.get("worker_failed", 0) + 1
-            samples.append(r["fatal"][:300])
-            continue
-        for k, v in r["errors"].items():
-            errors[k] = errors.get(k, 0) + v
-        samples.extend(r["samples"])
-        for k, v in r["ctypes"].items():
-            ctypes[k] = ctypes.get(k, 0) + v
-    lat = sorted(x for r in good for x in r["lat"])
-    ok = sum(r["ok"] for r in good)
-    # The window: from the first worker's start to the last one's end; each
-    # worker read the server's and the machine's CPU counters there.
-    wall, busy, server_cpu = 0.0, 0.0, 0.0
-    if good:
-        first = min(good, key=lambda r: r["start"])
-        last = max(good, key=lambda r: r["end"])
-        wall = last["end"] - first["start"]
-        server_cpu = last["server1"] - first["server0"]
-        busy = (last["machine1"][0] - first["machine0"][0]) / float(
-            max(1, last["machine1"][1] - first["machine0"][1]))
-    client_cpu = sum(r["cpu"] for r in good)
-    cores = os.cpu_count() or 1
-    # Steady state: while every connection was running (from the last
-    # start to the first finish), so start-up and stragglers do not count.
-    steady = None
-    if len(good) > 1:
-        t_a = max(r["start"] for r in good)
-        t_b = min(r["end"] for r in good)
-        if t_b - t_a > 0.25 * wall:
-            steady = sum(1 for r in good for t in r["done"]
-                         if t_a < t <= t_b) / (t_b - t_a)
-    elif good:
-        steady = good[0]["ok"] / wall if wall else None
-    deletes = [r.get("delete_status") for r in good]
-    return {
-        "method": method, "concurrency": concurrency, "requests": total,
-        "ok": ok, "errors": errors, "error_samples": samples[:5],
-        "complete": all(r.get("complete") for r in good) and
-        len(good) == len(results),
-        "wall_s": wall, "rps_overall": ok / wall if wall else 0.0,
-        "rps": steady if steady is not None else (ok / wall if wall else 0.0),
-        "rps_is_steady_state": steady is not None,
-        "lat_ms": percentiles(lat),
-        "server_cpu_s": server_cpu,
-        "server_cpu_us_per_req": 1e6 * server_cpu / ok if ok else None,
-        "server_cpu_pct": 100 * server_cpu / wall if wall else None,
-        "client_cpu_pct": 100 * client_cpu / wall if wall else None,
-        "client_cpu_us_per_req": 1e6 * client_cpu / ok if ok else None,
-        "machine_busy_pct": 100 * busy,
-        # CPU used by neither: kernel work not charged to either side,
-        # and anything else running on the machine (percent of one core)
-        # (clamped at 0: the counters tick every 10 ms)
-        "other_cpu_pct": max(0.0, 100 * busy * cores - 100 * (
-            server_cpu + client_cpu) / wall) if wall else None,
-        "reconnects": sum(r.get("reconnects", 0) for r in good),
-        "content_types": ctypes,
-        "delete_statuses": sorted(set(str(d) for d in deletes)),
-        "server_before": before, "server_after": after,
-    }
+def instructions():
+    """ mcp_weather's instructions text, for the SDK twin. """
+    sys.path.insert(0, ROOT)
+    import mcp_weather
+    return mcp_weather.INSTRUCTIONS
 
 
-def percentiles(values):
-    if not values:
-        return {}
-
-    def pick(q):
-        return 1000 * values[min(len(values) - 1, int(q * len(values)))]
-    return {"p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99),
-            "max": 1000 * values[-1], "mean": 1000 * statistics.fmean(values)}
-
-
-def sessions_phase(server, count, timeout):
-    """ `count` sessions (initialize + notifications/initialized), never
-    DELETEd, on one keep-alive connection. """
-    pid = server.proc.pid
-    before = proc_snapshot(pid)
-    client = Client(server.port, timeout=timeout)
-    client.connect()
-    errors, samples, sids = {}, [], []
-    started = time.perf_counter()
-    deadline = started + timeout * 10
-    for _ in range(count):
-        if time.perf_counter() > deadline:
-            errors["phase_timeout"] = errors.get("phase_timeout", 0) + 1
-            break
-        try:
-            sids.append(client.initialize("bench-session"))
-        except Exception as exc:
-            kind = type(exc).__name__
-            errors[kind] = errors.get(kind, 0) + 1
-            if len(samples) < 3:
-                samples.append("%s: %s" % (kind, str(exc)[:200]))
-            client.close()
-            if sum(errors.values()) > 50:
-                break
-    elapsed = time.perf_counter() - started
-    time.sleep(0.5)                 # let the server settle
-    after = proc_snapshot(pid)
-    still = None
-    if sids:                        # is the first one still alive?
-        client.sid = sids[0]
-        try:
-            status, headers, data, rid = client.request("ping")
-            still = check("ping", status, headers, data, rid) or "ok"
-        except Exception as exc:
-            still = type(exc).__name__
-    client.close()
-    created = len(sids)
-    return {"sessions": created, "errors": errors, "error_samples": samples,
-            "seconds": elapsed, "per_second": created / elapsed
-            if elapsed else None, "before": before, "after": after,
-            "rss_delta_kb": after["vmrss_kb"] - before["vmrss_kb"],
-            "kb_per_session": (after["vmrss_kb"] - before["vmrss_kb"]) /
-            float(created) if created else None,
-            "first_session_ping": still}
+def ensure_peer_venv(venv, spec):
+    """ The SDK's interpreter: bench/.venv, made (python -m venv) and filled
+    (pip install mcp==2.3.0 uvicorn) on first use, reused after. """
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        say("creating %s" % venv)
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+    want = spec.split("==", 1)[1] if spec.startswith("mcp==") else None
+    probe = [python, "-c", "import importlib.metadata as m, uvicorn, "
+             "mcp.server.mcpserver; print(m.version('mcp'))"]
+    have = subprocess.run(probe, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
+    if have.returncode != 0 or (want and have.stdout.decode().strip() !=
+                                want):
+        say("pip install %s uvicorn into %s (PyPI) ..." % (spec, venv))
+        subprocess.check_call([python, "-m", "pip", "install", "-q",
+                               "--disable-pip-version-check", spec,
+                               "uvicorn"])
+    return python
 
 
-def prime(server):
-    """ One request of each method, so the cache is warm before measuring;
-    returns get_weather's text and each method's response size. """
-    client = Client(server.port)
-    client.connect()
-    client.initialize("bench-prime")
-    sizes, text = {}, None
-    for name in ("tools/call", "tools/list", "ping"):
-        method, params = METHODS[name]
-        status, headers, data, rid = client.request(method, params)
-        problem = check(method, status, headers, data, rid)
-        if problem:
-            raise RuntimeError("%s: priming %s failed: %s %r"
-                               % (server.kind, name, problem, data[:300]))
-        sizes[name] = len(data)
-        if name == "tools/call":
-            message = decode_body(headers, data, rid) or {}
-            text = message["result"]["content"][0]["text"]
-    client.delete()
-    client.close()
-    return text, sizes
-
-
-def run_server(args, kind, upstream, repeat):
-    log_path = os.path.join(args.log_dir, "%s-%d.log" % (kind, repeat))
-    server = ServerUnderTest(kind, args, upstream, log_path)
-    run = {"server": kind, "repeat": repeat, "log": log_path}
-    del upstream.hits[:]
-    m0 = machine_cpu()
-    time.sleep(1.0)
-    m1 = machine_cpu()
-    run["background_busy_pct"] = 100.0 * (m1[0] - m0[0]) / max(
-        1, m1[1] - m0[1])
-    if run["background_busy_pct"] > 10:
-        say("[%s #%d] warning: the machine is %.0f%% busy before the start: "
-            "something else is running" % (kind, repeat + 1,
-                                           run["background_busy_pct"]))
-    say("[%s #%d] starting %s" % (kind, repeat + 1,
-                                  " ".join(server.command()[1:2])))
+def peer_versions(python):
+    code = ("import importlib.metadata as m, importlib.util as u, json;"
+            "print(json.dumps({'mcp': m.version('mcp'), 'uvicorn': "
+            "m.version('uvicorn'), 'starlette': m.version('starlette'), "
+            "'pydantic': m.version('pydantic'), "
+            "'http': 'httptools' if u.find_spec('httptools') else 'h11',"
+            " 'loop': 'uvloop' if u.find_spec('uvloop') else 'asyncio'}))")
     try:
-        run["cold_start_s"] = server.start()
-        time.sleep(0.5)
-        run["idle"] = proc_snapshot(server.proc.pid)
-        run["sample_text"], run["response_bytes"] = prime(server)
-        run["phases"] = []
-        for method in args.methods:
-            for c in args.concurrency:
-                phase = run_phase(args, server, method, c, args.requests)
-                run["phases"].append(phase)
-                say("[%s #%d] %-10s C=%-2d %7.0f req/s  p50 %6.2f ms  p99 "
-                    "%6.2f ms  srv %5.0f us/req  errors %s" % (
-                        kind, repeat + 1, method, c, phase["rps"],
-                        phase["lat_ms"].get("p50", 0),
-                        phase["lat_ms"].get("p99", 0),
-                        phase["server_cpu_us_per_req"] or 0,
-                        sum(phase["errors"].values())))
-        time.sleep(1.0)             # connections closed; threads wind down
-        run["after_load"] = proc_snapshot(server.proc.pid)
-        run["sessions"] = sessions_phase(server, args.sessions,
-                                         args.request_timeout)
-        say("[%s #%d] %d sessions in %.1f s: RSS %+d KB (%.1f KB/session)"
-            % (kind, repeat + 1, run["sessions"]["sessions"],
-               run["sessions"]["seconds"], run["sessions"]["rss_delta_kb"],
-               run["sessions"]["kb_per_session"] or 0))
-        run["upstream_hits"] = list(upstream.hits)
-    except Exception as exc:
-        run["failed"] = "%s: %s" % (type(exc).__name__, exc)
-        say("[%s #%d] FAILED: %s" % (kind, repeat + 1, run["failed"]))
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            run["final"] = proc_snapshot(server.proc.pid)
-        run["stop_s"], run["exit_code"] = server.stop()
-        run["log_findings"] = server.log_findings()
-    return run
+        return json.loads(subprocess.check_output([python, "-c", code],
+                                                  timeout=60))
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
+def interpreter_floor(python):
+    """ What the bare interpreter costs: the time to run `python -c pass`
+    (median of 5) and the RSS of a process that imported nothing. """
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.check_call([python, "-c", "pass"])
+        times.append(time.perf_counter() - started)
+    out = subprocess.check_output([python, "-c", "print(open("
+                                   "'/proc/self/status').read())"]).decode()
+    rss = [int(line.split()[1]) for line in out.splitlines()
+           if line.startswith("VmRSS:")][0]
+    version = subprocess.check_output([python, "-c", "import platform; "
+                                       "print(platform.python_version())"])
+    return {"python": python, "version": version.decode().strip(),
+            "startup_ms": 1000 * statistics.median(times), "rss_kb": rss}
 
 
 ###############################################################################
-# Reporting ###################################################################
+# The workloads ###############################################################
+###############################################################################
+
+async def gather_workers(count, worker):
+    """ Run worker(i) for i in range(count) at once; their results. """
+    return await asyncio.gather(*[worker(i) for i in range(count)])
+
+
+async def bounded(awaitable, seconds, errors):
+    """ Await a whole phase, but give up after `seconds` (a server that
+    stopped answering): counted as a phase_timeout error. """
+    try:
+        await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError:
+        errors.counts["phase_timeout"] = \
+            errors.counts.get("phase_timeout", 0) + 1
+
+
+async def make_sessions(target, count, concurrency, errors, keep=True):
+    """ count sessions (initialize + notifications/initialized) over
+    `concurrency` keep-alive connections; the session ids. """
+    left, sids = [count], []
+
+    async def worker(_):
+        client = MCPClient(target)
+        while left[0] > 0:
+            left[0] -= 1
+            try:
+                sids.append(await client.initialize())
+            except Exception as exc:
+                errors.add(exc)
+                client.close()
+        client.close()
+    await gather_workers(concurrency, worker)
+    return sids
+
+
+async def delete_sessions(target, sids, concurrency, errors):
+    pending = list(sids)
+
+    async def worker(_):
+        client = MCPClient(target)
+        while pending:
+            client.sid = pending.pop()
+            try:
+                await client.delete()
+            except Exception as exc:
+                errors.add(exc)
+                client.close()
+        client.close()
+    await gather_workers(concurrency, worker)
+
+
+async def settle():
+    """ Let the server finish what a phase started (threads ending,
+    buffers freed) before reading its memory. """
+    await asyncio.sleep(0.5)
+
+
+async def memory_workload(target, counts, errors):
+    """ Idle RSS, then RSS with each count of idle sessions (cumulative). """
+    await settle()
+    idle = proc_status(target.pid)
+    out = {"idle": idle, "sessions": []}
+    made, seconds = 0, 0.0
+    for count in counts:
+        started = time.perf_counter()
+        await bounded(make_sessions(target, count - made, 8, errors),
+                      target.args.phase_timeout, errors)
+        seconds += time.perf_counter() - started
+        made = count
+        await settle()
+        status = proc_status(target.pid)
+        out["sessions"].append({
+            "count": count, "status": status,
+            "kb_per_session": (status["rss_kb"] - idle["rss_kb"]) /
+            float(count)})
+    out["seconds"], out["per_second"] = seconds, made / seconds
+    return out
+
+
+async def load_workload(target, upstream, method, framing, concurrency,
+                        total, warmup, errors):
+    """ One row: `concurrency` sessions, each on its keep-alive
+    connection, sending `method` one after another until `total` requests
+    were sent among them.  Latency is per request; CPU from /proc. """
+    clients = [MCPClient(target, framing) for _ in range(concurrency)]
+    params = CALL_PARAMS if method == "tools/call" else None
+    setup_errors = Errors()
+    for client in clients:
+        try:
+            await client.initialize()
+            for _ in range(warmup):
+                await client.call(method, params)
+        except Exception as exc:
+            setup_errors.add(exc)
+    if setup_errors.total():
+        for client in clients:
+            client.close()
+        for kind, n in setup_errors.counts.items():
+            errors.counts["setup_" + kind] = n
+        errors.samples.extend(setup_errors.samples)
+        return {"failed": "setup: %s" % setup_errors.samples[:2]}
+    left, latencies = [total], []
+
+    async def worker(i):
+        client = clients[i]
+        while left[0] > 0:
+            left[0] -= 1
+            t0 = time.perf_counter()
+            try:
+                await client.call(method, params)
+                latencies.append(time.perf_counter() - t0)
+            except Exception as exc:
+                errors.add(exc)
+                client.close()
+                try:
+                    await client.initialize()
+                except Exception as exc2:
+                    errors.add(exc2)
+                    return
+
+    hits0 = upstream.hits()
+    cpu0, up0, me0 = proc_cpu(target.pid), upstream.cpu(), os.times()
+    busy0 = machine_busy()
+    started = time.perf_counter()
+    await bounded(gather_workers(concurrency, worker),
+                  target.args.phase_timeout, errors)
+    wall = time.perf_counter() - started
+    busy1 = machine_busy()
+    cpu1, up1, me1 = proc_cpu(target.pid), upstream.cpu(), os.times()
+    hits = upstream.hits() - hits0 - 1      # less our own /__hits
+    for client in clients:
+        try:
+            await client.delete()
+        except Exception as exc:
+            errors.add(exc)
+        client.close()
+    ok = len(latencies)
+    latencies.sort()
+    client_cpu = (me1.user - me0.user) + (me1.system - me0.system)
+    return {
+        "ok": ok, "wall_s": wall, "rps": ok / wall if wall else 0.0,
+        "p50_ms": pick(latencies, 0.50), "p99_ms": pick(latencies, 0.99),
+        "max_ms": 1000 * latencies[-1] if latencies else None,
+        "server_cpu_us": 1e6 * (cpu1 - cpu0) / ok if ok else None,
+        "server_cpu_pct": 100 * (cpu1 - cpu0) / wall if wall else None,
+        "client_cpu_us": 1e6 * client_cpu / ok if ok else None,
+        "upstream_cpu_us": 1e6 * (up1 - up0) / ok if ok else None,
+        "upstream_hits_per_req": hits / float(ok) if ok else None,
+        "machine_busy_pct": 100.0 * (busy1[0] - busy0[0]) / max(
+            1, busy1[1] - busy0[1])}
+
+
+def pick(values, q):
+    if not values:
+        return None
+    return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def fresh_sessions_workload(target, total, concurrency, errors):
+    """ New clients, one after another on each of `concurrency` lanes:
+    connect, initialize, notifications/initialized, tools/call, DELETE,
+    close.  Sessions per second and server CPU per session. """
+    left, done = [total], []
+
+    async def worker(_):
+        while left[0] > 0:
+            left[0] -= 1
+            client = MCPClient(target)
+            t0 = time.perf_counter()
+            try:
+                await client.initialize()
+                await client.call("tools/call", CALL_PARAMS)
+                await client.delete()
+                done.append(time.perf_counter() - t0)
+            except Exception as exc:
+                errors.add(exc)
+            client.close()
+
+    cpu0, started = proc_cpu(target.pid), time.perf_counter()
+    await bounded(gather_workers(concurrency, worker),
+                  target.args.phase_timeout, errors)
+    wall = time.perf_counter() - started
+    cpu = proc_cpu(target.pid) - cpu0
+    done.sort()
+    return {"ok": len(done), "wall_s": wall,
+            "per_second": len(done) / wall if wall else 0.0,
+            "p50_ms": pick(done, 0.5), "p99_ms": pick(done, 0.99),
+            "server_cpu_us": 1e6 * cpu / len(done) if done else None}
+
+
+async def streams_workload(target, count, hold, errors):
+    """ `count` sessions, each with its GET stream open at once, held for
+    `hold` seconds: a stream that ends, or an error, is counted.  During
+    the hold, tools/list is probed on another session. """
+    sids = await make_sessions(target, count, 8, errors)
+    before = proc_status(target.pid)
+    opened, ended, data_bytes = [], [], [0]
+    deadline, holding_now = [None], asyncio.Event()
+
+    async def listen(sid):
+        conn = Connection(target.port)
+        try:
+            await conn.open()
+            conn.send("GET", [("Accept", "text/event-stream"),
+                              ("Mcp-Session-Id", sid),
+                              ("MCP-Protocol-Version", PROTOCOL)])
+            status, headers = await conn.head()
+            ctype = headers.get("content-type", "").split(";")[0].strip()
+            if status != 200 or ctype != "text/event-stream":
+                raise HTTPError("get_http_%d_%s" % (status, ctype))
+            opened.append(sid)
+            await holding_now.wait()
+            while True:
+                remaining = deadline[0] - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    data = await asyncio.wait_for(conn.reader.read(65536),
+                                                  remaining)
+                except asyncio.TimeoutError:
+                    break
+                if not data:
+                    ended.append(sid)
+                    raise HTTPError("stream_ended_early")
+                data_bytes[0] += len(data)
+        except Exception as exc:
+            errors.add(exc)
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    tasks = [asyncio.ensure_future(listen(sid)) for sid in sids]
+    while len(opened) + errors.total() < len(sids) and \
+            time.perf_counter() - started < 60:
+        await asyncio.sleep(0.01)
+    open_s = time.perf_counter() - started
+    deadline[0] = time.perf_counter() + hold
+    holding_now.set()
+    cpu0 = proc_cpu(target.pid)
+    probe, probe_lat = MCPClient(target), []
+    try:
+        await probe.initialize()
+        while time.perf_counter() < deadline[0] - 0.5 and \
+                len(probe_lat) < 200:
+            t0 = time.perf_counter()
+            await probe.call("tools/list")
+            probe_lat.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.01)
+        await probe.delete()
+    except Exception as exc:
+        errors.add(exc)
+    probe.close()
+    holding = proc_status(target.pid)
+    await bounded(asyncio.gather(*tasks), hold + 120, errors)
+    cpu = proc_cpu(target.pid) - cpu0
+    await delete_sessions(target, sids, 8, errors)
+    probe_lat.sort()
+    return {"streams": len(sids), "opened": len(opened),
+            "ended_early": len(ended), "open_s": open_s, "hold_s": hold,
+            "before": before, "holding": holding,
+            "kb_per_stream": (holding["rss_kb"] - before["rss_kb"]) /
+            float(max(1, len(opened))),
+            "server_cpu_pct_holding": 100 * cpu / hold,
+            "bytes_received": data_bytes[0],
+            "probe_p50_ms": pick(probe_lat, 0.5),
+            "probe_p99_ms": pick(probe_lat, 0.99),
+            "probes": len(probe_lat)}
+
+
+###############################################################################
+# Running it all ##############################################################
+###############################################################################
+
+class Plan(object):
+    """ The sizes of one run (--quick makes them small). """
+
+    def __init__(self, args):
+        quick = args.quick
+        self.startups = args.startups or (1 if quick else 5)
+        self.sessions = [200, 1000] if quick else [1000, 10000]
+        self.requests = args.requests or (200 if quick else 3000)
+        self.warmup = 2 if quick else 10
+        self.concurrency = [int(c) for c in args.concurrency.split(",")]
+        self.fresh = 100 if quick else 1000
+        self.streams = args.streams if args.streams is not None else (
+            100 if quick else 1000)
+        self.hold = args.hold if args.hold is not None else (
+            3.0 if quick else 30.0)
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+async def run_all(args, plan, pythons, upstream):
+    """ Every workload, for each server kind, interleaved where figures are
+    rates (so that a drift in background load hits both). """
+    kinds = ["ours", "sdk"] if args.peer else ["ours"]
+    results = {k: {"errors": Errors(), "startup_s": [], "rows": {},
+                   "log": {}, "workloads": []} for k in kinds}
+    targets = []
+
+    def workload(kind, name, errors_before):
+        """ Note a workload and the errors it met (for the summary). """
+        results[kind]["workloads"].append(
+            [name, results[kind]["errors"].total() - errors_before])
+
+    def target(kind, label, module=False):
+        t = Target(kind, pythons[kind], args, upstream, label, module)
+        targets.append(t)
+        return t
+
+    try:
+        # 1. start-up, alternating
+        for i in range(plan.startups if "startup" in args.phases else 0):
+            for kind in kinds:
+                t = target(kind, "%s-startup-%d" % (kind, i + 1))
+                results[kind]["startup_s"].append(await t.start())
+                t.stop()
+                say("[%s] startup %.0f ms" % (kind, 1000 * results[kind][
+                    "startup_s"][-1]))
+        # ... and ours as `python -m mcp_weather`, from cached bytecode (the
+        # first spawn writes it): how much of the figures above is the
+        # compiling of the script, which Python never caches
+        if "startup" in args.phases:
+            for i in range(plan.startups + 1):
+                t = target("ours", "ours-module-%d" % i, module=True)
+                started = await t.start()
+                await settle()
+                rss = proc_status(t.pid)["rss_kb"]
+                t.stop()
+                if i:
+                    results["ours"].setdefault("module", []).append(
+                        {"startup_s": started, "idle_rss_kb": rss})
+                    say("[ours] python -m mcp_weather: startup %.0f ms, "
+                        "idle RSS %.1f MB" % (1000 * started, rss / 1024.0))
+        # 2. memory: idle, then idle sessions, on a fresh server
+        for kind in kinds if "memory" in args.phases else ():
+            t = target(kind, "%s-memory" % kind)
+            results[kind]["startup_s"].append(await t.start())
+            before = results[kind]["errors"].total()
+            results[kind]["memory"] = await memory_workload(
+                t, plan.sessions, results[kind]["errors"])
+            workload(kind, "memory", before)
+            results[kind]["memory"]["stop"] = t.stop()
+            m = results[kind]["memory"]
+            say("[%s] idle RSS %.1f MB; %s" % (
+                kind, m["idle"]["rss_kb"] / 1024.0, "; ".join(
+                    "%d sessions %.1f MB (%.1f KB each)" % (
+                        s["count"], s["status"]["rss_kb"] / 1024.0,
+                        s["kb_per_session"]) for s in m["sessions"])))
+        # 3. load: one server per kind (the SDK answers either JSON or SSE,
+        # so it runs twice), every row alternating between the servers
+        load = {"ours": {"json": target("ours", "ours-load")}}
+        load["ours"]["sse"] = load["ours"]["ndjson"] = load["ours"]["json"]
+        if args.peer:
+            load["sdk"] = {"json": target("sdk", "sdk-load-json"),
+                           "sse": target("sdk", "sdk-load-sse")}
+        started = set()
+        for kind in kinds:
+            for t in load[kind].values():
+                if t not in started:
+                    started.add(t)
+                    results[kind]["startup_s"].append(await t.start())
+        for method in args.methods if "load" in args.phases else ():
+            for framing in args.framings:
+                for c in plan.concurrency:
+                    for kind in kinds:
+                        t = load[kind].get(framing)
+                        if t is None:
+                            continue
+                        before = results[kind]["errors"].total()
+                        row = await load_workload(
+                            t, upstream, method, framing, c, plan.requests,
+                            plan.warmup, results[kind]["errors"])
+                        name = "%s %s %d" % (method, framing, c)
+                        results[kind]["rows"][name] = row
+                        workload(kind, name, before)
+                        say("[%s] %-10s %-6s C=%-3d %s" % (
+                            kind, method, framing, c, row_line(row)))
+        # 4. fresh sessions, 5. streams
+        for kind in kinds if "fresh" in args.phases else ():
+            t = load[kind]["json"]
+            before = results[kind]["errors"].total()
+            row = await fresh_sessions_workload(
+                t, plan.fresh, 8, results[kind]["errors"])
+            results[kind]["fresh"] = row
+            workload(kind, "fresh sessions", before)
+            say("[%s] fresh sessions: %.0f/s, %.0f us server CPU each" % (
+                kind, row["per_second"], row["server_cpu_us"] or 0))
+        for kind in kinds:
+            t = load[kind]["json"]
+            if plan.streams and "streams" in args.phases:
+                errors = Errors()
+                row = await streams_workload(t, plan.streams, plan.hold,
+                                             errors)
+                row["errors"] = errors.as_dict()
+                for k, v in errors.counts.items():
+                    results[kind]["errors"].counts["streams_" + k] = v
+                results[kind]["errors"].samples.extend(errors.samples)
+                results[kind]["streams"] = row
+                results[kind]["workloads"].append(
+                    ["streams", errors.total() +
+                     row["streams"] - row["opened"]])
+                say("[%s] %d GET streams: %d opened in %.1f s, %d ended "
+                    "early, errors %s; RSS %.1f MB holding" % (
+                        kind, row["streams"], row["opened"], row["open_s"],
+                        row["ended_early"], errors.counts or "none",
+                        row["holding"]["rss_kb"] / 1024.0))
+            results[kind]["after"] = proc_status(t.pid)
+    finally:
+        for t in targets:
+            code = t.stop()
+            results[t.kind]["log"][t.label] = {
+                "findings": t.log_findings(), "stop": code}
+    for kind in kinds:
+        results[kind]["errors"] = results[kind]["errors"].as_dict()
+        logs = results[kind]["log"].values()
+        results[kind]["workloads"].append(["server log", sum(
+            v["findings"]["tracebacks"] + v["findings"]["errors"]
+            for v in logs)])
+    return results
+
+
+def row_line(row):
+    if "failed" in row:
+        return "FAILED " + row["failed"]
+    return ("%6.0f req/s  p50 %6.2f ms  p99 %7.2f ms  srv %5.0f us/req  "
+            "cli %4.0f us/req  upstream hits/req %.1f" % (
+                row["rps"], row["p50_ms"] or 0, row["p99_ms"] or 0,
+                row["server_cpu_us"] or 0, row["client_cpu_us"] or 0,
+                row["upstream_hits_per_req"] or 0))
+
+
+###############################################################################
+# The report ##################################################################
 ###############################################################################
 
 def say(text):
@@ -731,209 +1109,247 @@ def say(text):
     sys.stderr.flush()
 
 
-def spread(values, fmt="%.0f"):
-    """ 'median' for one value, 'median [min-max]' for several. """
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return fmt % values[0]
-    return "%s [%s-%s]" % (fmt % statistics.median(values),
-                           fmt % min(values), fmt % max(values))
-
-
 def table(headers, rows):
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, headers))
-    out = [line, "  ".join("-" * w for w in widths)]
+    out = ["  ".join("%-*s" % (w, h) for w, h in zip(widths, headers)),
+           "  ".join("-" * w for w in widths)]
     for row in rows:
-        out.append("  ".join(("%-*s" if i < 2 else "%*s") % (w, x)
+        out.append("  ".join(("%-*s" if i == 0 else "%*s") % (w, x)
                              for i, (w, x) in enumerate(zip(widths, row))))
     return "\n".join(out)
 
 
-def report(results):
-    runs = results["runs"]
-    kinds = [k for k in SERVERS if any(r["server"] == k for r in runs)]
-    by = {k: [r for r in runs if r["server"] == k and "failed" not in r]
-          for k in kinds}
-    out = []
-    reps = results["config"]["repeat"]
-    out.append("mcp-weather benchmark, %s, %s" % (
-        results["date"], results["machine"]["summary"]))
-    out.append("figures: median [min-max] over %d repeat(s), each with a "
-               "fresh server; %d requests per row" % (
-                   reps, results["config"]["requests"]))
-    background = [r.get("background_busy_pct") for r in runs]
-    out.append("machine busy before each server start (1 s, all cores): %s%%"
-               % spread(background))
-    failed = [r for r in runs if "failed" in r]
-    for r in failed:
-        out.append("!! %s repeat %d FAILED: %s" % (r["server"],
-                                                   r["repeat"] + 1,
-                                                   r["failed"]))
+def fmt(value, spec="%.0f"):
+    return "-" if value is None else spec % value
 
-    def phases(kind, method, c):
-        return [p for r in by[kind] for p in r["phases"]
-                if p["method"] == method and p["concurrency"] == c]
 
-    out.append("")
-    out.append("Sequential latency (C=1: one keep-alive connection, one "
-               "request at a time), ms")
+def ratio(ours, theirs):
+    if ours is None or theirs is None or not theirs:
+        return None
+    return float(ours) / theirs
+
+
+def figures(results, kind):
+    """ The headline figures of one server, flat. """
+    r = results[kind]
+    out = {"startup_ms": 1000 * statistics.median(r["startup_s"])
+           if r["startup_s"] else None}
+    module = r.get("module") or []
+    if module:
+        out["module_startup_ms"] = 1000 * statistics.median(
+            m["startup_s"] for m in module)
+        out["module_idle_rss_kb"] = statistics.median(
+            m["idle_rss_kb"] for m in module)
+    mem = r.get("memory") or {}
+    out["idle_rss_kb"] = mem.get("idle", {}).get("rss_kb")
+    for s in mem.get("sessions", []):
+        out["rss_%d_kb" % s["count"]] = s["status"]["rss_kb"]
+    if mem.get("sessions"):
+        out["kb_per_session"] = mem["sessions"][-1]["kb_per_session"]
+        out["sessions_per_s"] = mem["per_second"]
+    for key, row in r["rows"].items():
+        if "failed" not in row:
+            for name in ("rps", "p50_ms", "p99_ms", "server_cpu_us"):
+                out["%s %s" % (key, name)] = row[name]
+    fresh = r.get("fresh") or {}
+    out["fresh_per_s"] = fresh.get("per_second")
+    out["fresh_cpu_us"] = fresh.get("server_cpu_us")
+    streams = r.get("streams") or {}
+    out["streams_opened"] = streams.get("opened")
+    out["streams_rss_kb"] = streams.get("holding", {}).get("rss_kb")
+    out["streams_probe_p99_ms"] = streams.get("probe_p99_ms")
+    out["errors"] = sum(r["errors"]["counts"].values())
+    return out
+
+
+def target_checks(results, plan):
+    """ [(what, ours, theirs, ratio, target, met)] for --peer. """
+    ours, sdk = figures(results, "ours"), figures(results, "sdk")
+    checks = []
+
+    def check(what, key, op, bound, spec="%.1f"):
+        r = ratio(ours.get(key), sdk.get(key))
+        met = r is not None and (r <= bound if op == "<=" else r >= bound)
+        checks.append((what, fmt(ours.get(key), spec), fmt(sdk.get(key),
+                                                            spec),
+                       fmt(r, "%.2f"), "%s %g" % (op, bound),
+                       "not run" if r is None else "yes" if met else "NO"))
+    check("startup, ms (median)", "startup_ms", "<=", 0.1, "%.0f")
+    check("idle RSS, KB", "idle_rss_kb", "<=", 0.25, "%.0f")
+    for what, key in (("startup, ms", "startup_ms"),
+                      ("idle RSS, KB", "idle_rss_kb")):
+        r = ratio(ours.get("module_" + key), sdk.get(key))
+        if r is not None:
+            bound = 0.1 if key == "startup_ms" else 0.25
+            checks.append(("(info) %s, ours as python -m mcp_weather" % what,
+                           fmt(ours["module_" + key]), fmt(sdk.get(key)),
+                           fmt(r, "%.2f"), "<= %g" % bound,
+                           "(yes)" if r <= bound else "(no)"))
+    check("memory per idle session, KB (%d sessions)" % plan.sessions[-1],
+          "kb_per_session", "<=", 0.25, "%.2f")
+    for method in METHODS:
+        for framing in ("json", "sse"):
+            key = "%s %s 8" % (method, framing)
+            check("%s %s C=8: server CPU per request, us" % (
+                method, framing), key + " server_cpu_us", "<=", 0.5, "%.0f")
+            check("%s %s C=8: throughput, req/s" % (method, framing),
+                  key + " rps", ">=", 2.0, "%.0f")
+            key = "%s %s 64" % (method, framing)
+            check("%s %s C=64: p99 latency, ms" % (method, framing),
+                  key + " p99_ms", "<=", 0.5, "%.1f")
+    streams = results["ours"].get("streams") or {}
+    theirs = results["sdk"].get("streams") or {}
+    ok = streams.get("opened") == streams.get("streams") and \
+        not streams.get("errors", {}).get("counts")
+    checks.append(("%d GET streams held %gs, no error" % (
+        plan.streams, plan.hold), "%s/%s opened" % (
+            streams.get("opened"), streams.get("streams")) if streams
+        else "-", "%s/%s opened" % (theirs.get("opened"),
+                                    theirs.get("streams"))
+        if theirs else "-", "", "all", "not run" if not streams else
+        "yes" if ok else "NO"))
+    checks.append(("errors at any level (ours)", str(ours["errors"]),
+                   str(sdk["errors"]), "", "0",
+                   "yes" if ours["errors"] == 0 else "NO"))
+    return checks
+
+
+def report(data):
+    """ The tables of one run. """
+    results, plan = data["results"], data["plan"]
+    kinds = [k for k in ("ours", "sdk") if k in results]
+    peer = "sdk" in kinds
+    out = ["mcp-weather benchmark, %s UTC, load average %s at the start, "
+           "%s at the end" % (data["date"], data["loadavg_start"],
+                              data["loadavg_end"]),
+           "machine: %s" % data["machine"]["summary"],
+           "command: %s" % data["command"],
+           "mcp_weather.py: commit %s%s" % (
+               data["git"].get("commit", "?"), " (modified)"
+               if data["git"].get("modified") else ""),
+           "weather cache: %s; %d requests per load row (+%d warm-up per "
+           "connection); log level %s" % (
+               data["config"]["cache"], plan["requests"], plan["warmup"],
+               data["config"]["log_level"])]
+    for kind in kinds:
+        floor = data["interpreters"][kind]
+        out.append("%s runs on %s (Python %s; the bare interpreter starts "
+                   "in %.0f ms with %.1f MB RSS)" % (
+                       NAMES[kind], floor["python"], floor["version"],
+                       floor["startup_ms"], floor["rss_kb"] / 1024.0))
+    if peer:
+        v = data["peer"]
+        out.append("official SDK: mcp %s on uvicorn %s (%s, %s), starlette "
+                   "%s, pydantic %s: bench/peer_sdk_server.py" % (
+                       v.get("mcp"), v.get("uvicorn"), v.get("loop"),
+                       v.get("http"), v.get("starlette"), v.get("pydantic")))
+    figs = {k: figures(results, k) for k in kinds}
+
+    def trio(key, spec="%.0f"):
+        ours = figs["ours"].get(key)
+        if not peer:
+            return [fmt(ours, spec)]
+        theirs = figs["sdk"].get(key)
+        return [fmt(ours, spec), fmt(theirs, spec),
+                fmt(ratio(ours, theirs), "%.2f")]
+
+    head = ["ours"] + (["SDK", "ratio"] if peer else [])
+    out += ["", "Start-up and memory"]
+    rows = [["startup ms (median of %d)" % len(results["ours"]["startup_s"])]
+            + trio("startup_ms"),
+            ["idle RSS KB"] + trio("idle_rss_kb")]
+    for what, key in (("startup ms", "startup_ms"),
+                      ("idle RSS KB", "idle_rss_kb")):
+        ours = figs["ours"].get("module_" + key)
+        if ours is not None:
+            theirs = figs["sdk"].get(key) if peer else None
+            rows.append(["%s, ours as python -m mcp_weather (cached "
+                         "bytecode)" % what, fmt(ours)] + (
+                [fmt(theirs), fmt(ratio(ours, theirs), "%.2f")]
+                if peer else []))
+    for count in plan["sessions"]:
+        rows.append(["RSS KB with %d idle sessions" % count] +
+                    trio("rss_%d_kb" % count))
+    rows.append(["KB per idle session (%d)" % plan["sessions"][-1]] +
+                trio("kb_per_session", "%.2f"))
+    rows.append(["sessions created per s (initialize + initialized)"] +
+                trio("sessions_per_s"))
+    out.append(table(["figure"] + head, rows))
+
+    out += ["", "Load: req/s, p50 and p99 latency (ms), server CPU per "
+            "request (us); SDK: n/a where it has no such framing"]
+    rows = []
+    for key in sorted(results["ours"]["rows"], key=row_order):
+        row = [key]
+        for name, spec in (("rps", "%.0f"), ("p50_ms", "%.2f"),
+                           ("p99_ms", "%.1f"), ("server_cpu_us", "%.0f")):
+            full = "%s %s" % (key, name)
+            if peer and full not in figs["sdk"]:
+                row += [fmt(figs["ours"].get(full), spec), "n/a", "n/a"]
+            else:
+                row += trio(full, spec)
+        rows.append(row)
+    cols = ["method framing C"]
+    for name in ("req/s", "p50", "p99", "CPU us"):
+        cols += [name] + (["SDK", "ratio"] if peer else [])
+    out.append(table(cols, rows))
+
+    out += ["", "Fresh sessions: connect, initialize, initialized, "
+            "tools/call, DELETE, close; 8 clients at a time"]
+    rows = [["sessions per s"] + trio("fresh_per_s"),
+            ["server CPU us per session"] + trio("fresh_cpu_us")]
+    out.append(table(["figure"] + head, rows))
     rows = []
     for kind in kinds:
-        for method in results["config"]["methods"]:
-            ps = phases(kind, method, 1)
-            if not ps:
-                continue
-            rows.append([kind, method] + [
-                spread([p["lat_ms"].get(q) for p in ps], "%.2f")
-                for q in ("p50", "p90", "p99", "max")] + [
-                spread([p["rps"] for p in ps]),
-                spread([p["server_cpu_us_per_req"] for p in ps]),
-                str(sum(sum(p["errors"].values()) for p in ps))])
-    out.append(table(["server", "method", "p50", "p90", "p99", "max",
-                      "req/s", "srv CPU us/req", "errors"], rows))
+        st = results[kind].get("streams")
+        if st:
+            rows.append([NAMES[kind], "%d/%d" % (st["opened"], st["streams"]),
+                         "%.1f" % st["open_s"], str(st["ended_early"]),
+                         str(sum(st["errors"]["counts"].values())),
+                         "%.1f" % (st["holding"]["rss_kb"] / 1024.0),
+                         "%.1f" % st["kb_per_stream"],
+                         "%.1f" % st["server_cpu_pct_holding"],
+                         "%s / %s" % (fmt(st["probe_p50_ms"], "%.1f"),
+                                      fmt(st["probe_p99_ms"], "%.1f"))])
+    if rows:
+        out += ["", "GET streams (text/event-stream), each on its own session, "
+                "all open at once and held %gs; tools/list probed meanwhile"
+                % results["ours"]["streams"]["hold_s"]]
+        out.append(table(["server", "opened", "open s", "ended early",
+                          "errors", "RSS MB holding", "KB/stream",
+                          "CPU % holding", "probe p50 / p99 ms"], rows))
 
-    out.append("")
-    out.append("Throughput: C client processes, each one keep-alive "
-               "connection and session; req/s while all C were running")
-    rows = []
+    out += ["", "Health"]
     for kind in kinds:
-        for method in results["config"]["methods"]:
-            for c in results["config"]["concurrency"]:
-                ps = phases(kind, method, c)
-                if not ps:
-                    continue
-                rows.append([kind, method, str(c),
-                             spread([p["rps"] for p in ps]),
-                             spread([p["lat_ms"].get("p50") for p in ps],
-                                    "%.2f"),
-                             spread([p["lat_ms"].get("p99") for p in ps],
-                                    "%.2f"),
-                             spread([p["server_cpu_us_per_req"] for p in ps]),
-                             spread([p["server_cpu_pct"] for p in ps]),
-                             spread([p["client_cpu_pct"] for p in ps]),
-                             spread([p.get("other_cpu_pct") for p in ps]),
-                             spread([p["machine_busy_pct"] for p in ps]),
-                             str(sum(sum(p["errors"].values()) for p in ps))])
-    out.append(table(["server", "method", "C", "req/s", "p50 ms", "p99 ms",
-                      "srv us/req", "srv CPU%", "cli CPU%", "other%",
-                      "busy%", "errors"], rows))
-    out.append("(srv, cli and other CPU%% are percent of one core, other = "
-               "neither server nor client: kernel, anything else running; "
-               "busy%% is the whole machine, %d cores)"
-               % results["machine"]["cores"])
-
-    out.append("")
-    out.append("Start-up and memory (VmRSS, MB; threads / open fds)")
-    rows = []
-    for kind in kinds:
-        rs = by[kind]
-        if not rs:
-            continue
-
-        def mb(key, sub=None):
-            return spread([(r[key] if sub is None else r[key][sub])
-                           ["vmrss_kb"] / 1024.0 for r in rs], "%.1f")
-        rows.append([
-            kind, spread([1000 * r["cold_start_s"] for r in rs]),
-            mb("idle"), mb("after_load"), mb("sessions", "after"),
-            spread([r["sessions"]["kb_per_session"] for r in rs], "%.1f"),
-            spread([r["sessions"]["per_second"] for r in rs]),
-            "%s / %s" % (spread([r["idle"]["threads"] for r in rs]),
-                         spread([r["after_load"]["threads"] for r in rs])),
-            "%s / %s" % (spread([r["idle"]["fds"] for r in rs]),
-                         spread([r["after_load"]["fds"] for r in rs])),
-            spread([1000 * r["stop_s"] for r in rs if r.get("stop_s")])])
-    n = results["config"]["sessions"]
-    out.append(table(["server", "cold start ms", "RSS idle", "after load",
-                      "+%d sessions" % n, "KB/session", "sessions/s",
-                      "threads idle/after", "fds idle/after",
-                      "SIGTERM->exit ms"], rows))
-
-    out.append("")
-    out.append("Health")
-    for kind in kinds:
-        rs = [r for r in runs if r["server"] == kind]
-        errs, samples = {}, []
-        for r in rs:
-            for p in r.get("phases", []):
-                for k, v in p["errors"].items():
-                    errs[k] = errs.get(k, 0) + v
-                samples += p["error_samples"]
-            for k, v in r.get("sessions", {}).get("errors", {}).items():
-                errs["sessions:" + k] = errs.get("sessions:" + k, 0) + v
-        logs = {k: sum(r["log_findings"][k] for r in rs)
-                for k in ("tracebacks", "errors", "warnings")}
-        hits = sorted(set(len(r.get("upstream_hits", [])) for r in rs))
-        reconnects = sum(p["reconnects"] for r in rs
-                         for p in r.get("phases", []))
-        ctypes = {}
-        for r in rs:
-            for p in r.get("phases", []):
-                for k, v in p["content_types"].items():
-                    ctypes[k] = ctypes.get(k, 0) + v
-        sizes = next((r["response_bytes"] for r in rs
-                      if r.get("response_bytes")), {})
-        codes = sorted(set(str(r.get("exit_code")) for r in rs))
-        out.append("  %s: request errors %s; server closed keep-alive "
-                   "connections %d times; response types %s; response "
-                   "bytes %s; upstream hits per run %s; server log: %d "
-                   "tracebacks, %d errors, %d warnings; exit codes on "
-                   "SIGTERM %s%s; first session still answers after %d "
-                   "more: %s" % (
-                       kind, errs or "none", reconnects, ctypes,
-                       ", ".join("%s %d" % kv for kv in sorted(
-                           sizes.items())), hits,
-                       logs["tracebacks"], logs["errors"], logs["warnings"],
-                       codes, " (uvicorn re-raises the signal after a clean "
-                       "shutdown)" if kind == "sdk" and codes == ["-15"]
-                       else "", n,
-                       sorted(set(str(r.get("sessions", {}).get(
-                           "first_session_ping")) for r in rs))))
-        for s in samples[:3]:
+        r = results[kind]
+        logs = r["log"]
+        findings = {k: sum(v["findings"][k] for v in logs.values())
+                    for k in ("tracebacks", "errors", "warnings")}
+        stops = sorted(set("%s" % (v["stop"][1],) for v in logs.values()))
+        out.append("  %s: request errors %s; log: %d tracebacks, %d errors, "
+                   "%d warnings; exit codes on SIGTERM %s; after the run "
+                   "%s" % (NAMES[kind], r["errors"]["counts"] or "none",
+                           findings["tracebacks"], findings["errors"],
+                           findings["warnings"], stops, r.get("after")))
+        for s in r["errors"]["samples"][:3]:
             out.append("      e.g. " + s)
-        for r in rs:
-            for s in r["log_findings"]["samples"][:2]:
+        for v in logs.values():
+            for s in v["findings"]["samples"][:2]:
                 out.append("      log: " + s)
-    out.append("")
-    quiet = results["config"]["log_level"].lower() not in ("debug", "info")
-    out.append("Caveats: client and server share the %d cores (client CPU "
-               "is shown; server CPU per request, from /proc/PID/stat at "
-               "10 ms resolution, is the figure least disturbed by that); "
-               "loopback only, no network latency; both run on %s; both "
-               "servers log at level %s (%s)." % (
-                   results["machine"]["cores"], results["machine"]["python"],
-                   results["config"]["log_level"],
-                   "no access log" if quiet else
-                   "a log line per request, to a file"))
-    if "sdk" in kinds:
-        sdk = results["sdk"]
-        out.append("The sdk server is bench/sdk_server.py: mcp %s MCPServer "
-                   "+ uvicorn %s (%s loop, %s HTTP parser), sessionful, "
-                   "json_response=True (JSON bodies, like mcp-weather's), "
-                   "keep-alive 120 s; its get_weather builds "
-                   "the same text and structuredContent from the same fake "
-                   "Open-Meteo through the same kind of 600 s cache, in a "
-                   "plain def the SDK runs on its worker threads." % (
-                       sdk.get("mcp", "?"), sdk.get("uvicorn", "?"),
-                       sdk.get("loop", "?"), sdk.get("http_impl", "?")))
+    if peer:
+        out += ["", "Targets (ours/SDK)"]
+        out.append(table(["figure", "ours", "SDK", "ratio", "target", "met"],
+                         data["targets"]))
+    out += ["", "Caveats: the load generator (this process), the fake "
+            "upstream and the server share %d cores; server CPU per request "
+            "(utime+stime from /proc, 10 ms ticks) is the figure least "
+            "disturbed by that.  Loopback only." % data["machine"]["cores"]]
     return "\n".join(out)
 
 
-def sdk_versions(python):
-    code = ("import importlib.metadata as m, importlib.util as u, json;"
-            "print(json.dumps({'mcp': m.version('mcp'), 'uvicorn': "
-            "m.version('uvicorn'), 'starlette': m.version('starlette'), "
-            "'http_impl': 'httptools' if u.find_spec('httptools') else 'h11',"
-            " 'loop': 'uvloop' if u.find_spec('uvloop') else 'asyncio'}))")
-    try:
-        return json.loads(subprocess.check_output([python, "-c", code],
-                                                  stderr=subprocess.STDOUT,
-                                                  timeout=60))
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        return {"error": str(exc)}
+def row_order(key):
+    method, framing, c = key.split()
+    return (METHODS.index(method), FRAMINGS.index(framing), int(c))
 
 
 def machine_info():
@@ -947,151 +1363,141 @@ def machine_info():
     except OSError:
         pass
     cores = os.cpu_count()
-    python = "CPython %s" % platform.python_version()
-    return {"cores": cores, "cpu": model, "python": python,
-            "kernel": platform.release(),
-            "summary": "%d cores (%s), %s, Linux %s" % (
-                cores, model, python, platform.release())}
+    return {"cores": cores, "cpu": model, "kernel": platform.release(),
+            "summary": "%d cores (%s), Linux %s" % (cores, model,
+                                                    platform.release())}
 
 
 def git_info():
     info = {}
     try:
         with open(SERVER_PY, "rb") as f:
-            info["mcp_weather_sha256"] = hashlib.sha256(f.read()).hexdigest()
+            info["sha256"] = hashlib.sha256(f.read()).hexdigest()
         info["commit"] = subprocess.check_output(
             ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
             stderr=subprocess.DEVNULL, timeout=10).decode().strip()
-        dirty = subprocess.check_output(
+        info["modified"] = bool(subprocess.check_output(
             ["git", "-C", ROOT, "status", "--porcelain", "--",
              "mcp_weather.py"], stderr=subprocess.DEVNULL,
-            timeout=10).decode().strip()
-        info["mcp_weather_modified"] = bool(dirty)
+            timeout=10).decode().strip())
     except (OSError, subprocess.SubprocessError):
         pass
     return info
 
 
-def print_report(paths):
-    """ The tables of one or more --out files; several are pooled (same
-    settings expected: the first file's are shown). """
-    merged = None
-    for path in paths:
-        with open(path) as f:
-            results = json.load(f)
-        if merged is None:
-            merged = results
-            merged["dates"] = [results["date"]]
-        else:
-            merged["runs"].extend(results["runs"])
-            merged["dates"].append(results["date"])
-            merged["config"]["repeat"] += results["config"]["repeat"]
-    if len(paths) > 1:
-        merged["date"] = "%d files, %s to %s" % (
-            len(paths), min(merged["dates"]), max(merged["dates"]))
-    print(report(merged))
-    return 0
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Benchmark mcp_weather.py (and the official SDK) over "
-                    "Streamable HTTP on 127.0.0.1.",
+        description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", choices=("mcp-weather", "sdk", "both"),
-                        default="mcp-weather")
-    parser.add_argument("--requests", type=int, default=2000,
-                        help="requests per (method, C) row (default 2000)")
+    parser.add_argument("--peer", action="store_true",
+                        help="also run the official SDK's server (makes "
+                             "bench/.venv with pip on first use)")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 200 requests per row, 100 "
-                             "sessions (unless given)")
-    parser.add_argument("--concurrency", default="1,8,32",
-                        help="client processes per row (default 1,8,32)")
-    parser.add_argument("--methods", default="ping,tools/list,tools/call")
-    parser.add_argument("--sessions", type=int, default=None,
-                        help="sessions created for the memory figure "
-                             "(default 1000)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per server, each with a fresh server; "
-                             "the table shows median [min-max]")
-    parser.add_argument("--warmup", type=int, default=50,
-                        help="unmeasured requests before a C=1 row "
-                             "(C>1: a fifth of it per connection)")
-    parser.add_argument("--out", help="write all results as JSON here")
-    parser.add_argument("--log-dir", default=os.path.join(HERE, "logs"),
-                        help="server logs (default bench/logs)")
-    parser.add_argument("--log-level", default="warning",
-                        help="both servers' log level (default warning: "
-                             "no per-request access log)")
-    parser.add_argument("--sdk-python",
-                        default=os.path.join(HERE, ".venv", "bin", "python"),
-                        help="interpreter with mcp installed "
-                             "(default bench/.venv/bin/python)")
+                        help="a smoke run: small counts (200 requests per "
+                             "row, 200 and 1,000 sessions, 100 streams "
+                             "held 3 s)")
+    parser.add_argument("--cache", choices=("on", "off"), default="off",
+                        help="the servers' weather cache (default off: "
+                             "every tools/call makes two upstream requests)")
+    parser.add_argument("--requests", type=int, default=0,
+                        help="requests per load row (default 3000; quick "
+                             "200)")
+    parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--framings", default=",".join(FRAMINGS))
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help="which workloads to run (default all: %s)"
+                        % ",".join(PHASES))
+    parser.add_argument("--startups", type=int, default=0,
+                        help="spawns timed for the start-up figure "
+                             "(default 5; quick 1), besides the others")
+    parser.add_argument("--streams", type=int, default=None,
+                        help="GET streams held at once (default 1000; "
+                             "quick 100; 0 skips)")
+    parser.add_argument("--hold", type=float, default=None,
+                        help="seconds the streams are held (default 30; "
+                             "quick 3)")
+    parser.add_argument("--python", default=None,
+                        help="interpreter for our server (default: the "
+                             "SDK venv's with --peer, so both run the same "
+                             "one; else this one)")
+    parser.add_argument("--venv", default=DEFAULT_VENV)
+    parser.add_argument("--sdk-spec", default=PEER_SPEC)
     parser.add_argument("--samples", default=DEFAULT_SAMPLES,
                         help="folder of the Open-Meteo sample bodies")
-    parser.add_argument("--phase-timeout", type=float, default=120.0,
-                        help="seconds a row may take before it stops "
-                             "(default 120)")
-    parser.add_argument("--request-timeout", type=float, default=10.0)
-    parser.add_argument("--report", nargs="+", metavar="JSON",
-                        help="print the tables of earlier --out files "
-                             "(several: their runs pooled) and exit")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--log-level", default="warning",
+                        help="both servers' log level (default warning: "
+                             "no access log)")
+    parser.add_argument("--log-dir", default=os.path.join(HERE, "logs"))
+    parser.add_argument("--phase-timeout", type=float, default=300.0,
+                        help="seconds one phase may take before it is "
+                             "stopped and counted as an error (default 300)")
+    parser.add_argument("--out", help="write all figures as JSON here")
+    parser.add_argument("--report", metavar="JSON",
+                        help="print the tables of an earlier --out file")
+    parser.add_argument("--fake-upstream", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        return worker_main(json.loads(args.worker))
+    if args.fake_upstream:
+        return fake_upstream_main(args.fake_upstream)
     if args.report:
-        return print_report(args.report)
-    if args.quick:
-        args.requests = min(args.requests, 200)
-        args.warmup = min(args.warmup, 20)
-    if args.sessions is None:
-        args.sessions = 100 if args.quick else 1000
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    args.methods = [m.strip() for m in args.methods.split(",")]
-    for m in args.methods:
-        if m not in METHODS:
-            parser.error("--methods: %s is not one of %s" % (
-                m, ", ".join(METHODS)))
-    if args.requests < max(args.concurrency) or args.repeat < 1 or \
-            args.repeat > 20:
-        parser.error("--requests must be >= the largest C; --repeat 1-20")
-    kinds = SERVERS if args.server == "both" else (args.server,)
-    if "sdk" in kinds and not os.path.exists(args.sdk_python):
-        parser.error("%s not found: run bench/run.sh (it makes bench/.venv "
-                     "with mcp), or pass --sdk-python" % args.sdk_python)
+        with open(args.report) as f:
+            print(report(json.load(f)))
+        return 0
+    args.phases = [p for p in args.phases.split(",") if p]
+    args.methods = [m for m in args.methods.split(",") if m]
+    args.framings = [f for f in args.framings.split(",") if f]
+    if set(args.methods) - set(METHODS) or \
+            set(args.framings) - set(FRAMINGS):
+        parser.error("--methods: %s; --framings: %s" % (
+            ",".join(METHODS), ",".join(FRAMINGS)))
+    plan = Plan(args)
     os.makedirs(args.log_dir, exist_ok=True)
-
+    for name in os.listdir(args.log_dir):
+        if name.endswith(".log"):
+            os.remove(os.path.join(args.log_dir, name))
+    pythons = {}
+    if args.peer:
+        pythons["sdk"] = ensure_peer_venv(args.venv, args.sdk_spec)
+    pythons["ours"] = os.path.abspath(args.python) if args.python else (
+        pythons.get("sdk") or sys.executable)
+    data = {"date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "loadavg_start": loadavg(),
+            "command": " ".join(["python3"] + [os.path.basename(
+                sys.argv[0])] + sys.argv[1:]),
+            "machine": machine_info(), "git": git_info(),
+            "interpreters": {k: interpreter_floor(p)
+                             for k, p in pythons.items()},
+            "peer": peer_versions(pythons["sdk"]) if args.peer else {},
+            "config": {"cache": args.cache, "log_level": args.log_level,
+                       "methods": args.methods, "framings": args.framings},
+            "plan": plan.as_dict()}
     upstream = FakeUpstream(args.samples)
-    results = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "machine": machine_info(), "mcp_weather": git_info(),
-        "sdk": sdk_versions(args.sdk_python) if "sdk" in kinds else {},
-        "config": {"requests": args.requests, "sessions": args.sessions,
-                   "concurrency": args.concurrency, "methods": args.methods,
-                   "repeat": args.repeat, "warmup": args.warmup,
-                   "log_level": args.log_level, "protocol": PROTOCOL,
-                   "cache_ttl": 600},
-        "runs": []}
     try:
-        for repeat in range(args.repeat):
-            for kind in kinds:          # interleaved, so drift hits both
-                results["runs"].append(run_server(args, kind, upstream,
-                                                  repeat))
+        data["results"] = asyncio.run(run_all(args, plan, pythons, upstream))
     finally:
         upstream.stop()
-    text = report(results)
-    results["table"] = text
+    data["loadavg_end"] = loadavg()
+    if args.peer:
+        data["targets"] = target_checks(data["results"], plan)
+    text = report(data)
+    data["table"] = text
     print(text)
     if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)),
+                    exist_ok=True)
         with open(args.out, "w") as f:
-            json.dump(results, f, indent=1, sort_keys=True)
-        say("results written to %s" % args.out)
-    bad = any("failed" in r for r in results["runs"]) or any(
-        p["errors"] for r in results["runs"] for p in r.get("phases", []))
-    return 1 if bad else 0
+            json.dump(data, f, indent=1, sort_keys=True)
+        say("figures written to %s" % args.out)
+    # One line for CI (.ci/run folds it into its totals): every workload of
+    # ours passes when it met no error; the figures never fail it.
+    workloads = data["results"]["ours"]["workloads"]
+    failed = [name for name, errors in workloads if errors]
+    if failed:
+        print("workloads with errors: %s" % ", ".join(failed))
+    print("bench: %d passed, %d failed, 0 skipped" % (
+        len(workloads) - len(failed), len(failed)))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

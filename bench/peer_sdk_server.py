@@ -2,12 +2,12 @@
 """The benchmark's comparison server: the same weather tools on the OFFICIAL
 MCP Python SDK (pip `mcp`, 2.x), over Streamable HTTP.  Dev only.
 
-Run from bench/.venv (made by bench/run.sh); bench.py starts it like this:
+Run from bench/.venv (bench.py --peer makes it); bench.py starts it so:
 
     WEATHER_GEOCODING_URL=http://127.0.0.1:P/v1/search \\
     WEATHER_FORECAST_URL=http://127.0.0.1:P/v1/forecast \\
-    WEATHER_CACHE_TTL=600 \\
-    .venv/bin/python sdk_server.py --port 8001
+    WEATHER_CACHE_TTL=0 \\
+    .venv/bin/python peer_sdk_server.py --port 8001 [--sse]
 
 What it is, so the numbers can be read fairly against mcp_weather.py:
 
@@ -21,23 +21,29 @@ What it is, so the numbers can be read fairly against mcp_weather.py:
   connections).
 * sessionful (`stateless_http=False`), `json_response=True`: every POST is
   answered with one application/json body, as mcp_weather.py does when the
-  client accepts both JSON and SSE and nothing has to be streamed.  Session
+  client accepts both JSON and SSE and nothing has to be streamed.  With
+  --sse, `json_response=False` (the SDK's default): every POST is answered
+  with an SSE stream; bench.py runs a second twin so for its SSE rows, as
+  the SDK chooses the framing per server, not per request.  Session
   idle timeout 1800 s and at most 10000 sessions: the SDK defaults, which are
   also mcp_weather.py's.  DNS-rebinding protection is on for 127.0.0.1 (SDK
   default), as mcp_weather.py's Host/Origin checks are.
 * the same two tools, get_weather(city) and get_forecast(city, days), with
   the same descriptions, the same output (text content + structuredContent,
   validated against an outputSchema) and the same cache: places and weather
-  kept WEATHER_CACHE_TTL seconds (default 600), fetched on a miss from
-  WEATHER_GEOCODING_URL / WEATHER_FORECAST_URL with urllib (blocking; the
-  tools are plain `def`s, which the SDK runs in its worker-thread pool, much
-  as mcp_weather.py runs each tools/call on its worker pool).
+  kept WEATHER_CACHE_TTL seconds (default 600; 0, as bench.py sets by
+  default, turns it off), fetched on a miss from WEATHER_GEOCODING_URL /
+  WEATHER_FORECAST_URL over kept-alive http.client connections, as
+  mcp_weather.py fetches them (blocking; the tools are plain `def`s, which
+  the SDK runs in its worker-thread pool, much as mcp_weather.py runs each
+  tools/call on its worker pool).
 * no progress notifications or log messages (mcp_weather.py sends none
   either unless the client asks with a progressToken or logging/setLevel,
   which the benchmark does not).
 """
 
 import argparse
+import http.client
 import json
 import logging
 import os
@@ -45,15 +51,24 @@ import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 from typing import Annotated, Optional
 
-# The same texts as ours, so both servers send the same bytes: mcp_weather
-# gives its instructions, condition names and formatter, nothing else.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
-from mcp_weather import (INSTRUCTIONS, describe_wmo,  # noqa: E402
-                         format_current)
+# The same texts as ours, so both servers send the same bytes.  They come
+# from mcp_weather, imported at the first tool call, not at start: its
+# import (and the http.server, email and ssl modules it brings) would add
+# some 40 ms and 9 MB to this server's start-up and idle figures.  bench.py
+# passes the instructions in PEER_INSTRUCTIONS for the same reason.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+
+def ours(name):
+    """ A name from mcp_weather (imported once, at first use). """
+    import mcp_weather
+    return getattr(mcp_weather, name)
+
+
+INSTRUCTIONS = os.environ.get("PEER_INSTRUCTIONS") or ours("INSTRUCTIONS")
 
 try:
     import uvicorn
@@ -61,8 +76,8 @@ try:
     from mcp_types import CallToolResult, TextContent, ToolAnnotations
     from pydantic import BaseModel, Field
 except ImportError as exc:      # pragma: no cover - run from bench/.venv
-    sys.exit("sdk_server.py: %s; run it from bench/.venv (bench/run.sh "
-             "makes it)" % exc)
+    sys.exit("peer_sdk_server.py: %s; run it from bench/.venv (bench.py "
+             "--peer makes it)" % exc)
 
 GEOCODING_URL = os.environ.get(
     "WEATHER_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search")
@@ -149,12 +164,47 @@ class TTLCache(object):
 cache = TTLCache(CACHE_TTL)
 
 
+class ConnectionPool(object):
+    """ Kept-alive http.client connections to the weather service, reused
+    across calls, as mcp_weather.py keeps them: both servers make the same
+    upstream requests over the same kind of client. """
+
+    def __init__(self, url):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.idle, self.lock = [], threading.Lock()
+
+    def get(self, target):
+        with self.lock:
+            conn = self.idle.pop() if self.idle else None
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port,
+                                              timeout=TIMEOUT)
+        try:
+            conn.request("GET", target, headers={
+                "Accept": "application/json",
+                "User-Agent": "mcp-weather-sdk-bench"})
+            response = conn.getresponse()
+            body = response.read(1 << 20)
+        except Exception:
+            conn.close()
+            raise
+        if response.status != 200:
+            conn.close()
+            raise ValueError("%s answered HTTP %d" % (self.host,
+                                                      response.status))
+        with self.lock:
+            self.idle.append(conn)
+        return json.loads(body.decode("utf-8"))
+
+
+pools = {}
+
+
 def get_json(url, params):
-    full = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
-    request = urllib.request.Request(full, headers={
-        "Accept": "application/json", "User-Agent": "mcp-weather-sdk-bench"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        return json.loads(response.read(1 << 20).decode("utf-8"))
+    pool = pools.get(url) or pools.setdefault(url, ConnectionPool(url))
+    path = urllib.parse.urlsplit(url).path
+    return pool.get(path + "?" + urllib.parse.urlencode(params))
 
 
 def locate(city):
@@ -216,12 +266,12 @@ def get_weather(city: CITY) -> Annotated[CallToolResult, CurrentWeather]:
         "humidity": number(now.get("relative_humidity_2m")),
         "wind_speed": number(now.get("wind_speed_10m")),
         "weather_code": code,
-        "conditions": describe_wmo(code),
+        "conditions": ours("describe_wmo")(code),
         "units": {"temperature": units.get("temperature_2m", "°C"),
                   "wind_speed": units.get("wind_speed_10m", "km/h")},
         "provider": "Open-Meteo"}
-    return CallToolResult(content=[TextContent(type="text",
-                                               text=format_current(result))],
+    text = ours("format_current")(result)
+    return CallToolResult(content=[TextContent(type="text", text=text)],
                           structured_content=result)
 
 
@@ -244,7 +294,7 @@ def get_forecast(city: CITY,
         code = int(daily["weather_code"][i])
         rows.append({
             "date": str(date), "weather_code": code,
-            "conditions": describe_wmo(code),
+            "conditions": ours("describe_wmo")(code),
             "temperature_max": number(daily["temperature_2m_max"][i]),
             "temperature_min": number(daily["temperature_2m_min"][i]),
             "precipitation_sum": number(
@@ -290,7 +340,7 @@ def main(argv=None):
     config = uvicorn.Config(app, host=args.host, port=args.port,
                             log_level=args.log_level, access_log=access_log,
                             timeout_keep_alive=args.keep_alive)
-    sys.stderr.write("sdk_server: http://%s:%d%s (json_response=%s)\n"
+    sys.stderr.write("peer_sdk_server: http://%s:%d%s (json_response=%s)\n"
                      % (args.host, args.port, args.path, not args.sse))
     sys.stderr.flush()
     uvicorn.Server(config).run()
