@@ -2482,7 +2482,9 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                         "(--request-timeout); connection closed", client,
                         self.config.request_timeout)
         except OSError as exc:              # ssl.SSLError is an OSError
-            log.info("TLS handshake with %s failed: %s", client, exc)
+            log.info("TLS handshake with %s failed: %s%s", client, exc,
+                     " (a plain-HTTP client: use https://)"
+                     if "HTTP_REQUEST" in str(exc) else "")
         finally:
             self.connection.settimeout(self.timeout)
         return False
