@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 """HTTP-level tests of mcp_weather.py: the server core (issue 2), streams,
-resumption, cancellation, logging, stdio and shutdown (issue 3), and the
-2026-07-28 era on the same endpoint (issue 4).
+resumption, cancellation, logging, stdio and shutdown (issue 3), the
+2026-07-28 era on the same endpoint (issue 4), and reliability and security
+(issue 8: fuzzers, faulty upstreams, leaks, slow clients, floods, HTTPS,
+OAuth).
 
 Run them with:
 
@@ -21,6 +23,7 @@ Checklist items (S.., C.., section numbers) refer to
 Fixtures other test modules may import (names and behaviour kept stable):
 
     FakeUpstream       fake Open-Meteo + Seniverse, records every request
+    loopback_http_server  a quiet HTTP server on loopback, in a thread
     ServerTestCase     a TestCase with a server and a fake upstream per class
     Reply              (status, headers, body) of one HTTP exchange
     http_request       one raw HTTP exchange with http.client
@@ -40,22 +43,32 @@ subprocess on --port 0).
 
 import base64
 import collections
+import copy
 import http.client
 import http.server
 import json
 import logging
 import os
+import random
 import re
+import select
+import shutil
 import signal
 import socket
-import select
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import tracemalloc
 import unittest
 import urllib.parse
+
+try:
+    import ssl          # missing only from unusual builds: HTTPS tests skip
+except ImportError:
+    ssl = None
 
 import mcp_weather
 
@@ -167,6 +180,27 @@ def wait_for(predicate, timeout=TIMEOUT, interval=0.01, message=None):
         time.sleep(interval)
 
 
+def loopback_http_server(name, **methods):
+    """ A quiet HTTP/1.1 server on 127.0.0.1 (a free port), serving in a
+    daemon thread; methods maps handler method names (do_GET, do_POST) to
+    functions that take the handler.  Returns (server, thread); stop it
+    with server.shutdown() and server.server_close(). """
+    def method(function):           # a plain function binds to the handler
+        return lambda handler: function(handler)
+
+    attributes = dict((n, method(f)) for n, f in methods.items())
+    attributes.update(protocol_version="HTTP/1.1",
+                      log_message=lambda handler, *args: None)
+    handler = type("Handler", (http.server.BaseHTTPRequestHandler,),
+                   attributes)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,),
+                              name=name, daemon=True)
+    thread.start()
+    return server, thread
+
+
 class FakeUpstream(object):
     """ Fake Open-Meteo (geocoding + forecast) and Seniverse on 127.0.0.1.
 
@@ -237,24 +271,8 @@ class FakeUpstream(object):
         return "nowhere" in name.casefold() or name in self.unknown
 
     def start(self):
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.answer(self)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       args=(0.05,), name="fake-upstream",
-                                       daemon=True)
-        self.thread.start()
+        self.server, self.thread = loopback_http_server(
+            "fake-upstream", do_GET=self.answer)
         base = "http://127.0.0.1:%d" % self.server.server_address[1]
         self.base_url = base
         self.geocoding_url = base + "/v1/search"
@@ -5034,13 +5052,6 @@ class DualEraTests(_StreamTestCase):
 # block's classes print what they tried (inputs, faults, thread and file
 # descriptor counts) on stderr.
 
-import copy
-import random
-import shutil
-import ssl
-import tempfile
-import tracemalloc
-
 _FUZZ_SEED = 8
 _FUZZ_SECONDS = 2.5     # per fuzzer: inputs are tried until this runs out
 _FUZZ_MAX_INPUTS = 5000
@@ -5077,6 +5088,18 @@ def _wait_settled(test, threads, fds, what):
             what, threads, threading.active_count(),
             ", ".join(t.name for t in threading.enumerate()), fds,
             _fd_count()))
+
+
+def _set_up_beside(cls, test_class, helper, **settings):
+    """ setUpClass for a ServerTestCase whose server needs a helper server
+    (anything with stop()) started first: settings are added to the
+    class's, and the helper is stopped if the server cannot start. """
+    cls.settings = dict(cls.settings, **settings)
+    try:
+        super(test_class, cls).setUpClass()
+    except Exception:
+        helper.stop()
+        raise
 
 
 def _statuses(raw):
@@ -5523,38 +5546,46 @@ class RPCFuzzTests(_StreamTestCase):
 # Issue 8: slow clients, floods of initialize, one host's share ###############
 ###############################################################################
 
-class _SlowClient(threading.Thread):
-    """ Sends data a few bytes at a time (slowloris), reading whatever the
-    server answers, until the server closes or the data runs out.  After
-    join(): ``received`` (bytes) and ``cut`` (whether the server ended the
-    exchange before all the data was sent). """
+def raw_exchange_rest(sock):
+    """ Read from a connected socket until the server closes it. """
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
 
-    def __init__(self, port, data, pause=0.02, step=1):
+
+class _SlowClient(threading.Thread):
+    """ Sends ``first`` at once, then data a byte every ``pause`` seconds
+    (slowloris), until the server speaks or closes, then reads what it
+    says.  After join(): ``received`` (bytes) and ``cut`` (whether the
+    server ended the exchange before all the data was sent). """
+
+    def __init__(self, port, data, first=b"", pause=0.02):
         threading.Thread.__init__(self, daemon=True)
-        self.port, self.data, self.pause, self.step = port, data, pause, step
+        self.port, self.data, self.first, self.pause = port, data, first, \
+            pause
         self.received, self.cut, self.sending = b"", False, True
 
     def run(self):
         sock = socket.create_connection(("127.0.0.1", self.port), TIMEOUT)
         try:
-            for at in range(0, len(self.data), self.step):
+            sock.sendall(self.first)
+            for at in range(len(self.data)):
                 if select.select([sock], [], [], self.pause)[0]:
                     self.cut = True             # the server spoke first
                     break
                 try:
-                    sock.sendall(self.data[at:at + self.step])
+                    sock.sendall(self.data[at:at + 1])
                 except OSError:
                     self.cut = True
                     break
             self.sending = False
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                self.received += chunk
+            self.received = raw_exchange_rest(sock)
         finally:
             self.sending = False
             sock.close()
@@ -5599,20 +5630,18 @@ class SlowClientTests(ServerTestCase):
         self.assertIn("(--request-timeout)", lines[0])
 
     def test_slow_body_gets_408(self):
+        """ The head at once, then the body a byte at a time: 408 too, and
+        the access log has the request with status 408. """
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping",
                            "params": {"pad": "p" * 400}}).encode()
-        head = raw_post(body).split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-        sock = socket.create_connection(("127.0.0.1", self.port), TIMEOUT)
-        self.addCleanup(sock.close)
-        sock.sendall(head)                  # the head arrives at once
-        sent = 0
-        while not select.select([sock], [], [], 0.02)[0]:
-            if sent < len(body):
-                sock.sendall(body[sent:sent + 1])
-                sent += 1
-        raw = raw_exchange_rest(sock)
-        self.assertLess(sent, len(body), "the whole body was accepted")
-        self.assertEqual(status_of(raw), 408, raw)
+        head = raw_post(body, target=b"/mcp?t=slow-body").split(
+            b"\r\n\r\n")[0] + b"\r\n\r\n"
+        with self.assertLogs("mcp_weather", "INFO") as logs:
+            client = _SlowClient(self.port, body, first=head)
+            client.run()
+            wait_for(lambda: any("t=slow-body 408" in line
+                                 for line in logs.output))
+        self.assertCut(client)
 
     def test_silent_connection_is_closed(self):
         """ A connection that never sends a byte is closed after
@@ -5641,19 +5670,6 @@ class SlowClientTests(ServerTestCase):
         conn.request("POST", "/mcp", ping, headers)
         self.assertEqual(conn.getresponse().status, 200)
         self.assertIs(conn.sock, sock, "the connection was not kept")
-
-
-def raw_exchange_rest(sock):
-    """ Read from a connected socket until the server closes it. """
-    received = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except OSError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
 
 
 class IdleTimeoutTests(ServerTestCase):
@@ -5914,14 +5930,9 @@ class UpstreamFaultTests(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.faulty = _FaultyUpstream()
-        cls.settings = dict(cls.settings,
-                            geocoding_url=cls.faulty.base_url + "/v1/search",
-                            forecast_url=cls.faulty.base_url + "/v1/forecast")
-        try:
-            super(UpstreamFaultTests, cls).setUpClass()
-        except Exception:
-            cls.faulty.stop()
-            raise
+        _set_up_beside(cls, UpstreamFaultTests, cls.faulty,
+                       geocoding_url=cls.faulty.base_url + "/v1/search",
+                       forecast_url=cls.faulty.base_url + "/v1/forecast")
         cls.dispatcher.workers.idle_timeout = 0.3
 
     @classmethod
@@ -6078,6 +6089,9 @@ class TLSTests(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
+        if ssl is None:
+            raise unittest.SkipTest("this Python has no ssl module: HTTPS "
+                                    "is not tested")
         cls.directory = tempfile.mkdtemp(prefix="test_mcp_tls_")
         files = _make_certificate(cls.directory)
         if files is None:
@@ -6214,26 +6228,9 @@ class _FakeAuthServer(object):
     def __init__(self, client_id="mcp-weather", client_secret="s3cr&t"):
         self.client_id, self.client_secret = client_id, client_secret
         self.tokens, self.introspections, self.metadata_requests = {}, [], 0
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.metadata(self)
-
-            def do_POST(self):
-                fake.introspect(self)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.server.daemon_threads = True
+        self.server = loopback_http_server("fake-auth", do_GET=self.metadata,
+                                           do_POST=self.introspect)[0]
         self.issuer = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                         daemon=True, name="fake-auth").start()
 
     def stop(self):
         self.server.shutdown()
@@ -6298,12 +6295,7 @@ class OAuthTests(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.auth = _FakeAuthServer()
-        cls.settings = dict(cls.settings, auth_server=cls.auth.issuer)
-        try:
-            super(OAuthTests, cls).setUpClass()
-        except Exception:
-            cls.auth.stop()
-            raise
+        _set_up_beside(cls, OAuthTests, cls.auth, auth_server=cls.auth.issuer)
         cls.resource = "http://127.0.0.1:%d/mcp" % cls.port
         cls.metadata_url = ("http://127.0.0.1:%d/.well-known/"
                             "oauth-protected-resource/mcp" % cls.port)
@@ -6479,13 +6471,9 @@ class OAuthSettingsTests(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.auth = _FakeAuthServer()
-        cls.settings = dict(cls.settings, auth_server=cls.auth.issuer,
-                            introspection_url=cls.auth.issuer + "/introspect")
-        try:
-            super(OAuthSettingsTests, cls).setUpClass()
-        except Exception:
-            cls.auth.stop()
-            raise
+        _set_up_beside(cls, OAuthSettingsTests, cls.auth,
+                       auth_server=cls.auth.issuer,
+                       introspection_url=cls.auth.issuer + "/introspect")
 
     @classmethod
     def tearDownClass(cls):
