@@ -25,6 +25,7 @@ parts depend on each other:
     Weather tools        get_weather and get_forecast
     Authorization        OAuth 2.0 bearer tokens, checked by introspection
     HTTP transport       Streamable HTTP on http.server
+    Worker processes     --workers: every core of one host on one port
     stdio transport      the same dispatcher over stdin and stdout
     Command line         main(argv)
 
@@ -160,6 +161,7 @@ class Config(object):
     sse_retry = 1000            # ms clients wait before reconnecting (S21)
     sse_poll_after = 0.0        # close long POST streams after N s (S20)
     shutdown_timeout = 10.0     # seconds in-flight requests get on SIGTERM
+    workers = 1                 # processes sharing the port; needs stateless
     provider = "auto"           # open-meteo, seniverse, or auto
     seniverse_key = ""
     seniverse_language = "en"
@@ -262,6 +264,8 @@ OPTIONS = [
      "(default 0: never)"),
     ("shutdown_timeout", "MCP_SHUTDOWN_TIMEOUT", "seconds in-flight "
      "requests get to finish on SIGTERM or SIGINT (default 10)"),
+    ("workers", "MCP_WORKERS", "processes that share the port, e.g. one "
+     "per core; Linux only, and only with --stateless (default 1)"),
     ("provider", "WEATHER_PROVIDER", "open-meteo, seniverse, or auto "
      "(seniverse when SENIVERSE_KEY is set)"),
     ("seniverse_key", "SENIVERSE_KEY", "Seniverse API key"),
@@ -3440,6 +3444,8 @@ class MCPServer(http.server.ThreadingHTTPServer):
     def server_bind(self):
         # HTTPServer.server_bind looks up the host's FQDN, which can stall
         # for seconds on hosts without DNS; we only need the address.
+        if self.config.workers > 1:       # every worker binds the same port
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
@@ -3453,11 +3459,8 @@ class MCPServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self):
-        host = self.server_address[0]
-        if ":" in host:
-            host = "[%s]" % host
-        return "%s://%s:%d%s" % ("https" if self.tls else "http", host,
-                                 self.server_address[1], self.config.path)
+        return endpoint_url(self.server_address, self.config.path,
+                            self.tls is not None)
 
     def working(self):
         return self._tracking("calls")
@@ -3497,33 +3500,63 @@ class MCPServer(http.server.ThreadingHTTPServer):
                                       timeout=1.0)
 
 
+def endpoint_url(address, path, tls=False):
+    """ http://host:port/path (https:// with TLS) for a bound (host, port,
+    ...) address. """
+    host = address[0]
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s://%s:%d%s" % ("https" if tls else "http", host, address[1],
+                             path)
+
+
 def make_server(config=None, dispatcher=None):
     """ A bound MCPServer; call serve_forever() to run it. """
     return MCPServer(config, dispatcher)
 
 
 def serve_http(config, dispatcher=None):
-    """ Run until SIGTERM or SIGINT, then shut down gracefully; return 0. """
+    """ Run until SIGTERM or SIGINT, then shut down gracefully; return 0.
+    With --workers N, N processes serve instead (serve_workers). """
+    if config.workers > 1:
+        return serve_workers(config, dispatcher)
     server = make_server(config, dispatcher)
-    dispatcher = server.dispatcher
-    log.info("%s %s listening on %s (%s, tools: %s)", SERVER_NAME,
-             __version__, server.url,
+    log_listening(server.url, config, server.dispatcher)
+    return serve_until_stopped(server, stop_on_signals())
+
+
+def log_listening(url, config, dispatcher, workers=""):
+    """ The start-up line (tests and scripts read the URL from it), and a
+    warning when anyone on the network could use the server. """
+    log.info("%s %s listening on %s (%s, tools: %s%s)", SERVER_NAME,
+             __version__, url,
              "stateless" if dispatcher.stateless else "sessions",
-             ", ".join(t.name for t in dispatcher.tools.list()) or "none")
-    if server.loopback is False and not config.token and \
-            not config.auth_server:
+             ", ".join(t.name for t in dispatcher.tools.list()) or "none",
+             workers)
+    loopback = is_loopback(config.host)
+    if not loopback and not config.token and not config.auth_server:
         log.warning("listening beyond loopback without --token: anyone who "
-                    "can reach %s can use it", server.url)
+                    "can reach %s can use it", url)
     if config.auth_server:
         log.info("OAuth: protected-resource metadata at %s, naming %s",
                  PRM_PATH + config.path.rstrip("/"), config.auth_server)
-    if (config.token or config.auth_server) and server.tls is None and \
-            not server.loopback:
+    if (config.token or config.auth_server) and not config.tls_cert and \
+            not loopback:
         log.warning("bearer tokens cross the network in clear text: use "
                     "--tls-cert, or a proxy that terminates TLS")
+
+
+def stop_on_signals():
+    """ An Event that SIGTERM and SIGINT set: the main loop's cue to stop. """
     stop = threading.Event()
     for name in ("SIGTERM", "SIGINT"):
         signal.signal(getattr(signal, name), lambda *_: stop.set())
+    return stop
+
+
+def serve_until_stopped(server, stop):
+    """ Serve until stop is set, then drain (MCPServer.drain); return 0. """
+    config = server.config
     thread = threading.Thread(target=server.serve_forever, args=(0.2,),
                               name="accept")
     thread.start()
@@ -3537,6 +3570,246 @@ def serve_http(config, dispatcher=None):
     thread.join()
     log.info("stopped")
     return 0
+
+
+###############################################################################
+# Worker processes ############################################################
+###############################################################################
+
+# One CPython process uses about one core (the GIL).  --workers N runs N
+# copies of the HTTP server on one port, one process each: every worker
+# opens its own listening socket with SO_REUSEPORT, and the Linux kernel
+# spreads new connections over those sockets by a hash of the client's
+# address and port.  The kernel knows nothing of Mcp-Session-Id, so a
+# session made by one worker would be "not found" on the next connection
+# (field notes B-1): workers need --stateless.  Sessions over several
+# processes go behind nginx instead, one --node-id per process, routed home
+# by the session id's prefix (C-2, deploy/nginx-sessions.conf).
+#
+# The parent serves nothing.  It reserves the port, forks the workers,
+# starts a new worker when one dies, and on SIGTERM or SIGINT passes the
+# signal on and waits while every worker drains as a single server would.
+
+WORKERS_NEED_STATELESS = (
+    "--workers %d needs --stateless: sessions live in one process's memory, "
+    "and the kernel hands each new connection to any worker, so a session's "
+    "next request would get 404 from another one (field notes B-1). Run "
+    "--stateless, or keep sessions with one process per port, each with "
+    "its own --node-id, behind nginx routing every session home: see "
+    "deploy/nginx-sessions.conf and the README's 'Deploying' section.")
+WORKERS_NEED_LINUX = (
+    "--workers needs Linux, where SO_REUSEPORT spreads the connections of "
+    "one port over several processes (this system: %s). Run one process "
+    "per port behind a proxy instead (deploy/).")
+RESTART_FIRST = 0.1     # seconds before a dead worker's first replacement
+RESTART_LONGEST = 30.0  # the backoff doubles up to this
+HEALTHY_RUN = 30.0      # a worker that lived this long resets its backoff
+EXIT_GRACE = 5.0        # beyond --shutdown-timeout, before SIGKILL
+
+
+def workers_problem(config):
+    """ Why --workers cannot run as configured, or None if it can. """
+    if config.workers < 1:
+        return "--workers: at least 1"
+    if config.workers == 1:
+        return None
+    if config.stdio:
+        return "--workers serves HTTP; --stdio is always one process"
+    if not config.stateless:
+        return WORKERS_NEED_STATELESS % config.workers
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or \
+            not hasattr(socket, "SO_REUSEPORT"):
+        return WORKERS_NEED_LINUX % sys.platform
+    return None
+
+
+def reserve_port(config):
+    """ Bind, without listening, the address the workers will share.  This
+    fails early, in the parent, when the port is taken; it settles --port 0
+    to one port for every worker; and, held for the parent's life, it keeps
+    the port ours while a dead worker is replaced.  A socket that does not
+    listen gets no connections.
+
+    The first bind, without SO_REUSEPORT, is a probe: it fails if anything
+    listens on the port, even another copy of this server started by the
+    same user, which SO_REUSEPORT alone would let share the port silently.
+    """
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    port = config.port
+    for shared in (False, True):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if shared:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((config.host, port))
+        except OSError:
+            sock.close()
+            raise
+        if not shared:
+            port = sock.getsockname()[1]
+            sock.close()
+    return sock
+
+
+def serve_workers(config, dispatcher=None):
+    """ The parent of --workers N: fork N workers that share the port, keep
+    N running, and stop them all on SIGTERM or SIGINT.  Returns 0 when every
+    worker drained and exited cleanly, else 1.  The dispatcher (with any
+    tools setup() added) is built once, before the fork, so every worker
+    serves the same tools. """
+    problem = workers_problem(config)
+    if problem:
+        raise ValueError(problem)
+    make_tls_context(config)        # a bad certificate stops us, not each
+    dispatcher = dispatcher or build_dispatcher(config)
+    reserved = reserve_port(config)
+    try:
+        config.port = reserved.getsockname()[1]
+        log_listening(endpoint_url(reserved.getsockname(), config.path,
+                                   bool(config.tls_cert)),
+                      config, dispatcher, ", %d workers" % config.workers)
+        stop = stop_on_signals()
+        pool = WorkerProcesses(config, dispatcher)
+        pool.supervise(stop)
+        return pool.stop_all()
+    finally:
+        reserved.close()
+
+
+class WorkerProcesses(object):
+    """ The parent's view of its workers: which pid is which worker, when
+    each started, and how long to wait before replacing one that died. """
+
+    def __init__(self, config, dispatcher):
+        self.config, self.dispatcher = config, dispatcher
+        self.running = {}             # pid -> (number, monotonic start)
+        self.failures = collections.Counter()   # number -> quick deaths
+        self.due = {}                 # number -> monotonic restart time
+
+    def supervise(self, stop):
+        """ Start every worker, then replace dead ones until stop is set. """
+        for number in range(1, self.config.workers + 1):
+            self.start(number)
+        while not stop.wait(0.1):
+            for pid, status in self.reap():
+                self.schedule_restart(pid, status)
+            now = time.monotonic()
+            for number, when in list(self.due.items()):
+                if when <= now:
+                    del self.due[number]
+                    self.start(number)
+
+    def start(self, number):
+        """ Fork worker `number`.  SIGTERM and SIGINT stay blocked across
+        the fork, so one that comes early waits for the worker's own
+        handler instead of running the parent's. """
+        sys.stderr.flush()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                         (signal.SIGTERM, signal.SIGINT))
+        try:
+            pid = os.fork()
+            if pid == 0:
+                run_worker(number, self.config, self.dispatcher, blocked)
+        except OSError as exc:          # out of processes or memory
+            log.error("cannot start worker %d: %s; trying again in %g s",
+                      number, exc, RESTART_LONGEST)
+            self.due[number] = time.monotonic() + RESTART_LONGEST
+            return
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        self.running[pid] = (number, time.monotonic())
+
+    def reap(self):
+        """ (pid, wait status) of each worker that has exited. """
+        ended = []
+        while len(ended) < len(self.running):
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in self.running:
+                ended.append((pid, status))
+        return ended
+
+    def schedule_restart(self, pid, status):
+        """ A worker died while it should be serving: log it, and start a
+        new one after a backoff that doubles while replacements keep dying
+        young (a crash loop must not spin the CPU or flood the log). """
+        number, started = self.running.pop(pid)
+        lived = time.monotonic() - started
+        if lived >= HEALTHY_RUN:
+            self.failures[number] = 0
+        delay = min(RESTART_LONGEST,
+                    RESTART_FIRST * 2 ** self.failures[number])
+        self.failures[number] += 1
+        self.due[number] = time.monotonic() + delay
+        log.warning("worker %d (pid %d) %s after %.1f s; starting another "
+                    "in %.1f s", number, pid, describe_exit(status), lived,
+                    delay)
+
+    def stop_all(self):
+        """ Pass SIGTERM on, wait for every worker to drain (each gets
+        --shutdown-timeout, as a single server does), and SIGKILL any that
+        hangs past EXIT_GRACE more.  0 if all exited cleanly, else 1. """
+        timeout = self.config.shutdown_timeout
+        log.info("shutting down %d workers: in-flight requests get up to "
+                 "%g s", len(self.running), timeout)
+        for pid in self.running:
+            os.kill(pid, signal.SIGTERM)
+        clean = True
+        deadline = time.monotonic() + timeout + EXIT_GRACE
+        while self.running and time.monotonic() < deadline:
+            for pid, status in self.reap():
+                number, _ = self.running.pop(pid)
+                if status != 0:
+                    clean = False
+                    log.error("worker %d (pid %d) %s while stopping", number,
+                              pid, describe_exit(status))
+            time.sleep(0.05)
+        for pid, (number, _) in self.running.items():
+            log.error("worker %d (pid %d) still running %g s after SIGTERM: "
+                      "killed", number, pid, timeout + EXIT_GRACE)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            clean = False
+        self.running.clear()
+        log.info("stopped")
+        return 0 if clean else 1
+
+
+def describe_exit(status):
+    """ A wait status in words: 'was killed by SIGKILL', 'exited with
+    status 1'. """
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "signal %d" % number
+        return "was killed by %s" % name
+    return "exited with status %d" % os.WEXITSTATUS(status)
+
+
+def run_worker(number, config, dispatcher, signal_mask):
+    """ A worker's whole life, in the child after fork(): its own signal
+    handlers, then a server on the shared port until SIGTERM, drained like
+    a single server.  Never returns: os._exit keeps the child out of the
+    parent's code (and its atexit handlers). """
+    status = 1
+    try:
+        stop = stop_on_signals()
+        signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
+        server = make_server(config, dispatcher)
+        log.info("worker %d accepting connections", number)
+        status = serve_until_stopped(server, stop)
+    except BaseException:
+        log.exception("worker %d (pid %d) failed", number, os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(status)
 
 
 ###############################################################################
@@ -3680,8 +3953,11 @@ def configure_logging(config):
     level = getattr(logging, config.log_level.upper(), None)
     if not isinstance(level, int):
         raise SystemExit("--log-level: use debug, info, warning or error")
+    # With --workers, each line names the process that wrote it.
+    pid = "[%(process)d] " if config.workers > 1 else ""
     logging.basicConfig(stream=sys.stderr, level=level,
-                        format="%(asctime)s %(levelname)s %(message)s")
+                        format="%(asctime)s %(levelname)s " + pid +
+                        "%(message)s")
     if config.trace and level > logging.INFO:
         log.setLevel(logging.INFO)
 
@@ -3700,6 +3976,9 @@ def main(argv=None, setup=None, weather=True):
                           if p.strip()) if value else getattr(defaults, name)
         values[name] = value
     config = Config(**values)
+    problem = workers_problem(config)
+    if problem:
+        parser.error(problem)
     configure_logging(config)
     try:
         dispatcher = build_dispatcher(config, weather=weather)
