@@ -116,7 +116,8 @@ INSTRUCTIONS = (
     "get_forecast gives a daily forecast for 1 to 7 days. City names may be "
     "written in any language or script (Hangzhou, 杭州, São Paulo). "
     "Each result has a readable text and, for clients that support it, "
-    "structured data.")
+    "structured data. The same weather can be read as the resources "
+    "weather://{city}/current and weather://{city}/forecast.")
 
 
 class Config(object):
@@ -161,6 +162,8 @@ class Config(object):
     sse_retry = 1000            # ms clients wait before reconnecting (S21)
     sse_poll_after = 0.0        # close long POST streams after N s (S20)
     shutdown_timeout = 10.0     # seconds in-flight requests get on SIGTERM
+    client_request_timeout = 300.0  # seconds a tool waits for the client
+    state_secret = ""           # signs 2026-07-28 requestState; "": random
     workers = 1                 # processes sharing the port; needs stateless
     provider = "auto"           # open-meteo, seniverse, or auto
     seniverse_key = ""
@@ -264,6 +267,12 @@ OPTIONS = [
      "(default 0: never)"),
     ("shutdown_timeout", "MCP_SHUTDOWN_TIMEOUT", "seconds in-flight "
      "requests get to finish on SIGTERM or SIGINT (default 10)"),
+    ("client_request_timeout", "MCP_CLIENT_REQUEST_TIMEOUT", "seconds a "
+     "tool waits for the client to answer sampling, elicitation or roots "
+     "requests; a person may be typing (default 300)"),
+    ("state_secret", "MCP_STATE_SECRET", "key that seals the requestState "
+     "of 2026-07-28 multi-round requests; give every replica behind a load "
+     "balancer the same one (default: random at start, shared by --workers)"),
     ("workers", "MCP_WORKERS", "processes that share the port, e.g. one "
      "per core; Linux only, and only with --stateless (default 1)"),
     ("provider", "WEATHER_PROVIDER", "open-meteo, seniverse, or auto "
@@ -312,6 +321,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 HEADER_MISMATCH = -32020        # 2026-07-28 (S56, S59)
+MISSING_CAPABILITY = -32021     # 2026-07-28 (S62)
 UNSUPPORTED_VERSION = -32022    # 2026-07-28 (checklist 1.3)
 
 
@@ -567,21 +577,32 @@ class Tool(object):
     """ One tool: what tools/list shows and the function tools/call runs.
 
     The function takes (arguments, call) and returns a string (one text
-    block), a dict with "content" (a whole CallToolResult), or any other
-    dict (structured content, also sent as JSON text).
+    block), a list of content blocks (strings become text blocks; see
+    image_content() and friends below), a dict with "content" (a whole
+    CallToolResult), or any other dict (structured content, also sent as
+    JSON text).
     """
 
     def __init__(self, name, description, input_schema, function,
-                 title=None, output_schema=None, annotations=None):
+                 title=None, output_schema=None, annotations=None,
+                 requires=()):
         if not TOOL_NAME.match(name):
             raise ValueError("tool names are 1-128 of A-Z a-z 0-9 _ - .")
         if not isinstance(input_schema, dict) or \
                 input_schema.get("type") != "object":
             raise ValueError("a tool's inputSchema must have type object")
-        self.name, self.description = name, description
+        self.name = self.key = name
+        self.description = description
         self.input_schema, self.function = input_schema, function
         self.title, self.output_schema = title, output_schema
         self.annotations = annotations
+        self.requires = tuple(requires)     # client capabilities it needs
+
+    def missing_capabilities(self, declared):
+        """ The client capabilities this tool needs that were not declared
+        (a capability is declared as an object, e.g. "sampling": {}). """
+        return [name for name in self.requires
+                if not isinstance(declared.get(name), dict)]
 
     def describe(self, version):
         """ The Tool object for tools/list; fields a revision lacks are left
@@ -598,52 +619,120 @@ class Tool(object):
         return entry
 
 
-class ToolRegistry(object):
-    """ The tools a dispatcher offers, in registration order (a deterministic
-    order, as 2026-07-28 asks).  Listeners hear about every change, which is
-    how notifications/tools/list_changed reaches clients. """
+class Registry(object):
+    """ The things of one kind a dispatcher offers (tools, prompts,
+    resources, resource templates), by key (name or URI), in registration
+    order: a deterministic order, as 2026-07-28 asks.  Listeners hear about
+    every change, which is how notifications/*/list_changed reach clients. """
 
     def __init__(self):
-        self._tools = collections.OrderedDict()
+        self._items = collections.OrderedDict()
         self._lock = threading.Lock()
         self.listeners = []
 
-    def add(self, tool):
+    def add(self, item):
         with self._lock:
-            self._tools[tool.name] = tool
+            self._items[item.key] = item
         self._changed()
-        return tool
+        return item
 
-    def remove(self, name):
+    def remove(self, key):
         with self._lock:
-            removed = self._tools.pop(name, None)
+            removed = self._items.pop(key, None)
         if removed is not None:
             self._changed()
         return removed
 
-    def get(self, name):
-        return self._tools.get(name)
+    def get(self, key):
+        return self._items.get(key)
 
     def list(self):
         with self._lock:
-            return list(self._tools.values())
+            return list(self._items.values())
 
-    def tool(self, name, description, input_schema, **options):
-        """ Decorator: register a function as a tool.  Options: title,
-        output_schema, annotations. """
-        def register(function):
-            self.add(Tool(name, description, input_schema, function,
-                          **options))
-            return function
-        return register
+    def __len__(self):
+        return len(self._items)
 
     def _changed(self):
         for listener in list(self.listeners):
             listener()
 
 
+class ToolRegistry(Registry):
+    """ The tools a dispatcher offers, with the decorator that adds one. """
+
+    def tool(self, name, description, input_schema, **options):
+        """ Decorator: register a function as a tool.  Options: title,
+        output_schema, annotations, requires (the client capabilities it
+        cannot work without, e.g. ["sampling"]). """
+        def register(function):
+            self.add(Tool(name, description, input_schema, function,
+                          **options))
+            return function
+        return register
+
+
+# Content blocks (5.3): what tool results and prompt messages are made of.
+# Binary data travels as base64 text.
+
 def text_content(text):
     return {"type": "text", "text": text}
+
+
+def image_content(data, mime_type="image/png"):
+    """ An image: data is bytes, or text already in base64. """
+    return {"type": "image", "data": as_base64(data), "mimeType": mime_type}
+
+
+def audio_content(data, mime_type="audio/wav"):
+    """ A sound clip (2025-03-26 and later): bytes, or base64 text. """
+    return {"type": "audio", "data": as_base64(data), "mimeType": mime_type}
+
+
+def embedded_resource(uri, content, mime_type=None):
+    """ A resource carried inline: text (str) or a blob (bytes). """
+    return {"type": "resource",
+            "resource": resource_contents(uri, content, mime_type)}
+
+
+def resource_link(uri, name, **fields):
+    """ A link to a resource the client may read later with resources/read
+    (2025-06-18 and later).  fields: title, description, mimeType, size. """
+    block = {"type": "resource_link", "uri": uri, "name": name}
+    block.update(fields)
+    return block
+
+
+def resource_contents(uri, content, mime_type=None):
+    """ One entry of resources/read "contents": text or base64 blob. """
+    entry = {"uri": uri}
+    if mime_type:
+        entry["mimeType"] = mime_type
+    if isinstance(content, bytes):
+        entry["blob"] = as_base64(content)
+    else:
+        entry["text"] = content
+    return entry
+
+
+def as_base64(data):
+    if isinstance(data, bytes):
+        return base64.b64encode(data).decode("ascii")
+    return data
+
+
+def content_blocks(items):
+    """ A list of content blocks from strings (text) and blocks. """
+    return [text_content(item) if isinstance(item, str) else item
+            for item in items]
+
+
+def fit_content(block, version):
+    """ A block the negotiated revision knows: resource_link arrived in
+    2025-06-18, so older clients get the link as text. """
+    if block.get("type") == "resource_link" and version < "2025-06-18":
+        return text_content("%s: %s" % (block.get("name"), block.get("uri")))
+    return block
 
 
 def tool_result(value, tool, version):
@@ -654,6 +743,8 @@ def tool_result(value, tool, version):
     """
     if isinstance(value, str):
         result = {"content": [text_content(value)]}
+    elif isinstance(value, list):
+        result = {"content": content_blocks(value)}
     elif isinstance(value, dict) and "content" in value:
         result = dict(value)
     elif isinstance(value, dict):
@@ -662,6 +753,8 @@ def tool_result(value, tool, version):
                   "structuredContent": value}
     else:
         raise TypeError("tool %s returned %s" % (tool.name, type(value)))
+    result["content"] = [fit_content(block, version)
+                         for block in result["content"]]
     if version < "2025-06-18":
         result.pop("structuredContent", None)
     return result
@@ -672,6 +765,155 @@ def tool_error(message):
 
 
 ###############################################################################
+# Resources and prompts #######################################################
+###############################################################################
+
+# Resources are data a client reads by URI (resources/list, resources/read),
+# some of them named by URI templates (resources/templates/list).  Prompts
+# are message templates a person picks in the client (prompts/list,
+# prompts/get).  completion/complete suggests values for their arguments.
+# Their handlers take (arguments, call) like tools: a template's arguments
+# are the variables of the URI, a prompt's the strings the client sent.
+
+URI_VARIABLE = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+class NotFound(ToolError):
+    """ Raise from a resource or prompt handler when what the request names
+    does not exist (an unknown city): resources/read answers "Resource not
+    found" with the URI (-32002, or -32602 in 2026-07-28); prompts/get
+    answers -32602.  A tool that raises it gets an isError result. """
+
+
+class Resource(object):
+    """ A resource with a fixed URI.  The function takes (arguments, call),
+    arguments being {} here, and returns text (str), a blob (bytes), a dict
+    (sent as JSON text), a list of contents, or {"contents": [...]}. """
+
+    def __init__(self, uri, name, function, description=None,
+                 mime_type=None, title=None, annotations=None, size=None):
+        self.uri = self.key = uri
+        self.name, self.function = name, function
+        self.description, self.mime_type = description, mime_type
+        self.title, self.annotations, self.size = title, annotations, size
+
+    def describe(self, version):
+        """ The Resource object for resources/list (title: 2025-06-18). """
+        entry = {"uri": self.uri, "name": self.name}
+        for field, value in (("description", self.description),
+                             ("mimeType", self.mime_type),
+                             ("annotations", self.annotations),
+                             ("size", self.size)):
+            if value is not None:
+                entry[field] = value
+        if self.title and version >= "2025-06-18":
+            entry["title"] = self.title
+        return entry
+
+    def match(self, uri):
+        """ The template variables of uri if this names it, else None. """
+        return {} if uri == self.uri else None
+
+
+class ResourceTemplate(Resource):
+    """ Resources named by a URI template.  Templates are RFC 6570 level 1:
+    ``{name}`` stands for one non-empty path segment (no "/", "?" or "#"),
+    percent-decoded before the function sees it as arguments["name"]. """
+
+    def __init__(self, uri_template, name, function, **options):
+        Resource.__init__(self, uri_template, name, function, **options)
+        parts = URI_VARIABLE.split(uri_template)
+        self.variables = parts[1::2]
+        if len(set(self.variables)) != len(self.variables):
+            raise ValueError("a URI template names each variable once")
+        self.pattern = re.compile("".join(
+            re.escape(part) if i % 2 == 0 else "(?P<%s>[^/?#]+)" % part
+            for i, part in enumerate(parts)) + "$")
+
+    def describe(self, version):
+        entry = Resource.describe(self, version)
+        entry["uriTemplate"] = entry.pop("uri")
+        return entry
+
+    def match(self, uri):
+        found = self.pattern.match(uri)
+        if found is None:
+            return None
+        return dict((name, urllib.parse.unquote(value))
+                    for name, value in found.groupdict().items())
+
+
+def read_contents(value, uri, mime_type=None):
+    """ Shape what a resource function returned into the "contents" of a
+    ReadResourceResult: every entry names its URI. """
+    if isinstance(value, dict) and "contents" in value:
+        value = value["contents"]
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False)
+        mime_type = "application/json"
+    if isinstance(value, (str, bytes)):
+        return [resource_contents(uri, value, mime_type)]
+    if not isinstance(value, list):
+        raise TypeError("resource %s returned %s" % (uri, type(value)))
+    return [resource_contents(uri, item, mime_type)
+            if isinstance(item, (str, bytes)) else dict({"uri": uri}, **item)
+            for item in value]
+
+
+class Prompt(object):
+    """ A prompt: a named message template with string arguments.
+
+    arguments lists them: a name (required) or a dict with name,
+    description and required.  The function takes (arguments, call) and
+    returns a string (one user message), a list of messages (a string or a
+    content block is a user message; a dict with "role" is a whole
+    message), or {"messages": [...], "description": ...}.
+    """
+
+    def __init__(self, name, description, function, arguments=(),
+                 title=None):
+        self.name = self.key = name
+        self.description, self.function, self.title = \
+            description, function, title
+        self.arguments = [{"name": a, "required": True}
+                          if isinstance(a, str) else dict(a)
+                          for a in arguments]
+
+    def describe(self, version):
+        entry = {"name": self.name, "description": self.description}
+        if self.arguments:
+            entry["arguments"] = self.arguments
+        if self.title and version >= "2025-06-18":
+            entry["title"] = self.title
+        return entry
+
+    def missing(self, arguments):
+        """ The required arguments that were not given. """
+        return [a["name"] for a in self.arguments
+                if a.get("required") and a["name"] not in arguments]
+
+
+def prompt_message(item, version):
+    """ One PromptMessage from a string, a content block or a message. """
+    if isinstance(item, str):
+        item = text_content(item)
+    if "role" not in item:
+        item = {"role": "user", "content": item}
+    return dict(item, content=fit_content(item["content"], version))
+
+
+def prompt_result(value, version):
+    """ Shape what a prompt function returned into a GetPromptResult. """
+    if isinstance(value, dict) and "messages" in value:
+        result = dict(value)
+    else:
+        result = {"messages": value if isinstance(value, list) else [value]}
+    result["messages"] = [prompt_message(m, version)
+                          for m in result["messages"]]
+    return result
+
+
+###############################################################################
 # Sessions and streams ########################################################
 ###############################################################################
 
@@ -679,8 +921,100 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical",
               "alert", "emergency")   # RFC 5424, least severe first (6.3)
 
 
+MAX_SUBSCRIPTIONS = 1000              # resource URIs one session may watch
+
+# Requests a server may send to a client: the client capability each needs,
+# and the first revision that has it.
+CLIENT_METHODS = {
+    "sampling/createMessage": ("sampling", "2025-03-26"),
+    "elicitation/create": ("elicitation", "2025-06-18"),
+    "roots/list": ("roots", "2025-03-26"),
+}
+
+
+def sampling_request(messages, max_tokens=1000, **params):
+    """ (method, params) of sampling/createMessage; messages are strings
+    (user text) or SamplingMessage dicts. """
+    params.update(maxTokens=max_tokens, messages=[
+        {"role": "user", "content": text_content(m)}
+        if isinstance(m, str) else m for m in messages])
+    return "sampling/createMessage", params
+
+
+def elicitation_request(message, requested_schema):
+    """ (method, params) of elicitation/create. """
+    return "elicitation/create", {"message": message,
+                                  "requestedSchema": requested_schema}
+
+
+def answer_problem(method, result):
+    """ What is wrong with a client's result for method, or None. """
+    if not isinstance(result, dict):
+        return "is not an object"
+    if method == "elicitation/create" and \
+            result.get("action") not in ("accept", "decline", "cancel"):
+        return "has no action accept, decline or cancel"
+    if method == "sampling/createMessage" and "content" not in result:
+        return "has no content"
+    if method == "roots/list" and not isinstance(result.get("roots"), list):
+        return "has no roots list"
+    return None
+
+
+class InputRequired(Exception):
+    """ 2026-07-28: a handler needs answers from the client first.  Raised
+    by Call.ask_all; the request ends with an InputRequiredResult. """
+
+    def __init__(self, requests):
+        Exception.__init__(self, ", ".join(requests))
+        self.requests = requests
+
+
+def seal(payload, secret):
+    """ JSON made tamper-evident: base64url(JSON) "." base64url(HMAC). """
+    data = base64.urlsafe_b64encode(encode_json(payload))
+    mac = hmac.new(secret, data, hashlib.sha256).digest()
+    return (data + b"." + base64.urlsafe_b64encode(mac)).decode("ascii")
+
+
+def unseal(token, secret):
+    """ The payload of a sealed token, or None if it was altered. """
+    if not isinstance(token, str):
+        return None
+    data, _, mac = token.encode("utf-8", "replace").partition(b".")
+    expected = base64.urlsafe_b64encode(
+        hmac.new(secret, data, hashlib.sha256).digest())
+    if not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        payload = parse_json(base64.urlsafe_b64decode(data))
+    except (RPCError, ValueError, binascii.Error):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def missing_capability(names):
+    """ -32021 with requiredCapabilities, HTTP 400 (2026-07-28, S62). """
+    return RPCError(MISSING_CAPABILITY, "Missing required client "
+                    "capability: %s" % ", ".join(names),
+                    data={"requiredCapabilities": dict((n, {})
+                                                       for n in names)},
+                    status=400)
+
+
 class Cancelled(Exception):
     """ The client cancelled the request: stop, and send no response. """
+
+
+class ClientRequestError(ToolError):
+    """ A request to the client (sampling, elicitation, roots) could not be
+    sent, was refused, or got no answer in time.  Uncaught in a tool, it
+    becomes an isError result that says why.  ``error`` holds the client's
+    JSON-RPC error, if it sent one. """
+
+    def __init__(self, message, error=None):
+        ToolError.__init__(self, message)
+        self.error = error
 
 
 class Cancellation(object):
@@ -742,6 +1076,8 @@ class Stream(object):
         self.finished = False
         self.generation = 0                   # bumped per attached writer
         self.live = False                     # a writer is attached now
+        self.carries_requests = True          # False: answered as JSON
+        self.cut_at = None                    # see cut()
         self.cond = threading.Condition()
 
     def push(self, message):
@@ -770,6 +1106,20 @@ class Stream(object):
         with self.cond:
             self.finished = True
             self.cond.notify_all()
+
+    def cut(self):
+        """ Ask the writer to close its connection once the events pushed so
+        far are written, without finishing the stream: the client comes
+        back with GET and Last-Event-ID for the rest (S20, SEP-1699). """
+        with self.cond:
+            self.cut_at = self.seq
+            self.cond.notify_all()
+
+    def take_cut(self):
+        """ The sequence number to cut after, once; None if none asked. """
+        with self.cond:
+            cut, self.cut_at = self.cut_at, None
+            return cut
 
     def attach(self):
         """ Take over the stream for a new connection; an older writer sees
@@ -805,7 +1155,7 @@ class Stream(object):
                 if generation != self.generation:
                     return [], False, False
                 pending = self._after(after)
-                if pending or self.finished:
+                if pending or self.finished or self.cut_at is not None:
                     return pending, self.finished, True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -852,6 +1202,9 @@ class Session(object):
         self.next_stream = 1
         self.standalone = Stream(0, self.replay_limit)
         self.writers = 0                # HTTP connections streaming now
+        self.subscriptions = set()      # resource URIs (resources/subscribe)
+        self.awaited = {}               # our request id -> _Slot for answer
+        self.request_ids = itertools.count(1)
 
     @property
     def short(self):
@@ -924,6 +1277,41 @@ class Session(object):
 
     def busy(self):
         return bool(self.inflight) or self.writers > 0
+
+    def subscribe(self, uri):
+        with self.lock:
+            if uri not in self.subscriptions and \
+                    len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+                raise RPCError(INVALID_PARAMS, "Too many subscriptions: at "
+                               "most %d per session" % MAX_SUBSCRIPTIONS)
+            self.subscriptions.add(uri)
+
+    def unsubscribe(self, uri):
+        with self.lock:
+            self.subscriptions.discard(uri)
+
+    def expect_answer(self):
+        """ A fresh id for a request to the client, and the slot where the
+        client's answer will land (see settle). """
+        with self.lock:
+            request_id = "%s-%d" % (SERVER_NAME, next(self.request_ids))
+            slot = self.awaited[request_id] = _Slot()
+        return request_id, slot
+
+    def settle(self, message):
+        """ Hand the client's answer to the call waiting for it; False if no
+        call waits for that id (a late answer, or one never asked for). """
+        with self.lock:
+            slot = self.awaited.pop(readable_id(message), None)
+        if slot is None:
+            return False
+        slot.append(message)
+        slot.ready.set()
+        return True
+
+    def stop_waiting(self, request_id):
+        with self.lock:
+            self.awaited.pop(request_id, None)
 
     def log(self, level, data, logger=SERVER_NAME):
         """ A log message not tied to any request: it goes on the session's
@@ -1110,12 +1498,16 @@ class Call(object):
 
     ``progress`` and ``log`` send notifications related to this request on
     its own stream (S23, S24); ``cancelled`` is set when the client cancels
-    (6.2) or, in 2026-07-28, closes the stream (S29).
+    (6.2) or, in 2026-07-28, closes the stream (S29).  ``sample``,
+    ``elicit`` and ``list_roots`` ask the client something and wait for the
+    answer, which it POSTs back; ``close_stream`` lets a long call free its
+    connection (S20).
     """
 
     def __init__(self, dispatcher, message, send, session, version,
-                 cancelled=None, principal=""):
+                 cancelled=None, principal="", stream=None):
         self.dispatcher, self.principal = dispatcher, principal
+        self.stream = stream
         self.id = message["id"]
         self.key = json.dumps(self.id)
         self.method = message["method"]
@@ -1132,6 +1524,9 @@ class Call(object):
         self.cancelled = cancelled or Cancellation()
         self.created_session = None
         self._last_progress = None
+        self.asked = []                 # keys of requests to the client
+        self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
+        self.state = {}     # a handler's own data across MRTR rounds
 
     @property
     def modern(self):
@@ -1167,6 +1562,200 @@ class Call(object):
     def check_cancelled(self):
         if self.cancelled.is_set():
             raise Cancelled()
+
+    # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
+
+    def sample(self, messages, max_tokens=1000, key=None, **params):
+        """ Ask the client's language model for a reply
+        (sampling/createMessage).  messages are strings (user text) or
+        SamplingMessage dicts; params adds systemPrompt, temperature,
+        modelPreferences and the like.  Returns the CreateMessageResult:
+        {"role", "content", "model", "stopReason"}.  key names the request
+        in a 2026-07-28 InputRequiredResult (see ask_all). """
+        return self.ask(sampling_request(messages, max_tokens, **params), key)
+
+    def elicit(self, message, requested_schema, key=None):
+        """ Ask the person for input (elicitation/create, 2025-06-18 on).
+        requested_schema is a flat object schema of strings, numbers,
+        booleans and enums.  Returns the ElicitResult: {"action": "accept",
+        "decline" or "cancel", "content": {...} when accepted}. """
+        return self.ask(elicitation_request(message, requested_schema), key)
+
+    def list_roots(self, key=None):
+        """ The client's roots (roots/list): [{"uri": "file:///...",
+        "name": ...}], the places the person lets the server look at. """
+        return self.ask(("roots/list", {}), key)["roots"]
+
+    def ask(self, request, key=None):
+        """ One (method, params) request to the client; its result. """
+        key = key or "%s-%d" % (request[0].split("/")[0], len(self.asked) + 1)
+        return self.ask_all(collections.OrderedDict([(key, request)]))[key]
+
+    def ask_all(self, requests):
+        """ Ask the client several things: requests maps keys to (method,
+        params) pairs; returns a dict of the same keys with each result.
+
+        Legacy sessions: each request goes on this request's stream (S23)
+        and waits for the answer, which the client POSTs back (202, S15).
+        2026-07-28 has no server-to-client requests (S24): the first time
+        round, this raises InputRequired and the call ends with an
+        InputRequiredResult listing what is missing; the client retries
+        with inputResponses (and the sealed requestState), the handler runs
+        again from the start, and this time the answers are here (MRTR). """
+        for key, (method, params) in requests.items():
+            self.check_can_ask(method)
+            self.asked.append(key)
+        if self.modern:
+            return self.answers_given(requests)
+        return dict((key, self.wait_for_answer(method, params))
+                    for key, (method, params) in requests.items())
+
+    def wait_for_answer(self, method, params):
+        """ Send one request to the client and wait for its answer, handed
+        over by MCPDispatcher.on_response.  Gives up after
+        --client-request-timeout seconds, telling the client with
+        notifications/cancelled, and at once when this call is cancelled.
+        Raises ClientRequestError when there is no usable answer. """
+        session, timeout = self.session, \
+            self.dispatcher.config.client_request_timeout
+        request_id, slot = session.expect_answer()
+        self.cancelled.wake_on_cancel(slot.ready)
+        try:
+            self.send({"jsonrpc": "2.0", "id": request_id, "method": method,
+                       "params": params})
+            slot.ready.wait(timeout)
+        finally:
+            self.cancelled.forget(slot.ready)
+            session.stop_waiting(request_id)
+        self.check_cancelled()
+        if not slot:
+            log.warning("session %s: no answer to %s %s within %g s "
+                        "(--client-request-timeout)", session.short, method,
+                        request_id, timeout)
+            self.send(notification("notifications/cancelled", {
+                "requestId": request_id, "reason": "timed out"}))
+            raise ClientRequestError("the client did not answer %s within "
+                                     "%g s" % (method, timeout))
+        answer = slot[0]
+        if "error" in answer:
+            error = answer["error"] if isinstance(answer["error"], dict) \
+                else {}
+            raise ClientRequestError("the client refused %s: %s" % (
+                method, str(error.get("message", "no reason given"))[:200]),
+                error)
+        problem = answer_problem(method, answer.get("result"))
+        if problem:
+            raise ClientRequestError("the client's answer to %s %s"
+                                     % (method, problem))
+        return answer["result"]
+
+    def answers_given(self, requests):
+        """ 2026-07-28: the answers the client sent with this retry (or in
+        earlier rounds, kept in requestState), or InputRequired. """
+        found, missing = {}, collections.OrderedDict()
+        for key, (method, params) in requests.items():
+            answer = self.inputs.get(key)
+            if answer is None:
+                missing[key] = {"method": method, "params": params}
+                continue
+            problem = answer_problem(method, answer)
+            if problem:
+                raise RPCError(INVALID_PARAMS, "Invalid params: "
+                               "inputResponses.%s %s" % (key[:60], problem))
+            found[key] = self.used_inputs[key] = answer
+        if missing:
+            raise InputRequired(missing)
+        return found
+
+    def check_can_ask(self, method):
+        """ A request may go to the client only where the spec allows it:
+        a revision that has the method, a capability the client declared
+        (4.1; in 2026-07-28 a missing one is -32021, S62), and, for legacy
+        sessions, a session and a stream the client reads as events. """
+        capability, since = CLIENT_METHODS[method]
+        if self.modern:
+            if not self.client_supports(capability):
+                raise missing_capability([capability])
+            return
+        if self.session is None:
+            raise ClientRequestError("%s needs a session; this server runs "
+                                     "--stateless" % method)
+        if self.version < since:
+            raise ClientRequestError("%s needs protocol %s or later; the "
+                                     "session uses %s" % (method, since,
+                                                          self.version))
+        if not self.client_supports(capability):
+            raise ClientRequestError("the client did not declare the %s "
+                                     "capability, so it cannot answer %s"
+                                     % (capability, method))
+        if self.stream is not None and not self.stream.carries_requests:
+            raise ClientRequestError("the client accepts only JSON answers "
+                                     "(no text/event-stream), so %s cannot "
+                                     "reach it" % method)
+
+    @property
+    def client_capabilities(self):
+        """ What the client declared: in initialize (legacy sessions) or in
+        this request's _meta (2026-07-28). """
+        if self.modern:
+            declared = self.meta.get(META_CAPABILITIES)
+        else:
+            declared = self.session.client_capabilities if self.session \
+                else None
+        return declared if isinstance(declared, dict) else {}
+
+    def client_supports(self, capability):
+        """ Whether the client declared a capability ("sampling",
+        "elicitation", "roots"), so a handler can ask only what it may. """
+        return isinstance(self.client_capabilities.get(capability), dict)
+
+    def load_inputs(self, secret):
+        """ 2026-07-28 retries of tools/call, prompts/get and resources/read
+        carry inputResponses and the requestState this server sealed.
+        Malformed ones are -32602; a state that fails its integrity check
+        or belongs to another request is -32602 too (MRTR: requestState is
+        attacker-controlled). """
+        responses = self.params.get("inputResponses", {})
+        if not isinstance(responses, dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: inputResponses "
+                           "must be an object")
+        sealed = self.params.get("requestState")
+        state = {"request": self.fingerprint(), "inputs": {}, "state": {}}
+        if sealed is not None:
+            state = unseal(sealed, secret)
+            if state is None or state.get("request") != self.fingerprint():
+                raise RPCError(INVALID_PARAMS, "Invalid params: requestState "
+                               "failed its integrity check")
+        self.inputs = dict(state["inputs"], **responses)
+        self.state = state["state"]
+
+    def fingerprint(self):
+        """ What a requestState is bound to: method, name or URI, and the
+        arguments, so that it cannot be replayed on another request. """
+        subject = dict((k, self.params.get(k))
+                       for k in ("name", "uri", "arguments"))
+        return hashlib.sha256(encode_json([self.method, subject])).hexdigest()
+
+    def input_required(self, requests, secret):
+        """ The InputRequiredResult that ends this round (2026-07-28): what
+        the client must answer, and the sealed state of the next round:
+        the answers used so far and the handler's own ``call.state``. """
+        return {"resultType": "input_required", "inputRequests": requests,
+                "requestState": seal({"request": self.fingerprint(),
+                                      "inputs": self.used_inputs,
+                                      "state": self.state}, secret)}
+
+    def close_stream(self):
+        """ Close this request's SSE connection now, keeping the stream: the
+        client reconnects with GET and Last-Event-ID and gets the rest,
+        response included (S20, S42).  Only for resumable streams of
+        2025-11-25 sessions; returns whether the stream will be cut. """
+        stream, session = self.stream, self.session
+        if stream is None or not stream.replayable or session is None or \
+                session.id is None or self.version < "2025-11-25":
+            return False
+        stream.cut()
+        return True
 
     def run_abandonable(self, function, timeout):
         """ Run a blocking function (an upstream HTTP call) in a helper
@@ -1218,11 +1807,39 @@ def is_modern(message):
 
 # Methods whose handlers may block (upstream I/O): transports run them off
 # the connection's thread so that cancellation and keep-alives still work.
-SLOW_METHODS = frozenset(["tools/call"])
+SLOW_METHODS = frozenset(["tools/call", "resources/read", "prompts/get",
+                          "completion/complete"])
+
+
+def may_block(message):
+    """ A request for one of the SLOW_METHODS.  The method is checked to be
+    a string first: in a batch, a malformed message (a method that is a
+    list, say) reaches this before the dispatcher refuses it. """
+    method = message.get("method") if isinstance(message, dict) else None
+    return isinstance(method, str) and method in SLOW_METHODS
+
+
+# The server capability (a path into ServerCapabilities) each method needs:
+# without it the method does not exist for the client (4.1; -32601, 7.1).
+METHOD_CAPABILITIES = {
+    "resources/list": ("resources",),
+    "resources/read": ("resources",),
+    "resources/templates/list": ("resources",),
+    "resources/subscribe": ("resources", "subscribe"),
+    "resources/unsubscribe": ("resources", "subscribe"),
+    "prompts/list": ("prompts",),
+    "prompts/get": ("prompts",),
+    "completion/complete": ("completions",),
+}
+RESOURCE_NOT_FOUND = -32002     # up to 2025-11-25; 2026-07-28 uses -32602
+
+# The methods that may answer with an InputRequiredResult (2026-07-28, MRTR).
+INPUT_METHODS = frozenset(["tools/call", "prompts/get", "resources/read"])
 
 
 class MCPDispatcher(object):
-    """ The protocol core: JSON-RPC dispatch, sessions and tools, no HTTP.
+    """ The protocol core: JSON-RPC dispatch, sessions, tools, resources,
+    prompts and completions; no HTTP.
 
     Like the standard library's SimpleXMLRPCDispatcher, it knows nothing of
     the transport.  ``handle(message, send, ...)`` takes one incoming message
@@ -1237,38 +1854,103 @@ class MCPDispatcher(object):
     def __init__(self, config=None, tools=None):
         self.config = config or Config()
         self.tools = tools or ToolRegistry()
+        self.resources, self.templates = Registry(), Registry()
+        self.prompts = Registry()
+        self.completers = {}    # (ref type, name or URI, argument) -> func
         self.sessions = SessionStore(self.config)
+        self.local_sessions = []        # not in the store: stdio's one
         self.workers = WorkerPool()
         self.stateless = self.config.stateless
         self.trace = self.config.trace
-        self.legacy_methods = {
+        self.state_secret = self.config.state_secret.encode("utf-8") or \
+            secrets.token_bytes(32)
+        common = {
+            "tools/list": self.rpc_tools_list,
+            "tools/call": self.rpc_tools_call,
+            "resources/list": self.rpc_resources_list,
+            "resources/read": self.rpc_resources_read,
+            "resources/templates/list": self.rpc_templates_list,
+            "prompts/list": self.rpc_prompts_list,
+            "prompts/get": self.rpc_prompts_get,
+            "completion/complete": self.rpc_complete,
+        }
+        self.legacy_methods = dict(common, **{
             "initialize": self.rpc_initialize,
             "ping": self.rpc_ping,
-            "tools/list": self.rpc_tools_list,
-            "tools/call": self.rpc_tools_call,
             "logging/setLevel": self.rpc_set_level,
-        }
-        self.modern_methods = {
+            "resources/subscribe": self.rpc_subscribe,
+            "resources/unsubscribe": self.rpc_unsubscribe,
+        })
+        self.modern_methods = dict(common, **{
             "server/discover": self.rpc_discover,
-            "tools/list": self.rpc_tools_list,
-            "tools/call": self.rpc_tools_call,
-        }
+        })
         self.tools.listeners.append(self.tools_changed)
+        self.resources.listeners.append(self.resources_changed)
+        self.templates.listeners.append(self.resources_changed)
+        self.prompts.listeners.append(self.prompts_changed)
+
+    # -- registration (the decorators a server's setup uses) ---------------
 
     def tool(self, name, description, input_schema, **options):
         """ Decorator registering a tool; see ToolRegistry.tool. """
         return self.tools.tool(name, description, input_schema, **options)
 
+    def resource(self, uri, name, **options):
+        """ Decorator registering a resource with a fixed URI; the function
+        takes (arguments, call).  Options: description, mime_type, title,
+        annotations, size.  See Resource. """
+        return self._registrar(self.resources, Resource, uri, name, options)
+
+    def resource_template(self, uri_template, name, **options):
+        """ Decorator registering resources named by a URI template such as
+        ``weather://{city}/current``; the function gets the variables as
+        its arguments.  Options as for resource(). """
+        return self._registrar(self.templates, ResourceTemplate,
+                               uri_template, name, options)
+
+    def prompt(self, name, description, arguments=(), **options):
+        """ Decorator registering a prompt; arguments lists its argument
+        names (or dicts with name, description, required).  Option: title.
+        See Prompt. """
+        def register(function):
+            self.prompts.add(Prompt(name, description, function, arguments,
+                                    **options))
+            return function
+        return register
+
+    def completion(self, ref_type, name, argument):
+        """ Decorator registering suggestions for one argument of a prompt
+        (ref_type "ref/prompt", name its name) or of a resource template
+        ("ref/resource", name its URI template).  The function takes (value,
+        context, call): the text typed so far, the arguments already chosen
+        (a dict), and the call; it returns a list of strings, best first. """
+        if ref_type not in ("ref/prompt", "ref/resource"):
+            raise ValueError("ref_type is ref/prompt or ref/resource")
+
+        def register(function):
+            self.completers[(ref_type, name, argument)] = function
+            return function
+        return register
+
+    @staticmethod
+    def _registrar(registry, kind, key, name, options):
+        def register(function):
+            registry.add(kind(key, name, function, **options))
+            return function
+        return register
+
     # -- entry point ---------------------------------------------------------
 
     def handle(self, message, send, session=None, version=None,
-               cancelled=None, principal=""):
+               cancelled=None, principal="", stream=None):
         """ Handle one JSON-RPC message; send(...) each outgoing message.
 
         version is the request's protocol revision: the session's for legacy
         sessions, the MCP-Protocol-Version header (or 2025-03-26) for
         stateless legacy requests, the _meta version for 2026-07-28 ones.
         principal identifies the bearer token, to bind a new session to it.
+        stream, if given, is the Stream that send() feeds (it lets a call
+        ask the client something, or close its connection).
         Returns the Call for a request, else None.
         """
         if self.trace:
@@ -1283,10 +1965,11 @@ class MCPDispatcher(object):
             self.on_notification(message, session)
             return None
         if kind == "response":
-            return None     # we send no requests, so no response is awaited
+            self.on_response(message, session)
+            return None
         version = version or (session.version if session else ASSUMED_VERSION)
         call = Call(self, message, send, session, version, cancelled,
-                    principal)
+                    principal, stream)
         if session is not None:
             session.track(call)
         try:
@@ -1333,16 +2016,27 @@ class MCPDispatcher(object):
 
     def call_method(self, call):
         method = self.methods_for(call.version).get(call.method)
-        if method is None:
+        if method is None or not self.offers(call.method, call.version):
             raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
                            % call.method[:100],
                            status=404 if call.modern else 200)
-        return method(call)
+        if call.modern and call.method in INPUT_METHODS:
+            call.load_inputs(self.state_secret)
+        try:
+            return method(call)
+        except InputRequired as exc:
+            if call.method not in INPUT_METHODS:
+                log.error("%s asked the client for input, which only %s may "
+                          "do", call.method, ", ".join(sorted(INPUT_METHODS)))
+                raise RPCError(INTERNAL_ERROR, "Internal error (see the "
+                               "server log)")
+            return call.input_required(exc.requests, self.state_secret)
 
     def finish_result(self, result, call):
-        """ 2026-07-28 results carry resultType and serverInfo (S63, S64). """
+        """ 2026-07-28 results carry resultType ("complete", or
+        "input_required" from call_method) and serverInfo (S63, S64). """
         if call.modern:
-            result["resultType"] = "complete"
+            result.setdefault("resultType", "complete")
             meta = result.setdefault("_meta", {})
             meta[META_SERVER_INFO] = self.server_info
         return result
@@ -1352,6 +2046,16 @@ class MCPDispatcher(object):
         result["ttlMs"] = int(self.config.list_ttl * 1000)
         result["cacheScope"] = "public"
         return result
+
+    def on_response(self, message, session):
+        """ The client's answer to one of our requests (Call.ask) goes to
+        the call that waits for it.  Late or unknown answers are ignored,
+        as the cancellation rules ask (6.2): the POST still gets 202. """
+        if session is None or not session.settle(message):
+            log.info("session %s: answer to %r ignored: no request with that "
+                     "id is waiting (late, or never sent)",
+                     session.short if session else "-",
+                     readable_id(message))
 
     def on_notification(self, message, session):
         """ notifications/initialized needs nothing; cancelled stops a call.
@@ -1366,10 +2070,29 @@ class MCPDispatcher(object):
                           "stopped" if found else "not in flight")
 
     def capabilities(self, version):
-        """ Exactly what this server implements (4.1). """
-        if version in MODERN_VERSIONS:
-            return {"tools": {}, "logging": {}}
-        return {"tools": {"listChanged": True}, "logging": {}}
+        """ Exactly what this server implements (4.1): resources, prompts
+        and completions only once something of the kind is registered.  In
+        2026-07-28 list changes would come through subscriptions/listen,
+        which this server does not offer, and resources/subscribe is gone. """
+        modern = version in MODERN_VERSIONS
+        changes = {} if modern else {"listChanged": True}
+        result = {"tools": dict(changes), "logging": {}}
+        if len(self.resources) or len(self.templates):
+            result["resources"] = dict(changes)
+            if not modern and not self.stateless:
+                result["resources"]["subscribe"] = True
+        if len(self.prompts):
+            result["prompts"] = dict(changes)
+        if self.completers:
+            result["completions"] = {}
+        return result
+
+    def offers(self, method, version):
+        """ Whether the capability that method needs was declared. """
+        offered = self.capabilities(version)
+        for name in METHOD_CAPABILITIES.get(method, ()):
+            offered = offered.get(name) if isinstance(offered, dict) else None
+        return offered is not None and offered is not False
 
     def check_modern_meta(self, message):
         """ Check the _meta every 2026-07-28 request must carry and return
@@ -1388,6 +2111,21 @@ class MCPDispatcher(object):
                            "of %s" % (META_LOG_LEVEL, ", ".join(LOG_LEVELS)),
                            status=400)
         return meta[META_VERSION]
+
+    def check_client_capabilities(self, message):
+        """ A 2026-07-28 tools/call of a tool that needs a client capability
+        the request's _meta does not declare is refused before it runs:
+        -32021 with requiredCapabilities, HTTP 400 (S62). """
+        params = message.get("params") or {}
+        name = params.get("name")
+        if message.get("method") != "tools/call" or not isinstance(name, str):
+            return
+        tool = self.tools.get(name)
+        declared = (params.get("_meta") or {}).get(META_CAPABILITIES)
+        if tool is not None and isinstance(declared, dict):
+            missing = tool.missing_capabilities(declared)
+            if missing:
+                raise missing_capability(missing)
 
     @staticmethod
     def check_modern_version(version):
@@ -1422,6 +2160,7 @@ class MCPDispatcher(object):
         if call.session is not None:            # stdio: one implicit session
             call.session.version = version
             call.session.client_info = client_info
+            call.session.client_capabilities = capabilities
         elif not self.stateless:
             call.created_session = self.sessions.create(
                 version, client_info, capabilities, call.principal)
@@ -1461,30 +2200,35 @@ class MCPDispatcher(object):
     # -- tools (5) -----------------------------------------------------------
 
     def rpc_tools_list(self, call):
-        """ One page of tools; the cursor is opaque to clients (6.4). """
-        tools = self.tools.list()
-        start = self.decode_cursor(call.params.get("cursor"), len(tools))
+        return self.list_page(call, "tools", self.tools.list())
+
+    def list_page(self, call, field, items):
+        """ One page of a list (tools, resources, resource templates,
+        prompts); the cursor is opaque to clients (6.4). """
+        start = self.decode_cursor(call.params.get("cursor"), len(items),
+                                   field)
         size = max(1, self.config.page_size)
-        page = tools[start:start + size]
-        result = {"tools": [t.describe(call.version) for t in page]}
-        if start + size < len(tools):
-            result["nextCursor"] = self.encode_cursor(start + size)
+        page = items[start:start + size]
+        result = {field: [item.describe(call.version) for item in page]}
+        if start + size < len(items):
+            result["nextCursor"] = self.encode_cursor(start + size, field)
         if call.modern:
             self.cache_hints(result)
         return result
 
     @staticmethod
-    def encode_cursor(offset):
-        return base64.urlsafe_b64encode(b"tools:%d" % offset).decode()
+    def encode_cursor(offset, field="tools"):
+        return base64.urlsafe_b64encode(
+            ("%s:%d" % (field, offset)).encode("ascii")).decode()
 
     @staticmethod
-    def decode_cursor(cursor, count):
+    def decode_cursor(cursor, count, field="tools"):
         if cursor is None:
             return 0
         try:
             raw = base64.urlsafe_b64decode(str(cursor).encode("ascii"))
             kind, _, offset = raw.decode("ascii").partition(":")
-            if kind == "tools" and 0 <= int(offset) <= count:
+            if kind == field and 0 <= int(offset) <= count:
                 return int(offset)
         except (ValueError, binascii.Error, UnicodeError):
             pass
@@ -1512,12 +2256,19 @@ class MCPDispatcher(object):
             if call.version >= "2025-11-25":
                 return tool_error(message)
             raise RPCError(INVALID_PARAMS, message)
+        missing = tool.missing_capabilities(call.client_capabilities)
+        if missing and call.modern:
+            raise missing_capability(missing)           # S62
+        if missing:
+            return tool_error("%s needs the client capability %s, which this "
+                              "client did not declare" % (name,
+                                                          ", ".join(missing)))
         try:
             value = tool.function(arguments, call)
+        except (Cancelled, RPCError, InputRequired):
+            raise
         except ToolError as exc:
             return tool_error(str(exc))
-        except (Cancelled, RPCError):
-            raise
         except Exception:
             log.exception("tool %s failed", name)
             return tool_error("%s failed with an internal error (see the "
@@ -1533,15 +2284,195 @@ class MCPDispatcher(object):
                                   "server log)" % name)
         return result
 
+    # -- resources -----------------------------------------------------------
+
+    def rpc_resources_list(self, call):
+        """ The resources with fixed URIs; templates are listed apart. """
+        return self.list_page(call, "resources", self.resources.list())
+
+    def rpc_templates_list(self, call):
+        return self.list_page(call, "resourceTemplates",
+                              self.templates.list())
+
+    def rpc_resources_read(self, call):
+        """ The contents of one resource: a fixed one, else the first
+        template that matches.  An unknown URI is an error, never empty
+        contents (SEP-2164): -32002 with the URI in data, -32602 from
+        2026-07-28 on (7.1).  2026-07-28 results carry cache hints (S63):
+        resources here may change at any time, so ttlMs is 0. """
+        uri = self.uri_param(call)
+        resource, arguments = self.find_resource(uri)
+        if resource is None:
+            raise self.resource_not_found(uri, call)
+        try:
+            value = self.run_handler(resource, arguments, call)
+        except NotFound:
+            raise self.resource_not_found(uri, call)
+        result = {"contents": read_contents(value, uri, resource.mime_type)}
+        if call.modern:
+            result.update(ttlMs=0, cacheScope="private")
+        return result
+
+    @staticmethod
+    def uri_param(call):
+        uri = call.params.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise RPCError(INVALID_PARAMS, "%s needs a string 'uri'"
+                           % call.method)
+        return uri
+
+    def find_resource(self, uri):
+        """ (resource or template, its arguments) for uri, or (None, None). """
+        for resource in self.resources.list() + self.templates.list():
+            arguments = resource.match(uri)
+            if arguments is not None:
+                return resource, arguments
+        return None, None
+
+    @staticmethod
+    def resource_not_found(uri, call):
+        code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
+        return RPCError(code, "Resource not found: %s" % uri[:200],
+                        data={"uri": uri})
+
+    def rpc_subscribe(self, call):
+        """ Watch a resource: notifications/resources/updated will come on
+        the session's GET stream when resource_updated(uri) is called.
+        Only with sessions, so only in the legacy era (the capability says
+        so, METHOD_CAPABILITIES). """
+        uri = self.uri_param(call)
+        if self.find_resource(uri)[0] is None:
+            raise self.resource_not_found(uri, call)
+        call.session.subscribe(uri)
+        return {}
+
+    def rpc_unsubscribe(self, call):
+        call.session.unsubscribe(self.uri_param(call))
+        return {}
+
+    # -- prompts and completion (6.5) ------------------------------------------
+
+    def rpc_prompts_list(self, call):
+        return self.list_page(call, "prompts", self.prompts.list())
+
+    def rpc_prompts_get(self, call):
+        """ A prompt filled in with the client's string arguments.  Unknown
+        prompts and missing or non-string arguments are -32602. """
+        prompt = self.prompts.get(self.name_param(call))
+        if prompt is None:
+            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
+                           % call.params["name"][:100])
+        arguments = call.params.get("arguments") or {}
+        if not isinstance(arguments, dict) or not all(
+                isinstance(v, str) for v in arguments.values()):
+            raise RPCError(INVALID_PARAMS, "prompts/get 'arguments' must be "
+                           "an object of strings")
+        missing = prompt.missing(arguments)
+        if missing:
+            raise RPCError(INVALID_PARAMS, "Prompt %s needs argument(s): %s"
+                           % (prompt.name, ", ".join(missing)))
+        try:
+            value = self.run_handler(prompt, arguments, call)
+        except NotFound as exc:
+            raise RPCError(INVALID_PARAMS, str(exc))
+        return prompt_result(value, call.version)
+
+    @staticmethod
+    def name_param(call):
+        name = call.params.get("name")
+        if not isinstance(name, str):
+            raise RPCError(INVALID_PARAMS, "%s needs a string 'name'"
+                           % call.method)
+        return name
+
+    def rpc_complete(self, call):
+        """ Suggestions for one argument of a prompt or resource template
+        (6.5): at most 100 values, with total and hasMore.  An unknown
+        prompt or template is -32602; an argument without a completer
+        gets no suggestions. """
+        ref, argument = call.params.get("ref"), call.params.get("argument")
+        if not isinstance(ref, dict) or not isinstance(argument, dict) or \
+                not isinstance(argument.get("name"), str) or \
+                not isinstance(argument.get("value", ""), str):
+            raise RPCError(INVALID_PARAMS, "completion/complete needs 'ref' "
+                           "and 'argument' {name, value}")
+        target = self.completion_target(ref)
+        context = call.params.get("context") or {}
+        chosen = context.get("arguments") if isinstance(context, dict) \
+            else None
+        completer = self.completers.get((ref["type"], target,
+                                         argument["name"]))
+        values = []
+        if completer is not None:
+            values = [str(v) for v in completer(
+                argument.get("value", ""),
+                chosen if isinstance(chosen, dict) else {}, call)]
+        return {"completion": {"values": values[:100], "total": len(values),
+                               "hasMore": len(values) > 100}}
+
+    def completion_target(self, ref):
+        """ The prompt name or template URI a completion ref names. """
+        kind = ref.get("type")
+        if kind == "ref/prompt" and isinstance(ref.get("name"), str):
+            if self.prompts.get(ref["name"]) is not None:
+                return ref["name"]
+            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
+                           % ref["name"][:100])
+        if kind == "ref/resource" and isinstance(ref.get("uri"), str):
+            if self.templates.get(ref["uri"]) is not None or \
+                    self.resources.get(ref["uri"]) is not None:
+                return ref["uri"]
+            raise RPCError(INVALID_PARAMS, "Unknown resource template: %s"
+                           % ref["uri"][:200])
+        raise RPCError(INVALID_PARAMS, "completion 'ref' must be "
+                       "{type: ref/prompt, name} or {type: ref/resource, uri}")
+
+    @staticmethod
+    def run_handler(item, arguments, call):
+        """ Run a resource or prompt function.  NotFound is the caller's to
+        map; other failures become -32603 with a message a person can read
+        (ToolError's text), never a traceback. """
+        try:
+            return item.function(arguments, call)
+        except (Cancelled, RPCError, InputRequired, NotFound):
+            raise
+        except ToolError as exc:
+            raise RPCError(INTERNAL_ERROR, str(exc))
+        except Exception:
+            log.exception("%s %s failed", call.method, item.key)
+            raise RPCError(INTERNAL_ERROR, "%s failed with an internal error "
+                           "(see the server log)" % item.key)
+
     # -- messages not tied to a request (S34) --------------------------------
 
     def tools_changed(self):
         """ Tell every session with a GET stream that the list changed. """
         self.broadcast(notification("notifications/tools/list_changed", {}))
 
+    def resources_changed(self):
+        self.broadcast(notification("notifications/resources/list_changed",
+                                    {}))
+
+    def prompts_changed(self):
+        self.broadcast(notification("notifications/prompts/list_changed",
+                                    {}))
+
+    def resource_updated(self, uri):
+        """ Call when a resource's contents changed: every session that
+        subscribed to uri gets notifications/resources/updated on its GET
+        stream, and may read it again. """
+        message = notification("notifications/resources/updated",
+                               {"uri": uri})
+        for session in self.live_sessions():
+            if uri in session.subscriptions:
+                session.standalone.push(message)
+
     def broadcast(self, message):
-        for session in self.sessions.all():
+        for session in self.live_sessions():
             session.standalone.push(message)
+
+    def live_sessions(self):
+        return self.sessions.all() + list(self.local_sessions)
 
 
 ###############################################################################
@@ -1567,9 +2498,27 @@ WMO_CODES = {
 MAX_UPSTREAM_BODY = 2 * 1024 * 1024
 CACHE_ENTRIES = 1024
 
+# Suggested while a person types a city name (completion/complete), before
+# the geocoding search has enough letters, and for Seniverse.
+KNOWN_CITIES = (
+    "Amsterdam", "Athens", "Auckland", "Bangkok", "Barcelona", "Beijing",
+    "Berlin", "Buenos Aires", "Cairo", "Cape Town", "Chengdu", "Chicago",
+    "Delhi", "Dubai", "Guangzhou", "Hangzhou", "Hong Kong", "Istanbul",
+    "Jakarta", "Lagos", "Lima", "London", "Los Angeles", "Madrid",
+    "Melbourne", "Mexico City", "Moscow", "Mumbai", "Nairobi", "New York",
+    "Paris", "Rome", "San Francisco", "São Paulo", "Seoul", "Shanghai",
+    "Shenzhen", "Singapore", "Stockholm", "Sydney", "Taipei", "Tokyo",
+    "Toronto", "Vienna", "Wuhan", "Zurich",
+    "北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京")
+
 
 class WeatherError(ToolError):
     """ An upstream failure, worded for the person who reads the result. """
+
+
+class PlaceNotFound(WeatherError, NotFound):
+    """ The weather service knows no place by that name: an isError result
+    for a tool, "Resource not found" for weather://{city}/... """
 
 
 def describe_wmo(code):
@@ -1739,6 +2688,12 @@ class Provider(object):
         self.upstream = Upstream(self.name, config.weather_timeout)
         self.cache = TTLCache(config.cache_ttl)
 
+    def suggest(self, text, call):
+        """ City names that start with text, for completion/complete. """
+        prefix = text.strip().casefold()
+        return [name for name in KNOWN_CITIES
+                if name.casefold().startswith(prefix)]
+
     def cached(self, key, call, fetch):
         """ A cached upstream answer, logging hits and misses (6.3). """
         value = self.cache.get(key)
@@ -1763,15 +2718,36 @@ class OpenMeteo(Provider):
         return self.cached(("place", city.casefold()), call,
                            lambda: self.geocode(city, call))
 
+    def suggest(self, text, call):
+        """ Place names from the geocoding search, which matches loosely
+        from three characters on; the built-in list for shorter text or
+        when the service fails (completion must not break the client). """
+        text = text.strip()
+        if len(text) < 3:
+            return Provider.suggest(self, text, call)
+        try:
+            data = self.cached(("names", text.casefold()), call,
+                               lambda: self.upstream.get_json(
+                                   self.config.geocoding_url, {
+                                       "name": text, "count": 10,
+                                       "language": "en", "format": "json"},
+                                   call))
+        except WeatherError:
+            return Provider.suggest(self, text, call)
+        results = data.get("results") if isinstance(data, dict) else None
+        names = [r.get("name") for r in results or ()
+                 if isinstance(r, dict) and isinstance(r.get("name"), str)]
+        return list(collections.OrderedDict.fromkeys(names))
+
     def geocode(self, city, call):
         data = self.upstream.get_json(self.config.geocoding_url, {
             "name": city, "count": 1, "language": "en", "format": "json"},
             call)
         results = data.get("results") if isinstance(data, dict) else None
         if not results:
-            raise WeatherError("No place named %r was found. Check the "
-                               "spelling, or try the name in English."
-                               % city)
+            raise PlaceNotFound("No place named %r was found. Check the "
+                                "spelling, or try the name in English."
+                                % city)
         try:
             top = results[0]
             return Place(top["name"], top.get("country"), top.get("admin1"),
@@ -1866,8 +2842,8 @@ class Seniverse(Provider):
         except WeatherError as exc:
             if isinstance(getattr(exc, "data", None), dict) and \
                     exc.data.get("status_code") == "AP010010":
-                raise WeatherError("No place named %r was found."
-                                   % place.name)
+                raise PlaceNotFound("No place named %r was found."
+                                    % place.name)
             raise
         try:
             result = data["results"][0]
@@ -2024,9 +3000,30 @@ def format_forecast(data):
     return "\n".join(lines)
 
 
+def current_weather(provider, city, call):
+    """ Current conditions for a city, reporting progress in three steps
+    when the client asked for it (6.1). """
+    call.progress(1, 3, "Finding %s" % city)
+    place = provider.locate(city, call)
+    call.progress(2, 3, "Fetching the weather for %s" % place.label)
+    data = provider.current(place, call)
+    call.progress(3, 3, "Done")
+    return data
+
+
+def forecast_weather(provider, city, days, call):
+    """ A daily forecast for a city, with progress like current_weather. """
+    call.progress(1, 3, "Finding %s" % city)
+    place = provider.locate(city, call)
+    call.progress(2, 3, "Fetching a %d-day forecast for %s"
+                  % (days, place.label))
+    data = provider.forecast(place, days, call)
+    call.progress(3, 3, "Done")
+    return data
+
+
 def add_weather_tools(dispatcher, provider):
-    """ Register get_weather and get_forecast, backed by provider.  Each
-    reports progress in three steps when asked (6.1). """
+    """ Register get_weather and get_forecast, backed by provider. """
 
     @dispatcher.tool(
         "get_weather", "Current weather for a city: temperature, feels-like "
@@ -2036,12 +3033,7 @@ def add_weather_tools(dispatcher, provider):
         title="Current weather", output_schema=CURRENT_OUTPUT,
         annotations=dict(READ_ONLY_WEB, title="Current weather"))
     def get_weather(arguments, call):
-        city = arguments["city"].strip()
-        call.progress(1, 3, "Finding %s" % city)
-        place = provider.locate(city, call)
-        call.progress(2, 3, "Fetching the weather for %s" % place.label)
-        data = provider.current(place, call)
-        call.progress(3, 3, "Done")
+        data = current_weather(provider, arguments["city"].strip(), call)
         return {"content": [text_content(format_current(data))],
                 "structuredContent": data}
 
@@ -2058,24 +3050,89 @@ def add_weather_tools(dispatcher, provider):
         title="Weather forecast", output_schema=FORECAST_OUTPUT,
         annotations=dict(READ_ONLY_WEB, title="Weather forecast"))
     def get_forecast(arguments, call):
-        city, days = arguments["city"].strip(), int(arguments.get("days", 3))
-        call.progress(1, 3, "Finding %s" % city)
-        place = provider.locate(city, call)
-        call.progress(2, 3, "Fetching a %d-day forecast for %s"
-                      % (days, place.label))
-        data = provider.forecast(place, days, call)
-        call.progress(3, 3, "Done")
+        data = forecast_weather(provider, arguments["city"].strip(),
+                                int(arguments.get("days", 3)), call)
         return {"content": [text_content(format_forecast(data))],
                 "structuredContent": data}
 
 
+CURRENT_URI = "weather://{city}/current"
+FORECAST_URI = "weather://{city}/forecast"
+
+
+def weather_uri(template, city):
+    """ The resource URI for a city, percent-encoded as URIs must be. """
+    return template.replace("{city}", urllib.parse.quote(city, safe=""))
+
+
+def checked_city(arguments):
+    """ The city of a resource URI; one the tools would refuse names no
+    resource (NotFound). """
+    city = arguments["city"].strip()
+    if validate(CITY, city, "city"):
+        raise NotFound("%r is not a city name" % arguments["city"][:100])
+    return city
+
+
+def add_weather_resources(dispatcher, provider):
+    """ The weather as resources a person can attach to a conversation
+    (weather://Hangzhou/current, weather://Hangzhou/forecast), the
+    weather_report prompt, and city names completed as the person types
+    (6.5), from the geocoding search or a built-in list. """
+
+    @dispatcher.resource_template(
+        CURRENT_URI, "current-weather", title="Current weather",
+        description="Current weather for a city, as one line of text, e.g. "
+                    "weather://Hangzhou/current", mime_type="text/plain")
+    def current_resource(arguments, call):
+        return format_current(current_weather(
+            provider, checked_city(arguments), call))
+
+    @dispatcher.resource_template(
+        FORECAST_URI, "weather-forecast", title="Weather forecast",
+        description="A 3-day forecast for a city, one line a day, e.g. "
+                    "weather://Hangzhou/forecast", mime_type="text/plain")
+    def forecast_resource(arguments, call):
+        return format_forecast(forecast_weather(
+            provider, checked_city(arguments), 3, call))
+
+    @dispatcher.prompt(
+        "weather_report", "A short weather report for a city, written from "
+        "its current weather and 3-day forecast (both embedded).",
+        [{"name": "city", "required": True,
+          "description": "City name, e.g. Hangzhou, 杭州, São Paulo"}],
+        title="Weather report")
+    def weather_report(arguments, call):
+        city = checked_city(arguments)
+        now = current_weather(provider, city, call)
+        days = forecast_weather(provider, city, 3, call)
+        return [embedded_resource(weather_uri(CURRENT_URI, city),
+                                  format_current(now), "text/plain"),
+                embedded_resource(weather_uri(FORECAST_URI, city),
+                                  format_forecast(days), "text/plain"),
+                "Write a short, friendly weather report for %s from the "
+                "current weather and forecast above: what it is like now, "
+                "what the next days bring, and whether to take an umbrella "
+                "or a warm coat. Give temperatures in %s."
+                % (Place(**now["location"]).label,
+                   now["units"]["temperature"])]
+
+    @dispatcher.completion("ref/prompt", "weather_report", "city")
+    @dispatcher.completion("ref/resource", CURRENT_URI, "city")
+    @dispatcher.completion("ref/resource", FORECAST_URI, "city")
+    def complete_city(value, context, call):
+        return provider.suggest(value, call)
+
+
 def build_dispatcher(config=None, weather=True):
-    """ A dispatcher with the weather tools (config defaults to the
-    environment's). """
+    """ A dispatcher with the weather tools, resources, prompt and
+    completions (config defaults to the environment's). """
     config = config or Config.from_env()
     dispatcher = MCPDispatcher(config)
     if weather:
-        add_weather_tools(dispatcher, make_provider(config))
+        provider = make_provider(config)
+        add_weather_tools(dispatcher, provider)
+        add_weather_resources(dispatcher, provider)
     return dispatcher
 
 
@@ -3021,9 +4078,11 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if method in ("tools/call", "prompts/get", "resources/read"):
             self.check_mirror("Mcp-Name", params.get("name",
                                                      params.get("uri")))
-        if "id" in message and method not in dispatcher.modern_methods:
+        if "id" in message and (method not in dispatcher.modern_methods or
+                                not dispatcher.offers(method, version)):
             raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
                            % method[:100], status=404)
+        dispatcher.check_client_capabilities(message)
         return version
 
     def check_mirror(self, name, expected):
@@ -3044,6 +4103,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             stream = session.open_stream(framing in ("sse", "lazy"))
         else:
             stream = Stream(0, self.config.replay_buffer, replayable=False)
+        stream.carries_requests = framing != "json"     # S23 needs a stream
         modern = version in MODERN_VERSIONS
         cancelled = Cancellation() if modern else None
         created = []
@@ -3053,14 +4113,13 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 for message in messages:
                     call = self.dispatcher.handle(
                         message, stream.push, session, version, cancelled,
-                        self.principal)
+                        self.principal, stream)
                     if call is not None and call.created_session:
                         created.append(call.created_session)
             finally:
                 stream.finish()
 
-        slow = any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
-                   for m in messages)
+        slow = any(may_block(m) for m in messages)
         generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
             if slow:
@@ -3191,6 +4250,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                                                      timeout)
             if not attached:
                 return None
+            if framing == "lazy" and stream.cut_at is not None:
+                return UPGRADE                  # Call.close_stream (S20)
             for seq, message in events:
                 if "method" in message:
                     if framing == "lazy":
@@ -3258,8 +4319,9 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     def pump(self, mode, stream, generation, session, cursor, cancel):
         """ Write events as they come until the stream finishes, another
         connection takes it over, or the client goes away.  With
-        --sse-poll-after, a long POST stream is closed early (after a retry
-        field) and the client polls with GET (S20, S21). """
+        --sse-poll-after, or when the call asks (Call.close_stream), a POST
+        stream is closed early (after a retry field) and the client polls
+        with GET (S20, S21). """
         keepalive = self.config.keepalive
         poll_after = self.poll_after(stream, session) if mode == "sse" else 0
         opened = last = time.monotonic()
@@ -3272,6 +4334,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                                                      timeout)
             if not attached:
                 break                           # a newer GET took over
+            cut_at = stream.take_cut() if mode == "sse" else None
+            if cut_at is not None:              # Call.close_stream (S20)
+                events = [e for e in events if e[0] <= cut_at]
+                finished = False
             if events:
                 self.wfile.write(self.chunk(b"".join(
                     self.frame(mode, session, stream, seq, message)
@@ -3283,7 +4349,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             if finished:
                 break
             now = time.monotonic()
-            if poll_after and now - opened >= poll_after:
+            if cut_at is not None or (poll_after and
+                                      now - opened >= poll_after):
                 self.wfile.write(self.chunk(b"retry: %d\n\n"
                                             % self.config.sse_retry))
                 self.close_connection = True
@@ -3833,8 +4900,10 @@ def serve_stdio(dispatcher, stdin=None, stdout=None):
             stdout.write(data)
             stdout.flush()
 
-    dispatcher.tools.listeners.append(lambda: send(notification(
-        "notifications/tools/list_changed", {})))
+    dispatcher.local_sessions.append(session)
+    forwarder = threading.Thread(target=forward_stream, name="stdio-notify",
+                                 args=(session.standalone, send), daemon=True)
+    forwarder.start()
     for line in iter(stdin.readline, b""):
         if not line.strip():
             continue
@@ -3848,7 +4917,25 @@ def serve_stdio(dispatcher, stdin=None, stdout=None):
     deadline = time.monotonic() + dispatcher.config.shutdown_timeout
     for worker in workers:
         worker.join(max(0, deadline - time.monotonic()))
+    dispatcher.local_sessions.remove(session)
+    session.close()
+    forwarder.join(1.0)             # what was pushed before the end goes out
     return 0
+
+
+def forward_stream(stream, send):
+    """ Send what a session's standalone stream receives (list changes,
+    resource updates, logs not tied to a request) as it comes: stdio has
+    no GET stream, and needs none. """
+    generation, cursor = stream.attach(), stream.seq
+    while True:
+        events, finished, attached = stream.wait(cursor, generation, 60.0)
+        for seq, message in events:
+            send(message)
+            cursor = seq
+        stream.mark_sent(cursor)
+        if finished or not attached:
+            return
 
 
 def stdio_message(dispatcher, payload, session, send):
@@ -3881,8 +4968,7 @@ def stdio_message(dispatcher, payload, session, send):
         if responses:
             send(responses)
 
-    if any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
-           for m in messages):
+    if any(may_block(m) for m in messages):
         worker = threading.Thread(target=work, name="call", daemon=True)
         worker.start()
         return [worker]

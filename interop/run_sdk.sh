@@ -10,31 +10,21 @@
 #   1. sessionful server: modes legacy (2025-11-25), auto (discover probe -> 2026-07-28),
 #      2026-07-28 (pinned, no probe), legacy@2025-06-18 and legacy@2025-03-26 (SDK patched to offer them)
 #   2. `--stateless` server: modes legacy and auto
+#   3. ../examples/conformance_server.py (the suite's fixtures): the server asks the client (sampling,
+#      elicitation, roots) and the SDK's callbacks answer; modes legacy, legacy@2025-06-18 (on the call's
+#      SSE stream), auto and 2026-07-28 (InputRequiredResult, retried by the SDK)
 # Exit status non-zero if any step of any run failed.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE" || exit 2
 PY="${PYTHON:-python3}"
-VENV="$HERE/.venv"
-SPEC="${MCP_SDK_SPEC:-mcp}"
 mkdir -p "$HERE/.logs"
+. "$HERE/venv_tools.sh"     # VENV, venv_ready
 
 now() { "$PY" -c 'import time; print("%.3f" % time.time())'; }
 T0=$(now)
 
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "run_sdk.sh: creating $VENV"
-    "$PY" -m venv "$VENV" || exit 2
-fi
-# mcp >= 2 is needed (Client(mode=...), httpx2); anything else, or SDK_UPGRADE=1, triggers a (re)install.
-if [ -n "${SDK_UPGRADE:-}" ] || ! "$VENV/bin/python" -c '
-import dataclasses, mcp.client.streamable_http, httpx2
-from mcp import Client
-assert "mode" in {f.name for f in dataclasses.fields(Client)}' 2>/dev/null; then
-    echo "run_sdk.sh: pip install --upgrade '$SPEC' into .venv (PyPI) ..."
-    # 77: the tools could not be installed (no registry); .ci/run reports a skip, not a failure.
-    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --upgrade "$SPEC" || exit 77
-fi
+venv_ready run_sdk.sh || exit $?
 SDK_VERSION=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("mcp"))')
 echo "run_sdk.sh: mcp $SDK_VERSION in .venv (setup $("$PY" -c "print('%.1f' % ($(now) - $T0))")s)"
 
@@ -59,6 +49,9 @@ run sessionful -- "$VENV/bin/python" "$HERE/sdk_client_check.py" \
     --mode legacy --mode auto --mode 2026-07-28 --mode legacy@2025-06-18 --mode legacy@2025-03-26 "$@"
 run stateless --stateless -- "$VENV/bin/python" "$HERE/sdk_client_check.py" --stateless-server \
     --mode legacy --mode auto "$@"
+run fixture --server "$HERE/../examples/conformance_server.py" -- "$VENV/bin/python" \
+    "$HERE/sdk_client_check.py" --fixture --mode legacy --mode legacy@2025-06-18 --mode auto \
+    --mode 2026-07-28 "$@"
 
 echo
 echo "run_sdk.sh: mcp $SDK_VERSION, total $("$PY" -c "print('%.1f' % ($(now) - $T0))")s, server logs in .logs/server-sdk-*.log"

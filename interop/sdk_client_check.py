@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive mcp_weather.py with the OFFICIAL MCP Python SDK client (pip `mcp`, 2.x) over Streamable HTTP.
 
-    python sdk_client_check.py [--url URL] [--mode MODE]... [--stateless-server] [--verbose]
+    python sdk_client_check.py [--url URL] [--mode MODE]... [--stateless-server] [--fixture] [--verbose]
 
 URL defaults to $MCP_URL (set by stack.py). MODE may be given several times (default: legacy auto):
 
@@ -15,8 +15,14 @@ URL defaults to $MCP_URL (set by stack.py). MODE may be given several times (def
 For each mode it prints PASS/FAIL per step: connect (and the negotiated version), ping (legacy only),
 tools/list, get_weather {"city":"Hangzhou"}, get_forecast {"city":"Hangzhou","days":3}, get_weather
 with a progress callback (SSE + notifications/progress), three kinds of
-bad call (arguments that violate inputSchema, a place that does not exist, an unknown tool) and the
-session teardown. Every HTTP exchange is recorded through httpx2 event hooks; a failing step prints the
+bad call (arguments that violate inputSchema, a place that does not exist, an unknown tool), the
+weather resources (templates/list, read, a city that does not exist, subscribe and unsubscribe on
+sessions), the weather_report prompt, completion of a city name, and the session teardown.
+
+With --fixture the server is ../examples/conformance_server.py instead, and the steps after tools/list
+are requests from the server to the client, answered by the SDK's sampling, elicitation and roots
+callbacks: on the call's SSE stream in a 2025 session (S23), as an InputRequiredResult that the SDK
+retries with the answers in 2026-07-28 (MRTR). Every HTTP exchange is recorded through httpx2 event hooks; a failing step prints the
 exchanges it caused, so a server bug can be reported with the exact request and response.
 Exit status 1 if any step failed. Requires the venv made by run_sdk.sh (mcp, anyio, httpx2).
 """
@@ -35,7 +41,8 @@ import mcp.client.session as sdk_session
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import Implementation
+from mcp_types import (CreateMessageResult, ElicitResult, Implementation, ListRootsResult,
+                       PromptReference, ResourceTemplateReference, Root, TextContent)
 
 try:
     from importlib.metadata import version as _pkg_version
@@ -164,7 +171,27 @@ def short(s, n=110):
 
 
 # --------------------------------------------------------------------------------------------- one mode
-async def run_mode(url, mode_spec, report, stateless_server, expect_auto):
+# --------------------------------------------------------------------------------------------- callbacks
+# What the SDK answers when the server asks (sampling, elicitation, roots): fixed, recognisable values.
+async def on_sampling(context, params):
+    return CreateMessageResult(role="assistant", model="interop-model", stopReason="endTurn",
+                               content=TextContent(type="text", text="Paris, said the model"))
+
+
+async def on_elicitation(context, params):
+    fields = list((params.requested_schema or {}).get("properties", {}))
+    return ElicitResult(action="accept", content=dict((name, "interop-%s" % name) for name in fields))
+
+
+async def on_list_roots(context):
+    return ListRootsResult(roots=[Root(uri="file:///interop/root", name="Interop root")])
+
+
+CALLBACKS = dict(sampling_callback=on_sampling, elicitation_callback=on_elicitation,
+                 list_roots_callback=on_list_roots)
+
+
+async def run_mode(url, mode_spec, report, stateless_server, expect_auto, fixture=False):
     mode, _, offer = mode_spec.partition("@")
     label = mode_spec
     if mode == "legacy":
@@ -187,8 +214,9 @@ async def run_mode(url, mode_spec, report, stateless_server, expect_auto):
                                                    "response": [wire.on_response]}) as http:
             client = Client(streamable_http_client(url, http_client=http), mode=mode,
                             read_timeout_seconds=STEP_TIMEOUT,
-                            client_info=Implementation(name="interop-sdk-check", version="1.0"))
-            await _run_steps(client, wire, report, label, mode, expected, stateless_server)
+                            client_info=Implementation(name="interop-sdk-check", version="1.0"),
+                            **(CALLBACKS if fixture else {}))
+            await _run_steps(client, wire, report, label, mode, expected, stateless_server, fixture)
     finally:
         sdk_session.LATEST_HANDSHAKE_VERSION = saved
 
@@ -215,7 +243,7 @@ async def run_mode(url, mode_spec, report, stateless_server, expect_auto):
     print("  ---- %s: %d HTTP exchanges in %.2fs" % (label, len(wire.exchanges), time.monotonic() - t_mode))
 
 
-async def _run_steps(client, wire, report, label, mode, expected, stateless_server):
+async def _run_steps(client, wire, report, label, mode, expected, stateless_server, fixture):
     # anyio cancel scopes must nest, so the whole connection lives in one `async with`; per-request
     # timeouts come from Client(read_timeout_seconds=...), the whole mode is bounded by MODE_TIMEOUT.
     m = wire.mark()
@@ -225,7 +253,8 @@ async def _run_steps(client, wire, report, label, mode, expected, stateless_serv
         with anyio.fail_after(MODE_TIMEOUT):
             async with client:
                 state["connected"] = True
-                await _connected_steps(client, wire, report, label, mode, expected, m, t0)
+                await _connected_steps(client, wire, report, label, mode, expected, m, t0, fixture,
+                                       stateless_server)
                 state["closing"] = wire.mark()
     except BaseException as exc:  # noqa: B902 (ExceptionGroup, TimeoutError, ...)
         if isinstance(exc, KeyboardInterrupt):
@@ -238,7 +267,7 @@ async def _run_steps(client, wire, report, label, mode, expected, stateless_serv
                         wire.since(state.get("closing", m)))
 
 
-async def _connected_steps(client, wire, report, label, mode, expected, m, t0):
+async def _connected_steps(client, wire, report, label, mode, expected, m, t0, fixture, stateless_server):
     # 1. connect ------------------------------------------------------------------------------
     version = client.protocol_version
     info = client.server_info
@@ -260,6 +289,10 @@ async def _connected_steps(client, wire, report, label, mode, expected, m, t0):
     # 2. ping (legacy only; removed in 2026-07-28) -------------------------------------------------
     if not modern:
         await step(report, wire, label, "ping", client.send_ping(), lambda r: (True, "empty result"))
+
+    if fixture:
+        await _client_request_steps(client, wire, report, label, modern)
+        return
 
     # 3. tools/list --------------------------------------------------------------------------------
     def check_list(res):
@@ -334,6 +367,92 @@ async def _connected_steps(client, wire, report, label, mode, expected, m, t0):
                expect_tool_error("unknown place is a tool execution error"))
     await step(report, wire, label, "call unknown tool",
                client.call_tool("no_such_tool", {}), None, expect_code=-32602)
+    await _resource_and_prompt_steps(client, wire, report, label, modern, stateless_server)
+
+
+async def _resource_and_prompt_steps(client, wire, report, label, modern, stateless_server):
+    """ 6. the weather resources, the weather_report prompt and city completion (6.4, 6.5). """
+    def check_templates(res):
+        uris = sorted(t.uri_template for t in res.resource_templates)
+        ok = uris == ["weather://{city}/current", "weather://{city}/forecast"]
+        return ok, "templates %s" % uris
+
+    def check_read(res):
+        first = res.contents[0] if res.contents else None
+        text = getattr(first, "text", "") or ""
+        ok = first is not None and "Hangzhou" in text and str(first.uri) == "weather://Hangzhou/current"
+        return ok, "%s (%s): %s" % (first.uri if first else "-", getattr(first, "mime_type", "?"), short(text, 60))
+
+    def check_prompts(res):
+        names = [p.name for p in res.prompts]
+        return "weather_report" in names, "prompts %s" % names
+
+    def check_prompt(res):
+        kinds = [m.content.type for m in res.messages]
+        ok = kinds == ["resource", "resource", "text"] and "Hangzhou" in res.messages[0].content.resource.text
+        return ok, "%d messages %s" % (len(kinds), kinds)
+
+    def check_completion(res):
+        values = res.completion.values
+        return "Hangzhou" in values, "values %s, total %s" % (values, res.completion.total)
+
+    await step(report, wire, label, "resources/templates/list", client.list_resource_templates(),
+               check_templates)
+    await step(report, wire, label, "resources/read weather://Hangzhou/current",
+               client.read_resource("weather://Hangzhou/current"), check_read)
+    await step(report, wire, label, "resources/read weather://Nowhere/current",
+               client.read_resource("weather://Nowhere/current"), None,
+               expect_code=-32602 if modern else -32002)
+    if not modern and not stateless_server:      # resources/subscribe needs a session (gone in 2026)
+        await step(report, wire, label, "resources/subscribe + unsubscribe",
+                   _subscribe_and_unsubscribe(client, "weather://Hangzhou/current"),
+                   lambda res: (True, "both answered {}"))
+    await step(report, wire, label, "prompts/list", client.list_prompts(), check_prompts)
+    await step(report, wire, label, 'prompts/get weather_report Hangzhou',
+               client.get_prompt("weather_report", {"city": "Hangzhou"}), check_prompt)
+    await step(report, wire, label, 'completion/complete city "Han"',
+               client.complete(PromptReference(type="ref/prompt", name="weather_report"),
+                               {"name": "city", "value": "Han"}), check_completion)
+    await step(report, wire, label, 'complete template city "Han"',
+               client.complete(ResourceTemplateReference(type="ref/resource", uri="weather://{city}/current"),
+                               {"name": "city", "value": "Han"}), check_completion)
+
+
+async def _subscribe_and_unsubscribe(client, uri):
+    await client.subscribe_resource(uri)
+    return await client.unsubscribe_resource(uri)
+
+
+async def _client_request_steps(client, wire, report, label, modern):
+    """ --fixture: tools and a prompt that ask the client things; the SDK's callbacks answer. """
+    how = "InputRequiredResult + retry" if modern else "request on the call's SSE stream"
+
+    def expect_text(*words):
+        def check(res):
+            messages = getattr(res, "messages", None)
+            text = " | ".join(m.content.text for m in messages) if messages is not None else text_of(res)
+            if getattr(res, "is_error", False):
+                return False, "isError=true: " + short(text)
+            missing = [w for w in words if w not in text]
+            if missing:
+                return False, "text lacks %s: %s" % (missing, short(text))
+            return True, "%s (%s)" % (short(text, 70), how)
+        return check
+    await step(report, wire, label, "test_sampling (sampling)",
+               client.call_tool("test_sampling", {"prompt": "Capital of France?"}),
+               expect_text("LLM response: Paris, said the model"))
+    await step(report, wire, label, "test_elicitation (elicitation)",
+               client.call_tool("test_elicitation", {"message": "Who are you?"}),
+               expect_text("action=accept", "interop-username"))
+    await step(report, wire, label, "roots/list",
+               client.call_tool("test_input_required_result_list_roots", {}),
+               expect_text("file:///interop/root"))
+    await step(report, wire, label, "two elicitations in a row",
+               client.call_tool("test_input_required_result_multi_round", {}),
+               expect_text("interop-name likes interop-color"))
+    await step(report, wire, label, "prompts/get that elicits",
+               client.get_prompt("test_input_required_result_prompt", {}),
+               expect_text("interop-context"))
 
 
 async def step(report, wire, label, name, coro, check, allow_32602=False, expect_code=None):
@@ -376,6 +495,8 @@ def main(argv=None):
                     help="legacy, legacy@2025-06-18, legacy@2025-03-26, auto, 2026-07-28 (repeatable)")
     ap.add_argument("--stateless-server", action="store_true",
                     help="the server runs with --stateless: expect no Mcp-Session-Id and no DELETE")
+    ap.add_argument("--fixture", action="store_true",
+                    help="the server is examples/conformance_server.py: check requests to the client")
     ap.add_argument("--expect-auto", default="2026-07-28",
                     help="version auto mode must end up with (default 2026-07-28; '' accepts any)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every HTTP exchange")
@@ -383,6 +504,7 @@ def main(argv=None):
     if not args.url:
         ap.error("no --url and no MCP_URL in the environment")
     warnings.filterwarnings("ignore", message="ping is removed")  # we only ping on legacy sessions
+    warnings.filterwarnings("ignore", message="resources/(un)?subscribe is removed")  # ditto
     logging.basicConfig(level=logging.WARNING, format="       sdk-log %(levelname)s %(name)s: %(message)s")
     modes = args.modes or ["legacy", "auto"]
     print("MCP Python SDK %s (mcp_types %s) on Python %s" % (
@@ -392,7 +514,7 @@ def main(argv=None):
 
     async def run_all():
         for mode in modes:
-            await run_mode(args.url, mode, report, args.stateless_server, args.expect_auto)
+            await run_mode(args.url, mode, report, args.stateless_server, args.expect_auto, args.fixture)
     anyio.run(run_all)
 
     print("\nsdk_client_check: %d mode(s) in %.2fs" % (len(modes), time.monotonic() - t0))
