@@ -24,6 +24,7 @@ parts depend on each other:
     HTTP/1.1 messages    header fields, read without the email package
     Weather              Open-Meteo and Seniverse clients, with a cache
     Weather tools        get_weather and get_forecast
+    Authorization        OAuth 2.0 bearer tokens, checked by introspection
     HTTP transport       Streamable HTTP on http.server
     Worker processes     --workers: every core of one host on one port
     stdio transport      the same dispatcher over stdin and stdout
@@ -69,6 +70,7 @@ import hashlib
 import hmac
 import http.client
 import http.server
+import io
 import itertools
 import json
 import logging
@@ -84,6 +86,12 @@ import sys
 import threading
 import time
 import urllib.parse
+import weakref
+
+try:
+    import ssl          # missing only from unusual builds: then no HTTPS
+except ImportError:     # pragma: no cover
+    ssl = None
 
 log = logging.getLogger("mcp_weather")
 
@@ -128,13 +136,24 @@ class Config(object):
     log_level = "info"
     trace = False               # log every JSON-RPC message in and out
     token = ()                  # accepted bearer tokens; empty: no auth
+    auth_server = ""            # OAuth authorization server (S65-S71)
+    resource_url = ""           # the audience tokens must name; "": Host
+    introspection_url = ""      # RFC 7662 endpoint; "": discovered
+    introspection_client_id = ""
+    introspection_client_secret = ""
+    required_scope = ()         # scopes every token must carry (S71)
+    introspection_cache = 60.0  # seconds an active token is trusted
     allow_origin = ()           # extra Origins allowed (S2, S3)
     allow_host = ()             # extra Host names allowed (field notes B-16)
     session_ttl = 1800.0        # idle seconds before a session expires
     max_sessions = 10000        # live sessions; LRU idle one evicted (B-5)
+    max_client_sessions = 0     # live sessions per client address; 0: any
     max_body = 4 * 1024 * 1024  # bytes; larger bodies get 413
     keepalive = 15.0            # seconds between SSE keep-alive comments
     idle_timeout = 120.0        # seconds an idle keep-alive connection lives
+    request_timeout = 10.0      # seconds to send one request (slowloris)
+    tls_cert = ""               # PEM certificate chain: serve HTTPS
+    tls_key = ""                # PEM private key; "": inside tls_cert
     node_id = ""                # session id prefix; "" picks a random one
     page_size = 50              # tools per tools/list page
     list_ttl = 60.0             # ttlMs hint on 2026-07-28 list results
@@ -189,6 +208,24 @@ OPTIONS = [
     ("trace", "MCP_TRACE", "log every JSON-RPC message in and out"),
     ("token", "MCP_AUTH_TOKEN", "require 'Authorization: Bearer TOKEN' "
      "(repeat or separate with commas to accept several)"),
+    ("auth_server", "MCP_AUTH_SERVER", "OAuth 2.0 authorization server "
+     "(its issuer URL): publish protected-resource metadata naming it and "
+     "accept the tokens it issues, checked by introspection"),
+    ("resource_url", "MCP_RESOURCE_URL", "this server's public URL, the "
+     "audience OAuth tokens must name (default: from the Host header)"),
+    ("introspection_url", "MCP_INTROSPECTION_URL", "OAuth token "
+     "introspection endpoint (default: from the authorization server's "
+     "metadata)"),
+    ("introspection_client_id", "MCP_INTROSPECTION_CLIENT_ID", "client id "
+     "this server uses to call the introspection endpoint"),
+    ("introspection_client_secret", "MCP_INTROSPECTION_CLIENT_SECRET",
+     "client secret for the introspection endpoint (prefer the environment "
+     "variable: other users can read flags with ps)"),
+    ("required_scope", "MCP_REQUIRED_SCOPE", "an OAuth scope every token "
+     "must carry, else 403 (repeatable, comma-separated)"),
+    ("introspection_cache", "MCP_INTROSPECTION_CACHE", "seconds an active "
+     "token's introspection answer is reused (default 60; 0 asks every "
+     "time)"),
     ("allow_origin", "MCP_ALLOWED_ORIGINS", "an Origin allowed besides "
      "loopback ones, e.g. https://app.example.com, or * for any "
      "(repeatable, comma-separated)"),
@@ -198,12 +235,22 @@ OPTIONS = [
      "expires (default 1800)"),
     ("max_sessions", "MCP_MAX_SESSIONS", "most live sessions; the least "
      "recently used idle one is evicted first (default 10000)"),
+    ("max_client_sessions", "MCP_MAX_CLIENT_SESSIONS", "most live sessions "
+     "per client address; that client's least recently used idle one is "
+     "evicted first (default 0: no cap)"),
     ("max_body", "MCP_MAX_BODY", "largest request body in bytes "
      "(default 4194304)"),
     ("keepalive", "MCP_KEEPALIVE", "seconds between SSE keep-alive "
      "comments (default 15)"),
     ("idle_timeout", "MCP_IDLE_TIMEOUT", "seconds an idle HTTP keep-alive "
      "connection is held open (default 120)"),
+    ("request_timeout", "MCP_REQUEST_TIMEOUT", "seconds a client has to "
+     "send a whole request, head and body (and, with TLS, to finish the "
+     "handshake); slower clients get 408 (default 10)"),
+    ("tls_cert", "MCP_TLS_CERT", "PEM certificate file (with its chain): "
+     "serve HTTPS instead of HTTP"),
+    ("tls_key", "MCP_TLS_KEY", "PEM private key file for --tls-cert "
+     "(default: inside the certificate file)"),
     ("node_id", "MCP_NODE_ID", "prefix of every session id, so a router "
      "can send a session back to its node (default: random)"),
     ("page_size", "MCP_PAGE_SIZE", "tools per tools/list page (default 50)"),
@@ -1911,6 +1958,15 @@ def is_modern(message):
 SLOW_METHODS = frozenset(["tools/call", "resources/read", "prompts/get",
                           "completion/complete"])
 
+
+def may_block(message):
+    """ A request for one of the SLOW_METHODS.  The method is checked to be
+    a string first: in a batch, a malformed message (a method that is a
+    list, say) reaches this before the dispatcher refuses it. """
+    method = message.get("method") if isinstance(message, dict) else None
+    return isinstance(method, str) and method in SLOW_METHODS
+
+
 # The server capability (a path into ServerCapabilities) each method needs:
 # without it the method does not exist for the client (4.1; -32601, 7.1).
 METHOD_CAPABILITIES = {
@@ -2795,11 +2851,15 @@ class Upstream(object):
             call.check_cancelled()
             raise self.failed(call, "%s did not answer within %g s"
                               % (self.name, self.timeout))
-        except (OSError, http.client.HTTPException) as exc:     # URLError too
+        except OSError as exc:          # URLError and RemoteDisconnected too
             call.check_cancelled()      # the cancel cut the connection
             reason = getattr(exc, "reason", exc)
             raise self.failed(call, "could not reach %s: %s"
                               % (self.name, reason))
+        except http.client.HTTPException as exc:    # e.g. a body cut short
+            call.check_cancelled()
+            raise self.failed(call, "%s sent a broken answer (%s)"
+                              % (self.name, type(exc).__name__))
         call.check_cancelled()
         elapsed = time.monotonic() - started
         if elapsed > self.timeout / 2:
@@ -2872,6 +2932,15 @@ class Upstream(object):
         return UpstreamConnection(parts, self._tls if parts.scheme ==
                                   "https" else None), False
 
+    def close_idle(self):
+        """ Close every kept-alive connection not in use (tests count
+        descriptors; a long-idle server need not hold sockets open). """
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for conn in connections:
+                conn.close()
+
     def checkin(self, parts, conn):
         conn.idle_since = time.monotonic()
         with self._lock:
@@ -2905,11 +2974,14 @@ class Upstream(object):
 
         def fetch():
             request = urllib.request.Request(url, headers=UPSTREAM_HEADERS)
+            deadline = time.monotonic() + self.timeout
             try:
                 with opener.open(request, timeout=self.timeout) as r:
-                    return r.status, r.read(MAX_UPSTREAM_BODY)
+                    return r.status, read_within(r, deadline,
+                                                 MAX_UPSTREAM_BODY)
             except urllib.error.HTTPError as exc:
-                return exc.code, exc.read(MAX_UPSTREAM_BODY)
+                return exc.code, read_within(exc, deadline,
+                                             MAX_UPSTREAM_BODY)
         return call.run_abandonable(fetch, self.timeout + 1)
 
     @staticmethod
@@ -3065,6 +3137,23 @@ class _ConnectionCutter(object):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def read_within(response, deadline, limit):
+    """ Up to limit bytes of a response body, read by deadline.  Socket
+    timeouts bound each read, not their sum: without a deadline, a service
+    that trickles its answer a byte at a time would hold a worker thread
+    long after the call gave up on it. """
+    parts, size = [], 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise socket.timeout("the answer was still arriving")
+        data = response.read1(min(65536, limit - size))
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    return b"".join(parts)
 
 
 class Place(object):
@@ -3541,10 +3630,207 @@ def build_dispatcher(config=None, weather=True):
     config = config or Config.from_env()
     dispatcher = MCPDispatcher(config)
     if weather:
-        provider = make_provider(config)
+        provider = dispatcher.provider = make_provider(config)
         add_weather_tools(dispatcher, provider)
         add_weather_resources(dispatcher, provider)
     return dispatcher
+
+
+###############################################################################
+# Authorization: an OAuth 2.0 resource server #################################
+###############################################################################
+
+# With --auth-server the server is an OAuth 2.0 protected resource (checklist
+# 2.9).  A client that gets 401 reads the WWW-Authenticate challenge, fetches
+# the protected-resource metadata it points to (RFC 9728) to learn which
+# authorization server to ask, gets a token there for this server's URL (its
+# "resource", RFC 8707) and sends it as a bearer token.  The server asks the
+# authorization server what the token is worth (introspection, RFC 7662) and
+# lets the request in only if the token is active, unexpired, issued for this
+# server and carries the required scopes (S69-S71).  Tokens are never passed
+# on: the weather services never see them (S69).
+
+PRM_PATH = "/.well-known/oauth-protected-resource"     # RFC 9728 3.1
+INTROSPECTION_ENTRIES = 10000   # active tokens remembered at once
+MAX_AUTH_BODY = 256 * 1024      # bytes read from the authorization server
+
+
+class AuthServerUnavailable(Exception):
+    """ The authorization server could not say whether a token is good. """
+
+
+class TokenIntrospector(object):
+    """ Asks the authorization server about bearer tokens (RFC 7662).
+
+    Active answers are kept for --introspection-cache seconds, so a busy
+    client costs one call per token per period; the checks of
+    token_problem() still run on every request, so a cached token stops
+    working when it expires.  Other answers are not kept.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.endpoint = config.introspection_url or None
+        self.cache = TTLCache(config.introspection_cache,
+                              INTROSPECTION_ENTRIES)
+
+    def introspect(self, token):
+        """ The authorization server's claims about token, a dict; raises
+        AuthServerUnavailable when there is no usable answer. """
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        claims = self.cache.get(key)
+        if claims is None:
+            claims = self.ask(token)
+            if claims.get("active") is True:
+                self.cache.put(key, claims)
+        return claims
+
+    def ask(self, token):
+        """ One introspection request: the token in a form, this server's
+        client credentials in HTTP Basic (RFC 7662 2.1, RFC 6749 2.3.1). """
+        form = urllib.parse.urlencode({"token": token, "token_type_hint":
+                                       "access_token"}).encode("utf-8")
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if self.config.introspection_client_id:
+            headers["Authorization"] = basic_credentials(
+                self.config.introspection_client_id,
+                self.config.introspection_client_secret)
+        url = self.introspection_endpoint()
+        status, claims = self.fetch(url, form, headers)
+        if status != 200 or not isinstance(claims, dict):
+            raise AuthServerUnavailable(
+                "the introspection endpoint %s answered HTTP %d%s" % (
+                    url, status, " (check --introspection-client-id and "
+                    "its secret)" if status in (401, 403) else ""))
+        return claims
+
+    def introspection_endpoint(self):
+        if self.endpoint is None:
+            self.endpoint = self.discover()
+        return self.endpoint
+
+    def discover(self):
+        """ introspection_endpoint from the authorization server's metadata
+        (RFC 8414, then OpenID Connect discovery), whose issuer must be the
+        one configured (RFC 8414 3.3). """
+        issuer = self.config.auth_server
+        for url in metadata_urls(issuer):
+            try:
+                status, metadata = self.fetch(url)
+            except AuthServerUnavailable as exc:
+                log.warning("OAuth discovery: %s", exc)
+                continue
+            if status != 200 or not isinstance(metadata, dict):
+                continue
+            endpoint = metadata.get("introspection_endpoint")
+            if str(metadata.get("issuer")).rstrip("/") != \
+                    issuer.rstrip("/"):
+                log.warning("OAuth discovery: %s names issuer %r, not %r",
+                            url, metadata.get("issuer"), issuer)
+            elif isinstance(endpoint, str) and endpoint:
+                log.info("OAuth: tokens are introspected at %s", endpoint)
+                return endpoint
+        raise AuthServerUnavailable(
+            "no introspection_endpoint in the metadata of %s (set "
+            "--introspection-url)" % issuer)
+
+    def fetch(self, url, data=None, headers=None):
+        """ (status, JSON value or None) of one request to the authorization
+        server, bounded by --request-timeout. """
+        import urllib.error     # here, not on top, as for Upstream: only
+        import urllib.request   # OAuth deployments need them
+        headers = dict(headers or {}, Accept="application/json")
+        headers["User-Agent"] = "%s/%s" % (SERVER_NAME, __version__)
+        request = urllib.request.Request(url, data=data, headers=headers)
+        timeout = self.config.request_timeout
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                status, body = answer.status, read_within(
+                    answer, time.monotonic() + timeout, MAX_AUTH_BODY)
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, b""
+        except (urllib.error.URLError, OSError,
+                http.client.HTTPException) as exc:
+            raise AuthServerUnavailable("cannot reach %s: %s" % (
+                url, getattr(exc, "reason", exc)))
+        try:
+            return status, parse_json(body)
+        except RPCError:
+            return status, None
+
+
+def metadata_urls(issuer):
+    """ Where an authorization server publishes its metadata: RFC 8414 3.1
+    puts the well-known path before the issuer's path, OpenID Connect
+    Discovery after it; MCP clients try the same list. """
+    parts = urllib.parse.urlsplit(issuer)
+    root, path = "%s://%s" % (parts.scheme, parts.netloc), \
+        parts.path.rstrip("/")
+    urls = [root + "/.well-known/oauth-authorization-server" + path,
+            root + "/.well-known/openid-configuration" + path,
+            root + path + "/.well-known/openid-configuration"]
+    return list(collections.OrderedDict.fromkeys(urls))
+
+
+def basic_credentials(client_id, secret):
+    """ HTTP Basic for an OAuth client: each part form-encoded first. """
+    pair = "%s:%s" % (urllib.parse.quote_plus(client_id),
+                      urllib.parse.quote_plus(secret))
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def token_problem(claims, resource, now=None):
+    """ Why introspected claims do not let a request in, or None.  S69: the
+    token must be active, within its exp and nbf times, and issued for this
+    server, i.e. its audience names our resource (RFC 8707); a token meant
+    for another service is refused even if it is otherwise valid. """
+    now = time.time() if now is None else now
+    if claims.get("active") is not True:
+        return "the token is not active"
+    expires, starts = claims.get("exp"), claims.get("nbf")
+    if expires is not None and not (_is_type(expires, "number") and
+                                    now < expires):
+        return "the token has expired"
+    if starts is not None and not (_is_type(starts, "number") and
+                                   starts <= now):
+        return "the token is not valid yet"
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else \
+        audience if isinstance(audience, list) else []
+    if not any(isinstance(a, str) and same_resource(a, resource)
+               for a in audiences):
+        return "the token was issued for another audience, not %s" % resource
+    return None
+
+
+def same_resource(a, b):
+    """ Two resource URLs name the same server: scheme and host compare
+    without case, and a trailing slash does not count. """
+    try:
+        a, b = urllib.parse.urlsplit(a), urllib.parse.urlsplit(b)
+    except ValueError:
+        return False
+    return (a.scheme.lower(), a.netloc.lower(), a.path.rstrip("/")) == \
+        (b.scheme.lower(), b.netloc.lower(), b.path.rstrip("/"))
+
+
+def missing_scopes(claims, required):
+    scope = claims.get("scope")
+    granted = scope.split() if isinstance(scope, str) else []
+    return [s for s in required if s not in granted]
+
+
+def token_principal(claims, token):
+    """ Who a token speaks for; sessions are bound to it (S47).  The
+    subject, when the authorization server names one: a refreshed token of
+    the same user keeps its sessions, another user's token cannot use
+    them. """
+    subject = claims.get("sub")
+    if isinstance(subject, str) and subject:
+        seed = "oauth\n%s\n%s" % (claims.get("iss"), subject)
+    else:
+        seed = "oauth-token\n" + token
+    return hashlib.sha256(seed.encode("utf-8", "replace")).hexdigest()
 
 
 ###############################################################################
@@ -3562,6 +3848,8 @@ def build_dispatcher(config=None, weather=True):
 #         Last-Event-ID, the rest of a stream whose connection was cut.
 #   DELETE  ends the session.
 
+PLAIN_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|"
+                        r"^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 UPGRADE = "upgrade"        # await_answer(): a notification came first
 UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
 SESSION_REQUIRED = (
@@ -3667,6 +3955,44 @@ def needs_answer(message):
         return True
 
 
+class RequestTimeout(socket.timeout):
+    """ A client took longer than --request-timeout to send a request. """
+
+
+class RequestReader(io.RawIOBase):
+    """ The read side of a connection, under the handler's buffered rfile.
+
+    Between requests, a read waits up to --idle-timeout for the next one.
+    While a request is being read (``deadline`` set), each read may only
+    wait for what is left of --request-timeout: socket timeouts bound one
+    read, so without a deadline a client that sends its headers or body a
+    byte at a time (slowloris) could hold its thread for ever.  Writes keep
+    the idle timeout.
+    """
+
+    def __init__(self, sock, idle_timeout):
+        self.sock, self.idle_timeout = sock, idle_timeout
+        self.deadline, self.expired = None, False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.deadline is None:
+            return self.sock.recv_into(buffer)
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise socket.timeout("out of time")
+            self.sock.settimeout(left)
+            return self.sock.recv_into(buffer)
+        except socket.timeout:
+            self.expired = True
+            raise RequestTimeout("request not received in time")
+        finally:
+            self.sock.settimeout(self.idle_timeout)
+
+
 class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     """ Streamable HTTP on top of http.server.
 
@@ -3691,6 +4017,81 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.started, self.status, self.rpc, self.sid = time.monotonic(), \
             None, "-", "-"
+        self.rfile.close()              # the plain one: ours has a clock
+        self.reader = RequestReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self.reader)
+        # The first request is timed from the connection, TLS included.
+        self.reader.deadline = time.monotonic() + self.config.request_timeout
+
+    def handle(self):
+        """ The TLS handshake, if any, then requests until the connection
+        closes.  The handshake happens here, in the connection's own thread
+        and within --request-timeout, not in the accept loop: a client that
+        never finishes it holds up no one else. """
+        if self.server.tls is not None and not self.tls_handshake():
+            return
+        http.server.BaseHTTPRequestHandler.handle(self)
+
+    def tls_handshake(self):
+        client = self.client_address[0]
+        try:
+            self.connection.settimeout(max(0.001, self.reader.deadline -
+                                           time.monotonic()))
+            self.connection.do_handshake()
+            return True
+        except socket.timeout:
+            log.warning("TLS handshake with %s not finished within %g s "
+                        "(--request-timeout); connection closed", client,
+                        self.config.request_timeout)
+        except OSError as exc:              # ssl.SSLError is an OSError
+            log.info("TLS handshake with %s failed: %s%s", client, exc,
+                     " (a plain-HTTP client: use https://)"
+                     if "HTTP_REQUEST" in str(exc) else "")
+        finally:
+            self.connection.settimeout(self.timeout)
+        return False
+
+    def handle_one_request(self):
+        """ Read and serve one request.  A kept-alive connection may idle
+        for --idle-timeout before its next request begins; from the
+        request's first byte (from the connection, for the first request)
+        the request line, headers and body must all arrive within
+        --request-timeout, or the client gets 408 and the connection
+        closes.  So a slow client holds one thread for a bounded time, and
+        every other connection has its own thread (starving no one). """
+        self.command, self.status, self.reader.expired = None, None, False
+        if self.reader.deadline is None:
+            if not self.next_request_begins():
+                self.close_connection = True
+                return
+            self.reader.deadline = time.monotonic() + \
+                self.config.request_timeout
+        try:
+            http.server.BaseHTTPRequestHandler.handle_one_request(self)
+        finally:
+            self.reader.deadline = None
+        if self.reader.expired and self.status is None:
+            self.request_timed_out()        # in the request line or headers
+
+    def next_request_begins(self):
+        """ Wait (up to --idle-timeout) for a byte of the next request. """
+        try:
+            return bool(self.rfile.peek(1))
+        except socket.timeout:
+            log.debug("closing the connection from %s: idle for %g s "
+                      "(--idle-timeout)", self.client_address[0],
+                      self.config.idle_timeout)
+        except OSError:
+            pass
+        return False
+
+    def request_timed_out(self):
+        """ 408 for a request that did not arrive in time, then close. """
+        log.warning("408: %s did not send its request within %g s "
+                    "(--request-timeout); connection closed",
+                    self.client_address[0], self.config.request_timeout)
+        self.send_error(408, "Request Timeout: the request did not arrive "
+                        "within %g s" % self.config.request_timeout)
 
     @property
     def config(self):
@@ -3796,6 +4197,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 action()
         except RPCError as exc:
             self.send_rpc_error(exc)
+        except RequestTimeout:
+            self.request_timed_out()          # the body came too slowly
         except OSError:
             self.close_connection = True      # the client went away
         except Exception:                     # a bug: say so, keep serving
@@ -3826,22 +4229,33 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if exc.status >= 500:
             self.close_connection = True
         headers = list(exc.headers)
-        if exc.status == 405:
-            headers.append(("Allow", "POST" if self.dispatcher.stateless
-                            else "GET, POST, DELETE"))
+        if exc.status == 405 and not any(h[0] == "Allow" for h in headers):
+            headers.append(("Allow", self.allowed_methods()))
         if exc.status >= 500:
             headers.append(("Retry-After", "5"))
         self.send_json(exc.status, exc.response(self.request_id), headers)
 
+    def allowed_methods(self):
+        return "POST" if self.dispatcher.stateless else "GET, POST, DELETE"
+
     def send_error(self, code, message=None, explain=None):
-        """ http.server's own errors (bad request line, headers too long)
-        as JSON too. """
+        """ http.server's own errors (bad request line, headers too long,
+        a request too slow) as JSON too.  Two become 4xx: an unknown method
+        (501 in http.server) is 405, and an HTTP/2 request line (505) is
+        400.  Both are the client's doing, and a 5xx would tell monitoring
+        that the server is failing. """
         self.close_connection = True
         self.extra_headers = getattr(self, "extra_headers", [])
+        headers = []
+        if code == 501:
+            code, message = 405, "Method Not Allowed: %s" % message
+            headers.append(("Allow", self.allowed_methods()))
+        elif code == 505:
+            code = 400
         error = RPCError(INVALID_REQUEST, message or
                          self.responses.get(code, ("Error",))[0])
         try:
-            self.send_json(code, error.response())
+            self.send_json(code, error.response(), headers)
         except OSError:
             pass
 
@@ -3914,6 +4328,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, {"status": "ok", "server": SERVER_NAME,
                                  "version": __version__})
             return False
+        if self.config.auth_server and path in self.metadata_paths():
+            self.check_host_and_origin()
+            self.send_resource_metadata()
+            return False
         raise RPCError(INVALID_REQUEST, "Not Found: the MCP endpoint is %s"
                        % endpoint, status=404)
 
@@ -3954,24 +4372,125 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                        % (header, value[:200]), status=403)
 
     def check_auth(self):
-        """ Bearer tokens, compared in constant time (S5, S7). """
-        tokens = self.config.token
-        if not tokens:
+        """ Bearer tokens (S5, S7): a static --token, or, with
+        --auth-server, an OAuth access token that the authorization server
+        vouches for (S69).  No token or a bad one is 401, with a challenge
+        that says where to get a good one (S66-S68); a good token without
+        the required scopes is 403 (S70, S71).  self.principal records who
+        the token speaks for: sessions are bound to it (S47). """
+        config = self.config
+        if not config.token and not config.auth_server:
             return
         scheme, _, value = self.headers.get("Authorization", "").partition(
             " ")
-        value = value.strip().encode("utf-8", "replace")
-        matched = None
-        for token in tokens:
+        value, problem = value.strip(), None
+        if scheme.lower() == "bearer" and value:
+            self.principal = self.static_principal(value)
+            if not self.principal and self.server.introspector is not None:
+                self.principal, problem = self.oauth_principal(value)
+        if not self.principal:
+            raise RPCError(INVALID_REQUEST, "Unauthorized: %s" % (
+                problem or "send 'Authorization: Bearer <token>'"),
+                status=401, headers=[("WWW-Authenticate", self.challenge(
+                    "invalid_token" if value else None, problem))])
+
+    def static_principal(self, value):
+        """ A --token matched in constant time, or "". """
+        value, matched = value.encode("utf-8", "replace"), None
+        for token in self.config.token:
             if hmac.compare_digest(value, token.encode("utf-8")):
                 matched = token
-        if scheme.lower() != "bearer" or matched is None:
-            challenge = 'Bearer realm="mcp"' + (
-                ', error="invalid_token"' if value else "")
-            raise RPCError(INVALID_REQUEST, "Unauthorized: send "
-                           "'Authorization: Bearer <token>'", status=401,
-                           headers=[("WWW-Authenticate", challenge)])
-        self.principal = hashlib.sha256(matched.encode()).hexdigest()
+        return hashlib.sha256(matched.encode()).hexdigest() if matched \
+            else ""
+
+    def oauth_principal(self, token):
+        """ (principal, "") for a token the authorization server vouches
+        for, ("", why not) otherwise; 403 when it lacks a scope (S71), 503
+        when the authorization server cannot be asked. """
+        client = self.client_address[0]
+        try:
+            claims = self.server.introspector.introspect(token)
+        except AuthServerUnavailable as exc:
+            log.error("cannot check the bearer token from %s: %s", client,
+                      exc)
+            raise RPCError(INTERNAL_ERROR, "Service Unavailable: the "
+                           "authorization server could not check the "
+                           "token", status=503)
+        problem = token_problem(claims, self.resource())
+        if problem:
+            log.warning("401: bearer token from %s refused: %s", client,
+                        problem)
+            return "", problem
+        missing = missing_scopes(claims, self.config.required_scope)
+        if missing:
+            log.warning("403: bearer token from %s lacks scope %s", client,
+                        " ".join(missing))
+            raise RPCError(INVALID_REQUEST, "Forbidden: the token lacks "
+                           "scope %s" % " ".join(missing), status=403,
+                           headers=[("WWW-Authenticate", self.challenge(
+                               "insufficient_scope", "the token lacks "
+                               "scope %s" % " ".join(missing)))])
+        return token_principal(claims, token), ""
+
+    def challenge(self, error=None, description=None):
+        """ WWW-Authenticate for 401 and 403 (RFC 6750 3).  With
+        --auth-server it names the scopes to ask for (S68) and where the
+        protected-resource metadata is (S66, S67, S71). """
+        params = [("realm", "mcp")]
+        if error:
+            params.append(("error", error))
+        if description:
+            params.append(("error_description", description))
+        if self.config.auth_server:
+            if self.config.required_scope:
+                params.append(("scope", " ".join(self.config.required_scope)))
+            params.append(("resource_metadata", self.metadata_url()))
+        return "Bearer " + ", ".join('%s="%s"' % p for p in params)
+
+    # -- OAuth protected-resource metadata (RFC 9728, S65, S67) -------------
+
+    def resource(self):
+        """ This server's resource identifier (RFC 8707), the audience its
+        tokens must name: --resource-url, or the URL the client used. """
+        if self.config.resource_url:
+            return self.config.resource_url
+        host = self.headers.get("Host", "")
+        if not PLAIN_HOST.match(host):          # never echo odd values
+            host = urllib.parse.urlsplit(self.server.url).netloc
+        return "%s://%s%s" % ("https" if self.server.tls else "http", host,
+                              self.config.path.rstrip("/") or "/")
+
+    def metadata_url(self):
+        """ RFC 9728 3.1: the well-known path goes between the host and the
+        resource's path. """
+        parts = urllib.parse.urlsplit(self.resource())
+        return "%s://%s%s%s" % (parts.scheme, parts.netloc, PRM_PATH,
+                                parts.path.rstrip("/"))
+
+    def metadata_paths(self):
+        """ The root form and the path-suffixed forms clients try (S67). """
+        paths = [PRM_PATH, PRM_PATH + self.config.path.rstrip("/")]
+        if self.config.resource_url:
+            paths.append(PRM_PATH + urllib.parse.urlsplit(
+                self.config.resource_url).path.rstrip("/"))
+        return paths
+
+    def send_resource_metadata(self):
+        """ The protected-resource metadata: which authorization server
+        issues tokens for this resource (S65), how to send them, and the
+        scopes they need. """
+        if self.command == "OPTIONS":
+            return self.options()
+        if self.command not in ("GET", "HEAD"):
+            raise RPCError(INVALID_REQUEST, "Method Not Allowed", status=405,
+                           headers=[("Allow", "GET")])
+        metadata = {"resource": self.resource(),
+                    "authorization_servers": [self.config.auth_server],
+                    "bearer_methods_supported": ["header"],
+                    "resource_name": SERVER_TITLE}
+        if self.config.required_scope:
+            metadata["scopes_supported"] = list(self.config.required_scope)
+        self.send_json(200, metadata)
 
     def check_content_type(self):
         media, _, params = self.headers.get("Content-Type", "").partition(";")
@@ -3993,13 +4512,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         lengths = set(v.strip()
                       for v in self.headers.get_all("Content-Length") or ())
         if codings:
+            asked_to_close = self.close_connection  # "Connection: close"
             self.close_connection = True    # also when Content-Length is set
             if codings != ["chunked"]:
                 raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
                                "Transfer-Encoding %s" % ", ".join(codings),
                                status=400)
             body = self.read_chunked(limit)
-            self.close_connection = bool(lengths)
+            self.close_connection = asked_to_close or bool(lengths)
         else:
             if not lengths:
                 raise RPCError(INVALID_REQUEST, "Length Required: send "
@@ -4096,6 +4616,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if initialize:
             if not dispatcher.stateless:
                 dispatcher.sessions.make_room()     # 503 now, not a 200 later
+                self.server.client_sessions.make_room(self.client_address[0])
             return None, None
         if dispatcher.stateless:
             return None, self.legacy_version(None)
@@ -4184,8 +4705,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             finally:
                 stream.finish()
 
-        slow = any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
-                   for m in messages)
+        slow = any(may_block(m) for m in messages)
         generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
             if slow:
@@ -4197,6 +4717,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 session = created[0]
                 self.sid = session.short
                 headers.append(("Mcp-Session-Id", session.id))
+                self.server.client_sessions.add(self.client_address[0],
+                                                session)
             self.deliver(stream, framing, session, version, batch=batch,
                          headers=headers, cancel=cancelled,
                          generation=generation)
@@ -4489,18 +5011,89 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def peer_gone(self):
-        """ Whether the client closed its end, without reading its data. """
+        """ Whether the client closed its end, without reading its data.
+        A TLS client sends nothing while it reads an answer but its
+        close_notify alert, so with TLS anything to read means it left
+        (and a TLS socket cannot peek). """
         try:
             readable = select.select([self.connection], [], [], 0)[0]
+            if readable and self.server.tls is not None:
+                return True
             return bool(readable) and \
                 self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
 
 
+class ClientSessions(object):
+    """ --max-client-sessions: live sessions per client address.  With only
+    the global --max-sessions, one host flooding initialize would evict
+    every other client's idle sessions (field notes B-5); with this cap it
+    evicts its own.  Sessions are held weakly: an ended one just drops out.
+    Behind a reverse proxy every client has the proxy's address, so leave
+    it off there (the default). """
+
+    def __init__(self, sessions, limit):
+        self.sessions, self.limit = sessions, limit
+        self._by_client = {}            # address -> WeakSet of Sessions
+        self._lock = threading.Lock()
+
+    def make_room(self, client):
+        """ Before a new session for client: at the cap, end its least
+        recently used idle session; if all of them are busy, 429. """
+        if not self.limit:
+            return
+        with self._lock:
+            live = [s for s in self._by_client.get(client, ())
+                    if not s.closed]
+        if len(live) < self.limit:
+            return
+        idle = [s for s in live if not s.busy()]
+        if not idle:
+            raise RPCError(INVALID_REQUEST, "Too Many Requests: %s has %d "
+                           "live sessions, none idle (--max-client-sessions)"
+                           % (client, len(live)), status=429,
+                           headers=[("Retry-After", "5")])
+        oldest = min(idle, key=lambda s: s.last_seen)
+        log.info("session %s evicted: --max-client-sessions %d reached by "
+                 "%s", oldest.short, self.limit, client)
+        self.sessions.close(oldest.id)
+
+    def add(self, client, session):
+        if not self.limit:
+            return
+        with self._lock:
+            self._by_client.setdefault(client, weakref.WeakSet()).add(session)
+            if len(self._by_client) > 2 * len(self.sessions) + 64:
+                self._by_client = dict((c, s) for c, s in
+                                       self._by_client.items() if len(s))
+
+
+def make_tls_context(config):
+    """ The TLS context for --tls-cert and --tls-key (TLS 1.2 or later,
+    HTTP/1.1 offered by ALPN), or None for plain HTTP. """
+    if not config.tls_cert:
+        if config.tls_key:
+            raise ValueError("--tls-key needs --tls-cert")
+        return None
+    if ssl is None:
+        raise ValueError("--tls-cert: this Python was built without ssl")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError("--tls-cert %s / --tls-key %s: %s" % (
+            config.tls_cert, config.tls_key or "-", exc))
+    return context
+
+
 class MCPServer(http.server.ThreadingHTTPServer):
     """ A threading HTTP server holding the dispatcher: one thread per
-    connection, plus the dispatcher's pool of workers for tool calls. """
+    connection, plus the dispatcher's pool of workers for tool calls.
+    With --tls-cert the listening socket is wrapped for TLS; each
+    connection's handshake happens in its own thread (handle()). """
 
     daemon_threads = True
     request_queue_size = 1024       # listen backlog, for bursts of clients
@@ -4519,8 +5112,16 @@ class MCPServer(http.server.ThreadingHTTPServer):
         self.stopping = False
         self.active = collections.Counter()
         self.active_cond = threading.Condition()
+        self.tls = make_tls_context(self.config)        # before binding
+        self.introspector = TokenIntrospector(self.config) \
+            if self.config.auth_server else None
+        self.client_sessions = ClientSessions(
+            self.dispatcher.sessions, self.config.max_client_sessions)
         http.server.ThreadingHTTPServer.__init__(
             self, (self.config.host, self.config.port), handler)
+        if self.tls is not None:
+            self.socket = self.tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False)
 
     def server_bind(self):
         # HTTPServer.server_bind looks up the host's FQDN, which can stall
@@ -4540,7 +5141,8 @@ class MCPServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self):
-        return endpoint_url(self.server_address, self.config.path)
+        return endpoint_url(self.server_address, self.config.path,
+                            self.tls is not None)
 
     def working(self):
         return self._tracking("calls")
@@ -4580,12 +5182,14 @@ class MCPServer(http.server.ThreadingHTTPServer):
                                       timeout=1.0)
 
 
-def endpoint_url(address, path):
-    """ http://host:port/path for a bound (host, port, ...) address. """
+def endpoint_url(address, path, tls=False):
+    """ http://host:port/path (https:// with TLS) for a bound (host, port,
+    ...) address. """
     host = address[0]
     if ":" in host:
         host = "[%s]" % host
-    return "http://%s:%d%s" % (host, address[1], path)
+    return "%s://%s:%d%s" % ("https" if tls else "http", host, address[1],
+                             path)
 
 
 def make_server(config=None, dispatcher=None):
@@ -4611,9 +5215,17 @@ def log_listening(url, config, dispatcher, workers=""):
              "stateless" if dispatcher.stateless else "sessions",
              ", ".join(t.name for t in dispatcher.tools.list()) or "none",
              workers)
-    if not is_loopback(config.host) and not config.token:
+    loopback = is_loopback(config.host)
+    if not loopback and not config.token and not config.auth_server:
         log.warning("listening beyond loopback without --token: anyone who "
                     "can reach %s can use it", url)
+    if config.auth_server:
+        log.info("OAuth: protected-resource metadata at %s, naming %s",
+                 PRM_PATH + config.path.rstrip("/"), config.auth_server)
+    if (config.token or config.auth_server) and not config.tls_cert and \
+            not loopback:
+        log.warning("bearer tokens cross the network in clear text: use "
+                    "--tls-cert, or a proxy that terminates TLS")
 
 
 def stop_on_signals():
@@ -4731,11 +5343,13 @@ def serve_workers(config, dispatcher=None):
     problem = workers_problem(config)
     if problem:
         raise ValueError(problem)
+    make_tls_context(config)        # a bad certificate stops us, not each
     dispatcher = dispatcher or build_dispatcher(config)
     reserved = reserve_port(config)
     try:
         config.port = reserved.getsockname()[1]
-        log_listening(endpoint_url(reserved.getsockname(), config.path),
+        log_listening(endpoint_url(reserved.getsockname(), config.path,
+                                   bool(config.tls_cert)),
                       config, dispatcher, ", %d workers" % config.workers)
         stop = stop_on_signals()
         pool = WorkerProcesses(config, dispatcher)
@@ -4969,8 +5583,7 @@ def stdio_message(dispatcher, payload, session, send):
         if responses:
             send(responses)
 
-    if any(isinstance(m, dict) and m.get("method") in SLOW_METHODS
-           for m in messages):
+    if any(may_block(m) for m in messages):
         worker = threading.Thread(target=work, name="call", daemon=True)
         worker.start()
         return [worker]
@@ -5003,7 +5616,8 @@ Try it:
 
 def metavar(name, kind):
     """ What a flag takes, as --help shows it: every float is seconds. """
-    special = {"port": "PORT", "max_body": "BYTES", "sse_retry": "MS"}
+    special = {"port": "PORT", "max_body": "BYTES", "sse_retry": "MS",
+               "tls_cert": "FILE", "tls_key": "FILE", "auth_server": "URL"}
     if name in special:
         return special[name]
     if kind is float:
@@ -5077,6 +5691,9 @@ def main(argv=None, setup=None, weather=True):
         return serve_stdio(dispatcher)
     try:
         return serve_http(config, dispatcher)
+    except ValueError as exc:               # e.g. an unreadable --tls-cert
+        log.error("%s", exc)
+        return 2
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port,
                   exc)
