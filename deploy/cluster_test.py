@@ -378,6 +378,17 @@ class Results(object):
         self.report(name, ok, text)
 
 
+def logged(count, enough, timeout=5.0):
+    """ count() once enough(count()) holds, or after timeout: nodes write
+    an access-log line just after the answer it records has gone out. """
+    deadline = time.monotonic() + timeout
+    value = count()
+    while not enough(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = count()
+    return value
+
+
 def check_sessions_stay_home(cluster, count=30, follow_ups=4):
     """ initialize round-robin; every later request of a session on the
     node its id names (B-2, C-2). """
@@ -393,16 +404,21 @@ def check_sessions_stay_home(cluster, count=30, follow_ups=4):
         for number in range(follow_ups):
             statuses.append(post(cluster.port, rpc(
                 "tools/list", number + 1), session)[0])
-    home, strays = 0, 0
-    for node in cluster.nodes:
-        for _, _, status, method, sid in node.access():
-            owner = [s for s in sessions if s.endswith(sid)]
-            if method == "tools/list" and owner:
-                if owner[0].startswith(node.name + "."):
-                    home += 1
-                else:
-                    strays += 1
     expected = count * follow_ups
+
+    def tally():
+        home, strays = 0, 0
+        for node in cluster.nodes:
+            for _, _, status, method, sid in node.access():
+                owner = [s for s in sessions if s.endswith(sid)]
+                if method == "tools/list" and owner:
+                    if owner[0].startswith(node.name + "."):
+                        home += 1
+                    else:
+                        strays += 1
+        return home, strays
+    # A node writes its access line just after the answer has gone out.
+    home, strays = logged(tally, lambda counts: sum(counts) >= expected)
     ok = statuses.count(200) == expected and home == expected and \
         strays == 0 and all(made.values())
     return ok, ("%d sessions, initialize round-robin: %s; %d requests in "
@@ -565,13 +581,15 @@ def check_stateless_load(cluster, clients, requests):
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    time.sleep(0.2)                  # the last access-log lines
+    total = clients * requests
+    logged(lambda: sum(sum(1 for l in node.access()[before[node.name]:]
+                           if l[3] == "tools/call") for node in cluster.nodes),
+           lambda count: count >= total)      # the last access-log lines
     share, pids = {}, {}
     for node in cluster.nodes:
         lines = node.access()[before[node.name]:]
         share[node.name] = sum(1 for l in lines if l[3] == "tools/call")
         pids[node.name] = sorted(set(l[0] for l in lines if l[0]))
-    total = clients * requests
     workers = ", ".join("%s: %d" % (pid, sum(
         1 for l in cluster.node("n3").access()[before["n3"]:]
         if l[0] == pid and l[3] == "tools/call")) for pid in pids["n3"])
