@@ -1,18 +1,22 @@
 # -*- coding: utf-8 -*-
-"""HTTP-level tests of mcp_weather.py: the server core (issue 2), streams,
-resumption, cancellation, logging, stdio and shutdown (issue 3), the
-2026-07-28 era on the same endpoint (issue 4), and reliability and security
-(issue 8: fuzzers, faulty upstreams, leaks, slow clients, floods, HTTPS,
-OAuth).
+"""HTTP-level tests of mcp_weather.py and of the client: the server core
+(issue 2), streams, resumption, cancellation, logging, stdio and shutdown
+(issue 3), the 2026-07-28 era on the same endpoint (issue 4), the client
+mcp_client.py and llm.py against a fake OpenAI-compatible API (issue 5),
+resources, prompts, completion and requests to the client (issue 6), what
+the performance work must keep (issue 7), reliability and security (issue
+8: fuzzers, faulty upstreams, leaks, slow clients, floods, HTTPS, OAuth) and
+--workers (issue 9).
 
 Run them with:
 
     python -m unittest -v test_mcp
 
-They need nothing but the standard library and mcp_weather.py beside this
-file: Open-Meteo and Seniverse are faked by a small HTTP server on loopback
-that answers with the sample bodies of ../shared/upstream/ (embedded below,
-so the tests do not depend on that folder).  Every test talks to a real
+They need nothing but the standard library and the project's files beside
+this one (mcp_weather.py, mcp_client.py, llm.py): Open-Meteo and Seniverse
+are faked by a small HTTP server on loopback that answers with the sample
+bodies of ../shared/upstream/ (embedded below, so the tests do not depend on
+that folder).  Every test talks to a real
 in-process server through http.client and asserts what a client sees on
 the wire: status, headers, body bytes, SSE events and NDJSON lines.
 
@@ -43,10 +47,13 @@ subprocess on --port 0).
 
 import base64
 import collections
+import contextlib
 import copy
+import hashlib
 import http.client
 import http.server
 import json
+import io
 import logging
 import os
 import random
@@ -63,6 +70,7 @@ import threading
 import time
 import tracemalloc
 import unittest
+import unittest.mock
 import urllib.parse
 
 try:
@@ -70,6 +78,8 @@ try:
 except ImportError:
     ssl = None
 
+import llm
+import mcp_client
 import mcp_weather
 
 # The server logs to the "mcp_weather" logger; without a handler Python's
@@ -5073,16 +5083,6 @@ class DualEraTests(_StreamTestCase):
 # The model's retry waits are recorded instead of slept (make_model is
 # wrapped) and every MCPClient deadline is a fraction of a second, so the
 # whole block runs in a few seconds.
-
-import contextlib
-import hashlib
-import io
-import shutil
-import tempfile
-import unittest.mock
-
-import llm
-import mcp_client
 
 # As for mcp_weather above: the warnings of clients the tests drive directly
 # (a session lost, a stream resumed) are expected, not noise for the run.
