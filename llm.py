@@ -59,6 +59,11 @@ def api_message(body):
         data = json.loads(text)
     except ValueError:
         return " ".join(text.split())[:200] or "(empty body)"
+    return error_text(data)
+
+
+def error_text(data):
+    """ The message of an already parsed error body, on one line. """
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         error = error.get("message") or error.get("detail") or error
@@ -108,8 +113,7 @@ def first_choice(data):
         raise LLMError("the model answered something that is not a JSON "
                        "object")
     if data.get("error"):
-        raise LLMError("the model answered an error: %s"
-                       % api_message(json.dumps(data).encode()))
+        raise LLMError("the model answered an error: %s" % error_text(data))
     choices = data.get("choices") or [{}]
     return choices[0] if isinstance(choices[0], dict) else {}
 

@@ -867,8 +867,7 @@ def as_messages(value):
 # Tools for a model: names and schemas an OpenAI-compatible API accepts
 # ==========================================================================
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-MAX_NAME = 64
+MAX_NAME = 64               # names match ^[a-zA-Z0-9_-]{1,64}$
 
 
 def model_tool_name(server, tool, taken=()):
@@ -998,6 +997,19 @@ def result_text(result):
 # MultiServerClient: every configured server, concurrently
 # ==========================================================================
 
+def in_threads(function, argument_tuples):
+    """ function(*arguments) for each tuple, all at once, each in its own
+    thread; returns when every one has ended.  Ctrl-C interrupts the wait
+    (KeyboardInterrupt reaches only the main thread, which waits here). """
+    threads = [threading.Thread(target=function, args=tuple(arguments),
+                                daemon=True)
+               for arguments in argument_tuples]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 class ModelTool(object):
     """ One server's tool as a model sees it, and the way back to it. """
 
@@ -1038,12 +1050,7 @@ class MultiServerClient(object):
                 log.debug("%s: connect failed", name, exc_info=True)
                 self.failures[name] = str(error) or type(error).__name__
                 client.close()
-        threads = [threading.Thread(target=reach, args=item, daemon=True)
-                   for item in sorted(self.clients.items())]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        in_threads(reach, sorted(self.clients.items()))
         for name in sorted(listed):
             for tool in listed[name]:
                 self.add_tool(name, tool)
@@ -1164,14 +1171,8 @@ class Chat(object):
 
         def run(index, call):
             results[index] = self.run_tool(call)
-        threads = [threading.Thread(target=run, args=(index, call),
-                                    daemon=True)
-                   for index, call in enumerate(calls)]
-        for thread in threads:
-            thread.start()
         try:
-            for thread in threads:
-                thread.join()
+            in_threads(run, enumerate(calls))
         except KeyboardInterrupt:
             self.servers.cancel_all("interrupted by the user")
             raise

@@ -2837,6 +2837,7 @@ class Upstream(object):
         self._idle = {}                 # (scheme, netloc) -> [connection]
         self._lock = threading.Lock()
         self._proxies = None            # read from the environment once
+        self._opener = None             # urllib's, with those proxies
         self._tls = None                # one verifying SSL context
 
     def get_json(self, url, params, call):
@@ -2969,8 +2970,10 @@ class Upstream(object):
 
         # Our own opener, with the proxies proxied() read: urlopen()'s
         # shared one keeps whatever the environment held at its first use.
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler(self._proxies))
+        if self._opener is None:
+            self._opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler(self._proxies))
+        opener = self._opener
 
         def fetch():
             request = urllib.request.Request(url, headers=UPSTREAM_HEADERS)
