@@ -1588,7 +1588,8 @@ class WorkerPool(object):
     none is idle, so a blocked tool never delays another; a worker idle for
     ``idle_timeout`` seconds ends, so nothing accumulates.  It holds the
     Turns of the connection threads, so that what they run can give its
-    turn up while it waits (Upstream, Call.run_abandonable). """
+    turn up while it waits (Upstream, Call.run_abandonable), and the
+    process's Alarms. """
 
     idle_timeout = 5.0
 
@@ -1597,6 +1598,7 @@ class WorkerPool(object):
         self._idle = []                 # slots of waiting workers, LIFO
         self.busy = 0                   # tasks running now
         self.turns = Turns()            # taken by the HTTP transport
+        self.alarms = Alarms()          # deadlines without socket timeouts
 
     def run(self, function):
         with self._lock:
@@ -1638,6 +1640,100 @@ class _Slot(list):
     def __init__(self):
         list.__init__(self)
         self.ready = threading.Event()
+
+
+class Alarm(object):
+    """ One deadline of Alarms: cleared by its owner, or fired. """
+
+    __slots__ = ("due", "function", "done", "fired")
+
+    def __init__(self, due, function):
+        self.due, self.function = due, function
+        self.done = self.fired = False
+
+
+class Alarms(object):
+    """ Run a function when a deadline passes, unless the alarm was
+    cleared first: one thread watches every deadline of the process.
+
+    Setting and clearing an alarm is a list operation under a lock, with
+    no system call, so that the common case, a deadline that never
+    passes, costs next to nothing.  That is why it exists: a socket
+    timeout costs a system call to set and a poll() before every read and
+    write, each a moment when the thread lets the GIL go, and under load
+    every such moment is a thread switch (measured in bench/RESULTS.md).
+    Alarms with the same delay fall due in the order they were set, so
+    they wait in one queue per delay, soonest first, and the watcher sleeps
+    until the soonest of all; a new alarm wakes it only when it falls due
+    before that.  Cleared alarms leave their queue when they reach its head
+    (at the next set() or wake-up), so a queue holds at most the alarms set
+    during one delay. """
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._queues = {}           # delay -> deque of Alarm, soonest first
+        self._wake_at = None        # when the watcher wakes; None: not before
+        self._watcher = None        # an alarm is set (started on first use,
+        #                             so that --workers children start theirs)
+
+    def set(self, delay, function):
+        """ Call function() in about delay seconds, unless cleared. """
+        with self._cond:
+            alarm = Alarm(time.monotonic() + delay, function)
+            queue = self._queues.get(delay)
+            if queue is None:
+                queue = self._queues[delay] = collections.deque()
+            while queue and queue[0].done:
+                queue.popleft()
+            queue.append(alarm)
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch,
+                                                 name="alarms", daemon=True)
+                self._watcher.start()
+            elif self._wake_at is None or alarm.due < self._wake_at:
+                self._cond.notify()
+        return alarm
+
+    def clear(self, alarm):
+        """ Stop the alarm, if it has not fired: whether it has (then its
+        function runs, or ran, on the watcher's thread). """
+        with self._cond:
+            alarm.done = True
+            return alarm.fired
+
+    def _watch(self):
+        with self._cond:
+            while True:
+                now, due = time.monotonic(), []
+                self._wake_at = None
+                for delay, queue in list(self._queues.items()):
+                    while queue and (queue[0].done or queue[0].due <= now):
+                        alarm = queue.popleft()
+                        if not alarm.done:
+                            alarm.done = alarm.fired = True
+                            due.append(alarm)
+                    if not queue:
+                        del self._queues[delay]
+                    elif self._wake_at is None or \
+                            queue[0].due < self._wake_at:
+                        self._wake_at = queue[0].due
+                if due:
+                    self._cond.release()
+                    try:
+                        for alarm in due:
+                            self._fire(alarm)
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait(None if self._wake_at is None
+                                else self._wake_at - now)
+
+    @staticmethod
+    def _fire(alarm):
+        try:
+            alarm.function()
+        except Exception:       # one failing alarm must not stop the rest
+            log.exception("alarm failed")
 
 
 class Call(object):
@@ -2878,43 +2974,65 @@ class Upstream(object):
         return data
 
     def fetch(self, url, call):
-        """ (status, body) of a GET.  A kept-alive connection the service
-        has closed meanwhile fails at once; the request is then sent once
-        more on a new one (a GET may be repeated). """
+        """ (status, body) of a GET, within the timeout; socket.timeout
+        after it. """
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or self.proxied(parts):
             return self.fetch_with_urllib(url, call)
         target = (parts.path or "/") + ("?" + parts.query if parts.query
                                         else "")
-        deadline = time.monotonic() + self.timeout
+        # The socket blocks without a timeout of its own (Alarms says why):
+        # the deadline's alarm cuts the connection, as a cancel does.
+        cut, alarms = _ConnectionCutter(), call.dispatcher.workers.alarms
+        call.cancelled.wake_on_cancel(cut)
+        alarm = alarms.set(self.timeout, cut.set)
+        try:
+            conn, status, body, reusable = self.exchange(
+                parts, target, time.monotonic() + self.timeout, call, cut,
+                alarm)
+        except Exception:
+            if alarms.clear(alarm):
+                raise socket.timeout("timed out")
+            raise
+        finally:
+            call.cancelled.forget(cut)
+        if not alarms.clear(alarm) and reusable and \
+                not call.cancelled.is_set():
+            self.checkin(parts, conn)
+        else:
+            conn.close()
+        if 300 <= status < 400:         # urllib follows redirects
+            return self.fetch_with_urllib(url, call)
+        return status, body
+
+    def exchange(self, parts, target, deadline, call, cut, alarm):
+        """ Send the GET on a kept-alive connection, or a new one, and
+        read the answer: (connection, status, body, reusable).  A kept-alive
+        connection the service has closed meanwhile fails at once; the
+        request is then sent once more on a new one (a GET may be
+        repeated). """
         while True:
             conn, reused = self.checkout(parts)
-            cut = _ConnectionCutter(conn)
-            call.cancelled.wake_on_cancel(cut)
+            cut.conn = conn
             try:
                 with call.dispatcher.workers.turns.released():
                     if conn.sock is None:
                         conn.open(time_left(deadline))
-                        call.check_cancelled()  # cancelled meanwhile
-                    status, body, reusable = conn.get(target, deadline)
+                    if alarm.fired:     # before the cut could reach it
+                        raise socket.timeout("timed out")
+                    call.check_cancelled()      # cancelled meanwhile
+                    status, body, reusable = conn.get(target)
+                return conn, status, body, reusable
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     ConnectionAbortedError, BrokenPipeError):
                 conn.close()
-                if reused and not call.cancelled.is_set():
+                if reused and not alarm.fired and \
+                        not call.cancelled.is_set():
                     continue            # stale: the service closed it
                 raise
             except Exception:
                 conn.close()
                 raise
-            finally:
-                call.cancelled.forget(cut)
-            if reusable and not call.cancelled.is_set():
-                self.checkin(parts, conn)
-            else:
-                conn.close()
-            if 300 <= status < 400:     # urllib follows redirects
-                return self.fetch_with_urllib(url, call)
-            return status, body
 
     def checkout(self, parts):
         """ An idle kept-alive connection to the host, or a new one (not
@@ -3035,10 +3153,13 @@ class UpstreamConnection(object):
         self.idle_since = 0.0
 
     def open(self, timeout):
+        """ Connect (and shake hands) within timeout; then the socket
+        blocks, and the caller's alarm bounds the exchange. """
         sock = socket.create_connection((self.host, self.port), timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
             sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        sock.settimeout(None)
         self.sock, self.rfile = sock, sock.makefile("rb")
 
     def close(self):
@@ -3047,20 +3168,19 @@ class UpstreamConnection(object):
                 part.close()
         self.sock = self.rfile = None
 
-    def get(self, target, deadline):
-        """ (status, body, whether the connection may be reused). """
-        self.sock.settimeout(time_left(deadline))
+    def get(self, target):
+        """ (status, body, whether the connection may be reused).  It may
+        block: the caller cuts the connection at its deadline. """
         self.sock.sendall((self.request % target).encode("iso-8859-1"))
-        status, version, headers = self.read_head(deadline)
-        body, complete = self.read_body(status, headers, deadline)
+        status, version, headers = self.read_head()
+        body, complete = self.read_body(status, headers)
         return status, body, complete and version == "HTTP/1.1" and \
             headers.get("Connection", "").lower() != "close"
 
-    def read_head(self, deadline):
+    def read_head(self):
         """ Status, version and header fields of the final answer (an
         interim 1xx answer is skipped). """
         while True:
-            self.sock.settimeout(time_left(deadline))
             line = self.rfile.readline(MAX_HEADER_LINE + 1)
             if not line:
                 raise http.client.RemoteDisconnected("closed without an "
@@ -3076,26 +3196,25 @@ class UpstreamConnection(object):
             if int(words[1]) >= 200:
                 return int(words[1]), words[0], headers
 
-    def read_body(self, status, headers, deadline):
+    def read_body(self, status, headers):
         """ The body, at most MAX_UPSTREAM_BODY bytes, and whether all of
         it was read with the connection still usable. """
         if status in (204, 304):
             return b"", True
         codings = (headers.get("Transfer-Encoding") or "").lower()
         if codings.rsplit(",", 1)[-1].strip() == "chunked":
-            return self.read_chunked(deadline)
+            return self.read_chunked()
         length = (headers.get("Content-Length") or "").strip()
         if not DIGITS.match(length):            # until the service closes
-            return self.read_exactly(MAX_UPSTREAM_BODY, deadline, True), \
+            return self.read_exactly(MAX_UPSTREAM_BODY, True), \
                 False
         length = int(length)
-        body = self.read_exactly(min(length, MAX_UPSTREAM_BODY), deadline)
+        body = self.read_exactly(min(length, MAX_UPSTREAM_BODY))
         return body, length <= MAX_UPSTREAM_BODY
 
-    def read_chunked(self, deadline):
+    def read_chunked(self):
         chunks, size = [], 0
         while True:
-            self.sock.settimeout(time_left(deadline))
             field = self.rfile.readline(1024).split(b";")[0].strip()
             if not HEX_DIGITS.match(field.decode("iso-8859-1")):
                 raise http.client.HTTPException("malformed chunked body")
@@ -3105,15 +3224,14 @@ class UpstreamConnection(object):
                 return b"".join(chunks), True
             if size + length > MAX_UPSTREAM_BODY:
                 return b"".join(chunks), False
-            chunks.append(self.read_exactly(length + 2, deadline)[:-2])
+            chunks.append(self.read_exactly(length + 2)[:-2])
             size += length
 
-    def read_exactly(self, count, deadline, until_closed=False):
+    def read_exactly(self, count, until_closed=False):
         """ count bytes (fewer only if until_closed and the service
-        closed), read within the deadline. """
+        closed). """
         chunks, size = [], 0
         while size < count:
-            self.sock.settimeout(time_left(deadline))
             data = self.rfile.read1(count - size)
             if not data:
                 if until_closed:
@@ -3126,15 +3244,15 @@ class UpstreamConnection(object):
 
 
 class _ConnectionCutter(object):
-    """ Registered with a call's Cancellation while its upstream request
-    runs: on cancel, shut the connection down, so a read or write blocked
-    on it returns at once. """
+    """ Registered with a call's Cancellation, and set as the alarm of its
+    deadline, while an upstream request runs: shut the connection down,
+    so that a read or write blocked on it returns at once. """
 
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self):
+        self.conn = None
 
     def set(self):
-        sock = self.conn.sock
+        sock = self.conn.sock if self.conn is not None else None
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
