@@ -1147,6 +1147,9 @@ class Stream(object):
         self.carries_requests = True          # False: answered as JSON
         self.cut_at = None                    # see cut()
         self.cond = threading.Condition()
+        # Called when a notification or request is pushed, or a cut asked,
+        # while the call runs on its connection's thread (Inline).
+        self.wake_writer = None
 
     def push(self, message):
         """ Append a message; False if the stream is already finished. """
@@ -1157,7 +1160,9 @@ class Stream(object):
             self.events.append((self.seq, message))
             self._trim()
             self.cond.notify_all()
-            return True
+        if self.wake_writer is not None and "method" in message:
+            self.wake_writer()
+        return True
 
     def _trim(self):
         while self.replayable and len(self.events) > self.limit and (
@@ -1182,6 +1187,8 @@ class Stream(object):
         with self.cond:
             self.cut_at = self.seq
             self.cond.notify_all()
+        if self.wake_writer is not None:
+            self.wake_writer()
 
     def take_cut(self):
         """ The sequence number to cut after, once; None if none asked. """
@@ -1642,6 +1649,48 @@ class _Slot(list):
         self.ready = threading.Event()
 
 
+class StandIn(object):
+    """ Work a busy thread means to do itself once it is free, unless it
+    is needed sooner: start() then runs it at once on a worker.  The
+    owner's finish() takes it back if it never started (False), or waits
+    for the worker to end it (True) and raises what it raised. """
+
+    __slots__ = ("function", "workers", "_lock", "_state", "_done",
+                 "_error")
+
+    def __init__(self, function, workers):
+        self.function, self.workers = function, workers
+        self._lock = threading.Lock()
+        self._state = self._done = self._error = None
+
+    def start(self):
+        with self._lock:
+            if self._state is not None:
+                return
+            self._state, self._done = "started", threading.Event()
+        self.workers.run(self._run)
+
+    def _run(self):
+        try:
+            self.function()
+        except Exception as exc:        # the owner raises it
+            self._error = exc
+        finally:
+            self.workers.turns.give()   # if the function took a turn
+            self._done.set()
+
+    def finish(self):
+        with self._lock:
+            if self._state is None:
+                self._state = "kept"
+                return False
+        with self.workers.turns.released():
+            self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return True
+
+
 class Alarm(object):
     """ One deadline of Alarms: cleared by its owner, or fired. """
 
@@ -1866,7 +1915,8 @@ class Call(object):
         try:
             self.send({"jsonrpc": "2.0", "id": request_id, "method": method,
                        "params": params})
-            slot.ready.wait(timeout)
+            with self.dispatcher.workers.turns.released():
+                slot.ready.wait(timeout)
         finally:
             self.cancelled.forget(slot.ready)
             session.stop_waiting(request_id)
@@ -4802,10 +4852,12 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                            "the body" % (name, raw[:100]), status=400)
 
     def answer(self, messages, batch, session, version, framing):
-        """ Run the requests and deliver what they send.  Calls that may
-        block run on a worker thread, so this thread can send keep-alives,
-        notice a cancelled or vanished client, and write notifications as
-        they come. """
+        """ Run the requests and deliver what they send.  Quick ones run
+        on this thread, then their answer is written.  Calls that may block
+        (tools) run on a worker thread when the answer is a stream (SSE or
+        NDJSON), so this thread can write their notifications as they come,
+        send keep-alives, and notice a client that went away; when the
+        answer is JSON, they run here too (run_inline). """
         if session is not None:         # SSE events can be resumed (S41)
             stream = session.open_stream(framing in ("sse", "lazy"))
         else:
@@ -4813,7 +4865,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         stream.carries_requests = framing != "json"     # S23 needs a stream
         modern = version in MODERN_VERSIONS
         cancelled = Cancellation() if modern else None
-        created = []
+        created, started = [], time.monotonic()
 
         def work():
             try:
@@ -4826,23 +4878,66 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             finally:
                 stream.finish()
 
+        def deliver():
+            headers, to = [], session
+            if created:
+                to = created[0]
+                self.sid = to.short
+                headers.append(("Mcp-Session-Id", to.id))
+                self.server.client_sessions.add(self.client_address[0], to)
+            self.deliver(stream, framing, to, version, batch=batch,
+                         headers=headers, cancel=cancelled,
+                         generation=generation, since=started)
+
         slow = any(may_block(m) for m in messages)
         generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
-            if slow:
-                self.dispatcher.workers.run(work)
-            else:
+            if not slow:
                 work()
-            headers = []
-            if created:
-                session = created[0]
-                self.sid = session.short
-                headers.append(("Mcp-Session-Id", session.id))
-                self.server.client_sessions.add(self.client_address[0],
-                                                session)
-            self.deliver(stream, framing, session, version, batch=batch,
-                         headers=headers, cancel=cancelled,
-                         generation=generation)
+            elif framing in ("json", "lazy"):
+                if self.run_inline(work, deliver, stream, framing,
+                                   cancelled, session):
+                    return              # a stand-in delivered it
+            else:
+                self.dispatcher.workers.run(work)
+            deliver()
+
+    def run_inline(self, work, deliver, stream, framing, cancel, session):
+        """ Run calls that may block on this thread, for a JSON answer.
+
+        Most tool calls end in milliseconds with nothing to say before
+        their result; handing them to a worker and back costs more under
+        load than the rest of the call (bench/RESULTS.md).  While the call
+        runs, this thread cannot write, so when something must reach the
+        client sooner, a stand-in starts delivering the stream on a worker,
+        as this thread would have: a notification or request pushed
+        (progress, logs, sampling: the answer becomes SSE, S23) or a cut
+        asked (S20); a keep-alive period of silence (B-13); and, for a
+        2026-07-28 call, a look for a client that closed (S29).  True if
+        the stand-in delivered; else the caller does. """
+        workers = self.dispatcher.workers
+        standin = StandIn(deliver, workers)
+        after = self.stand_in_after(stream, framing, cancel, session)
+        alarm = workers.alarms.set(after, standin.start) if after else None
+        if framing == "lazy":
+            stream.wake_writer = standin.start
+        try:
+            work()
+        finally:
+            stream.wake_writer = None
+            if alarm is not None:
+                workers.alarms.clear(alarm)
+            delivered = standin.finish()
+        return delivered
+
+    def stand_in_after(self, stream, framing, cancel, session):
+        """ Seconds an inline call may run before a stand-in must write
+        or watch (the times of await_answer()); None: never. """
+        after = self.upgrade_after(stream, session) \
+            if framing == "lazy" else None
+        if cancel is not None:
+            after = min(after or self.peer_poll, self.peer_poll)
+        return after
 
     # -- GET and DELETE (legacy sessions only) -------------------------------
 
@@ -4904,12 +4999,14 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     # -- writing answers and streams -----------------------------------------
 
     def deliver(self, stream, framing, session=None, version=None, cursor=0,
-                batch=False, headers=(), cancel=None, generation=None):
+                batch=False, headers=(), cancel=None, generation=None,
+                since=None):
         """ Write a stream's messages to this connection.
 
         JSON (framing 'json', or 'lazy' until something must be streamed)
         waits for the responses and sends them as one body; SSE and NDJSON
         write each message as it comes, with keep-alives in between.
+        since: when the call began (a stand-in starts late).
         """
         generation = generation or stream.attach()
         if session is not None:
@@ -4920,7 +5017,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                             else None), None
             if mode is None:
                 answer = self.await_answer(stream, generation, framing,
-                                           cancel, session)
+                                           cancel, session, since)
                 if answer not in (UPGRADE, UPGRADE_IDLE):
                     if answer is not None:
                         self.send_answer(answer, batch, headers)
@@ -4939,15 +5036,15 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 with session.lock:
                     session.writers -= 1
 
-    def await_answer(self, stream, generation, framing, cancel, session):
+    def await_answer(self, stream, generation, framing, cancel, session,
+                     since=None):
         """ Collect the responses for one JSON body.  Returns them, UPGRADE
         when a notification comes first or nothing comes for a keep-alive
         period (so proxies do not cut a silent call, field notes B-13), or
         None when the client went away. """
-        cursor, responses, started = 0, [], time.monotonic()
-        upgrade_after = min(self.config.keepalive,
-                            self.poll_after(stream, session) or
-                            self.config.keepalive)
+        cursor, responses = 0, []
+        started = since or time.monotonic()
+        upgrade_after = self.upgrade_after(stream, session)
         while True:
             timeout = self.wait_slice(cancel)
             if framing == "lazy":
@@ -4995,6 +5092,11 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if cancel is not None:
             return min(self.config.keepalive, self.peer_poll)
         return self.config.keepalive
+
+    def upgrade_after(self, stream, session):
+        """ Seconds of silence after which a JSON answer becomes SSE. """
+        return min(self.config.keepalive, self.poll_after(stream, session)
+                   or self.config.keepalive)
 
     def poll_after(self, stream, session):
         """ Seconds after which a POST stream is closed for polling: only
