@@ -508,15 +508,27 @@ def notification(method, params):
 # pattern, minimum, maximum, exclusiveMinimum, exclusiveMaximum.  Others are
 # ignored, which JSON Schema allows for unknown keywords.
 
-def _is_type(value, name):
-    if name == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer())
-    if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    python = {"string": str, "object": dict, "array": list,
-              "boolean": bool, "null": type(None)}.get(name)
-    return python is not None and isinstance(value, python)
+def _is_integer(value):
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _instance_test(python):
+    return lambda value: isinstance(value, python)
+
+
+_TYPE_TESTS = {"integer": _is_integer, "number": _is_number,
+               "string": _instance_test(str), "object": _instance_test(dict),
+               "array": _instance_test(list), "boolean": _instance_test(bool),
+               "null": _instance_test(type(None))}
+
+
+def _never(value):
+    return False
 
 
 def _same(a, b):
@@ -529,93 +541,166 @@ def _describe(value):
             type(None): "null"}.get(type(value), "number")
 
 
+_COMPILED = {}          # id(schema) -> (schema, check); see validate()
+
+
 def validate(schema, value, path="arguments"):
-    """ Check value against a JSON Schema; return a list of problems. """
+    """ Check value against a JSON Schema; return a list of problems.
+
+    A schema is compiled into a check function the first time it is used
+    (a tool's output is validated on every call, 5.3), so a schema must not
+    be changed in place once used; a new one is compiled afresh. """
+    entry = _COMPILED.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_COMPILED) >= 256:       # schemas made per call: stay small
+            _COMPILED.clear()
+        entry = _COMPILED[id(schema)] = (schema, compile_schema(schema))
     problems = []
-    _check(schema, value, path, problems)
+    entry[1](value, path, problems)
     return problems
 
 
-def _check(schema, value, path, problems):
+def compile_schema(schema):
+    """ check(value, path, problems) for one schema: its keywords are read
+    here, once, and the check does only what they ask. """
     if schema is False:
-        problems.append("%s is not allowed" % path)
+        def refuse(value, path, problems):
+            problems.append("%s is not allowed" % _at(path))
+        return refuse
     if not isinstance(schema, dict):
-        return
+        return _accept
     types = schema.get("type")
     if types is not None:
         types = types if isinstance(types, list) else [types]
-        if not any(_is_type(value, t) for t in types):
-            problems.append("%s must be of type %s, not %s"
-                            % (path, " or ".join(types), _describe(value)))
+        tests = [_TYPE_TESTS.get(name, _never) for name in types]
+        type_ok = tests[0] if len(tests) == 1 else \
+            (lambda value: any(test(value) for test in tests))
+    enum, const = schema.get("enum"), schema.get("const")
+    has_enum, has_const = "enum" in schema, "const" in schema
+    string, number = _string_check(schema), _number_check(schema)
+    obj, array = _object_check(schema), _array_check(schema)
+
+    def check(value, path, problems):
+        if types is not None and not type_ok(value):
+            problems.append("%s must be of type %s, not %s" % (
+                _at(path), " or ".join(types), _describe(value)))
             return
-    if "enum" in schema and not any(_same(value, v) for v in schema["enum"]):
-        problems.append("%s must be one of %s"
-                        % (path, json.dumps(schema["enum"])))
-    if "const" in schema and not _same(value, schema["const"]):
-        problems.append("%s must be %s" % (path, json.dumps(schema["const"])))
-    if isinstance(value, str):
-        _check_string(schema, value, path, problems)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        _check_number(schema, value, path, problems)
-    elif isinstance(value, dict):
-        _check_object(schema, value, path, problems)
-    elif isinstance(value, list):
-        _check_array(schema, value, path, problems)
+        if has_enum and not any(_same(value, v) for v in enum):
+            problems.append("%s must be one of %s"
+                            % (_at(path), json.dumps(enum)))
+        if has_const and not _same(value, const):
+            problems.append("%s must be %s" % (_at(path), json.dumps(const)))
+        if isinstance(value, str):
+            string(value, path, problems)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if number is not None:
+                number(value, path, problems)
+        elif isinstance(value, dict):
+            if obj is not None:
+                obj(value, path, problems)
+        elif isinstance(value, list):
+            if array is not None:
+                array(value, path, problems)
+    return check
 
 
-def _check_string(schema, value, path, problems):
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:      # a lone surrogate, from a \ud800 escape
-        problems.append("%s is not valid Unicode text" % path)
-        return
-    if len(value) < schema.get("minLength", 0):
-        problems.append("%s must have at least %d character(s)"
-                        % (path, schema["minLength"]))
-        return
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        problems.append("%s must have at most %d characters"
-                        % (path, schema["maxLength"]))
-    if "pattern" in schema and not re.search(schema["pattern"], value):
-        problems.append("%s must match %s" % (path, schema["pattern"]))
+def _accept(value, path, problems):
+    pass
 
 
-def _check_number(schema, value, path, problems):
-    bounds = (("minimum", lambda b: value >= b, "at least"),
-              ("maximum", lambda b: value <= b, "at most"),
-              ("exclusiveMinimum", lambda b: value > b, "more than"),
-              ("exclusiveMaximum", lambda b: value < b, "less than"))
-    for keyword, ok, words in bounds:
-        if keyword in schema and not ok(schema[keyword]):
-            problems.append("%s must be %s %s" % (path, words, schema[keyword]))
+def _at(path):
+    """ A value's place as text: checks pass (parent, key) pairs down,
+    and only a problem needs them spelt out. """
+    if isinstance(path, str):
+        return path
+    parent, key = path
+    if isinstance(key, int):
+        return "%s[%d]" % (_at(parent), key)
+    return "%s.%s" % (_at(parent), key)
 
 
-def _check_object(schema, value, path, problems):
-    for name in schema.get("required", ()):
-        if name not in value:
-            problems.append("%s.%s is required" % (path, name))
-    properties = schema.get("properties", {})
+def _string_check(schema):
+    least, most = schema.get("minLength", 0), schema.get("maxLength")
+    pattern = schema.get("pattern")
+    if pattern is not None:
+        try:
+            search = re.compile(pattern).search
+        except re.error:            # raised when used, as re.search would
+            search = lambda value: re.search(pattern, value)   # noqa: E731
+
+    def check(value, path, problems):
+        try:
+            if not value.isascii():
+                value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+            problems.append("%s is not valid Unicode text" % _at(path))
+            return
+        if len(value) < least:
+            problems.append("%s must have at least %d character(s)"
+                            % (_at(path), least))
+            return
+        if most is not None and len(value) > most:
+            problems.append("%s must have at most %d characters"
+                            % (_at(path), most))
+        if pattern is not None and not search(value):
+            problems.append("%s must match %s" % (_at(path), pattern))
+    return check
+
+
+def _number_check(schema):
+    bounds = [(schema[keyword], ok, words) for keyword, ok, words in (
+        ("minimum", lambda v, b: v >= b, "at least"),
+        ("maximum", lambda v, b: v <= b, "at most"),
+        ("exclusiveMinimum", lambda v, b: v > b, "more than"),
+        ("exclusiveMaximum", lambda v, b: v < b, "less than"))
+        if keyword in schema]
+    if not bounds:
+        return None
+
+    def check(value, path, problems):
+        for bound, ok, words in bounds:
+            if not ok(value, bound):
+                problems.append("%s must be %s %s"
+                                % (_at(path), words, bound))
+    return check
+
+
+def _object_check(schema):
+    required = list(schema.get("required", ()))
+    properties = dict((name, compile_schema(item)) for name, item in
+                      schema.get("properties", {}).items())
     extra = schema.get("additionalProperties", True)
-    for name, item in value.items():
-        where = "%s.%s" % (path, name)
-        if name in properties:
-            _check(properties[name], item, where, problems)
-        elif extra is False:
-            problems.append("%s is not an accepted argument" % where)
-        else:
-            _check(extra, item, where, problems)
+    other = None if extra is False else compile_schema(extra)
+    if not required and not properties and other is _accept:
+        return None
+
+    def check(value, path, problems):
+        for name in required:
+            if name not in value:
+                problems.append("%s.%s is required" % (_at(path), name))
+        for name, item in value.items():
+            item_check = properties.get(name, other)
+            if item_check is None:
+                problems.append("%s is not an accepted argument"
+                                % _at((path, name)))
+            else:
+                item_check(item, (path, name), problems)
+    return check
 
 
-def _check_array(schema, value, path, problems):
-    if len(value) < schema.get("minItems", 0):
-        problems.append("%s needs at least %d items"
-                        % (path, schema["minItems"]))
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        problems.append("%s takes at most %d items"
-                        % (path, schema["maxItems"]))
-    if "items" in schema:
-        for index, item in enumerate(value):
-            _check(schema["items"], item, "%s[%d]" % (path, index), problems)
+def _array_check(schema):
+    least, most = schema.get("minItems", 0), schema.get("maxItems")
+    items = compile_schema(schema["items"]) if "items" in schema else None
+
+    def check(value, path, problems):
+        if len(value) < least:
+            problems.append("%s needs at least %d items" % (_at(path), least))
+        if most is not None and len(value) > most:
+            problems.append("%s takes at most %d items" % (_at(path), most))
+        if items is not None:
+            for index, item in enumerate(value):
+                items(item, (path, index), problems)
+    return check
 
 
 ###############################################################################
@@ -3959,10 +4044,10 @@ def token_problem(claims, resource, now=None):
     if claims.get("active") is not True:
         return "the token is not active"
     expires, starts = claims.get("exp"), claims.get("nbf")
-    if expires is not None and not (_is_type(expires, "number") and
+    if expires is not None and not (_is_number(expires) and
                                     now < expires):
         return "the token has expired"
-    if starts is not None and not (_is_type(starts, "number") and
+    if starts is not None and not (_is_number(starts) and
                                    starts <= now):
         return "the token is not valid yet"
     audience = claims.get("aud")
