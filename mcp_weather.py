@@ -3072,8 +3072,7 @@ class Upstream(object):
         self._tls = None                # one verifying SSL context
 
     def get_json(self, url, params, call):
-        full = url + ("&" if "?" in url else "?") + \
-            urllib.parse.urlencode(params)
+        full = url + ("&" if "?" in url else "?") + query_string(params)
         if call.log_level is not None:      # a client asked for logs (6.3)
             call.log("debug", "GET %s" % redact(full))
         started = time.monotonic()
@@ -3255,6 +3254,30 @@ class Upstream(object):
         error = WeatherError(message)
         error.data = data
         return error
+
+
+_QUERY_PARTS = {}       # (key, value, type) -> "key=value", URL-encoded
+
+
+def query_string(params):
+    """ urllib.parse.urlencode(params), each pair encoded once: the same
+    pairs (the fields asked for, a city's name and coordinates) come back
+    call after call, and quoting them again cost more than the request. """
+    parts = []
+    for key, value in params.items():
+        memo = (key, value, type(value))    # True and 1 encode apart
+        try:
+            part = _QUERY_PARTS.get(memo)
+        except TypeError:                   # a list: not kept
+            memo = part = None
+        if part is None:
+            part = urllib.parse.urlencode([(key, value)])
+            if memo is not None:
+                if len(_QUERY_PARTS) >= 1024:
+                    _QUERY_PARTS.clear()
+                _QUERY_PARTS[memo] = part
+        parts.append(part)
+    return "&".join(parts)
 
 
 def time_left(deadline):
