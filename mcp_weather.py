@@ -1602,10 +1602,14 @@ class SessionStore(object):
 class Turns(object):
     """ Connection threads take turns at running Python, first come first
     served, from a request's last byte read to its answer written.  A
-    thread gives its turn up while it waits (for a tool's answer on a
-    worker, for a weather service: released()) and takes it again, at the
-    back of the line, to go on.  Workers do not take turns: measured,
-    their hand-overs cost more than they saved.
+    thread gives its turn up whenever it waits.  Waiting for its stream's
+    next message (MCPRequestHandler.wait_for), it takes the turn again
+    after, at the back of the line.  Waiting inside a call, for a weather
+    service, a worker or a client's answer, it goes on without a turn once
+    the wait is over, until it next waits for its stream: a call already
+    under way then finishes before new ones start, which costs less and
+    shortens the latency tail (bench/README.md).  Workers do not take
+    turns: measured, their hand-overs cost more than they saved.
 
     Without turns, the GIL goes to whichever thread asks at the right
     moment: one back from a short system call beats threads that have
@@ -1657,20 +1661,6 @@ class Turns(object):
                 ticket[0].release()
             else:
                 self._holder = None
-
-    @contextlib.contextmanager
-    def released(self):
-        """ Give the turn up for a wait, if held, and take it back after. """
-        with self._lock:
-            held = self._holder == threading.get_ident()
-        if not held:
-            yield
-            return
-        self.give()
-        try:
-            yield
-        finally:
-            self.take()
 
 
 class WorkerPool(object):
@@ -1769,8 +1759,8 @@ class StandIn(object):
             if self._state is None:
                 self._state = "kept"
                 return False
-        with self.workers.turns.released():
-            self._done.wait()
+        self.workers.turns.give()       # a wait: the line goes on (Turns)
+        self._done.wait()
         if self._error is not None:
             raise self._error
         return True
@@ -2000,8 +1990,8 @@ class Call(object):
         try:
             self.send({"jsonrpc": "2.0", "id": request_id, "method": method,
                        "params": params})
-            with self.dispatcher.workers.turns.released():
-                slot.ready.wait(timeout)
+            self.dispatcher.workers.turns.give()    # a wait (Turns)
+            slot.ready.wait(timeout)
         finally:
             self.cancelled.forget(slot.ready)
             session.stop_waiting(request_id)
@@ -2154,8 +2144,8 @@ class Call(object):
         try:
             if not wake.is_set():
                 self.dispatcher.workers.run(work)
-                with self.dispatcher.workers.turns.released():
-                    wake.wait(timeout)
+                self.dispatcher.workers.turns.give()    # a wait (Turns)
+                wake.wait(timeout)
         finally:
             self.cancelled.forget(wake)
         self.check_cancelled()
@@ -3148,14 +3138,14 @@ class Upstream(object):
         while True:
             conn, reused = self.checkout(parts)
             cut.conn = conn
+            call.dispatcher.workers.turns.give()    # a wait (Turns)
             try:
-                with call.dispatcher.workers.turns.released():
-                    if conn.sock is None:
-                        conn.open(time_left(deadline))
-                    if alarm.fired:     # before the cut could reach it
-                        raise socket.timeout("timed out")
-                    call.check_cancelled()      # cancelled meanwhile
-                    status, body, reusable = conn.get(target)
+                if conn.sock is None:
+                    conn.open(time_left(deadline))
+                if alarm.fired:         # before the cut could reach it
+                    raise socket.timeout("timed out")
+                call.check_cancelled()          # cancelled meanwhile
+                status, body, reusable = conn.get(target)
                 return conn, status, body, reusable
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     ConnectionAbortedError, BrokenPipeError):

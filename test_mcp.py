@@ -8073,7 +8073,8 @@ class UpstreamAnswerShapeTests(ServerTestCase):
 class TurnsTests(unittest.TestCase):
     """ Issue 7: connection threads take turns at the CPU-bound part of a
     request, first come first served; a stuck holder loses its turn to the
-    next in line after Turns.patience; a wait can give the turn up. """
+    next in line after Turns.patience; a holder about to wait gives the
+    turn to the next in line. """
 
     def queue(self, turns, count, order):
         """ count threads in line for the turn, in order; each notes its
@@ -8124,19 +8125,18 @@ class TurnsTests(unittest.TestCase):
         turns.give()
         self.assertIsNone(turns._holder)
 
-    def test_released_gives_the_turn_up_for_a_wait(self):
+    def test_a_waiting_holder_lets_the_line_go_on(self):
         turns, order = mcp_weather.Turns(), []
         turns.take()
         threads = self.queue(turns, 2, order)
-        with turns.released():          # the line goes first
-            for thread in threads:
-                thread.join(TIMEOUT)
-            self.assertEqual(order, [0, 1])
+        turns.give()                    # about to wait: the line goes on
+        for thread in threads:
+            thread.join(TIMEOUT)
+        self.assertEqual(order, [0, 1])
+        self.assertIsNone(turns._holder)
+        turns.take()                    # after the wait: a new turn
         self.assertEqual(turns._holder, threading.get_ident())
         turns.give()
-        with turns.released():          # without the turn: nothing to do
-            self.assertIsNone(turns._holder)
-        self.assertIsNone(turns._holder)
 
 
 class KeptToolEntriesTests(ServerTestCase):
