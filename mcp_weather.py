@@ -1791,14 +1791,16 @@ class Alarms(object):
     until the soonest of all; a new alarm wakes it only when it falls due
     before that.  Cleared alarms leave their queue when they reach its head
     (at the next set() or wake-up), so a queue holds at most the alarms set
-    during one delay. """
+    during one delay.  A watcher with nothing to watch for ``idle_timeout``
+    seconds ends, as idle workers do, and the next set() starts another. """
+
+    idle_timeout = 5.0
 
     def __init__(self):
         self._cond = threading.Condition(threading.Lock())
         self._queues = {}           # delay -> deque of Alarm, soonest first
         self._wake_at = None        # when the watcher wakes; None: not before
-        self._watcher = None        # an alarm is set (started on first use,
-        #                             so that --workers children start theirs)
+        self._watcher = None        # the watching thread, while there is one
 
     def set(self, delay, function):
         """ Call function() in about delay seconds, unless cleared. """
@@ -1849,8 +1851,12 @@ class Alarms(object):
                     finally:
                         self._cond.acquire()
                     continue
-                self._cond.wait(None if self._wake_at is None
-                                else self._wake_at - now)
+                if self._wake_at is not None:
+                    self._cond.wait(self._wake_at - now)
+                elif not self._cond.wait(self.idle_timeout) and \
+                        not self._queues:
+                    self._watcher = None        # idle: set() starts another
+                    return
 
     @staticmethod
     def _fire(alarm):

@@ -8139,6 +8139,70 @@ class TurnsTests(unittest.TestCase):
         turns.give()
 
 
+class AlarmsTests(unittest.TestCase):
+    """ Issue 7: deadlines without socket timeouts.  An alarm runs its
+    function once its delay has passed, unless cleared first; alarms of
+    different delays fire in the order they fall due; one that fails does
+    not stop the rest; an idle watcher thread ends (nothing accumulates,
+    which the soak's thread counts rely on) and the next alarm starts
+    another. """
+
+    def setUp(self):
+        self.alarms, self.fired = mcp_weather.Alarms(), []
+        self.done = threading.Event()
+
+    def note(self, name, last=False):
+        def function():
+            self.fired.append(name)
+            if last:
+                self.done.set()
+        return function
+
+    def test_an_alarm_fires_after_its_delay(self):
+        started = time.monotonic()
+        alarm = self.alarms.set(0.05, self.note("a", last=True))
+        self.assertTrue(self.done.wait(TIMEOUT))
+        self.assertGreaterEqual(time.monotonic() - started, 0.05)
+        self.assertTrue(self.alarms.clear(alarm))       # it had fired
+        self.assertEqual(self.fired, ["a"])
+
+    def test_a_cleared_alarm_never_fires(self):
+        alarm = self.alarms.set(0.05, self.note("cleared"))
+        self.assertFalse(self.alarms.clear(alarm))      # not fired yet
+        self.alarms.set(0.15, self.note("later", last=True))
+        self.assertTrue(self.done.wait(TIMEOUT))        # past the first one
+        self.assertEqual(self.fired, ["later"])
+
+    def test_a_sooner_alarm_set_later_fires_first(self):
+        self.alarms.set(0.3, self.note("slow", last=True))
+        self.alarms.set(0.02, self.note("fast"))
+        self.assertTrue(self.done.wait(TIMEOUT))
+        self.assertEqual(self.fired, ["fast", "slow"])
+
+    def test_a_failing_alarm_does_not_stop_the_rest(self):
+        def fail():
+            raise RuntimeError("boom")
+        with self.assertLogs("mcp_weather", "ERROR") as logs:
+            self.alarms.set(0.01, fail)
+            self.alarms.set(0.05, self.note("next", last=True))
+            self.assertTrue(self.done.wait(TIMEOUT))
+        self.assertEqual(self.fired, ["next"])
+        self.assertIn("alarm failed", logs.output[0])
+
+    def test_an_idle_watcher_ends_and_the_next_alarm_starts_another(self):
+        self.alarms.idle_timeout = 0.05
+        self.alarms.set(0.01, self.note("first", last=True))
+        watcher = self.alarms._watcher
+        self.assertTrue(self.done.wait(TIMEOUT))
+        watcher.join(TIMEOUT)
+        self.assertFalse(watcher.is_alive())
+        self.assertIsNone(self.alarms._watcher)
+        self.done.clear()
+        self.alarms.set(0.01, self.note("second", last=True))
+        self.assertTrue(self.done.wait(TIMEOUT))
+        self.assertEqual(self.fired, ["first", "second"])
+
+
 class KeptToolEntriesTests(ServerTestCase):
     """ Issue 7: tools/list entries are built once per revision and kept
     encoded; the answer is byte for byte what encoding it whole gives, and
