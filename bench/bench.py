@@ -47,7 +47,9 @@ server CPU per request is the figure least disturbed by that.
 
 import argparse
 import asyncio
+import collections
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -63,6 +65,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SERVER_PY = os.path.join(ROOT, "mcp_weather.py")
 PEER_PY = os.path.join(HERE, "peer_sdk_server.py")
+FLOOR_PY = os.path.join(HERE, "floor_server.py")
 DEFAULT_SAMPLES = os.path.normpath(os.path.join(ROOT, "..", "shared",
                                                 "upstream"))
 DEFAULT_VENV = os.path.join(HERE, ".venv")
@@ -86,10 +89,15 @@ ACCEPT = {
     ("ours", "ndjson"): "application/x-ndjson",
     ("sdk", "json"): BOTH,
     ("sdk", "sse"): BOTH,
+    ("floor", "json"): BOTH,
 }
 MEDIA = {"json": "application/json", "sse": "text/event-stream",
          "ndjson": "application/x-ndjson"}
 NAMES = {"ours": "mcp-weather", "sdk": "official SDK"}
+# Spawns beside ours that bound its start-up and idle-RSS figures.
+VARIANTS = collections.OrderedDict([
+    ("module", "ours as python -m mcp_weather (cached bytecode)"),
+    ("floor", "floor: a bare server on http.server (floor_server.py)")])
 
 # The targets, as ours/SDK ratios (issue 7).  (figure key, op, bound)
 TARGETS = [
@@ -501,8 +509,8 @@ def free_port():
 ###############################################################################
 
 class Target(object):
-    """ One server process: ours, or the SDK's twin (JSON or SSE answers).
-    kind is "ours" or "sdk". """
+    """ One server process: ours, the SDK's twin (JSON or SSE answers), or
+    the floor under ours.  kind is "ours", "sdk" or "floor". """
 
     def __init__(self, kind, python, args, upstream, label, module=False):
         self.kind, self.python, self.args = kind, python, args
@@ -513,6 +521,9 @@ class Target(object):
         self.log_path = os.path.join(args.log_dir, "%s.log" % label)
 
     def command(self):
+        if self.kind == "floor":
+            return [self.python, FLOOR_PY, "--host", HOST, "--port",
+                    str(self.port)]
         if self.kind == "ours":
             script = ["-m", "mcp_weather"] if self.module else [SERVER_PY]
             return [self.python] + script + [
@@ -662,6 +673,21 @@ def interpreter_floor(python):
                                        "print(platform.python_version())"])
     return {"python": python, "version": version.decode().strip(),
             "startup_ms": 1000 * statistics.median(times), "rss_kb": rss}
+
+
+def compile_time(python):
+    """ Milliseconds to compile mcp_weather.py (median of 5, in python):
+    what `python mcp_weather.py` pays at every start, as CPython never
+    caches a script's bytecode. """
+    code = ("import statistics, sys, time\n"
+            "source = open(sys.argv[1], encoding='utf-8').read()\n"
+            "times = []\n"
+            "for _ in range(5):\n"
+            "    started = time.perf_counter()\n"
+            "    compile(source, sys.argv[1], 'exec')\n"
+            "    times.append(time.perf_counter() - started)\n"
+            "print(1000 * statistics.median(times))\n")
+    return float(subprocess.check_output([python, "-c", code, SERVER_PY]))
 
 
 ###############################################################################
@@ -974,7 +1000,8 @@ async def run_all(args, plan, pythons, upstream):
             [name, results[kind]["errors"].total() - errors_before])
 
     def target(kind, label, module=False):
-        t = Target(kind, pythons[kind], args, upstream, label, module)
+        python = pythons["ours" if kind == "floor" else kind]
+        t = Target(kind, python, args, upstream, label, module)
         targets.append(t)
         return t
 
@@ -987,21 +1014,26 @@ async def run_all(args, plan, pythons, upstream):
                 t.stop()
                 say("[%s] startup %.0f ms" % (kind, 1000 * results[kind][
                     "startup_s"][-1]))
-        # ... and ours as `python -m mcp_weather`, from cached bytecode (the
-        # first spawn writes it): how much of the figures above is the
-        # compiling of the script, which Python never caches
-        if "startup" in args.phases:
-            for i in range(plan.startups + 1):
-                t = target("ours", "ours-module-%d" % i, module=True)
+        # ... and, for what bounds those figures, ours as `python -m
+        # mcp_weather`, from cached bytecode (the first spawn writes it):
+        # how much of them is the compiling of the script, which Python
+        # never caches; and the floor, a bare server on http.server, below
+        # which no server built on it can start or idle
+        for kind, name, module in (("ours", "module", True),
+                                   ("floor", "floor", False)):
+            for i in range(plan.startups + 1 if "startup" in args.phases
+                           else 0):
+                t = target(kind, "%s-%s-%d" % (kind, name, i), module)
                 started = await t.start()
                 await settle()
                 rss = proc_status(t.pid)["rss_kb"]
                 t.stop()
-                if i:
-                    results["ours"].setdefault("module", []).append(
+                if i:       # the first writes the bytecode, warms the disk
+                    results["ours"].setdefault(name, []).append(
                         {"startup_s": started, "idle_rss_kb": rss})
-                    say("[ours] python -m mcp_weather: startup %.0f ms, "
-                        "idle RSS %.1f MB" % (1000 * started, rss / 1024.0))
+                    say("[%s] %s: startup %.0f ms, idle RSS %.1f MB" % (
+                        kind, VARIANTS[name], 1000 * started,
+                        rss / 1024.0))
         # 2. memory: idle, then idle sessions, on a fresh server
         for kind in kinds if "memory" in args.phases else ():
             t = target(kind, "%s-memory" % kind)
@@ -1079,8 +1111,9 @@ async def run_all(args, plan, pythons, upstream):
     finally:
         for t in targets:
             code = t.stop()
-            results[t.kind]["log"][t.label] = {
-                "findings": t.log_findings(), "stop": code}
+            if t.kind in results:       # the floor's log is not ours
+                results[t.kind]["log"][t.label] = {
+                    "findings": t.log_findings(), "stop": code}
     for kind in kinds:
         results[kind]["errors"] = results[kind]["errors"].as_dict()
         logs = results[kind]["log"].values()
@@ -1134,12 +1167,13 @@ def figures(results, kind):
     r = results[kind]
     out = {"startup_ms": 1000 * statistics.median(r["startup_s"])
            if r["startup_s"] else None}
-    module = r.get("module") or []
-    if module:
-        out["module_startup_ms"] = 1000 * statistics.median(
-            m["startup_s"] for m in module)
-        out["module_idle_rss_kb"] = statistics.median(
-            m["idle_rss_kb"] for m in module)
+    for name in VARIANTS:
+        spawns = r.get(name) or []
+        if spawns:
+            out[name + "_startup_ms"] = 1000 * statistics.median(
+                m["startup_s"] for m in spawns)
+            out[name + "_idle_rss_kb"] = statistics.median(
+                m["idle_rss_kb"] for m in spawns)
     mem = r.get("memory") or {}
     out["idle_rss_kb"] = mem.get("idle", {}).get("rss_kb")
     for s in mem.get("sessions", []):
@@ -1176,15 +1210,16 @@ def target_checks(results, plan):
                        "not run" if r is None else "yes" if met else "NO"))
     check("startup, ms (median)", "startup_ms", "<=", 0.1, "%.0f")
     check("idle RSS, KB", "idle_rss_kb", "<=", 0.25, "%.0f")
-    for what, key in (("startup, ms", "startup_ms"),
-                      ("idle RSS, KB", "idle_rss_kb")):
-        r = ratio(ours.get("module_" + key), sdk.get(key))
+    for name, (what, key, bound) in itertools.product(VARIANTS, (
+            ("startup, ms", "startup_ms", 0.1),
+            ("idle RSS, KB", "idle_rss_kb", 0.25))):
+        r = ratio(ours.get("%s_%s" % (name, key)), sdk.get(key))
         if r is not None:
-            bound = 0.1 if key == "startup_ms" else 0.25
-            checks.append(("(info) %s, ours as python -m mcp_weather" % what,
-                           fmt(ours["module_" + key]), fmt(sdk.get(key)),
-                           fmt(r, "%.2f"), "<= %g" % bound,
-                           "(yes)" if r <= bound else "(no)"))
+            checks.append(("(info) %s, %s" % (what, VARIANTS[name]),
+                           fmt(ours["%s_%s" % (name, key)]),
+                           fmt(sdk.get(key)), fmt(r, "%.2f"),
+                           "<= %g" % bound, "(yes)" if r <= bound else
+                           "(no)"))
     check("memory per idle session, KB (%d sessions)" % plan.sessions[-1],
           "kb_per_session", "<=", 0.25, "%.2f")
     for method in METHODS:
@@ -1258,15 +1293,19 @@ def report(data):
     rows = [["startup ms (median of %d)" % len(results["ours"]["startup_s"])]
             + trio("startup_ms"),
             ["idle RSS KB"] + trio("idle_rss_kb")]
-    for what, key in (("startup ms", "startup_ms"),
-                      ("idle RSS KB", "idle_rss_kb")):
-        ours = figs["ours"].get("module_" + key)
+    for name, (what, key) in itertools.product(VARIANTS, (
+            ("startup ms", "startup_ms"), ("idle RSS KB", "idle_rss_kb"))):
+        ours = figs["ours"].get("%s_%s" % (name, key))
         if ours is not None:
             theirs = figs["sdk"].get(key) if peer else None
-            rows.append(["%s, ours as python -m mcp_weather (cached "
-                         "bytecode)" % what, fmt(ours)] + (
+            rows.append(["%s, %s" % (what, VARIANTS[name]), fmt(ours)] + (
                 [fmt(theirs), fmt(ratio(ours, theirs), "%.2f")]
                 if peer else []))
+    compiled = data["interpreters"]["ours"].get("compile_ms")
+    if compiled is not None:
+        rows.append(["compiling mcp_weather.py, ms (at every start as "
+                     "a script)", fmt(compiled)] + (["", ""] if peer
+                                                    else []))
     for count in plan["sessions"]:
         rows.append(["RSS KB with %d idle sessions" % count] +
                     trio("rss_%d_kb" % count))
@@ -1461,13 +1500,14 @@ def main(argv=None):
         pythons["sdk"] = ensure_peer_venv(args.venv, args.sdk_spec)
     pythons["ours"] = os.path.abspath(args.python) if args.python else (
         pythons.get("sdk") or sys.executable)
+    interpreters = {k: interpreter_floor(p) for k, p in pythons.items()}
+    interpreters["ours"]["compile_ms"] = compile_time(pythons["ours"])
     data = {"date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "loadavg_start": loadavg(),
             "command": " ".join(["python3"] + [os.path.basename(
                 sys.argv[0])] + sys.argv[1:]),
             "machine": machine_info(), "git": git_info(),
-            "interpreters": {k: interpreter_floor(p)
-                             for k, p in pythons.items()},
+            "interpreters": interpreters,
             "peer": peer_versions(pythons["sdk"]) if args.peer else {},
             "config": {"cache": args.cache, "log_level": args.log_level,
                        "methods": args.methods, "framings": args.framings},
