@@ -1204,9 +1204,12 @@ def target_checks(results, plan):
     def check(what, key, op, bound, spec="%.1f"):
         r = ratio(ours.get(key), sdk.get(key))
         met = r is not None and (r <= bound if op == "<=" else r >= bound)
+        shown = fmt(r, "%.2f")
+        if r is not None and not met and float(shown) == bound:
+            shown = fmt(r, "%.4f")      # not "2.00 >= 2: NO"
         checks.append((what, fmt(ours.get(key), spec), fmt(sdk.get(key),
                                                             spec),
-                       fmt(r, "%.2f"), "%s %g" % (op, bound),
+                       shown, "%s %g" % (op, bound),
                        "not run" if r is None else "yes" if met else "NO"))
     check("startup, ms (median)", "startup_ms", "<=", 0.1, "%.0f")
     check("idle RSS, KB", "idle_rss_kb", "<=", 0.25, "%.0f")
