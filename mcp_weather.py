@@ -1800,7 +1800,8 @@ class Alarms(object):
         self._cond = threading.Condition(threading.Lock())
         self._queues = {}           # delay -> deque of Alarm, soonest first
         self._wake_at = None        # when the watcher wakes; None: not before
-        self._watcher = None        # the watching thread, while there is one
+        self._watcher = None        # the watching thread, started by set()
+        #                             (so --workers children start theirs)
 
     def set(self, delay, function):
         """ Call function() in about delay seconds, unless cleared. """
