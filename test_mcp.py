@@ -9805,5 +9805,15 @@ class ReliabilitySettingsTests(unittest.TestCase):
         self.assertNotIn(b"Traceback", done.stderr)
 
 
+def load_tests(loader, tests, pattern):
+    """ `python -m unittest test_mcp` runs this file's tests and then every
+    tests/test_*.py module: the tests of one area each, sharing the
+    fixtures above. """
+    here = os.path.dirname(os.path.abspath(__file__))
+    tests.addTests(loader.discover(os.path.join(here, "tests"),
+                                   pattern="test_*.py", top_level_dir=here))
+    return tests
+
+
 if __name__ == "__main__":
     unittest.main()
