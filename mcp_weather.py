@@ -97,6 +97,47 @@ log = logging.getLogger("mcp_weather")
 
 
 ###############################################################################
+# Compatibility: Python 3.6 ###################################################
+###############################################################################
+# The enterprise hosts this file is copied onto often have no interpreter but
+# Python 3.6 (RHEL 8's platform-python, RHEL 7.7+, SLES 15).  What CPython 3.7
+# added and this file uses is defined here once, by feature detection: on 3.7
+# and later every name below is the standard library's own, nothing dropped.
+
+if hasattr(http.server, "ThreadingHTTPServer"):
+    ThreadingHTTPServer = http.server.ThreadingHTTPServer
+else:
+    class ThreadingHTTPServer(socketserver.ThreadingMixIn,
+                              http.server.HTTPServer):
+        """ http.server.ThreadingHTTPServer of 3.7: one daemon thread per
+        connection.  Daemon threads are not joined by server_close() on
+        3.7+ either (block_on_close applies to non-daemon threads only). """
+        daemon_threads = True
+
+if hasattr(str, "isascii"):
+    str_isascii = str.isascii
+else:
+    def str_isascii(text):
+        """ str.isascii of 3.7: every character below U+0080. """
+        try:
+            text.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+
+def set_minimum_tls_1_2(context):
+    """ Refuse SSL 3, TLS 1.0 and 1.1 on an ssl.SSLContext: with
+    minimum_version where it exists (3.7+), else with the OP_NO_* options
+    that 3.7 deprecated in its favour. """
+    if hasattr(context, "minimum_version"):
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    else:                                                   # 3.6
+        context.options |= ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | \
+            ssl.OP_NO_TLSv1_1
+
+
+###############################################################################
 # Configuration ###############################################################
 ###############################################################################
 
@@ -630,7 +671,7 @@ def _string_check(schema):
 
     def check(value, path, problems):
         try:
-            if not value.isascii():
+            if not str_isascii(value):
                 value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
             problems.append("%s is not valid Unicode text" % _at(path))
@@ -5407,7 +5448,7 @@ def make_tls_context(config):
     if ssl is None:
         raise ValueError("--tls-cert: this Python was built without ssl")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    set_minimum_tls_1_2(context)
     context.set_alpn_protocols(["http/1.1"])
     try:
         context.load_cert_chain(config.tls_cert, config.tls_key or None)
@@ -5417,7 +5458,7 @@ def make_tls_context(config):
     return context
 
 
-class MCPServer(http.server.ThreadingHTTPServer):
+class MCPServer(ThreadingHTTPServer):
     """ A threading HTTP server holding the dispatcher: one thread per
     connection, plus the dispatcher's pool of workers for tool calls.
     With --tls-cert the listening socket is wrapped for TLS; each
@@ -5445,7 +5486,7 @@ class MCPServer(http.server.ThreadingHTTPServer):
             if self.config.auth_server else None
         self.client_sessions = ClientSessions(
             self.dispatcher.sessions, self.config.max_client_sessions)
-        http.server.ThreadingHTTPServer.__init__(
+        ThreadingHTTPServer.__init__(
             self, (self.config.host, self.config.port), handler)
         if self.tls is not None:
             self.socket = self.tls.wrap_socket(

@@ -87,6 +87,10 @@ import mcp_weather
 # between test results.  assertLogs still sees every record.
 logging.getLogger("mcp_weather").addHandler(logging.NullHandler())
 
+# Compatibility: Python 3.6.  What 3.7 added, from mcp_weather's own block
+# (the standard library's names on 3.7+).
+ThreadingHTTPServer = mcp_weather.ThreadingHTTPServer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER_FILE = os.path.join(HERE, "mcp_weather.py")
 
@@ -203,7 +207,7 @@ def loopback_http_server(name, **methods):
                       log_message=lambda handler, *args: None)
     handler = type("Handler", (http.server.BaseHTTPRequestHandler,),
                    attributes)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,),
                               name=name, daemon=True)
@@ -5251,7 +5255,7 @@ class _PeerHandler(http.server.BaseHTTPRequestHandler):
 def _serve_peer(fake, name):
     """ A ThreadingHTTPServer on a free loopback port for fake. """
     handler = type("Handler", (_PeerHandler,), {"fake": fake})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), name=name,
                      daemon=True).start()

@@ -19,7 +19,8 @@ import json
 import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +31,12 @@ SAMPLE_FILES = (
     "open-meteo-current.json",
     "open-meteo-daily.json",
 )
+
+try:
+    from http.server import ThreadingHTTPServer
+except ImportError:  # Python 3.6: the class 3.7 added, with its daemon threads
+    class ThreadingHTTPServer(ThreadingMixIn, HTTPServer):
+        daemon_threads = True
 
 
 def load_samples(folder=None):
