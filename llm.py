@@ -21,7 +21,7 @@ What a demanding user expects, and where it lives:
     streaming     text deltas are handed to ``on_text`` as they arrive;
                   tool-call fragments are joined by index    (read_stream)
 
-Only the standard library is imported, so the file runs on any CPython 3.7+.
+Only the standard library is imported, so the file runs on any CPython 3.6+.
 """
 
 import email.utils

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mcp-weather: a Model Context Protocol server over Streamable HTTP, in one file.
 
-Copy this file onto any host with CPython 3.7 or newer and run it:
+Copy this file onto any host with CPython 3.6 or newer and run it:
 
     python mcp_weather.py                      # http://127.0.0.1:8000/mcp
     python mcp_weather.py --stateless          # behind a load balancer

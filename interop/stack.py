@@ -11,7 +11,7 @@ MCP_* variables, SENIVERSE_KEY and WEATHER_PROVIDER from the caller's environmen
 to the server, so a developer's own settings (a token, a fixed port) cannot skew a run.
 
 Exit status: the command's, or 3 if the server never came up, or 4 if it died during the run.
-Stdlib only; Python 3.7+.
+Stdlib only; Python 3.6+.
 """
 import argparse
 import os
