@@ -77,8 +77,6 @@ FIXTURE_NEEDS_SESSIONS = {
 
 # --target fixture: not run, with the reason (first matching prefix wins).
 SKIP_FIXTURE = [
-    ("http-custom-header-server-validation", "Mcp-Param-* headers for x-mcp-header tool arguments "
-                                             "(S60) are not implemented"),
     ("tasks-", "tasks extension, not implemented (optional)"),
     ("sep-2640-", "skills extension, not implemented (optional)"),
 ]
@@ -91,7 +89,8 @@ FIXTURE_ITEMS = [
     ("tools-call-", "5.3"), ("json-schema", "4.0"), ("server-sse-polling", "S19-S21, S41, S42"),
     ("server-sse-multiple", "S38"), ("server-session", "S45-S50"), ("server-stateless", "1.3, S56-S64"),
     ("resources-", "6.4"), ("sep-2164", "7.1"), ("prompts-", "6.4"), ("dns-", "S2, S3, S6"),
-    ("caching", "S63"), ("http-header", "S58, S59"), ("input-required-result-", "5.3 (MRTR), S24"),
+    ("caching", "S63"), ("http-custom-header", "S60"), ("http-header", "S58, S59"),
+    ("input-required-result-", "5.3 (MRTR), S24"),
 ]
 
 # Why the other server scenarios are not run (first matching prefix wins).
