@@ -332,6 +332,7 @@ INTERNAL_ERROR = -32603
 HEADER_MISMATCH = -32020        # 2026-07-28 (S56, S59)
 MISSING_CAPABILITY = -32021     # 2026-07-28 (S62)
 UNSUPPORTED_VERSION = -32022    # 2026-07-28 (checklist 1.3)
+URL_ELICITATION_REQUIRED = -32042   # 2025-11-25 only (Call.require_url)
 
 
 class RPCError(Exception):
@@ -1159,6 +1160,32 @@ def elicitation_request(message, requested_schema):
     """ (method, params) of elicitation/create. """
     return "elicitation/create", {"message": message,
                                   "requestedSchema": requested_schema}
+
+
+def url_elicitation_request(message, url, elicitation_id=None):
+    """ (method, params) of a URL-mode elicitation/create (2025-11-25):
+    the client shows message and offers to open url, where the person
+    does what must not pass through the client (sign in, pay, enter a
+    secret).  The answer says only whether they agreed to go; the
+    server learns the outcome out of band.  elicitationId names the
+    interaction in 2025-11-25 (2026-07-28 dropped it). """
+    params = {"mode": "url", "message": message, "url": url}
+    if elicitation_id is not None:
+        params["elicitationId"] = elicitation_id
+    return "elicitation/create", params
+
+
+def request_feature(method, params):
+    """ The part of a client capability a request needs beyond the
+    capability itself: "url" or "form" for elicitation (a client declares
+    the modes it has; {} alone means form), "tools" for sampling that
+    offers the model tools (2025-11-25), else None. """
+    if method == "elicitation/create":
+        return "url" if params.get("mode") == "url" else "form"
+    if method == "sampling/createMessage" and \
+            ("tools" in params or "toolChoice" in params):
+        return "tools"
+    return None
 
 
 def answer_problem(method, result):
@@ -2083,14 +2110,78 @@ class Call(object):
 
     # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
 
-    def sample(self, messages, max_tokens=1000, key=None, **params):
+    def sample(self, messages, max_tokens=1000, key=None, tools=None,
+               tool_choice=None, **params):
         """ Ask the client's language model for a reply
         (sampling/createMessage).  messages are strings (user text) or
         SamplingMessage dicts; params adds systemPrompt, temperature,
         modelPreferences and the like.  Returns the CreateMessageResult:
         {"role", "content", "model", "stopReason"}.  key names the request
-        in a 2026-07-28 InputRequiredResult (see ask_all). """
+        in a 2026-07-28 InputRequiredResult (see ask_all).
+
+        tools (2025-11-25, client capability sampling.tools) offers the
+        model tools: names of this server's tools, Tool objects, or Tool
+        dicts; tool_choice is "auto", "required" or "none".  A reply that
+        wants tools run has stopReason "toolUse" and tool_use blocks in
+        its content (a list); run_tool_use() runs one of this server's
+        tools for such a block, and the next sample() sends the results
+        back (see the README, "Asking the client"). """
+        if tools is not None:
+            params["tools"] = [self.tool_definition(t) for t in tools]
+        if tool_choice is not None:
+            params["toolChoice"] = {"mode": tool_choice} \
+                if isinstance(tool_choice, str) else tool_choice
         return self.ask(sampling_request(messages, max_tokens, **params), key)
+
+    def tool_definition(self, tool):
+        """ A Tool dict for sampling: a name of this server's tools, a Tool,
+        or a dict as it is. """
+        if isinstance(tool, str):
+            found = self.dispatcher.tools.get(tool)
+            if found is None:
+                raise ValueError("no tool named %r to offer" % tool)
+            tool = found
+        if isinstance(tool, Tool):
+            return dict(tool.describe(self.version))
+        return tool
+
+    def run_tool_use(self, block):
+        """ Run one of this server's tools for a tool_use block of a
+        sampling reply; returns the tool_result block to send back in the
+        next user message (an error result if the tool is unknown, the
+        input invalid, or the tool failed). """
+        def result(content, is_error=False, structured=None):
+            out = {"type": "tool_result", "toolUseId": block.get("id"),
+                   "content": content}
+            if is_error:
+                out["isError"] = True
+            if structured is not None:
+                out["structuredContent"] = structured
+            return out
+        tool = self.dispatcher.tools.get(block.get("name")) \
+            if isinstance(block.get("name"), str) else None
+        arguments = block.get("input")
+        if tool is None:
+            return result([text_content("No tool named %r" % str(
+                block.get("name"))[:100])], True)
+        problems = validate(tool.input_schema, arguments) \
+            if isinstance(arguments, dict) else ["input is not an object"]
+        if problems:
+            return result([text_content("Invalid input for %s: %s" % (
+                tool.name, "; ".join(problems)))], True)
+        try:
+            value = tool_result(tool.function(arguments, self), tool,
+                                self.version)
+        except (Cancelled, InputRequired, RPCError):
+            raise
+        except ToolError as exc:
+            return result([text_content(str(exc))], True)
+        except Exception:
+            log.exception("tool %s (for the client's model) failed",
+                          tool.name)
+            return result([text_content("%s failed" % tool.name)], True)
+        return result(value["content"], value.get("isError", False),
+                      value.get("structuredContent"))
 
     def elicit(self, message, requested_schema, key=None):
         """ Ask the person for input (elicitation/create, 2025-06-18 on).
@@ -2098,6 +2189,56 @@ class Call(object):
         booleans and enums.  Returns the ElicitResult: {"action": "accept",
         "decline" or "cancel", "content": {...} when accepted}. """
         return self.ask(elicitation_request(message, requested_schema), key)
+
+    def elicit_url(self, message, url, elicitation_id=None, key=None):
+        """ URL-mode elicitation (2025-11-25): ask the person to open url,
+        for what must not pass through the client (signing in to another
+        service, paying, typing a secret).  Returns the ElicitResult:
+        {"action": "accept"} means they agreed to go, not that they are
+        done; the server learns that at url, and may then tell the client
+        with complete_elicitation().  Needs the client capability
+        elicitation.url.  elicitation_id (2025-11-25; random if not given)
+        names the interaction; 2026-07-28 has none. """
+        if not self.modern and elicitation_id is None:
+            elicitation_id = secrets.token_urlsafe(12)
+        return self.ask(url_elicitation_request(
+            message, url, None if self.modern else elicitation_id), key)
+
+    def require_url(self, message, url, elicitation_id=None, key=None):
+        """ The request cannot go on until the person has been to url:
+        end it, telling the client where to send them, and let it retry.
+        In 2025-11-25 this is the error -32042 (URLElicitationRequired)
+        with data.elicitations; in 2026-07-28, which dropped that error,
+        the same is an InputRequiredResult carrying the URL elicitation,
+        and the retry brings the person's answer (returned here). """
+        if self.modern:
+            return self.elicit_url(message, url, key=key)
+        # An error needs no session and no stream: only a client that
+        # knows URL mode, at a revision that has it.
+        if self.version < "2025-11-25" or \
+                not self.client_supports("elicitation", "url"):
+            raise ClientRequestError("URL elicitation needs protocol "
+                                     "2025-11-25 and a client that declared "
+                                     "elicitation.url")
+        request = url_elicitation_request(
+            message, url, elicitation_id or secrets.token_urlsafe(12))[1]
+        raise RPCError(URL_ELICITATION_REQUIRED, "URL elicitation "
+                       "required: %s" % message[:200],
+                       data={"elicitations": [request]})
+
+    def complete_elicitation(self, elicitation_id):
+        """ Tell a 2025-11-25 client that the interaction it sent the
+        person to (elicit_url, require_url) is done, so it can retry or
+        move on: notifications/elicitation/complete on the session's GET
+        stream.  False where there is nobody to tell (2026-07-28 removed
+        the notification; no session). """
+        if self.modern or self.session is None or \
+                self.version < "2025-11-25":
+            return False
+        self.session.standalone.push(notification(
+            "notifications/elicitation/complete",
+            {"elicitationId": elicitation_id}))
+        return True
 
     def list_roots(self, key=None):
         """ The client's roots (roots/list): [{"uri": "file:///...",
@@ -2121,7 +2262,7 @@ class Call(object):
         with inputResponses (and the sealed requestState), the handler runs
         again from the start, and this time the answers are here (MRTR). """
         for key, (method, params) in requests.items():
-            self.check_can_ask(method)
+            self.check_can_ask(method, request_feature(method, params))
             self.asked.append(key)
         if self.modern:
             return self.answers_given(requests)
@@ -2186,15 +2327,23 @@ class Call(object):
             raise InputRequired(missing)
         return found
 
-    def check_can_ask(self, method):
+    def check_can_ask(self, method, feature=None):
         """ A request may go to the client only where the spec allows it:
         a revision that has the method, a capability the client declared
-        (4.1; in 2026-07-28 a missing one is -32021, S62), and, for legacy
-        sessions, a session and a stream the client reads as events. """
+        (4.1; in 2026-07-28 a missing one is -32021, S62), the feature
+        inside it that the request needs (URL-mode elicitation, sampling
+        with tools: 2025-11-25 on), and, for legacy sessions, a session
+        and a stream the client reads as events. """
         capability, since = CLIENT_METHODS[method]
         if self.modern:
             if not self.client_supports(capability):
                 raise missing_capability([capability])
+            if feature and not self.client_supports(capability, feature):
+                error = missing_capability(["%s.%s" % (capability,
+                                                       feature)])
+                error.data = {"requiredCapabilities": {
+                    capability: {feature: {}}}}
+                raise error
             return
         if self.session is None:
             raise ClientRequestError("%s needs a session; this server runs "
@@ -2207,6 +2356,14 @@ class Call(object):
             raise ClientRequestError("the client did not declare the %s "
                                      "capability, so it cannot answer %s"
                                      % (capability, method))
+        if feature and feature != "form" and self.version < "2025-11-25":
+            raise ClientRequestError("%s with %s needs protocol 2025-11-25 "
+                                     "or later; the session uses %s"
+                                     % (method, feature, self.version))
+        if feature and not self.client_supports(capability, feature):
+            raise ClientRequestError("the client did not declare %s.%s, so "
+                                     "it cannot answer this %s" % (
+                                         capability, feature, method))
         if self.stream is not None and not self.stream.carries_requests:
             raise ClientRequestError("the client accepts only JSON answers "
                                      "(no text/event-stream), so %s cannot "
@@ -2223,10 +2380,19 @@ class Call(object):
                 else None
         return declared if isinstance(declared, dict) else {}
 
-    def client_supports(self, capability):
+    def client_supports(self, capability, feature=None):
         """ Whether the client declared a capability ("sampling",
-        "elicitation", "roots"), so a handler can ask only what it may. """
-        return isinstance(self.client_capabilities.get(capability), dict)
+        "elicitation", "roots"), so a handler can ask only what it may;
+        with feature, a part of it: ("elicitation", "url") for URL mode,
+        ("sampling", "tools") for sampling with tools.  An elicitation
+        capability that names no mode means form mode (2025-11-25). """
+        declared = self.client_capabilities.get(capability)
+        if not isinstance(declared, dict):
+            return False
+        if feature == "form" and capability == "elicitation":
+            return isinstance(declared.get("form"), dict) or \
+                "url" not in declared
+        return feature is None or isinstance(declared.get(feature), dict)
 
     def load_inputs(self, secret):
         """ 2026-07-28 retries of tools/call, prompts/get and resources/read
@@ -3512,8 +3678,13 @@ class Upstream(object):
             raise
         finally:
             call.cancelled.forget(cut)
-        if not alarms.clear(alarm) and reusable and \
-                not call.cancelled.is_set():
+        if alarms.clear(alarm):
+            # The deadline cut the connection, and the reads that were
+            # under way saw an end of input: a service that trickles its
+            # header section forever ends here, its "answer" cut short.
+            conn.close()
+            raise socket.timeout("timed out")
+        if reusable and not call.cancelled.is_set():
             self.checkin(parts, conn)
         else:
             conn.close()
