@@ -299,6 +299,42 @@ class ResourceWatchTests(ListenTestCase):
         self.assertEqual(self.dispatcher.watch.seen, {})
 
 
+class ListenStdioTests(unittest.TestCase):
+    """ Over stdio the listen request shares the one channel: the
+    acknowledgement (tagged) comes on stdout, the rest of the session goes
+    on, and a notifications/cancelled naming the listen id ends it; at
+    the end of input the server exits 0 without answering it. """
+
+    def test_listen_over_stdio(self):
+        upstream = FakeUpstream().start()
+        self.addCleanup(upstream.stop)
+        meta = {"_meta": {"io.modelcontextprotocol/protocolVersion":
+                          "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}}}
+        lines = [
+            {"jsonrpc": "2.0", "id": "s1", "method": "subscriptions/listen",
+             "params": dict(meta, notifications={"toolsListChanged": True})},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/list",
+             "params": meta},
+            {"jsonrpc": "2.0", "method": "notifications/cancelled",
+             "params": {"requestId": "s1"}}]
+        proc = subprocess.Popen(
+            [sys.executable, SERVER_FILE, "--stdio", "--log-level", "debug"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=_server_env(upstream))
+        out, err = proc.communicate(b"".join(
+            json.dumps(line).encode() + b"\n" for line in lines), TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        messages = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(messages[0]["method"], ACK)
+        self.assertEqual(messages[0]["params"]["_meta"], {SUBSCRIPTION: "s1"})
+        self.assertEqual(messages[1]["id"], 2)
+        self.assertEqual(len(messages), 2, messages)    # no listen response
+        self.assertIn(b"cancel 's1' (): stopped", err)  # the listener found
+        self.assertNotIn(b"Traceback", err)
+
+
 class ListenShutdownTests(unittest.TestCase):
     """ SIGTERM: a listen stream ends with its response, the process
     exits 0 (the server's own shutdown path, MCPServer.drain). """
