@@ -261,6 +261,37 @@ def run_one(node, dist, url, scenario, spec, outdir, verbose):
     return rc, elapsed, checks, ANSI.sub("", out), cmd
 
 
+SUITE_LINE = re.compile(r"^([\u2713\u2717]) (\S+): (\d+) passed, (\d+) failed", re.M)
+
+
+def run_suite_all(node, dist, url, outdir, version):
+    """ The suite's own whole run, `server --suite all` of the next build, as a CI step would make it:
+    every scenario it has (65 in 0.2.0-alpha.12, extensions included), each at the suite's default
+    wire. Prints one line per scenario and the count; returns the exit status (1 if any failed). """
+    os.makedirs(outdir, exist_ok=True)
+    cmd = [node, dist, "server", "--url", url, "--suite", "all", "-o", outdir]
+    t0 = time.monotonic()
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=1800).stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode("utf-8", "replace")
+    out = ANSI.sub("", out)
+    with open(os.path.join(outdir, "stdout.txt"), "w", encoding="utf-8") as f:
+        f.write("$ %s\n%s" % (" ".join(cmd), out))
+    found = SUITE_LINE.findall(out)
+    failed = [name for mark, name, _, bad in found if mark != "\u2713" or int(bad)]
+    for mark, name, good, bad in found:
+        print("%-5s %-52s %s ok, %s failed" % ("PASS" if name not in failed else "FAIL", name, good, bad))
+    print("\nconformance: next %s --suite all  %d of %d scenarios passed (%.1fs; output in %s)" % (
+        version, len(found) - len(failed), len(found), time.monotonic() - t0, outdir))
+    if not found:
+        print("conformance: the suite printed no scenario lines; see %s/stdout.txt" % outdir)
+        return 1
+    print("conformance: %d passed, %d failed, 0 skipped" % (len(found) - len(failed), len(failed)))
+    return 1 if failed else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default=os.environ.get("MCP_URL"))
@@ -274,6 +305,8 @@ def main(argv=None):
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".results",
                                                       time.strftime("conformance-%Y%m%d-%H%M%S")))
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--suite-all", action="store_true",
+                    help="instead of the plan: the next build's own `server --suite all` (run_suite_all)")
     args = ap.parse_args(argv)
     if not args.url:
         ap.error("no --url and no MCP_URL")
@@ -284,6 +317,9 @@ def main(argv=None):
         versions["release"], versions["next"], node_version, args.target, args.url,
         "stateless" if args.stateless_server else "sessions on", args.results), flush=True)
 
+    if args.suite_all:
+        return run_suite_all(args.node, args.next, args.url, os.path.join(args.results, "suite-all"),
+                             versions["next"])
     caps = server_capabilities(args.url)
     print("server capabilities (initialize @2025-11-25): %s" % json.dumps(caps, sort_keys=True))
     offered = dict((build, list_scenarios(args.node, dist)) for build, dist in dists.items())
