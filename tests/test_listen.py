@@ -207,6 +207,39 @@ class ListenTests(ListenTestCase):
         self.assertEqual(self.result_of(reply)["error"]["code"], -32601)
 
 
+class ListenerBacklogTests(unittest.TestCase):
+    """ A client that stops reading cannot make the server hold an
+    unbounded backlog: past the stream's limit the subscription is
+    dropped, and its stream ends (without a response). """
+
+    def test_backlog_past_the_limit_drops_the_subscription(self):
+        stream = mcp_weather.Stream(0, 3, replayable=False)
+        listener = mcp_weather.Listener("L", {"toolsListChanged": True},
+                                        stream.push, stream)
+        change = mcp_weather.notification(
+            "notifications/tools/list_changed", {})
+        with self.assertLogs("mcp_weather", "WARNING"):
+            for _ in range(5):
+                listener.notify(change)
+        self.assertTrue(listener.ended)
+        self.assertTrue(stream.finished)
+        self.assertEqual(len(stream.events), 3)
+        self.assertTrue(all("id" not in m for _, m in stream.events))
+
+    def test_only_the_filter_passes(self):
+        sent = []
+        listener = mcp_weather.Listener(
+            7, {"resourceSubscriptions": ["a://1"]}, sent.append)
+        for method, params in (
+                ("notifications/tools/list_changed", {}),
+                ("notifications/resources/updated", {"uri": "a://2"}),
+                ("notifications/resources/updated", {"uri": "a://1"})):
+            listener.notify(mcp_weather.notification(method, params))
+        self.assertEqual(sent, [{
+            "jsonrpc": "2.0", "method": "notifications/resources/updated",
+            "params": {"uri": "a://1", "_meta": {SUBSCRIPTION: 7}}}])
+
+
 class ListenLimitTests(ListenTestCase):
     """ --max-client-listens: one client cannot hold every thread. """
 
