@@ -368,6 +368,28 @@ class ListenStdioTests(unittest.TestCase):
         self.assertNotIn(b"Traceback", err)
 
 
+class ReadTellsWatchersTests(ListenTestCase):
+    """ Between re-reads (here an hour apart), any client's resources/read
+    of a watched URI that finds new data tells the watchers at once. """
+
+    settings = {"watch_interval": 3600.0}
+
+    def test_a_read_that_finds_new_data_is_an_update(self):
+        stream = self.listen({"resourceSubscriptions": [HANGZHOU]})
+        self.acknowledged(stream)
+        self.upstream.wait_requests(1, "forecast")      # the baseline read
+        wait_for(lambda: self.dispatcher.watch.seen.get(HANGZHOU))
+        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+            read = self.assertModernResult(self.modern(
+                "resources/read", {"uri": HANGZHOU},
+                headers={"Mcp-Name": HANGZHOU}))
+        self.assertIn("9.5", read["contents"][0]["text"])
+        message = stream.until_message(
+            _is_method("notifications/resources/updated"))
+        self.assertEqual(message["params"]["uri"], HANGZHOU)
+        self.assertEqual(len(self.upstream.of("forecast")), 2)  # no poll
+
+
 class ListenShutdownTests(unittest.TestCase):
     """ SIGTERM: a listen stream ends with its response, the process
     exits 0 (the server's own shutdown path, MCPServer.drain). """
