@@ -189,6 +189,8 @@ class Config(object):
     session_ttl = 1800.0        # idle seconds before a session expires
     max_sessions = 10000        # live sessions; LRU idle one evicted (B-5)
     max_client_sessions = 0     # live sessions per client address; 0: any
+    max_client_listens = 16     # open listen streams per client; 0: any
+    watch_interval = 60.0       # s between re-reads of watched resources
     max_body = 4 * 1024 * 1024  # bytes; larger bodies get 413
     keepalive = 15.0            # seconds between SSE keep-alive comments
     idle_timeout = 120.0        # seconds an idle keep-alive connection lives
@@ -279,6 +281,13 @@ OPTIONS = [
     ("max_client_sessions", "MCP_MAX_CLIENT_SESSIONS", "most live sessions "
      "per client address; that client's least recently used idle one is "
      "evicted first (default 0: no cap)"),
+    ("max_client_listens", "MCP_MAX_CLIENT_LISTENS", "most open "
+     "2026-07-28 subscriptions/listen streams per client (its token, else "
+     "its address); more are refused (default 16; 0: no cap)"),
+    ("watch_interval", "MCP_WATCH_INTERVAL", "seconds between re-reads of "
+     "the resources clients watch (subscribe, listen), to tell them when "
+     "one changed; nothing is read while nobody watches (default 60; "
+     "0: never)"),
     ("max_body", "MCP_MAX_BODY", "largest request body in bytes "
      "(default 4194304)"),
     ("keepalive", "MCP_KEEPALIVE", "seconds between SSE keep-alive "
@@ -364,6 +373,7 @@ INTERNAL_ERROR = -32603
 HEADER_MISMATCH = -32020        # 2026-07-28 (S56, S59)
 MISSING_CAPABILITY = -32021     # 2026-07-28 (S62)
 UNSUPPORTED_VERSION = -32022    # 2026-07-28 (checklist 1.3)
+URL_ELICITATION_REQUIRED = -32042   # 2025-11-25 only (Call.require_url)
 
 
 class RPCError(Exception):
@@ -756,6 +766,55 @@ class ToolError(Exception):
     becomes a result with isError true, not a protocol error (5.3). """
 
 
+# 2026-07-28 (S60): a tool may mark a parameter {"x-mcp-header": "Region"};
+# clients then copy its value into an "Mcp-Param-Region" header, so that
+# proxies and gateways can route on it without reading the body, and the
+# server checks the header against the body (check_param_headers, HTTP).
+# Only string, integer and boolean properties reached from the root by
+# "properties" alone may carry one; the name is an HTTP token.
+PARAM_HEADER_TYPES = ("string", "integer", "boolean")
+HTTP_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def param_headers(schema, path=()):
+    """ [(path, header name)] of the parameters marked x-mcp-header in a
+    tool's inputSchema: path is the chain of property names, e.g.
+    ("region",), and the header is "Mcp-Param-" + the annotation. """
+    found = []
+    properties = schema.get("properties") if isinstance(schema, dict) \
+        else None
+    for name, sub in (properties or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        if "x-mcp-header" in sub:
+            found.append((path + (name,),
+                          "Mcp-Param-%s" % sub["x-mcp-header"]))
+        found.extend(param_headers(sub, path + (name,)))
+    return found
+
+
+def param_header_problem(schema):
+    """ What is wrong with a schema's x-mcp-header marks, or None: a name
+    that is not an HTTP token, a type other than string, integer or
+    boolean, or a name used twice (header names ignore case). """
+    seen = set()
+    for path, header in param_headers(schema):
+        where = ".".join(path)
+        node = schema
+        for name in path:
+            node = node["properties"][name]
+        mark = node["x-mcp-header"]
+        if not isinstance(mark, str) or not HTTP_TOKEN.match(mark):
+            return "%s: x-mcp-header must be an HTTP token" % where
+        if node.get("type") not in PARAM_HEADER_TYPES:
+            return "%s: x-mcp-header needs type string, integer or " \
+                "boolean" % where
+        if header.lower() in seen:
+            return "%s: header %s is named twice" % (where, header)
+        seen.add(header.lower())
+    return None
+
+
 class Tool(object):
     """ One tool: what tools/list shows and the function tools/call runs.
 
@@ -774,6 +833,9 @@ class Tool(object):
         if not isinstance(input_schema, dict) or \
                 input_schema.get("type") != "object":
             raise ValueError("a tool's inputSchema must have type object")
+        problem = param_header_problem(input_schema)
+        if problem:
+            raise ValueError("tool %s: %s (S60)" % (name, problem))
         self.name = self.key = name
         self.description = description
         self.input_schema, self.function = input_schema, function
@@ -1139,6 +1201,32 @@ def elicitation_request(message, requested_schema):
     """ (method, params) of elicitation/create. """
     return "elicitation/create", {"message": message,
                                   "requestedSchema": requested_schema}
+
+
+def url_elicitation_request(message, url, elicitation_id=None):
+    """ (method, params) of a URL-mode elicitation/create (2025-11-25):
+    the client shows message and offers to open url, where the person
+    does what must not pass through the client (sign in, pay, enter a
+    secret).  The answer says only whether they agreed to go; the
+    server learns the outcome out of band.  elicitationId names the
+    interaction in 2025-11-25 (2026-07-28 dropped it). """
+    params = {"mode": "url", "message": message, "url": url}
+    if elicitation_id is not None:
+        params["elicitationId"] = elicitation_id
+    return "elicitation/create", params
+
+
+def request_feature(method, params):
+    """ The part of a client capability a request needs beyond the
+    capability itself: "url" or "form" for elicitation (a client declares
+    the modes it has; {} alone means form), "tools" for sampling that
+    offers the model tools (2025-11-25), else None. """
+    if method == "elicitation/create":
+        return "url" if params.get("mode") == "url" else "form"
+    if method == "sampling/createMessage" and \
+            ("tools" in params or "toolChoice" in params):
+        return "tools"
+    return None
 
 
 def answer_problem(method, result):
@@ -1536,6 +1624,87 @@ class Session(object):
             stream.finish()
 
 
+# subscriptions/listen (2026-07-28): what a client may ask to hear, as the
+# filter's flag and the notification it lets through.
+LISTEN_FLAGS = (("toolsListChanged", "notifications/tools/list_changed"),
+                ("promptsListChanged", "notifications/prompts/list_changed"),
+                ("resourcesListChanged",
+                 "notifications/resources/list_changed"))
+META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+
+
+class Listener(object):
+    """ One open subscriptions/listen request (2026-07-28, SEP-2575): the
+    notifications its client asked for and the server agreed to send (the
+    honoured filter), and the stream they go on.
+
+    2026-07-28 has no GET stream and no resources/subscribe: a client that
+    wants to hear of list changes or resource updates POSTs
+    subscriptions/listen, and the answer is an SSE stream that stays open.
+    Its first message is notifications/subscriptions/acknowledged with the
+    honoured filter; then come the changes it asked for, and nothing else
+    (the server MUST NOT send types the client did not request).  Every
+    message carries _meta["io.modelcontextprotocol/subscriptionId"], the id
+    of the listen request (5.1).  The stream ends with a response to the
+    listen request when the server ends it gracefully (shutdown); a client
+    that closes the stream ends the subscription (6.2).  Nothing is
+    replayed: a client that re-listens reads again what it cares about.
+    """
+
+    def __init__(self, request_id, honoured, send, stream=None, client="",
+                 session=None):
+        self.id, self.honoured = request_id, honoured
+        self.methods = frozenset(method for flag, method in LISTEN_FLAGS
+                                 if honoured.get(flag) is True)
+        self.uris = frozenset(honoured.get("resourceSubscriptions", ()))
+        self.send, self.stream = send, stream
+        self.client, self.session = client, session
+        self.ended = False
+
+    def wants(self, message):
+        """ Whether the honoured filter lets this notification through. """
+        method = message.get("method")
+        if method == "notifications/resources/updated":
+            return message["params"].get("uri") in self.uris
+        return method in self.methods
+
+    def tagged(self, message):
+        """ The message with the subscription id in params._meta. """
+        params = dict(message.get("params") or {})
+        params["_meta"] = dict(params.get("_meta") or {},
+                               **{META_SUBSCRIPTION: self.id})
+        return dict(message, params=params)
+
+    def notify(self, message):
+        """ Send a notification if the filter lets it through.  A client
+        that stops reading must not make the server hold its backlog
+        forever: past the stream's limit the subscription is dropped (the
+        stream ends without a response; the client listens again). """
+        if self.ended or not self.wants(message):
+            return
+        stream = self.stream
+        if stream is not None and not stream.replayable and \
+                len(stream.events) >= stream.limit:
+            log.warning("listen %s: the client reads nothing; %d events "
+                        "wait: subscription dropped", str(self.id)[:40],
+                        len(stream.events))
+            self.ended = True
+            stream.finish()
+            return
+        self.send(self.tagged(message))
+
+    def end(self, result):
+        """ End the subscription gracefully: the response to the listen
+        request (its result carries the subscription id), then the end of
+        the stream.  Used when the server shuts down. """
+        if self.ended:
+            return
+        self.ended = True
+        self.send({"jsonrpc": "2.0", "id": self.id, "result": result})
+        if self.stream is not None:
+            self.stream.finish()
+
+
 class SessionStore(object):
     """ Live sessions, with an idle timeout on by default and a cap (B-5).
 
@@ -1920,8 +2089,10 @@ class Call(object):
     """
 
     def __init__(self, dispatcher, message, send, session, version,
-                 cancelled=None, principal="", stream=None):
+                 cancelled=None, principal="", stream=None, client=""):
         self.dispatcher, self.principal = dispatcher, principal
+        self.client = client or principal   # whose listen streams (bound)
+        self.listener = None                # subscriptions/listen: its own
         self.stream = stream
         self.id = message["id"]
         self.key = json.dumps(self.id)
@@ -1980,14 +2151,78 @@ class Call(object):
 
     # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
 
-    def sample(self, messages, max_tokens=1000, key=None, **params):
+    def sample(self, messages, max_tokens=1000, key=None, tools=None,
+               tool_choice=None, **params):
         """ Ask the client's language model for a reply
         (sampling/createMessage).  messages are strings (user text) or
         SamplingMessage dicts; params adds systemPrompt, temperature,
         modelPreferences and the like.  Returns the CreateMessageResult:
         {"role", "content", "model", "stopReason"}.  key names the request
-        in a 2026-07-28 InputRequiredResult (see ask_all). """
+        in a 2026-07-28 InputRequiredResult (see ask_all).
+
+        tools (2025-11-25, client capability sampling.tools) offers the
+        model tools: names of this server's tools, Tool objects, or Tool
+        dicts; tool_choice is "auto", "required" or "none".  A reply that
+        wants tools run has stopReason "toolUse" and tool_use blocks in
+        its content (a list); run_tool_use() runs one of this server's
+        tools for such a block, and the next sample() sends the results
+        back (see the README, "Asking the client"). """
+        if tools is not None:
+            params["tools"] = [self.tool_definition(t) for t in tools]
+        if tool_choice is not None:
+            params["toolChoice"] = {"mode": tool_choice} \
+                if isinstance(tool_choice, str) else tool_choice
         return self.ask(sampling_request(messages, max_tokens, **params), key)
+
+    def tool_definition(self, tool):
+        """ A Tool dict for sampling: a name of this server's tools, a Tool,
+        or a dict as it is. """
+        if isinstance(tool, str):
+            found = self.dispatcher.tools.get(tool)
+            if found is None:
+                raise ValueError("no tool named %r to offer" % tool)
+            tool = found
+        if isinstance(tool, Tool):
+            return dict(tool.describe(self.version))
+        return tool
+
+    def run_tool_use(self, block):
+        """ Run one of this server's tools for a tool_use block of a
+        sampling reply; returns the tool_result block to send back in the
+        next user message (an error result if the tool is unknown, the
+        input invalid, or the tool failed). """
+        def result(content, is_error=False, structured=None):
+            out = {"type": "tool_result", "toolUseId": block.get("id"),
+                   "content": content}
+            if is_error:
+                out["isError"] = True
+            if structured is not None:
+                out["structuredContent"] = structured
+            return out
+        tool = self.dispatcher.tools.get(block.get("name")) \
+            if isinstance(block.get("name"), str) else None
+        arguments = block.get("input")
+        if tool is None:
+            return result([text_content("No tool named %r" % str(
+                block.get("name"))[:100])], True)
+        problems = validate(tool.input_schema, arguments) \
+            if isinstance(arguments, dict) else ["input is not an object"]
+        if problems:
+            return result([text_content("Invalid input for %s: %s" % (
+                tool.name, "; ".join(problems)))], True)
+        try:
+            value = tool_result(tool.function(arguments, self), tool,
+                                self.version)
+        except (Cancelled, InputRequired, RPCError):
+            raise
+        except ToolError as exc:
+            return result([text_content(str(exc))], True)
+        except Exception:
+            log.exception("tool %s (for the client's model) failed",
+                          tool.name)
+            return result([text_content("%s failed" % tool.name)], True)
+        return result(value["content"], value.get("isError", False),
+                      value.get("structuredContent"))
 
     def elicit(self, message, requested_schema, key=None):
         """ Ask the person for input (elicitation/create, 2025-06-18 on).
@@ -1995,6 +2230,56 @@ class Call(object):
         booleans and enums.  Returns the ElicitResult: {"action": "accept",
         "decline" or "cancel", "content": {...} when accepted}. """
         return self.ask(elicitation_request(message, requested_schema), key)
+
+    def elicit_url(self, message, url, elicitation_id=None, key=None):
+        """ URL-mode elicitation (2025-11-25): ask the person to open url,
+        for what must not pass through the client (signing in to another
+        service, paying, typing a secret).  Returns the ElicitResult:
+        {"action": "accept"} means they agreed to go, not that they are
+        done; the server learns that at url, and may then tell the client
+        with complete_elicitation().  Needs the client capability
+        elicitation.url.  elicitation_id (2025-11-25; random if not given)
+        names the interaction; 2026-07-28 has none. """
+        if not self.modern and elicitation_id is None:
+            elicitation_id = secrets.token_urlsafe(12)
+        return self.ask(url_elicitation_request(
+            message, url, None if self.modern else elicitation_id), key)
+
+    def require_url(self, message, url, elicitation_id=None, key=None):
+        """ The request cannot go on until the person has been to url:
+        end it, telling the client where to send them, and let it retry.
+        In 2025-11-25 this is the error -32042 (URLElicitationRequired)
+        with data.elicitations; in 2026-07-28, which dropped that error,
+        the same is an InputRequiredResult carrying the URL elicitation,
+        and the retry brings the person's answer (returned here). """
+        if self.modern:
+            return self.elicit_url(message, url, key=key)
+        # An error needs no session and no stream: only a client that
+        # knows URL mode, at a revision that has it.
+        if self.version < "2025-11-25" or \
+                not self.client_supports("elicitation", "url"):
+            raise ClientRequestError("URL elicitation needs protocol "
+                                     "2025-11-25 and a client that declared "
+                                     "elicitation.url")
+        request = url_elicitation_request(
+            message, url, elicitation_id or secrets.token_urlsafe(12))[1]
+        raise RPCError(URL_ELICITATION_REQUIRED, "URL elicitation "
+                       "required: %s" % message[:200],
+                       data={"elicitations": [request]})
+
+    def complete_elicitation(self, elicitation_id):
+        """ Tell a 2025-11-25 client that the interaction it sent the
+        person to (elicit_url, require_url) is done, so it can retry or
+        move on: notifications/elicitation/complete on the session's GET
+        stream.  False where there is nobody to tell (2026-07-28 removed
+        the notification; no session). """
+        if self.modern or self.session is None or \
+                self.version < "2025-11-25":
+            return False
+        self.session.standalone.push(notification(
+            "notifications/elicitation/complete",
+            {"elicitationId": elicitation_id}))
+        return True
 
     def list_roots(self, key=None):
         """ The client's roots (roots/list): [{"uri": "file:///...",
@@ -2018,7 +2303,7 @@ class Call(object):
         with inputResponses (and the sealed requestState), the handler runs
         again from the start, and this time the answers are here (MRTR). """
         for key, (method, params) in requests.items():
-            self.check_can_ask(method)
+            self.check_can_ask(method, request_feature(method, params))
             self.asked.append(key)
         if self.modern:
             return self.answers_given(requests)
@@ -2083,15 +2368,23 @@ class Call(object):
             raise InputRequired(missing)
         return found
 
-    def check_can_ask(self, method):
+    def check_can_ask(self, method, feature=None):
         """ A request may go to the client only where the spec allows it:
         a revision that has the method, a capability the client declared
-        (4.1; in 2026-07-28 a missing one is -32021, S62), and, for legacy
-        sessions, a session and a stream the client reads as events. """
+        (4.1; in 2026-07-28 a missing one is -32021, S62), the feature
+        inside it that the request needs (URL-mode elicitation, sampling
+        with tools: 2025-11-25 on), and, for legacy sessions, a session
+        and a stream the client reads as events. """
         capability, since = CLIENT_METHODS[method]
         if self.modern:
             if not self.client_supports(capability):
                 raise missing_capability([capability])
+            if feature and not self.client_supports(capability, feature):
+                error = missing_capability(["%s.%s" % (capability,
+                                                       feature)])
+                error.data = {"requiredCapabilities": {
+                    capability: {feature: {}}}}
+                raise error
             return
         if self.session is None:
             raise ClientRequestError("%s needs a session; this server runs "
@@ -2104,6 +2397,14 @@ class Call(object):
             raise ClientRequestError("the client did not declare the %s "
                                      "capability, so it cannot answer %s"
                                      % (capability, method))
+        if feature and feature != "form" and self.version < "2025-11-25":
+            raise ClientRequestError("%s with %s needs protocol 2025-11-25 "
+                                     "or later; the session uses %s"
+                                     % (method, feature, self.version))
+        if feature and not self.client_supports(capability, feature):
+            raise ClientRequestError("the client did not declare %s.%s, so "
+                                     "it cannot answer this %s" % (
+                                         capability, feature, method))
         if self.stream is not None and not self.stream.carries_requests:
             raise ClientRequestError("the client accepts only JSON answers "
                                      "(no text/event-stream), so %s cannot "
@@ -2120,10 +2421,19 @@ class Call(object):
                 else None
         return declared if isinstance(declared, dict) else {}
 
-    def client_supports(self, capability):
+    def client_supports(self, capability, feature=None):
         """ Whether the client declared a capability ("sampling",
-        "elicitation", "roots"), so a handler can ask only what it may. """
-        return isinstance(self.client_capabilities.get(capability), dict)
+        "elicitation", "roots"), so a handler can ask only what it may;
+        with feature, a part of it: ("elicitation", "url") for URL mode,
+        ("sampling", "tools") for sampling with tools.  An elicitation
+        capability that names no mode means form mode (2025-11-25). """
+        declared = self.client_capabilities.get(capability)
+        if not isinstance(declared, dict):
+            return False
+        if feature == "form" and capability == "elicitation":
+            return isinstance(declared.get("form"), dict) or \
+                "url" not in declared
+        return feature is None or isinstance(declared.get(feature), dict)
 
     def load_inputs(self, secret):
         """ 2026-07-28 retries of tools/call, prompts/get and resources/read
@@ -2254,6 +2564,97 @@ RESOURCE_NOT_FOUND = -32002     # up to 2025-11-25; 2026-07-28 uses -32602
 INPUT_METHODS = frozenset(["tools/call", "prompts/get", "resources/read"])
 
 
+class ResourceWatch(object):
+    """ Resources that change by themselves, as the weather does.
+
+    While a client watches a URI (resources/subscribe in a 2025 session,
+    resourceSubscriptions of a 2026-07-28 listen stream), a thread re-reads
+    it every --watch-interval seconds, through resources/read as any client
+    would, and when the contents differ from the last read, every watcher
+    gets notifications/resources/updated (MCPDispatcher.resource_updated).
+    Any other resources/read of a watched URI is compared the same way, so
+    a client's read of new data tells the others at once.  Only a digest of
+    the last contents is kept.  With nobody watching there is no thread, no
+    read and nothing kept: watching costs nothing until someone watches.
+    (Reads go through the weather cache: a change shows within
+    --cache-ttl plus --watch-interval.)
+    """
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        self.seen = {}          # watched URI -> digest of its last contents
+        self.lock = threading.Lock()
+        self.thread = None
+        self.stopped = False
+        self.nudged = threading.Event()     # watchers left, or stop()
+
+    def wake(self):
+        """ Someone watches a URI now: make sure the thread runs. """
+        if self.dispatcher.config.watch_interval <= 0:
+            return
+        with self.lock:
+            if self.thread is None and not self.stopped:
+                self.thread = threading.Thread(target=self._run,
+                                               name="resource-watch",
+                                               daemon=True)
+                self.thread.start()
+
+    def nudge(self):
+        """ A watcher left: the thread looks whether anyone is left, and
+        ends now rather than at its next read if nobody is. """
+        self.nudged.set()
+
+    def stop(self):
+        self.stopped = True
+        self.nudged.set()
+
+    def _run(self):
+        due = time.monotonic()
+        while True:
+            with self.lock:
+                uris = self.dispatcher.watched_uris()
+                if not uris or self.stopped:
+                    self.thread = None          # the next wake() starts one
+                    self.seen.clear()
+                    return
+                for uri in list(self.seen):
+                    if uri not in uris:
+                        del self.seen[uri]
+                for uri in uris:
+                    self.seen.setdefault(uri, None)
+            if time.monotonic() >= due:
+                for uri in sorted(uris):
+                    if self.stopped:
+                        break
+                    self.read(uri)
+                due = time.monotonic() + \
+                    self.dispatcher.config.watch_interval
+            self.nudged.wait(max(0.0, due - time.monotonic()))
+            self.nudged.clear()
+
+    def read(self, uri):
+        """ resources/read of uri, as a 2025-11-25 client without a session
+        would; rpc_resources_read calls saw() with what it read. """
+        self.dispatcher.handle({"jsonrpc": "2.0", "id": "watch",
+                                "method": "resources/read",
+                                "params": {"uri": uri}},
+                               lambda message: None, version=LATEST_LEGACY)
+
+    def saw(self, uri, contents):
+        """ A read of uri returned contents: if someone watches uri and
+        they differ from the last read, tell the watchers. """
+        if uri not in self.seen:        # unwatched: the common case, O(1)
+            return
+        digest = hashlib.sha256(encode_json(contents)).hexdigest()
+        with self.lock:
+            if uri not in self.seen:
+                return
+            last, self.seen[uri] = self.seen[uri], digest
+        if last is not None and last != digest:
+            log.info("resource %s changed: telling its watchers", uri[:200])
+            self.dispatcher.resource_updated(uri)
+
+
 class MCPDispatcher(object):
     """ The protocol core: JSON-RPC dispatch, sessions, tools, resources,
     prompts and completions; no HTTP.
@@ -2300,7 +2701,11 @@ class MCPDispatcher(object):
         })
         self.modern_methods = dict(common, **{
             "server/discover": self.rpc_discover,
+            "subscriptions/listen": self.rpc_listen,
         })
+        self.listeners = []             # open subscriptions/listen streams
+        self.listeners_lock = threading.Lock()
+        self.watch = ResourceWatch(self)
         self.tools.listeners.append(self.tools_changed)
         self.resources.listeners.append(self.resources_changed)
         self.templates.listeners.append(self.resources_changed)
@@ -2359,13 +2764,14 @@ class MCPDispatcher(object):
     # -- entry point ---------------------------------------------------------
 
     def handle(self, message, send, session=None, version=None,
-               cancelled=None, principal="", stream=None):
+               cancelled=None, principal="", stream=None, client=""):
         """ Handle one JSON-RPC message; send(...) each outgoing message.
 
         version is the request's protocol revision: the session's for legacy
         sessions, the MCP-Protocol-Version header (or 2025-03-26) for
         stateless legacy requests, the _meta version for 2026-07-28 ones.
-        principal identifies the bearer token, to bind a new session to it.
+        principal identifies the bearer token, to bind a new session to it;
+        client (the token, else the address) bounds listen streams.
         stream, if given, is the Stream that send() feeds (it lets a call
         ask the client something, or close its connection).
         Returns the Call for a request, else None.
@@ -2386,12 +2792,14 @@ class MCPDispatcher(object):
             return None
         version = version or (session.version if session else ASSUMED_VERSION)
         call = Call(self, message, send, session, version, cancelled,
-                    principal, stream)
+                    principal, stream, client)
         if session is not None:
             session.track(call)
         try:
             result = self.call_method(call)
-            if not call.cancelled.is_set():
+            if call.listener is not None:
+                pass            # a listen stream: answered when it ends
+            elif not call.cancelled.is_set():
                 send({"jsonrpc": "2.0", "id": call.id,
                       "result": self.finish_result(result, call)})
         except Cancelled:
@@ -2481,7 +2889,8 @@ class MCPDispatcher(object):
             params = message.get("params") or {}
             request_id = params.get("requestId")
             if is_request_id(request_id):
-                found = session.cancel(request_id)
+                found = session.cancel(request_id) or \
+                    self.unlisten_by_id(request_id, session)
                 log.debug("cancel %r (%s): %s", request_id,
                           str(params.get("reason", ""))[:100],
                           "stopped" if found else "not in flight")
@@ -2489,14 +2898,16 @@ class MCPDispatcher(object):
     def capabilities(self, version):
         """ Exactly what this server implements (4.1): resources, prompts
         and completions only once something of the kind is registered.  In
-        2026-07-28 list changes would come through subscriptions/listen,
-        which this server does not offer, and resources/subscribe is gone. """
+        2026-07-28 list changes and resource updates come on
+        subscriptions/listen streams, which need no session, so even a
+        --stateless server offers them; in 2025 resources/subscribe needs
+        a session (its GET stream). """
         modern = version in MODERN_VERSIONS
-        changes = {} if modern else {"listChanged": True}
+        changes = {"listChanged": True}
         result = {"tools": dict(changes), "logging": {}}
         if len(self.resources) or len(self.templates):
             result["resources"] = dict(changes)
-            if not modern and not self.stateless:
+            if modern or not self.stateless:
                 result["resources"]["subscribe"] = True
         if len(self.prompts):
             result["prompts"] = dict(changes)
@@ -2726,6 +3137,7 @@ class MCPDispatcher(object):
         except NotFound:
             raise self.resource_not_found(uri, call)
         result = {"contents": read_contents(value, uri, resource.mime_type)}
+        self.watch.saw(uri, result["contents"])
         if call.modern:
             result.update(ttlMs=0, cacheScope="private")
         return result
@@ -2761,10 +3173,12 @@ class MCPDispatcher(object):
         if self.find_resource(uri)[0] is None:
             raise self.resource_not_found(uri, call)
         call.session.subscribe(uri)
+        self.watch.wake()
         return {}
 
     def rpc_unsubscribe(self, call):
         call.session.unsubscribe(self.uri_param(call))
+        self.watch.nudge()
         return {}
 
     # -- prompts and completion (6.5) ------------------------------------------
@@ -2877,19 +3291,156 @@ class MCPDispatcher(object):
     def resource_updated(self, uri):
         """ Call when a resource's contents changed: every session that
         subscribed to uri gets notifications/resources/updated on its GET
-        stream, and may read it again. """
+        stream, every listen stream that names uri gets it too, and the
+        clients may read it again.  (ResourceWatch calls it for resources
+        that change by themselves.) """
         message = notification("notifications/resources/updated",
                                {"uri": uri})
         for session in self.live_sessions():
             if uri in session.subscriptions:
                 session.standalone.push(message)
+        self.tell_listeners(message)
 
     def broadcast(self, message):
         for session in self.live_sessions():
             session.standalone.push(message)
+        self.tell_listeners(message)
 
     def live_sessions(self):
         return self.sessions.all() + list(self.local_sessions)
+
+    # -- subscriptions/listen (2026-07-28; 5.1, 6.2) -------------------------
+
+    def rpc_listen(self, call):
+        """ Open a listen stream: check the filter, honour what this server
+        can send, acknowledge that first, and keep the request open; the
+        transport keeps its stream open until the client closes it or
+        end_listeners() answers it (Listener).  A filter that asks for
+        nothing is -32602; one whose every part is refused is acknowledged
+        empty and ended at once.  At most --max-client-listens streams per
+        client (its token, else its address): a client that opens more is
+        refused, so none can hold every thread. """
+        honoured = self.honoured_filter(call)
+        listener = Listener(call.id, honoured, call.send, call.stream,
+                            call.client, call.session)
+        limit = self.config.max_client_listens
+        with self.listeners_lock:
+            mine = sum(1 for other in self.listeners
+                       if other.client == call.client)
+            if limit and mine >= limit:
+                raise RPCError(INVALID_REQUEST, "Too many listen streams: "
+                               "at most %d per client (--max-client-listens)"
+                               % limit)
+            self.listeners.append(listener)
+        call.listener = listener
+        call.send(listener.tagged(notification(
+            "notifications/subscriptions/acknowledged",
+            {"notifications": honoured})))
+        if listener.uris:
+            self.watch.wake()
+        if not listener.methods and not listener.uris:
+            self.unlisten(listener)
+            listener.end(self.listen_result(listener, call.version))
+        return {}
+
+    def honoured_filter(self, call):
+        """ The part of params.notifications this server will send: list
+        changes of what it offers, updates of resources that exist.  Types
+        it cannot send are left out, never echoed as false. """
+        wanted = call.params.get("notifications")
+        if not isinstance(wanted, dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: "
+                           "subscriptions/listen needs a 'notifications' "
+                           "object")
+        for flag, _ in LISTEN_FLAGS:
+            if not isinstance(wanted.get(flag, False), bool):
+                raise RPCError(INVALID_PARAMS, "Invalid params: "
+                               "notifications.%s must be a boolean" % flag)
+        uris = wanted.get("resourceSubscriptions", [])
+        if not isinstance(uris, list) or \
+                not all(isinstance(uri, str) for uri in uris):
+            raise RPCError(INVALID_PARAMS, "Invalid params: notifications."
+                           "resourceSubscriptions must be a list of URIs")
+        if len(uris) > MAX_SUBSCRIPTIONS:
+            raise RPCError(INVALID_PARAMS, "Too many subscriptions: at most "
+                           "%d per listen stream" % MAX_SUBSCRIPTIONS)
+        if not uris and not any(wanted.get(flag) for flag, _ in
+                                LISTEN_FLAGS):
+            raise RPCError(INVALID_PARAMS, "Invalid params: the filter asks "
+                           "for no notification (set toolsListChanged, "
+                           "promptsListChanged, resourcesListChanged or "
+                           "resourceSubscriptions)")
+        offered = self.capabilities(call.version)
+        honoured = {}
+        for flag, kind in (("toolsListChanged", "tools"),
+                           ("promptsListChanged", "prompts"),
+                           ("resourcesListChanged", "resources")):
+            if wanted.get(flag) is True and kind in offered:
+                honoured[flag] = True
+        known = [uri for uri in collections.OrderedDict.fromkeys(uris)
+                 if "resources" in offered and
+                 self.find_resource(uri)[0] is not None]
+        if known:
+            honoured["resourceSubscriptions"] = known
+        return honoured
+
+    def listen_result(self, listener, version):
+        """ The response that ends a listen stream gracefully. """
+        result = {"_meta": {META_SUBSCRIPTION: listener.id}}
+        if version in MODERN_VERSIONS:
+            result["resultType"] = "complete"
+            result["_meta"][META_SERVER_INFO] = self.server_info
+        return result
+
+    def tell_listeners(self, message):
+        with self.listeners_lock:
+            listeners = list(self.listeners)
+        for listener in listeners:
+            listener.notify(message)
+
+    def unlisten(self, listener):
+        """ Forget a listen stream (its client left, or it ended). """
+        with self.listeners_lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+        if listener.uris:
+            self.watch.nudge()
+
+    def unlisten_by_id(self, request_id, session):
+        """ stdio: the client's notifications/cancelled ends its listen
+        request (there is no stream to close). """
+        with self.listeners_lock:
+            found = [l for l in self.listeners
+                     if l.id == request_id and l.session is session]
+        for listener in found:
+            listener.ended = True
+            self.unlisten(listener)
+        return bool(found)
+
+    def end_listeners(self, session=None, graceful=True):
+        """ Shutdown: answer every listen request (of one stdio session,
+        if given), which ends its stream gracefully; or, at the end of a
+        stdio client's input, just forget them. """
+        with self.listeners_lock:
+            ending = [l for l in self.listeners
+                      if session is None or l.session is session]
+        for listener in ending:
+            self.unlisten(listener)
+            if graceful:
+                listener.end(self.listen_result(listener,
+                                                MODERN_VERSIONS[-1]))
+            listener.ended = True
+
+    def watched_uris(self):
+        """ Every resource URI a session or a listen stream watches. """
+        uris = set()
+        for session in self.live_sessions():
+            with session.lock:
+                uris.update(session.subscriptions)
+        with self.listeners_lock:
+            for listener in self.listeners:
+                uris.update(listener.uris)
+        return uris
 
 
 ###############################################################################
@@ -3168,8 +3719,13 @@ class Upstream(object):
             raise
         finally:
             call.cancelled.forget(cut)
-        if not alarms.clear(alarm) and reusable and \
-                not call.cancelled.is_set():
+        if alarms.clear(alarm):
+            # The deadline cut the connection, and the reads that were
+            # under way saw an end of input: a service that trickles its
+            # header section forever ends here, its "answer" cut short.
+            conn.close()
+            raise socket.timeout("timed out")
+        if reusable and not call.cancelled.is_set():
             self.checkin(parts, conn)
         else:
             conn.close()
@@ -4253,8 +4809,12 @@ def decode_header_value(raw, name):
     """ Mcp-Method / Mcp-Name values: plain visible ASCII, or the
     =?base64?...?= form for anything else (S59). """
     if raw.startswith("=?base64?") and raw.endswith("?="):
+        encoded = raw[9:-2]
         try:
-            return base64.b64decode(raw[9:-2], validate=True).decode("utf-8")
+            data = base64.b64decode(encoded, validate=True)
+            if base64.b64encode(data).decode("ascii") != encoded:
+                raise ValueError("not the canonical encoding")
+            return data.decode("utf-8")
         except (binascii.Error, ValueError):
             raise RPCError(HEADER_MISMATCH, "%s: bad base64 value" % name,
                            status=400)
@@ -4262,6 +4822,36 @@ def decode_header_value(raw, name):
         raise RPCError(HEADER_MISMATCH, "%s: invalid characters; use the "
                        "=?base64?...?= form" % name, status=400)
     return raw.strip()
+
+
+def header_rendering(value):
+    """ A tool argument as a client writes it into its Mcp-Param-* header
+    (S60): booleans as true or false, numbers and strings as text; None
+    for values no header can carry (objects, arrays). """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return None
+
+
+def same_param(text, value, rendered):
+    """ Whether a decoded Mcp-Param-* value says what the body says.
+    Values compare exactly (case and all), except integers, which compare
+    as numbers: 42 in the body matches "42" and "42.0" (S59). """
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and re.match(r"^-?[0-9]+(\.0+)?$", text) and value == int(value):
+        return int(text.split(".")[0]) == int(value)
+    return text == rendered
+
+
+def argument_at(arguments, path):
+    """ The argument at a chain of property names, or None. """
+    for name in path:
+        if not isinstance(arguments, dict):
+            return None
+        arguments = arguments.get(name)
+    return arguments
 
 
 def needs_answer(message):
@@ -4908,6 +5498,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_whole(202, [("Content-Length", "0")])    # S15
             return
         framing = choose_framing(self.headers.get("Accept"))
+        if not batch and version in MODERN_VERSIONS and \
+                payload.get("method") == "subscriptions/listen":
+            self.listen(payload, version, framing)
+            return
         self.answer(messages, batch, session, version, framing)
 
     def route(self, messages, batch):
@@ -4981,6 +5575,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if method in ("tools/call", "prompts/get", "resources/read"):
             self.check_mirror("Mcp-Name", params.get("name",
                                                      params.get("uri")))
+        if method == "tools/call":
+            self.check_param_headers(params)
         if "id" in message and (method not in dispatcher.modern_methods or
                                 not dispatcher.offers(method, version)):
             raise RPCError(METHOD_NOT_FOUND, "Method not found: %s"
@@ -4996,6 +5592,39 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if decode_header_value(raw, name) != expected:
             raise RPCError(HEADER_MISMATCH, "the %s header %r does not match "
                            "the body" % (name, raw[:100]), status=400)
+
+    def check_param_headers(self, params):
+        """ S60: each parameter of the tool marked x-mcp-header comes with
+        its Mcp-Param-{Name} header, saying the same as the body (after
+        =?base64?...?= decoding; names ignore case, values do not).  A
+        value in the body without its header, a header without a value
+        (null counts as absent), a header sent twice, or one that
+        disagrees is 400 with -32020, before the tool runs. """
+        tool = self.dispatcher.tools.get(params.get("name")) \
+            if isinstance(params.get("name"), str) else None
+        if tool is None:
+            return
+        for path, header in param_headers(tool.input_schema):
+            value = argument_at(params.get("arguments"), path)
+            rendered = header_rendering(value)
+            raws = self.headers.get_all(header) or []
+            if len(raws) > 1:
+                problem = "is sent more than once"
+            elif not raws:
+                problem = "is missing" if rendered is not None else None
+            elif rendered is None:
+                problem = "is sent, but the argument %s is not" \
+                    % ".".join(path) if value is None else \
+                    "cannot carry the argument %s" % ".".join(path)
+            elif not same_param(decode_header_value(raws[0], header), value,
+                                rendered):
+                problem = "%r does not match the argument %s" % (
+                    raws[0][:100], ".".join(path))
+            else:
+                problem = None
+            if problem:
+                raise RPCError(HEADER_MISMATCH, "the %s header %s" % (
+                    header, problem), status=400)
 
     def answer(self, messages, batch, session, version, framing):
         """ Run the requests and deliver what they send.  Quick ones run
@@ -5047,6 +5676,42 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             else:
                 self.dispatcher.workers.run(work)
             deliver()
+
+    def listen(self, message, version, framing):
+        """ subscriptions/listen (2026-07-28): the answer is an SSE stream
+        that stays open, carrying the acknowledgement and then the changes
+        the client asked for (Listener), with keep-alives like every
+        stream.  It ends when the client closes it (a look every
+        peer_poll seconds notices), or gracefully at shutdown, when
+        MCPServer.drain() has the dispatcher answer the request.  A refused
+        request (a bad filter, too many streams) is a JSON answer.
+
+        The stream lives in this process: behind several nodes, the
+        changes a listener hears are those of the node that holds its
+        connection (see the README on load balancers). """
+        if framing not in ("sse", "lazy"):
+            raise RPCError(INVALID_REQUEST, "Not Acceptable: the answer to "
+                           "subscriptions/listen is text/event-stream",
+                           status=406)
+        stream = Stream(0, self.config.replay_buffer, replayable=False)
+        cancel = Cancellation()
+        generation = stream.attach()
+        listener = None
+        with self.server.streaming():
+            try:
+                call = self.dispatcher.handle(
+                    message, stream.push, None, version, cancel,
+                    self.principal, stream,
+                    client=self.principal or self.client_address[0])
+                listener = call.listener if call is not None else None
+                if listener is None or listener.ended:
+                    stream.finish()         # a refusal, or nothing honoured
+                self.deliver(stream, "sse" if listener else "json", None,
+                             version, cancel=cancel, generation=generation)
+            finally:
+                if listener is not None:
+                    self.dispatcher.unlisten(listener)
+                    listener.ended = True
 
     def run_inline(self, work, deliver, stream, framing, cancel, session):
         """ Run calls that may block on this thread, for a JSON answer.
@@ -5546,6 +6211,8 @@ class MCPServer(ThreadingHTTPServer):
                 self.active_cond.wait(remaining)
         for session in self.dispatcher.sessions.all():
             session.standalone.finish()
+        self.dispatcher.end_listeners()     # their responses end them
+        self.dispatcher.watch.stop()
         with self.active_cond:
             self.active_cond.wait_for(lambda: self.active["streams"] == 0,
                                       timeout=1.0)
@@ -5901,6 +6568,7 @@ def serve_stdio(dispatcher, stdin=None, stdout=None):
     deadline = time.monotonic() + dispatcher.config.shutdown_timeout
     for worker in workers:
         worker.join(max(0, deadline - time.monotonic()))
+    dispatcher.end_listeners(session, graceful=False)
     dispatcher.local_sessions.remove(session)
     session.close()
     forwarder.join(1.0)             # what was pushed before the end goes out

@@ -4642,8 +4642,9 @@ class ModernEraTests(_StreamTestCase):
         self.assertIn(_MODERN, result["supportedVersions"])
         self.assertIn(LATEST, result["supportedVersions"])
         self.assertEqual(result["capabilities"], {
-            "tools": {}, "logging": {}, "resources": {}, "prompts": {},
-            "completions": {}})
+            "tools": {"listChanged": True}, "logging": {},
+            "resources": {"listChanged": True, "subscribe": True},
+            "prompts": {"listChanged": True}, "completions": {}})
         self.assertIsInstance(result["ttlMs"], int)
         self.assertGreaterEqual(result["ttlMs"], 0)
         self.assertIn(result["cacheScope"], ("public", "private"))
@@ -7243,7 +7244,9 @@ class CapabilityGatingTests(unittest.TestCase):
         dispatcher.completion("ref/prompt", "p", "x")(lambda v, c, k: [])
         dispatcher.resource_template("t://{a}", "t")(lambda a, c: "t")
         self.assertEqual(dispatcher.capabilities(_MODERN), {
-            "tools": {}, "logging": {}, "prompts": {}, "resources": {},
+            "tools": {"listChanged": True}, "logging": {},
+            "prompts": {"listChanged": True},
+            "resources": {"listChanged": True, "subscribe": True},
             "completions": {}})
         with self.assertRaises(ValueError):
             dispatcher.completion("ref/tool", "p", "x")

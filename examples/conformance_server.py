@@ -375,11 +375,51 @@ def add_prompts(dispatcher):
                 if word.startswith(value.lower())]
 
 
+def add_custom_header_tool(dispatcher):
+    """ http-custom-header-server-validation (S60): parameters marked x-mcp-header, which a
+    2026-07-28 client mirrors into Mcp-Param-* headers and the server checks against the body. """
+
+    @dispatcher.tool("test_custom_headers", "Echoes arguments that travel as Mcp-Param-* "
+                     "headers too.", {
+                         "type": "object",
+                         "properties": {
+                             "region": {"type": "string", "x-mcp-header": "Region"},
+                             "priority": {"type": "integer", "x-mcp-header": "Priority"},
+                             "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
+                             "query": {"type": "string"}},
+                         "required": ["region"]})
+    def custom_headers(arguments, call):
+        return "region=%s priority=%s verbose=%s" % (
+            arguments["region"], arguments.get("priority"), arguments.get("verbose"))
+
+
+def add_list_change_tools(dispatcher):
+    """ server-stateless (sep-2575 listen checks): tools that change the tool and prompt lists, so
+    that notifications/*/list_changed reach the subscriptions/listen streams that asked. """
+
+    @dispatcher.tool("test_trigger_tool_change", "Adds or removes the tool test_dynamic_tool.",
+                     NO_ARGUMENTS)
+    def trigger_tool_change(arguments, call):
+        if dispatcher.tools.remove("test_dynamic_tool") is None:
+            dispatcher.tool("test_dynamic_tool", "Appears and disappears.", NO_ARGUMENTS)(
+                lambda arguments, call: "Still here.")
+        return "The tool list changed."
+
+    @dispatcher.tool("test_trigger_prompt_change", "Adds or removes the prompt "
+                     "test_dynamic_prompt.", NO_ARGUMENTS)
+    def trigger_prompt_change(arguments, call):
+        if dispatcher.prompts.remove("test_dynamic_prompt") is None:
+            dispatcher.prompt("test_dynamic_prompt", "Appears and disappears.")(
+                lambda arguments, call: "Still here.")
+        return "The prompt list changed."
+
+
 def setup(dispatcher):
     dispatcher.instructions = ("Fixtures of the MCP conformance suite: test tools, resources and "
                                "prompts. Not a weather server.")
     for add in (add_content_tools, add_streaming_tools, add_client_request_tools,
-                add_input_required_tools, add_resources, add_prompts):
+                add_input_required_tools, add_resources, add_prompts, add_custom_header_tool,
+                add_list_change_tools):
         add(dispatcher)
 
 

@@ -8,7 +8,9 @@ WEATHER_GEOCODING_URL / WEATHER_FORECAST_URL. It answers with the sample bodies 
   GET /v1/search?name=...      open-meteo-geocoding.json (Hangzhou) for any name, except names
                                containing "nowhere" (any case): open-meteo-geocoding-none.json
   GET /v1/forecast?...daily=.. open-meteo-daily.json
-  GET /v1/forecast?...         open-meteo-current.json
+  GET /v1/forecast?...         open-meteo-current.json, its current.temperature_2m raised by 0.5
+                               for every POST /_fake/warmer so far (the weather changes)
+  POST /_fake/warmer           204; what a check calls to make the current weather change
   anything else                404
 
 Run standalone:  python3 fake_upstream.py [--port 8765]
@@ -70,6 +72,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        if urlsplit(self.path).path == "/_fake/warmer":
+            type(self).warmer += 1
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._reply(404, b'{"error":true,"reason":"fake_upstream: unknown path"}')
+
+    def current(self):
+        """ The current-weather sample, warmer by 0.5 degrees per POST /_fake/warmer. """
+        body = self.samples["open-meteo-current.json"]
+        if not self.warmer:
+            return body
+        data = json.loads(body.decode("utf-8"))
+        data["current"]["temperature_2m"] = round(data["current"]["temperature_2m"] + 0.5 * self.warmer, 1)
+        return json.dumps(data).encode("utf-8")
+
     def do_GET(self):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
@@ -79,14 +99,16 @@ class _Handler(BaseHTTPRequestHandler):
             key = "open-meteo-geocoding-none.json" if "nowhere" in name.lower() else "open-meteo-geocoding.json"
             return self._reply(200, self.samples[key])
         if parts.path.rstrip("/").endswith("/forecast"):
-            key = "open-meteo-daily.json" if "daily" in query else "open-meteo-current.json"
-            return self._reply(200, self.samples[key])
+            if "daily" not in query:
+                return self._reply(200, self.current())
+            return self._reply(200, self.samples["open-meteo-daily.json"])
         return self._reply(404, b'{"error":true,"reason":"fake_upstream: unknown path"}')
 
 
 def start(port=0, samples_dir=None, quiet=True):
     """Start the fake upstream in a daemon thread; return (server, env) where env holds the URLs."""
-    handler = type("Handler", (_Handler,), {"samples": load_samples(samples_dir), "hits": [], "quiet": quiet})
+    handler = type("Handler", (_Handler,), {"samples": load_samples(samples_dir), "hits": [], "quiet": quiet,
+                                            "warmer": 0})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="fake-upstream", daemon=True).start()
@@ -94,6 +116,7 @@ def start(port=0, samples_dir=None, quiet=True):
     env = {
         "WEATHER_GEOCODING_URL": base + "/v1/search",
         "WEATHER_FORECAST_URL": base + "/v1/forecast",
+        "FAKE_UPSTREAM_URL": base,
     }
     return server, env
 

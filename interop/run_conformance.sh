@@ -3,6 +3,7 @@
 # (@modelcontextprotocol/conformance, Node 22+) against ../mcp_weather.py. See README.md.
 #
 #   ./run_conformance.sh [--fixture] [--stateless] [--only SCENARIO]... [-v]
+#   ./run_conformance.sh --fixture --suite-all   (the next build's own `server --suite all`)
 #
 # --fixture runs ../examples/conformance_server.py (the suite's test tools, resources and prompts on
 # mcp_weather's core) instead of ../mcp_weather.py, and every server scenario of both builds.

@@ -17,7 +17,9 @@ tools/list, get_weather {"city":"Hangzhou"}, get_forecast {"city":"Hangzhou","da
 with a progress callback (SSE + notifications/progress), three kinds of
 bad call (arguments that violate inputSchema, a place that does not exist, an unknown tool), the
 weather resources (templates/list, read, a city that does not exist, subscribe and unsubscribe on
-sessions), the weather_report prompt, completion of a city name, and the session teardown.
+sessions), the weather_report prompt, completion of a city name, in 2026-07-28 a subscriptions/listen
+stream (Client.listen) that must be acknowledged and then hear of a change of the current weather
+(the fake upstream's POST /_fake/warmer), and the session teardown.
 
 With --fixture the server is ../examples/conformance_server.py instead, and the steps after tools/list
 are requests from the server to the client, answered by the SDK's sampling, elicitation and roots
@@ -368,6 +370,40 @@ async def _connected_steps(client, wire, report, label, mode, expected, m, t0, f
     await step(report, wire, label, "call unknown tool",
                client.call_tool("no_such_tool", {}), None, expect_code=-32602)
     await _resource_and_prompt_steps(client, wire, report, label, modern, stateless_server)
+    if modern:
+        await step(report, wire, label, "listen weather://Hangzhou/current",
+                   _listen_for_a_change(client, "weather://Hangzhou/current"), _check_listen)
+
+
+async def _listen_for_a_change(client, uri):
+    """ 2026-07-28 subscriptions/listen (SEP-2575): open the stream through the SDK's Client.listen(),
+    which waits for the acknowledgement; then make the fake upstream's current weather change
+    (POST /_fake/warmer) and wait for the first event, which the server's re-read of the watched URI
+    (--watch-interval, 1 s under stack.py) must send.  The change is made again every 3 s until an
+    event comes: a change made before the server's first read is that read's baseline, not news. """
+    import urllib.request
+    fake = os.environ.get("FAKE_UPSTREAM_URL")
+    if not fake:
+        raise RuntimeError("FAKE_UPSTREAM_URL is not set (run through stack.py)")
+    async with client.listen(resource_subscriptions=[uri], tools_list_changed=True) as sub:
+        for _ in range(5):
+            await anyio.to_thread.run_sync(lambda: urllib.request.urlopen(
+                urllib.request.Request(fake + "/_fake/warmer", b"", method="POST"), timeout=10).read())
+            with anyio.move_on_after(3.0):
+                event = await sub.__anext__()
+                return uri, sub.subscription_id, sub.honored, event
+        raise TimeoutError("no event within 15 s of five changes of the weather")
+
+
+def _check_listen(res):
+    from mcp.client.subscriptions import ResourceUpdated
+    uri, sid, honored, event = res
+    if list(honored.resource_subscriptions or ()) != [uri] or honored.tools_list_changed is not True:
+        return False, "acknowledged %r, expected the URI and toolsListChanged" % (honored,)
+    if not isinstance(event, ResourceUpdated) or event.uri != uri:
+        return False, "first event %r, expected ResourceUpdated(%s)" % (event, uri)
+    return True, "acknowledged %s (subscription %r), then %r" % (
+        honored.model_dump(by_alias=True, exclude_none=True), sid, event)
 
 
 async def _resource_and_prompt_steps(client, wire, report, label, modern, stateless_server):

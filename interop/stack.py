@@ -3,9 +3,11 @@
 
     python3 stack.py [--stateless] [--log FILE] [--server-arg ARG]... -- COMMAND [ARGS...]
 
-The command gets MCP_URL (http://127.0.0.1:PORT/mcp) and MCP_SERVER_LOG in its environment.
+The command gets MCP_URL (http://127.0.0.1:PORT/mcp), MCP_SERVER_LOG and FAKE_UPSTREAM_URL (the
+fake's base URL, for POST /_fake/warmer) in its environment.
 The server is started as `python ../mcp_weather.py --port 0` (plus `--stateless` when asked) with
-WEATHER_GEOCODING_URL / WEATHER_FORECAST_URL pointing at fake_upstream.py and WEATHER_CACHE_TTL=0;
+WEATHER_GEOCODING_URL / WEATHER_FORECAST_URL pointing at fake_upstream.py, WEATHER_CACHE_TTL=0 and
+MCP_WATCH_INTERVAL=1 (watched resources re-read every second);
 its port is read from the line containing http://127.0.0.1:PORT/mcp that it logs on stderr.
 MCP_* variables, SENIVERSE_KEY and WEATHER_PROVIDER from the caller's environment are NOT passed
 to the server, so a developer's own settings (a token, a fixed port) cannot skew a run.
@@ -49,6 +51,7 @@ def server_env(upstream_env):
            if not k.startswith("MCP_") and k not in ("SENIVERSE_KEY", "WEATHER_PROVIDER")}
     env.update(upstream_env)
     env["WEATHER_CACHE_TTL"] = "0"
+    env["MCP_WATCH_INTERVAL"] = "1"     # watched resources re-read every second (listen checks)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -140,7 +143,8 @@ def main(argv=None):
         print("stack.py: server up at %s in %.2fs (%s), log %s"
               % (url, time.monotonic() - t0, "stateless" if opts.stateless else "sessions on", opts.log),
               flush=True)
-        env = dict(os.environ, MCP_URL=url, MCP_SERVER_LOG=os.path.abspath(opts.log))
+        env = dict(os.environ, MCP_URL=url, MCP_SERVER_LOG=os.path.abspath(opts.log),
+                   FAKE_UPSTREAM_URL=upstream_env["FAKE_UPSTREAM_URL"])
         rc = subprocess.call(command, env=env)
         if proc.poll() is not None:
             print("stack.py: the server DIED during the run (exit %s). Last lines of %s:\n%s"
