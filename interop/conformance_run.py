@@ -79,9 +79,12 @@ FIXTURE_NEEDS_SESSIONS = {
 SKIP_FIXTURE = [
     ("http-custom-header-server-validation", "Mcp-Param-* headers for x-mcp-header tool arguments "
                                              "(S60) are not implemented"),
-    ("tasks-", "tasks extension, not implemented (optional)"),
     ("sep-2640-", "skills extension, not implemented (optional)"),
 ]
+
+# --target fixture: extension scenarios that are run (once, without --spec-version: the suite runs
+# an extension on the 2026-07-28 wire). Other extensions are in SKIP_FIXTURE or not run.
+FIXTURE_EXTENSIONS = ("tasks-",)
 
 # --target fixture: the checklist items each scenario family exercises (first matching prefix wins).
 FIXTURE_ITEMS = [
@@ -92,6 +95,7 @@ FIXTURE_ITEMS = [
     ("server-sse-multiple", "S38"), ("server-session", "S45-S50"), ("server-stateless", "1.3, S56-S64"),
     ("resources-", "6.4"), ("sep-2164", "7.1"), ("prompts-", "6.4"), ("dns-", "S2, S3, S6"),
     ("caching", "S63"), ("http-header", "S58, S59"), ("input-required-result-", "5.3 (MRTR), S24"),
+    ("tasks-", "SEP-2663 tasks extension, S62"),
 ]
 
 # Why the other server scenarios are not run (first matching prefix wins).
@@ -101,7 +105,8 @@ SKIP_REASONS = [
     ("json-schema-2020-12", "needs the suite's json_schema_2020_12_tool test tool; run with --fixture"),
     ("elicitation-", "needs the suite's elicitation test tools; run with --fixture"),
     ("input-required-result-", "needs the suite's MRTR test tools; run with --fixture"),
-    ("tasks-", "tasks extension, not implemented (optional)"),
+    ("tasks-", "needs the suite's task fixtures (greet, slow_compute, failing_job, ...); "
+               "run with --fixture"),
     ("sep-2640-", "skills extension, not implemented (optional)"),
     ("resources-", "reads or watches the suite's test:// resources; run with --fixture"),
     ("prompts-", "gets the suite's test prompts; run with --fixture"),
@@ -178,6 +183,8 @@ def fixture_plan(offered, stateless):
                 reason = "server runs --stateless: needs a session"
             specs = [None] if build == "release" else \
                 [v for v in ("2025-11-25", "2026-07-28") if v in tags]
+            if build == "next" and "extension" in tags and scenario.startswith(FIXTURE_EXTENSIONS):
+                specs = ["extension"]
             if reason is None and not specs:
                 reason = "not offered at 2025-11-25 or 2026-07-28 (%s)" % ",".join(tags)
             if reason is not None:
@@ -227,7 +234,7 @@ def weather_plan(caps, stateless):
 def run_one(node, dist, url, scenario, spec, outdir, verbose):
     os.makedirs(outdir, exist_ok=True)
     cmd = [node, dist, "server", "--url", url, "--scenario", scenario, "-o", outdir]
-    if spec:
+    if spec and spec != "extension":     # an extension picks its own wire (2026-07-28)
         cmd += ["--spec-version", spec]
     t0 = time.monotonic()
     try:
