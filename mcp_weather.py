@@ -20,10 +20,11 @@ parts depend on each other:
     JSON Schema          a small validator for tool arguments
     Tools                the registry and its decorator
     Sessions and streams what a server keeps between HTTP requests
+    Tasks                tool calls answered later (2026-07-28 extension)
     The MCP dispatcher   the protocol itself: no HTTP in it
     HTTP/1.1 messages    header fields, read without the email package
     Weather              Open-Meteo and Seniverse clients, with a cache
-    Weather tools        get_weather and get_forecast
+    Weather tools        get_weather, get_forecast and get_forecasts
     Authorization        OAuth 2.0 bearer tokens, checked by introspection
     HTTP transport       Streamable HTTP on http.server
     Worker processes     --workers: every core of one host on one port
