@@ -778,7 +778,7 @@ class Tool(object):
         attribute of the tool is set: change a tool through its attributes,
         not inside its schemas. """
         later = version >= "2025-06-18"
-        kind = (later, version in MODERN_VERSIONS)
+        kind = (later, version >= "2025-11-25")     # tasks from 2025-11-25
         entry = self.entries.get(kind)
         if entry is None:
             entry = {"name": self.name, "description": self.description,
@@ -2213,8 +2213,17 @@ class Call(object):
 # refuses other clients with -32021.  There is no tasks/list and no
 # tasks/result in this revision of tasks (both -32601).
 #
+# 2025-11-25 sessions get tasks in their first form (the tasks utility of
+# that revision): the client asks for a task with a "task" parameter on
+# tools/call and gets {"task": {...}} (ttl and pollInterval, no result);
+# tasks/get shows the status, tasks/result waits for the end and returns what
+# the call would have returned, tasks/list lists the session's tasks, and
+# tasks/cancel of a finished task is -32602.  Progress, questions to the
+# client and notifications/tasks/status go on the session's GET stream, with
+# io.modelcontextprotocol/related-task in _meta.
+#
 # Tasks live in this process's memory, bound to the bearer token that made
-# them, as sessions are: at most --max-tasks, each forgotten --task-ttl
+# them (and to the session, in 2025-11-25), as sessions are: at most --max-tasks, each forgotten --task-ttl
 # seconds after it was made.  Task ids carry the node id first, like session
 # ids, so that a router can send the polls (Mcp-Name: <taskId>) to the node
 # that holds the task; with --workers the extension is off, since a poll
@@ -2223,6 +2232,11 @@ class Call(object):
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
 TASK_TERMINAL = ("completed", "failed", "cancelled")
+RELATED_TASK = "io.modelcontextprotocol/related-task"       # 2025-11-25
+TASKS_CAPABILITY = {"list": {}, "cancel": {},               # 2025-11-25
+                    "requests": {"tools": {"call": {}}}}
+TASK_CANCELLED = INTERNAL_ERROR     # what tasks/result of a cancelled task
+#                                     answers: the call has no result
 
 
 def iso_time(seconds):
@@ -2267,8 +2281,11 @@ class Task(object):
     """ One task: its status and what tasks/get shows of it.  ``changed``
     guards the fields and wakes work that waits for the client's answers. """
 
-    def __init__(self, task_id, principal, ttl, poll_interval, born):
+    def __init__(self, task_id, principal, ttl, poll_interval, born,
+                 scope="", session=None):
         self.id, self.principal = task_id, principal
+        self.scope = scope              # the session id (2025-11-25), or ""
+        self.session = session          # 2025-11-25: where messages go
         self.ttl, self.poll_interval = ttl, poll_interval
         self.born = born                # Tasks.clock(), for the TTL
         self.created = self.updated = time.time()
@@ -2307,6 +2324,33 @@ class Task(object):
             elif self.status == "failed":
                 task["error"] = self.error
             return task
+
+    def describe_v1(self):
+        """ The Task of 2025-11-25 (tasks/get, tasks/list, tasks/cancel,
+        notifications/tasks/status): ttl and pollInterval, never the result.
+        There a tool result with isError makes the task "failed". """
+        with self.changed:
+            status = self.status
+            if status == "completed" and isinstance(self.result, dict) and \
+                    self.result.get("isError") is True:
+                status = "failed"
+            task = {"taskId": self.id, "status": status,
+                    "createdAt": iso_time(self.created),
+                    "lastUpdatedAt": iso_time(self.updated),
+                    "ttl": max(1, int(self.ttl * 1000)),
+                    "pollInterval": max(1, int(self.poll_interval * 1000))}
+            if self.message:
+                task["statusMessage"] = self.message
+            return task
+
+    def waiting(self, waiting):
+        """ 2025-11-25: input_required while a question to the client is
+        open, working again once it is answered. """
+        with self.changed:
+            if self.finished:
+                return
+            self.status = "input_required" if waiting else "working"
+            self.updated = time.time()
 
     def settle(self, status, result=None, error=None, message=None):
         """ End the task, unless it has ended already (the result of work
@@ -2385,27 +2429,50 @@ class TaskCall(Call):
     (call.elicit, call.sample, ...) become the task's inputRequests. """
 
     def __init__(self, task, call, notify):
+        legacy = task.session is not None
         Call.__init__(self, call.dispatcher, {
             "id": call.id, "method": call.method, "params": call.params},
-            self.drop, None, call.version, task.cancelled, call.principal)
-        self.task, self.notify = task, notify
+            self.push if legacy else self.drop, task.session, call.version,
+            task.cancelled, call.principal)
+        self.task, self.notify, self.legacy = task, notify, legacy
         self.state = call.state
 
     @staticmethod
     def drop(message):
         """ Nothing goes back on the request's stream: it has ended. """
 
+    def push(self, message):
+        """ 2025-11-25: progress, log messages and questions go on the
+        session's GET stream, marked with the task they belong to. """
+        message = dict(message)
+        params = dict(message.get("params") or {})
+        params["_meta"] = dict(params.get("_meta") or {},
+                               **{RELATED_TASK: {"taskId": self.task.id}})
+        message["params"] = params
+        self.session.standalone.push(message)
+
     def progress(self, progress, total=None, message=None):
         if message is None:
             message = "%s of %s" % (progress, total) if total is not None \
                 else "%s" % progress
         self.task.note(message)
+        if self.legacy:
+            Call.progress(self, progress, total, message)
         self.notify(self.task)
 
     def log(self, level, data, logger=SERVER_NAME):
-        return
+        if self.legacy:
+            Call.log(self, level, data, logger)
 
     def ask_all(self, requests):
+        if self.legacy:         # requests on the GET stream, answers POSTed
+            self.task.waiting(True)
+            self.notify(self.task)
+            try:
+                return Call.ask_all(self, requests)
+            finally:
+                self.task.waiting(False)
+                self.notify(self.task)
         for key, (method, params) in requests.items():
             self.check_can_ask(method)
             self.asked.append(key)
@@ -2446,23 +2513,47 @@ class Tasks(object):
 
     def offered_to(self, call):
         """ Whether this request may be answered with a task: a 2026-07-28
-        request whose capabilities name the extension. """
-        return self.enabled and call.modern and \
-            declares_tasks(call.client_capabilities)
+        request whose capabilities name the extension, or a 2025-11-25 one
+        that asks for a task (its "task" parameter). """
+        if call.modern:
+            return self.enabled and declares_tasks(call.client_capabilities)
+        return self.legacy_offered(call) and \
+            isinstance(call.params.get("task"), dict)
+
+    def legacy_offered(self, call):
+        """ Whether the 2025-11-25 tasks utility is offered to this call
+        (capabilities.tasks in its session's InitializeResult). """
+        return self.enabled and bool(self.tools) and not call.modern and \
+            call.version >= "2025-11-25"
+
+    @staticmethod
+    def scope_of(call):
+        """ Whose tasks a call sees: its session's (2025-11-25), or those of
+        no session (2026-07-28, and stateless 2025 requests). """
+        return (call.session.id or "") if call.session is not None else ""
 
     def create(self, call, work):
+        ttl = self.ttl
+        asked = call.params.get("task")
+        if not call.modern and isinstance(asked, dict) and \
+                _is_number(asked.get("ttl")) and asked["ttl"] > 0:
+            ttl = min(ttl, asked["ttl"] / 1000.0)   # a shorter one asked for
         with self._lock:
             self._make_room()
             task = Task("%s.%s" % (self.node_id, secrets.token_urlsafe(18)),
-                        call.principal, self.ttl, self.poll_interval,
-                        self.clock())
+                        call.principal, ttl, self.poll_interval, self.clock(),
+                        self.scope_of(call),
+                        None if call.modern else call.session)
             self._tasks[task.id] = task
-        created = task.describe()
         task_call = TaskCall(task, call, self.notify)
         log.info("task %s: %s %s", task.short, call.method,
                  str(call.params.get("name", ""))[:60])
+        if not call.modern:
+            created = {"task": task.describe_v1()}
+        else:
+            created = task.describe()
+            created["resultType"] = "task"
         self.workers.run(lambda: self.run(task, work, task_call))
-        created["resultType"] = "task"
         return created
 
     def run(self, task, work, task_call):
@@ -2485,6 +2576,10 @@ class Tasks(object):
             self.notify(task)
 
     def notify(self, task):
+        session = task.session
+        if session is not None and not session.closed:     # 2025-11-25
+            session.standalone.push(notification(
+                "notifications/tasks/status", task.describe_v1()))
         if not self.listeners:
             return
         detailed = task.describe()
@@ -2497,8 +2592,53 @@ class Tasks(object):
     # -- tasks/get, tasks/update, tasks/cancel -------------------------------
 
     def rpc_get(self, call):
-        """ The task as it is now (DetailedTask); resultType complete. """
-        return self.find(call).describe()
+        """ The task as it is now: the DetailedTask (resultType complete),
+        or in 2025-11-25 the Task, without its result. """
+        task = self.find(call)
+        return task.describe() if call.modern else task.describe_v1()
+
+    def rpc_result(self, call):
+        """ 2025-11-25: wait until the task ends, then answer what the call
+        would have answered: its result, with related-task in _meta, or its
+        JSON-RPC error.  Runs on a worker (SLOW_METHODS); a cancelled
+        request stops waiting. """
+        task = self.find(call)
+        call.dispatcher.workers.turns.give()        # a wait (Turns)
+        with task.changed:
+            while not task.finished:
+                task.changed.wait(0.25)
+                call.check_cancelled()
+            status, result, error = task.status, task.result, task.error
+        if status == "completed":
+            result = dict(result)
+            result["_meta"] = dict(result.get("_meta") or {},
+                                   **{RELATED_TASK: {"taskId": task.id}})
+            return result
+        if status == "failed":
+            raise RPCError(error.get("code", INTERNAL_ERROR),
+                           error.get("message", "failed"), error.get("data"))
+        raise RPCError(TASK_CANCELLED, "Task %s was cancelled"
+                       % task.id[:100], data={"taskId": task.id,
+                                              "status": "cancelled"})
+
+    def rpc_list(self, call):
+        """ 2025-11-25: the tasks this session can see, oldest first, in
+        pages of --page-size with an opaque cursor. """
+        scope = self.scope_of(call)
+        with self._lock:
+            self._sweep()
+            mine = [task for task in self._tasks.values()
+                    if task.scope == scope and task.principal == call.principal]
+        dispatcher = call.dispatcher
+        start = dispatcher.decode_cursor(call.params.get("cursor"), len(mine),
+                                         "tasks")
+        size = max(1, dispatcher.config.page_size)
+        result = {"tasks": [task.describe_v1()
+                            for task in mine[start:start + size]]}
+        if start + size < len(mine):
+            result["nextCursor"] = dispatcher.encode_cursor(start + size,
+                                                            "tasks")
+        return result
 
     def rpc_update(self, call):
         """ The client's answers to inputRequests: an empty ack; the task
@@ -2517,17 +2657,21 @@ class Tasks(object):
         once and its work told to stop; a finished one keeps its status and
         gets the same ack, so a cancel that races the end is no error. """
         task = self.find(call)
+        if not call.modern and task.finished:       # 2025-11-25: an error
+            raise RPCError(INVALID_PARAMS, "Task %s is %s already: it cannot "
+                           "be cancelled" % (task.id[:100], task.status),
+                           data={"taskId": task.id, "status": task.status})
         if task.settle("cancelled", message="Cancelled by the client"):
             task.cancelled.set()
             log.info("task %s cancelled", task.short)
             self.notify(task)
-        return {}
+        return {} if call.modern else task.describe_v1()
 
     def find(self, call):
         """ The task params.taskId names, if this client made it; -32602
         when unknown, expired, or another token's (SEP-2663).  A request
         without the extension is -32021 first. """
-        if not declares_tasks(call.client_capabilities):
+        if call.modern and not declares_tasks(call.client_capabilities):
             raise tasks_capability_missing(call.method)
         task_id = call.params.get("taskId")
         if not isinstance(task_id, str):
@@ -2538,7 +2682,8 @@ class Tasks(object):
             if task is not None and self._expired(task, self.clock()):
                 self._drop(task_id)
                 task = None
-        if task is None or not hmac.compare_digest(
+        if task is None or task.scope != self.scope_of(call) or \
+                not hmac.compare_digest(
                 task.principal.encode("utf-8"),
                 call.principal.encode("utf-8")):
             raise RPCError(INVALID_PARAMS, "Unknown task: %s"
@@ -2610,7 +2755,7 @@ def is_modern(message):
 # Methods whose handlers may block (upstream I/O): transports run them off
 # the connection's thread so that cancellation and keep-alives still work.
 SLOW_METHODS = frozenset(["tools/call", "resources/read", "prompts/get",
-                          "completion/complete"])
+                          "completion/complete", "tasks/result"])
 
 
 def may_block(message):
@@ -2632,6 +2777,11 @@ METHOD_CAPABILITIES = {
     "prompts/list": ("prompts",),
     "prompts/get": ("prompts",),
     "completion/complete": ("completions",),
+}
+# 2025-11-25 sessions: the tasks utility's methods need capabilities.tasks.
+LEGACY_METHOD_CAPABILITIES = {
+    "tasks/get": ("tasks",), "tasks/result": ("tasks",),
+    "tasks/list": ("tasks", "list"), "tasks/cancel": ("tasks", "cancel"),
 }
 RESOURCE_NOT_FOUND = -32002     # up to 2025-11-25; 2026-07-28 uses -32602
 
@@ -2683,6 +2833,10 @@ class MCPDispatcher(object):
             "logging/setLevel": self.rpc_set_level,
             "resources/subscribe": self.rpc_subscribe,
             "resources/unsubscribe": self.rpc_unsubscribe,
+            "tasks/get": self.tasks.rpc_get,            # Tasks (2025-11-25)
+            "tasks/result": self.tasks.rpc_result,
+            "tasks/list": self.tasks.rpc_list,
+            "tasks/cancel": self.tasks.rpc_cancel,
         })
         self.modern_methods = dict(common, **{
             "server/discover": self.rpc_discover,
@@ -2895,12 +3049,18 @@ class MCPDispatcher(object):
             result["completions"] = {}
         if modern and self.tasks.enabled and self.tasks.tools:
             result.setdefault("extensions", {})[TASKS_EXTENSION] = {}
+        elif version >= "2025-11-25" and self.tasks.enabled and \
+                self.tasks.tools:
+            result["tasks"] = copy.deepcopy(TASKS_CAPABILITY)
         return result
 
     def offers(self, method, version):
         """ Whether the capability that method needs was declared. """
         offered = self.capabilities(version)
-        for name in METHOD_CAPABILITIES.get(method, ()):
+        path = METHOD_CAPABILITIES.get(method, ())
+        if version not in MODERN_VERSIONS:
+            path = LEGACY_METHOD_CAPABILITIES.get(method, path)
+        for name in path:
             offered = offered.get(name) if isinstance(offered, dict) else None
         return offered is not None and offered is not False
 
@@ -3084,6 +3244,9 @@ class MCPDispatcher(object):
             if tool.task_support == "required" and not call.may_create_task:
                 if call.modern and self.tasks.enabled:
                     raise tasks_capability_missing(name)
+                if self.tasks.legacy_offered(call):
+                    raise RPCError(METHOD_NOT_FOUND, "%s runs only as a task: "
+                                   "call it with a 'task' parameter" % name)
                 return tool_error("%s runs only as a task, which needs "
                                   "protocol 2026-07-28 and the %s extension"
                                   % (name, TASKS_EXTENSION))
@@ -3093,6 +3256,10 @@ class MCPDispatcher(object):
                                                         task_call))
                 if created is not None:
                     return created
+        elif isinstance(call.params.get("task"), dict) and \
+                self.tasks.legacy_offered(call):
+            raise RPCError(METHOD_NOT_FOUND, "%s does not run as a task "
+                           "(its taskSupport is forbidden)" % name)
         return self.run_tool(tool, arguments, call)
 
     def start_task(self, tool, call, work):

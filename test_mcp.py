@@ -778,7 +778,9 @@ class InitializeTests(ServerTestCase):
                           "resources": {"listChanged": True,
                                         "subscribe": True},
                           "prompts": {"listChanged": True},
-                          "completions": {}})
+                          "completions": {},
+                          "tasks": {"list": {}, "cancel": {}, "requests": {
+                              "tools": {"call": {}}}}})
         self.assertIsInstance(result["instructions"], str)
         self.assertIn("get_weather", result["instructions"])
         self.assertIn("get_forecast", result["instructions"])

@@ -12,12 +12,16 @@ reach clients only through subscriptions/listen, are checked at the hook
 the listen stream uses (Tasks.listeners).
 """
 
+import http.client
+import json
 import re
+import socket
 import threading
 import unittest
 
 import mcp_weather
-from test_mcp import ACCEPT_BOTH, TIMEOUT, ServerTestCase, wait_for
+from test_mcp import (ACCEPT_BOTH, TIMEOUT, ServerTestCase, iter_sse,
+                      wait_for)
 
 MODERN = "2026-07-28"
 EXTENSION = mcp_weather.TASKS_EXTENSION
@@ -162,10 +166,12 @@ class TaskLifecycleTests(TaskTestCase):
         self.assertNotIn("tasks", capabilities)
         legacy = self.result_of(self.post(mcp_weather_initialize()))
         self.assertNotIn("extensions", legacy["result"]["capabilities"])
+        self.assertEqual(legacy["result"]["capabilities"]["tasks"], {
+            "list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
 
     def test_tools_list_shows_task_support(self):
-        """ execution.taskSupport on tools that may run as tasks, in
-        2026-07-28 listings only. """
+        """ execution.taskSupport on tools that may run as tasks, from
+        2025-11-25 on (the revision that brought tasks). """
         tools = dict((t["name"], t) for t in self.ok(self.modern(
             "tools/list"))["tools"])
         self.assertEqual(tools["get_forecasts"]["execution"],
@@ -174,8 +180,14 @@ class TaskLifecycleTests(TaskTestCase):
                          {"taskSupport": "required"})
         self.assertNotIn("execution", tools["get_weather"])
         sid = self.initialize()
-        legacy = self.result_of(self.rpc("tools/list", {}, sid))["result"]
-        self.assertFalse([t for t in legacy["tools"] if "execution" in t])
+        legacy = dict((t["name"], t) for t in self.result_of(self.rpc(
+            "tools/list", {}, sid))["result"]["tools"])
+        self.assertEqual(legacy["get_forecasts"]["execution"],
+                         {"taskSupport": "optional"})
+        self.assertNotIn("execution", legacy["get_weather"])
+        sid = self.initialize("2025-06-18")
+        older = self.result_of(self.rpc("tools/list", {}, sid))["result"]
+        self.assertFalse([t for t in older["tools"] if "execution" in t])
 
     def test_get_forecasts_as_a_task(self):
         """ The weather example: a task handle (flat: taskId, status,
@@ -375,13 +387,17 @@ class TaskGatingTests(TaskTestCase):
 
     def test_task_only_tool_without_the_extension(self):
         """ A tool that runs only as a task: -32021 for a 2026-07-28 client
-        without the extension; an isError result in a 2025 session. """
+        without the extension; -32601 for a 2025-11-25 call without a task
+        parameter (the tasks utility says so); an isError result in an
+        older session, which has no tasks. """
         error = self.error(self.modern("tools/call", {
             "name": "only_task", "arguments": {}}, capabilities={}),
             -32021, 400)
         self.assertIn(EXTENSION, error["data"]["requiredCapabilities"][
             "extensions"])
         sid = self.initialize()
+        self.error(self.call_tool("only_task", {}, sid), -32601)
+        sid = self.initialize("2025-06-18")
         result = self.result_of(self.call_tool("only_task", {}, sid))[
             "result"]
         self.assertIs(result["isError"], True)
@@ -551,6 +567,204 @@ class WorkersTaskTests(unittest.TestCase):
                                mcp_weather.META_CAPABILITIES: WITH_TASKS}}},
                           sent.append, version=MODERN)
         self.assertNotIn("taskId", sent[-1]["result"])
+
+
+class GetStream(object):
+    """ A session's GET stream, read on a thread: ``messages`` fills with
+    the JSON-RPC messages as they come. """
+
+    def __init__(self, port, session):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port,
+                                               timeout=TIMEOUT)
+        self.conn.request("GET", "/mcp", headers={
+            "Accept": "text/event-stream", "Mcp-Session-Id": session,
+            "MCP-Protocol-Version": "2025-11-25"})
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.messages = []
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        try:
+            for event in iter_sse(self.response):
+                if event.get("data"):
+                    self.messages.append(json.loads(event["data"]))
+        except (OSError, ValueError, AttributeError,
+                http.client.HTTPException):
+            pass            # closed by close(): the test is over
+
+    def of(self, method):
+        return [m for m in list(self.messages) if m.get("method") == method]
+
+    def close(self):
+        try:        # wakes the reader first: close() waits for its lock
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
+        self.thread.join(TIMEOUT)
+        self.conn.close()
+
+
+class FirstFormTests(TaskTestCase):
+    """ 2025-11-25 sessions: the tasks utility of that revision (the client
+    asks with a "task" parameter; tasks/get, tasks/result, tasks/list,
+    tasks/cancel; notifications/tasks/status on the GET stream). """
+
+    def session(self, capabilities=None):
+        reply = self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                           "params": {"protocolVersion": "2025-11-25",
+                                      "capabilities": capabilities or {},
+                                      "clientInfo": {"name": "test_tasks",
+                                                     "version": "1.0"}}})
+        sid = reply.headers["Mcp-Session-Id"]
+        self.versions[sid] = "2025-11-25"
+        self.notify("notifications/initialized", session=sid)
+        return sid
+
+    def listen(self, sid):
+        stream = GetStream(self.port, sid)
+        self.addCleanup(stream.close)
+        self.assertEqual(stream.status, 200)
+        return stream
+
+    def call(self, sid, method, params, request_id=1):
+        return self.rpc(method, params, sid, request_id)
+
+    def start_v1(self, sid, name, arguments=None, **params):
+        params.update(name=name, arguments=arguments or {})
+        params.setdefault("task", {})
+        created = self.ok(self.call(sid, "tools/call", params))
+        self.assertEqual(set(created), {"task"}, created)
+        return created["task"]
+
+    def test_task_lifecycle(self):
+        """ CreateTaskResult {task} with the ttl asked for (when shorter)
+        and pollInterval; tasks/get (a Task: no result); tasks/result (what
+        the call returns, with related-task in _meta); tasks/list; progress
+        and notifications/tasks/status on the GET stream. """
+        sid = self.session()
+        stream = self.listen(sid)
+        task = self.start_v1(sid, "get_forecasts", {"cities": ["Hangzhou",
+                                                               "Berlin"]},
+                             task={"ttl": 5000},
+                             _meta={"progressToken": "p1"})
+        self.assertEqual(task["status"], "working")
+        self.assertEqual((task["ttl"], task["pollInterval"]), (5000, 1000))
+        self.assertTrue(ISO_8601.match(task["createdAt"]))
+        result = self.ok(self.call(sid, "tasks/result",
+                                   {"taskId": task["taskId"]}))
+        self.assertEqual(result["_meta"][mcp_weather.RELATED_TASK],
+                         {"taskId": task["taskId"]})
+        self.assertEqual(len(result["structuredContent"]["forecasts"]), 2)
+        got = self.ok(self.call(sid, "tasks/get", {"taskId": task["taskId"]}))
+        self.assertEqual(got["status"], "completed")
+        for field in ("result", "ttlMs", "resultType"):
+            self.assertNotIn(field, got)
+        listed = self.ok(self.call(sid, "tasks/list", {}))
+        self.assertIn(task["taskId"], [t["taskId"] for t in listed["tasks"]])
+        self.assertNotIn("nextCursor", listed)
+        self.error(self.call(sid, "tasks/list", {"cursor": "bogus"}), -32602)
+        wait_for(lambda: [m for m in stream.of("notifications/tasks/status")
+                          if m["params"]["status"] == "completed"])
+        status = stream.of("notifications/tasks/status")[-1]["params"]
+        self.assertEqual(status["taskId"], task["taskId"])
+        self.assertNotIn("_meta", status)
+        progress = stream.of("notifications/progress")
+        self.assertEqual([p["params"]["progress"] for p in progress],
+                         [0, 1, 2])
+        self.assertEqual(progress[0]["params"]["progressToken"], "p1")
+        self.assertEqual(progress[0]["params"]["_meta"][
+            mcp_weather.RELATED_TASK], {"taskId": task["taskId"]})
+
+    def test_cancel_and_bad_input(self):
+        """ tasks/cancel of a running task: the Task, cancelled; of a
+        finished one: -32602; tasks/result of a cancelled task: an error.
+        Unknown ids and another session's tasks: -32602. A task asked of a
+        tool that forbids it, or none asked of one that requires it:
+        -32601. """
+        sid = self.session()
+        task = self.start_v1(sid, "gated")
+        cancelled = self.ok(self.call(sid, "tasks/cancel",
+                                      {"taskId": task["taskId"]}))
+        self.assertEqual(cancelled["status"], "cancelled")
+        self.assertEqual(cancelled["taskId"], task["taskId"])
+        error = self.error(self.call(sid, "tasks/cancel",
+                                     {"taskId": task["taskId"]}), -32602)
+        self.assertEqual(error["data"]["status"], "cancelled")
+        error = self.error(self.call(sid, "tasks/result",
+                                     {"taskId": task["taskId"]}), -32603)
+        self.assertEqual(error["data"]["status"], "cancelled")
+        done = self.start_v1(sid, "only_task")
+        self.ok(self.call(sid, "tasks/result", {"taskId": done["taskId"]}))
+        self.error(self.call(sid, "tasks/cancel", {"taskId": done["taskId"]}),
+                   -32602)
+        other = self.session()
+        for method in ("tasks/get", "tasks/result", "tasks/cancel"):
+            with self.subTest(method=method):
+                self.error(self.call(other, method,
+                                     {"taskId": done["taskId"]}), -32602)
+                self.error(self.call(sid, method, {"taskId": "nope"}),
+                           -32602)
+        self.assertEqual(self.ok(self.call(other, "tasks/list", {}))["tasks"],
+                         [])
+        self.error(self.call(sid, "tools/call", {
+            "name": "get_weather", "arguments": {"city": "Hangzhou"},
+            "task": {}}), -32601)
+        self.error(self.call(sid, "tools/call", {
+            "name": "only_task", "arguments": {}}), -32601)
+
+    def test_tool_error_fails_the_task(self):
+        """ In 2025-11-25 a tool result with isError makes the task failed;
+        tasks/result still returns that result. """
+        sid = self.session()
+        task = self.start_v1(sid, "get_forecasts", {"cities": ["Nowhere"]})
+        result = self.ok(self.call(sid, "tasks/result",
+                                   {"taskId": task["taskId"]}))
+        self.assertIs(result["isError"], True)
+        got = self.ok(self.call(sid, "tasks/get", {"taskId": task["taskId"]}))
+        self.assertEqual(got["status"], "failed")
+
+    def test_questions_go_on_the_get_stream(self):
+        """ Work that asks inside a task: input_required, the request on
+        the GET stream with related-task in _meta, the answer POSTed back;
+        then working again, and the result. """
+        sid = self.session({"elicitation": {}})
+        stream = self.listen(sid)
+        task = self.start_v1(sid, "ask_two")
+        for name in ("Ann", "Bo"):
+            wait_for(lambda: len(stream.of("elicitation/create")) >
+                     ["Ann", "Bo"].index(name))
+            request = stream.of("elicitation/create")[-1]
+            self.assertEqual(request["params"]["_meta"][
+                mcp_weather.RELATED_TASK], {"taskId": task["taskId"]})
+            got = self.ok(self.call(sid, "tasks/get",
+                                    {"taskId": task["taskId"]}))
+            self.assertEqual(got["status"], "input_required")
+            reply = self.post({"jsonrpc": "2.0", "id": request["id"],
+                               "result": {"action": "accept",
+                                          "content": {"name": name}}},
+                              self.headers_for(sid))
+            self.assertEqual(reply.status, 202, reply.body)
+        result = self.ok(self.call(sid, "tasks/result",
+                                   {"taskId": task["taskId"]}))
+        self.assertEqual(result["content"][0]["text"], "Ann and Bo")
+        statuses = [m["params"]["status"]
+                    for m in stream.of("notifications/tasks/status")]
+        self.assertIn("input_required", statuses)
+        self.assertEqual(statuses[-1], "completed")
+
+    def test_older_sessions_have_no_tasks(self):
+        """ Before 2025-11-25: no capabilities.tasks, the task parameter
+        is ignored (the call is answered as usual), tasks/* are -32601. """
+        sid = self.initialize("2025-06-18")
+        self.assertNotIn("tasks", self.init_result["capabilities"])
+        result = self.ok(self.call(sid, "tools/call", {
+            "name": "get_forecasts", "arguments": {"cities": ["Hangzhou"]},
+            "task": {}}))
+        self.assertNotIn("task", result)
+        self.assertEqual(len(result["structuredContent"]["forecasts"]), 1)
+        self.error(self.call(sid, "tasks/list", {}), -32601)
 
 
 def mcp_weather_initialize():
