@@ -279,9 +279,9 @@ OPTIONS = [
     ("state_secret", "MCP_STATE_SECRET", "key that seals the requestState "
      "of 2026-07-28 multi-round requests; give every replica behind a load "
      "balancer the same one (default: random at start, shared by --workers)"),
-    ("task_ttl", "MCP_TASK_TTL", "seconds a task (2026-07-28 tasks "
-     "extension) is kept from its creation, then forgotten; one still "
-     "running is cancelled (default 3600)"),
+    ("task_ttl", "MCP_TASK_TTL", "seconds a task (a tools/call answered "
+     "later) is kept from its creation, then forgotten; one still running "
+     "is cancelled (default 3600)"),
     ("max_tasks", "MCP_MAX_TASKS", "most tasks kept at once; the oldest "
      "finished one is forgotten first, and when all are running new ones "
      "are refused (default 1000)"),

@@ -545,6 +545,22 @@ class StatelessTaskTests(TaskTestCase):
                          "ran as a task")
 
 
+class TaskSettingsTests(unittest.TestCase):
+    """ The three knobs are flags and environment variables too. """
+
+    def test_flags_and_environment(self):
+        config = mcp_weather.Config.from_env({
+            "MCP_TASK_TTL": "90", "MCP_MAX_TASKS": "7",
+            "MCP_TASK_POLL_INTERVAL": "0.5"})
+        self.assertEqual((config.task_ttl, config.max_tasks,
+                          config.task_poll_interval), (90.0, 7, 0.5))
+        parsed = mcp_weather.build_parser(mcp_weather.Config()).parse_args(
+            ["--task-ttl", "30", "--max-tasks", "2",
+             "--task-poll-interval", "2"])
+        self.assertEqual((parsed.task_ttl, parsed.max_tasks,
+                          parsed.task_poll_interval), (30.0, 2, 2.0))
+
+
 class WorkersTaskTests(unittest.TestCase):
     """ --workers: a poll may reach another process, so no tasks. """
 
