@@ -2546,6 +2546,9 @@ class Tasks(object):
                         None if call.modern else call.session)
             self._tasks[task.id] = task
         task_call = TaskCall(task, call, self.notify)
+        if task.session is not None:    # ends with its session (close())
+            task_call.key = "task:%s" % task.id     # never a request's key
+            task.session.track(task_call)
         log.info("task %s: %s %s", task.short, call.method,
                  str(call.params.get("name", ""))[:60])
         if not call.modern:
@@ -2563,6 +2566,8 @@ class Tasks(object):
             result = work(task_call)
         except Cancelled:
             changed = task.settle("cancelled")
+            if task_call.session is not None and task_call.session.closed:
+                log.info("task %s cancelled: its session ended", task.short)
         except RPCError as exc:
             changed = task.settle("failed", error=exc.response()["error"])
         except Exception:
@@ -2572,6 +2577,9 @@ class Tasks(object):
                 "message": "Internal error (see the server log)"})
         else:
             changed = task.settle("completed", result=result)
+        finally:
+            if task_call.session is not None:
+                task_call.session.untrack(task_call)
         if changed:
             self.notify(task)
 

@@ -770,6 +770,17 @@ class FirstFormTests(TaskTestCase):
         self.assertIn("input_required", statuses)
         self.assertEqual(statuses[-1], "completed")
 
+    def test_a_session_s_tasks_end_with_it(self):
+        """ DELETE of the session cancels the work of its tasks. """
+        sid = self.session()
+        task = self.start_v1(sid, "gated")
+        got = self.ok(self.call(sid, "tasks/get", {"taskId": task["taskId"]}))
+        self.assertEqual(got["status"], "working")
+        reply = self.request("DELETE", None, self.headers_for(sid))
+        self.assertIn(reply.status, (200, 204), reply.body)
+        wait_for(lambda: "cancelled" in self.seen)
+        self.assertIs(self.seen["cancelled"], True)
+
     def test_older_sessions_have_no_tasks(self):
         """ Before 2025-11-25: no capabilities.tasks, the task parameter
         is ignored (the call is answered as usual), tasks/* are -32601. """
