@@ -2223,11 +2223,11 @@ class Call(object):
 # io.modelcontextprotocol/related-task in _meta.
 #
 # Tasks live in this process's memory, bound to the bearer token that made
-# them (and to the session, in 2025-11-25), as sessions are: at most --max-tasks, each forgotten --task-ttl
-# seconds after it was made.  Task ids carry the node id first, like session
-# ids, so that a router can send the polls (Mcp-Name: <taskId>) to the node
-# that holds the task; with --workers the extension is off, since a poll
-# could reach another process of the same node.
+# them (and to the session, in 2025-11-25), and bounded as sessions are: at
+# most --max-tasks, each forgotten --task-ttl seconds after it was made.
+# Task ids carry the node id first, like session ids, so that a router can
+# send the polls (Mcp-Name: <taskId>) to the node that holds the task; with
+# --workers tasks are off, since a poll could reach another process.
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
@@ -2488,7 +2488,8 @@ class Tasks(object):
     hear every change: listener(task_id, detailed_task, principal), where
     notifications/tasks can come from (task_notification).  Bounded and
     reaped like SessionStore: expired tasks go first (the walk stops at the
-    first one within its TTL: tasks are kept oldest first), then the oldest
+    first one within its TTL: tasks are kept oldest first; one that asked
+    for a shorter ttl is dropped when next looked up), then the oldest
     finished one; if every task is still running, a new one is refused. """
 
     clock = staticmethod(time.monotonic)    # tests move time on
@@ -2635,8 +2636,11 @@ class Tasks(object):
         scope = self.scope_of(call)
         with self._lock:
             self._sweep()
+            now = self.clock()      # a shorter ttl asked may end one sooner
             mine = [task for task in self._tasks.values()
-                    if task.scope == scope and task.principal == call.principal]
+                    if task.scope == scope and
+                    task.principal == call.principal and
+                    not self._expired(task, now)]
         dispatcher = call.dispatcher
         start = dispatcher.decode_cursor(call.params.get("cursor"), len(mine),
                                          "tasks")

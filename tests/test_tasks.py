@@ -534,6 +534,27 @@ class TaskBoundTests(TaskTestCase):
         self.assertEqual(len(self.dispatcher.tasks), 0)
 
 
+    def test_a_shorter_ttl_asked_in_2025_11_25(self):
+        """ A 2025-11-25 client may ask for a shorter ttl: it is shown, and
+        the task is gone from tasks/get and tasks/list after it. """
+        sid = self.initialize()
+        older = self.ok(self.rpc("tools/call", {
+            "name": "gated", "arguments": {}, "task": {}}, sid))["task"]
+        self.assertEqual(older["ttl"], 60000)
+        created = self.ok(self.rpc("tools/call", {
+            "name": "only_task", "arguments": {}, "task": {"ttl": 1500}},
+            sid))["task"]
+        self.assertEqual(created["ttl"], 1500)
+        task_id = created["taskId"]
+        listed = self.ok(self.rpc("tasks/list", {}, sid))["tasks"]
+        self.assertEqual([t["taskId"] for t in listed],
+                         [older["taskId"], task_id])
+        self.now[0] += 2.0
+        listed = self.ok(self.rpc("tasks/list", {}, sid))["tasks"]
+        self.assertEqual([t["taskId"] for t in listed], [older["taskId"]])
+        self.error(self.rpc("tasks/get", {"taskId": task_id}, sid), -32602)
+
+
 class StatelessTaskTests(TaskTestCase):
     """ --stateless keeps tasks: they need no session, only this process. """
 
