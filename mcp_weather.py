@@ -20,10 +20,11 @@ parts depend on each other:
     JSON Schema          a small validator for tool arguments
     Tools                the registry and its decorator
     Sessions and streams what a server keeps between HTTP requests
+    Tasks                tool calls answered later (2026-07-28 extension)
     The MCP dispatcher   the protocol itself: no HTTP in it
     HTTP/1.1 messages    header fields, read without the email package
     Weather              Open-Meteo and Seniverse clients, with a cache
-    Weather tools        get_weather and get_forecast
+    Weather tools        get_weather, get_forecast and get_forecasts
     Authorization        OAuth 2.0 bearer tokens, checked by introspection
     HTTP transport       Streamable HTTP on http.server
     Worker processes     --workers: every core of one host on one port
@@ -154,7 +155,9 @@ ASSUMED_VERSION = "2025-03-26"      # no header and no session (S54)
 
 INSTRUCTIONS = (
     "Weather tools. get_weather gives current conditions for a city; "
-    "get_forecast gives a daily forecast for 1 to 7 days. City names may be "
+    "get_forecast gives a daily forecast for 1 to 7 days; get_forecasts "
+    "gives forecasts for many cities at once (as a task, for clients that "
+    "take tasks). City names may be "
     "written in any language or script (Hangzhou, 杭州, São Paulo). "
     "Each result has a readable text and, for clients that support it, "
     "structured data. The same weather can be read as the resources "
@@ -207,6 +210,9 @@ class Config(object):
     shutdown_timeout = 10.0     # seconds in-flight requests get on SIGTERM
     client_request_timeout = 300.0  # seconds a tool waits for the client
     state_secret = ""           # signs 2026-07-28 requestState; "": random
+    task_ttl = 3600.0           # seconds a task is kept after it is made
+    max_tasks = 1000            # tasks kept; the oldest finished one goes
+    task_poll_interval = 1.0    # seconds; the pollIntervalMs tasks suggest
     workers = 1                 # processes sharing the port; needs stateless
     provider = "auto"           # open-meteo, seniverse, or auto
     seniverse_key = ""
@@ -323,6 +329,14 @@ OPTIONS = [
     ("state_secret", "MCP_STATE_SECRET", "key that seals the requestState "
      "of 2026-07-28 multi-round requests; give every replica behind a load "
      "balancer the same one (default: random at start, shared by --workers)"),
+    ("task_ttl", "MCP_TASK_TTL", "seconds a task (a tools/call answered "
+     "later) is kept from its creation, then forgotten; one still running "
+     "is cancelled (default 3600)"),
+    ("max_tasks", "MCP_MAX_TASKS", "most tasks kept at once; the oldest "
+     "finished one is forgotten first, and when all are running new ones "
+     "are refused (default 1000)"),
+    ("task_poll_interval", "MCP_TASK_POLL_INTERVAL", "seconds between "
+     "tasks/get polls that tasks suggest to clients (default 1)"),
     ("workers", "MCP_WORKERS", "processes that share the port, e.g. one "
      "per core; Linux only, and only with --stateless (default 1)"),
     ("provider", "WEATHER_PROVIDER", "open-meteo, seniverse, or auto "
@@ -827,7 +841,7 @@ class Tool(object):
 
     def __init__(self, name, description, input_schema, function,
                  title=None, output_schema=None, annotations=None,
-                 requires=()):
+                 requires=(), task_support="forbidden", defer_task=False):
         if not TOOL_NAME.match(name):
             raise ValueError("tool names are 1-128 of A-Z a-z 0-9 _ - .")
         if not isinstance(input_schema, dict) or \
@@ -836,12 +850,19 @@ class Tool(object):
         problem = param_header_problem(input_schema)
         if problem:
             raise ValueError("tool %s: %s (S60)" % (name, problem))
+        if task_support not in ("forbidden", "optional", "required"):
+            raise ValueError("task_support: forbidden, optional or required")
         self.name = self.key = name
         self.description = description
         self.input_schema, self.function = input_schema, function
         self.title, self.output_schema = title, output_schema
         self.annotations = annotations
         self.requires = tuple(requires)     # client capabilities it needs
+        # Tasks (the 2026-07-28 tasks extension, see Tasks): "optional" or
+        # "required" tools may answer with a task handle.  A defer_task
+        # tool runs on the request first (it may ask the client, MRTR) and
+        # returns call.as_task(work) for the part that becomes the task.
+        self.task_support, self.defer_task = task_support, defer_task
 
     def missing_capabilities(self, declared):
         """ The client capabilities this tool needs that were not declared
@@ -860,7 +881,8 @@ class Tool(object):
         attribute of the tool is set: change a tool through its attributes,
         not inside its schemas. """
         later = version >= "2025-06-18"
-        entry = self.entries.get(later)
+        kind = (later, version >= "2025-11-25")     # tasks from 2025-11-25
+        entry = self.entries.get(kind)
         if entry is None:
             entry = {"name": self.name, "description": self.description,
                      "inputSchema": self.input_schema}
@@ -871,7 +893,9 @@ class Tool(object):
                     entry["title"] = self.title
                 if self.output_schema:
                     entry["outputSchema"] = self.output_schema
-            entry = self.entries[later] = EncodedDict(entry)
+            if kind[1] and self.task_support != "forbidden":
+                entry["execution"] = {"taskSupport": self.task_support}
+            entry = self.entries[kind] = EncodedDict(entry)
         return entry
 
 
@@ -920,7 +944,8 @@ class ToolRegistry(Registry):
     def tool(self, name, description, input_schema, **options):
         """ Decorator: register a function as a tool.  Options: title,
         output_schema, annotations, requires (the client capabilities it
-        cannot work without, e.g. ["sampling"]). """
+        cannot work without, e.g. ["sampling"]), task_support ("optional"
+        or "required": it may run as a task, see Tasks) and defer_task. """
         def register(function):
             self.add(Tool(name, description, input_schema, function,
                           **options))
@@ -2113,6 +2138,7 @@ class Call(object):
         self.asked = []                 # keys of requests to the client
         self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
         self.state = {}     # a handler's own data across MRTR rounds
+        self.may_create_task = False    # set by tools/call (see Tasks)
 
     @property
     def modern(self):
@@ -2148,6 +2174,13 @@ class Call(object):
     def check_cancelled(self):
         if self.cancelled.is_set():
             raise Cancelled()
+
+    def as_task(self, work):
+        """ For a defer_task tool: return call.as_task(work) once what the
+        request itself must settle is settled (answers asked by MRTR).
+        work(call) then runs as a task when the client takes tasks, else
+        at once; it returns what a tool function returns (see Tasks). """
+        return TaskWork(work)
 
     # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
 
@@ -2516,6 +2549,556 @@ class Call(object):
 
 
 ###############################################################################
+# Tasks #######################################################################
+###############################################################################
+
+# The tasks extension of 2026-07-28 (io.modelcontextprotocol/tasks, SEP-2663).
+# A tools/call may be answered with a task handle, a CreateTaskResult
+# (resultType "task"), instead of its result: the work goes on in the
+# background and the client polls tasks/get, which carries the status and,
+# in the end, the result or the error.  Work that needs the client's answer
+# parks the task in "input_required" with the questions in inputRequests;
+# the client answers with tasks/update (MRTR inside a task).  tasks/cancel
+# stops it.  The server alone decides to make a task, and only for a request
+# whose capabilities name the extension; a tool that can only run as a task
+# refuses other clients with -32021.  There is no tasks/list and no
+# tasks/result in this revision of tasks (both -32601).
+#
+# 2025-11-25 sessions get tasks in their first form (the tasks utility of
+# that revision): the client asks for a task with a "task" parameter on
+# tools/call and gets {"task": {...}} (ttl and pollInterval, no result);
+# tasks/get shows the status, tasks/result waits for the end and returns what
+# the call would have returned, tasks/list lists the session's tasks, and
+# tasks/cancel of a finished task is -32602.  Progress, questions to the
+# client and notifications/tasks/status go on the session's GET stream, with
+# io.modelcontextprotocol/related-task in _meta.
+#
+# Tasks live in this process's memory, bound to the bearer token that made
+# them (and to the session, in 2025-11-25), and bounded as sessions are: at
+# most --max-tasks, each forgotten --task-ttl seconds after it was made.
+# Task ids carry the node id first, like session ids, so that a router can
+# send the polls (Mcp-Name: <taskId>) to the node that holds the task; with
+# --workers tasks are off, since a poll could reach another process.
+
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
+TASK_TERMINAL = ("completed", "failed", "cancelled")
+RELATED_TASK = "io.modelcontextprotocol/related-task"       # 2025-11-25
+TASKS_CAPABILITY = {"list": {}, "cancel": {},               # 2025-11-25
+                    "requests": {"tools": {"call": {}}}}
+TASK_CANCELLED = INTERNAL_ERROR     # what tasks/result of a cancelled task
+#                                     answers: the call has no result
+
+
+def iso_time(seconds):
+    """ An ISO 8601 UTC timestamp with milliseconds, as tasks carry. """
+    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S",
+                                       time.gmtime(seconds)),
+                         int(seconds * 1000) % 1000)
+
+
+def declares_tasks(capabilities):
+    """ Whether client capabilities name the tasks extension (with an
+    object, as every capability is declared). """
+    extensions = capabilities.get("extensions") \
+        if isinstance(capabilities, dict) else None
+    return isinstance(extensions, dict) and \
+        isinstance(extensions.get(TASKS_EXTENSION), dict)
+
+
+def tasks_capability_missing(what):
+    """ -32021 naming the extension in requiredCapabilities, HTTP 400: for
+    tasks/* and task-only tools asked by a client without it (S62). """
+    return RPCError(MISSING_CAPABILITY, "Missing required client "
+                    "capability: %s needs the %s extension"
+                    % (what[:100], TASKS_EXTENSION),
+                    data={"requiredCapabilities": {
+                        "extensions": {TASKS_EXTENSION: {}}}}, status=400)
+
+
+class TasksFull(RPCError):
+    """ --max-tasks tasks are running: no room for another. """
+
+
+class TaskWork(object):
+    """ What call.as_task(work) returns: the part of a tool that may run
+    as a task. """
+
+    def __init__(self, function):
+        self.function = function
+
+
+class Task(object):
+    """ One task: its status and what tasks/get shows of it.  ``changed``
+    guards the fields and wakes work that waits for the client's answers. """
+
+    def __init__(self, task_id, principal, ttl, poll_interval, born,
+                 scope="", session=None):
+        self.id, self.principal = task_id, principal
+        self.scope = scope              # the session id (2025-11-25), or ""
+        self.session = session          # 2025-11-25: where messages go
+        self.ttl, self.poll_interval = ttl, poll_interval
+        self.born = born                # Tasks.clock(), for the TTL
+        self.created = self.updated = time.time()
+        self.status, self.message = "working", None
+        self.result = self.error = None
+        self.pending = collections.OrderedDict()    # key -> inputRequest
+        self.answers = {}               # key -> the client's answer
+        self.keys = set()               # every key ever asked: never reused
+        self.cancelled = Cancellation()
+        self.changed = threading.Condition(threading.Lock())
+
+    @property
+    def short(self):
+        return self.id[-8:]
+
+    @property
+    def finished(self):
+        return self.status in TASK_TERMINAL
+
+    def describe(self):
+        """ The DetailedTask of tasks/get and notifications/tasks: the Task
+        fields, with inputRequests, result or error as the status has them.
+        Durations are integer milliseconds (ttlMs, pollIntervalMs). """
+        with self.changed:
+            task = {"taskId": self.id, "status": self.status,
+                    "createdAt": iso_time(self.created),
+                    "lastUpdatedAt": iso_time(self.updated),
+                    "ttlMs": max(1, int(self.ttl * 1000)),
+                    "pollIntervalMs": max(1, int(self.poll_interval * 1000))}
+            if self.message:
+                task["statusMessage"] = self.message
+            if self.status == "input_required":
+                task["inputRequests"] = dict(self.pending)
+            elif self.status == "completed":
+                task["result"] = self.result
+            elif self.status == "failed":
+                task["error"] = self.error
+            return task
+
+    def describe_v1(self):
+        """ The Task of 2025-11-25 (tasks/get, tasks/list, tasks/cancel,
+        notifications/tasks/status): ttl and pollInterval, never the result.
+        There a tool result with isError makes the task "failed". """
+        with self.changed:
+            status = self.status
+            if status == "completed" and isinstance(self.result, dict) and \
+                    self.result.get("isError") is True:
+                status = "failed"
+            task = {"taskId": self.id, "status": status,
+                    "createdAt": iso_time(self.created),
+                    "lastUpdatedAt": iso_time(self.updated),
+                    "ttl": max(1, int(self.ttl * 1000)),
+                    "pollInterval": max(1, int(self.poll_interval * 1000))}
+            if self.message:
+                task["statusMessage"] = self.message
+            return task
+
+    def waiting(self, waiting):
+        """ 2025-11-25: input_required while a question to the client is
+        open, working again once it is answered. """
+        with self.changed:
+            if self.finished:
+                return
+            self.status = "input_required" if waiting else "working"
+            self.updated = time.time()
+
+    def settle(self, status, result=None, error=None, message=None):
+        """ End the task, unless it has ended already (the result of work
+        that was cancelled is dropped).  Whether it changed. """
+        with self.changed:
+            if self.finished:
+                return False
+            self.status, self.result, self.error = status, result, error
+            self.message = message or self.message
+            self.pending.clear()
+            self.updated = time.time()
+            self.changed.notify_all()
+            return True
+
+    def note(self, message):
+        """ What the work is doing now: the statusMessage. """
+        with self.changed:
+            if not self.finished:
+                self.message, self.updated = message, time.time()
+
+    def ask(self, requests, notify):
+        """ Park the work in input_required until the client has answered
+        every request (tasks/update); their answers, by the caller's keys.
+        A key is never used twice in a task's life (SEP-2663), so a repeated
+        one gets a suffix. """
+        keys = collections.OrderedDict()
+        with self.changed:
+            for key, (method, params) in requests.items():
+                unique, number = key, 1
+                while unique in self.keys:
+                    number += 1
+                    unique = "%s-%d" % (key, number)
+                self.keys.add(unique)
+                keys[key] = unique
+                self.pending[unique] = {"method": method, "params": params}
+            if not self.finished:
+                self.status, self.updated = "input_required", time.time()
+        notify(self)
+        with self.changed:
+            while not self.finished and \
+                    any(k not in self.answers for k in keys.values()):
+                self.changed.wait()
+            if self.finished:
+                raise Cancelled()
+            return dict((key, self.answers.pop(unique))
+                        for key, unique in keys.items())
+
+    def answer(self, responses):
+        """ tasks/update: take the answers to requests now pending; others
+        (never asked, answered already) are ignored, as SEP-2663 asks.  A
+        malformed answer is -32602.  Whether anything was taken. """
+        with self.changed:
+            taken = [(k, v) for k, v in responses.items() if k in self.pending]
+            for key, value in taken:
+                problem = answer_problem(self.pending[key]["method"], value)
+                if problem:
+                    raise RPCError(INVALID_PARAMS, "Invalid params: "
+                                   "inputResponses.%s %s" % (key[:60],
+                                                             problem))
+            for key, value in taken:
+                del self.pending[key]
+                self.answers[key] = value
+            if taken:
+                if not self.pending and self.status == "input_required":
+                    self.status = "working"
+                self.updated = time.time()
+                self.changed.notify_all()
+            return bool(taken)
+
+
+class TaskCall(Call):
+    """ The call a task's work gets.  It is the request's call in all but
+    where things go: the request has been answered (with the task handle),
+    so progress becomes the task's statusMessage, log messages are dropped
+    (the extension gives them no place), and questions to the client
+    (call.elicit, call.sample, ...) become the task's inputRequests. """
+
+    def __init__(self, task, call, notify):
+        legacy = task.session is not None
+        Call.__init__(self, call.dispatcher, {
+            "id": call.id, "method": call.method, "params": call.params},
+            self.push if legacy else self.drop, task.session, call.version,
+            task.cancelled, call.principal)
+        self.task, self.notify, self.legacy = task, notify, legacy
+        self.state = call.state
+
+    @staticmethod
+    def drop(message):
+        """ Nothing goes back on the request's stream: it has ended. """
+
+    def push(self, message):
+        """ 2025-11-25: progress, log messages and questions go on the
+        session's GET stream, marked with the task they belong to. """
+        message = dict(message)
+        params = dict(message.get("params") or {})
+        params["_meta"] = dict(params.get("_meta") or {},
+                               **{RELATED_TASK: {"taskId": self.task.id}})
+        message["params"] = params
+        self.session.standalone.push(message)
+
+    def progress(self, progress, total=None, message=None):
+        if message is None:
+            message = "%s of %s" % (progress, total) if total is not None \
+                else "%s" % progress
+        self.task.note(message)
+        if self.legacy:
+            Call.progress(self, progress, total, message)
+        self.notify(self.task)
+
+    def log(self, level, data, logger=SERVER_NAME):
+        if self.legacy:
+            Call.log(self, level, data, logger)
+
+    def ask_all(self, requests):
+        if self.legacy:         # requests on the GET stream, answers POSTed
+            self.task.waiting(True)
+            self.notify(self.task)
+            try:
+                return Call.ask_all(self, requests)
+            finally:
+                self.task.waiting(False)
+                self.notify(self.task)
+        for key, (method, params) in requests.items():
+            self.check_can_ask(method)
+            self.asked.append(key)
+        return self.task.ask(requests, self.notify)
+
+
+class Tasks(object):
+    """ The tasks of one dispatcher, and the tasks/* methods.
+
+    ``create(call, work)`` makes a task of work(task_call), runs it on a
+    worker and returns the CreateTaskResult; it is in the store before that
+    returns, so an immediate tasks/get finds it (SEP-2663).  ``listeners``
+    hear every change: listener(task_id, detailed_task, principal), where
+    notifications/tasks can come from (task_notification).  Bounded and
+    reaped like SessionStore: expired tasks go first (the walk stops at the
+    first one within its TTL: tasks are kept oldest first; one that asked
+    for a shorter ttl is dropped when next looked up), then the oldest
+    finished one; if every task is still running, a new one is refused. """
+
+    clock = staticmethod(time.monotonic)    # tests move time on
+
+    def __init__(self, config, workers, node_id):
+        self.ttl = config.task_ttl
+        self.limit = config.max_tasks
+        self.poll_interval = config.task_poll_interval
+        self.enabled = config.workers <= 1
+        self.workers, self.node_id = workers, node_id
+        self._tasks = collections.OrderedDict()     # id -> Task, oldest first
+        self._lock = threading.Lock()
+        self.listeners = []
+        self.tools = 0                  # tools that may run as tasks
+
+    def __len__(self):
+        return len(self._tasks)
+
+    def count_tools(self, tools):
+        self.tools = sum(1 for tool in tools.list()
+                         if tool.task_support != "forbidden")
+
+    def offered_to(self, call):
+        """ Whether this request may be answered with a task: a 2026-07-28
+        request whose capabilities name the extension, or a 2025-11-25 one
+        that asks for a task (its "task" parameter). """
+        if call.modern:
+            return self.enabled and declares_tasks(call.client_capabilities)
+        return self.legacy_offered(call) and \
+            isinstance(call.params.get("task"), dict)
+
+    def legacy_offered(self, call):
+        """ Whether the 2025-11-25 tasks utility is offered to this call
+        (capabilities.tasks in its session's InitializeResult). """
+        return self.enabled and bool(self.tools) and not call.modern and \
+            call.version >= "2025-11-25"
+
+    @staticmethod
+    def scope_of(call):
+        """ Whose tasks a call sees: its session's (2025-11-25), or those of
+        no session (2026-07-28, and stateless 2025 requests). """
+        return (call.session.id or "") if call.session is not None else ""
+
+    def create(self, call, work):
+        ttl = self.ttl
+        asked = call.params.get("task")
+        if not call.modern and isinstance(asked, dict) and \
+                _is_number(asked.get("ttl")) and asked["ttl"] > 0:
+            ttl = min(ttl, asked["ttl"] / 1000.0)   # a shorter one asked for
+        with self._lock:
+            self._make_room()
+            task = Task("%s.%s" % (self.node_id, secrets.token_urlsafe(18)),
+                        call.principal, ttl, self.poll_interval, self.clock(),
+                        self.scope_of(call),
+                        None if call.modern else call.session)
+            self._tasks[task.id] = task
+        task_call = TaskCall(task, call, self.notify)
+        if task.session is not None:    # ends with its session (close())
+            task_call.key = "task:%s" % task.id     # never a request's key
+            task.session.track(task_call)
+        log.info("task %s: %s %s", task.short, call.method,
+                 str(call.params.get("name", ""))[:60])
+        if not call.modern:
+            created = {"task": task.describe_v1()}
+        else:
+            created = task.describe()
+            created["resultType"] = "task"
+        self.workers.run(lambda: self.run(task, work, task_call))
+        return created
+
+    def run(self, task, work, task_call):
+        """ Run the work to its end: a result is "completed" (tool errors
+        too: isError is a result), a JSON-RPC error is "failed". """
+        try:
+            result = work(task_call)
+        except Cancelled:
+            changed = task.settle("cancelled")
+            if task_call.session is not None and task_call.session.closed:
+                log.info("task %s cancelled: its session ended", task.short)
+        except RPCError as exc:
+            changed = task.settle("failed", error=exc.response()["error"])
+        except Exception:
+            log.exception("task %s failed", task.short)
+            changed = task.settle("failed", error={
+                "code": INTERNAL_ERROR,
+                "message": "Internal error (see the server log)"})
+        else:
+            changed = task.settle("completed", result=result)
+        finally:
+            if task_call.session is not None:
+                task_call.session.untrack(task_call)
+        if changed:
+            self.notify(task)
+
+    def notify(self, task):
+        session = task.session
+        if session is not None and not session.closed:     # 2025-11-25
+            session.standalone.push(notification(
+                "notifications/tasks/status", task.describe_v1()))
+        if not self.listeners:
+            return
+        detailed = task.describe()
+        for listener in list(self.listeners):
+            try:
+                listener(task.id, detailed, task.principal)
+            except Exception:   # one listener must not stop the task
+                log.exception("task listener failed")
+
+    # -- tasks/get, tasks/update, tasks/cancel -------------------------------
+
+    def rpc_get(self, call):
+        """ The task as it is now: the DetailedTask (resultType complete),
+        or in 2025-11-25 the Task, without its result. """
+        task = self.find(call)
+        return task.describe() if call.modern else task.describe_v1()
+
+    def rpc_result(self, call):
+        """ 2025-11-25: wait until the task ends, then answer what the call
+        would have answered: its result, with related-task in _meta, or its
+        JSON-RPC error.  Runs on a worker (SLOW_METHODS); a cancelled
+        request stops waiting. """
+        task = self.find(call)
+        call.dispatcher.workers.turns.give()        # a wait (Turns)
+        with task.changed:
+            while not task.finished:
+                task.changed.wait(0.25)
+                call.check_cancelled()
+            status, result, error = task.status, task.result, task.error
+        if status == "completed":
+            result = dict(result)
+            result["_meta"] = dict(result.get("_meta") or {},
+                                   **{RELATED_TASK: {"taskId": task.id}})
+            return result
+        if status == "failed":
+            raise RPCError(error.get("code", INTERNAL_ERROR),
+                           error.get("message", "failed"), error.get("data"))
+        raise RPCError(TASK_CANCELLED, "Task %s was cancelled"
+                       % task.id[:100], data={"taskId": task.id,
+                                              "status": "cancelled"})
+
+    def rpc_list(self, call):
+        """ 2025-11-25: the tasks this session can see, oldest first, in
+        pages of --page-size with an opaque cursor. """
+        scope = self.scope_of(call)
+        with self._lock:
+            self._sweep()
+            now = self.clock()      # a shorter ttl asked may end one sooner
+            mine = [task for task in self._tasks.values()
+                    if task.scope == scope and
+                    task.principal == call.principal and
+                    not self._expired(task, now)]
+        dispatcher = call.dispatcher
+        start = dispatcher.decode_cursor(call.params.get("cursor"), len(mine),
+                                         "tasks")
+        size = max(1, dispatcher.config.page_size)
+        result = {"tasks": [task.describe_v1()
+                            for task in mine[start:start + size]]}
+        if start + size < len(mine):
+            result["nextCursor"] = dispatcher.encode_cursor(start + size,
+                                                            "tasks")
+        return result
+
+    def rpc_update(self, call):
+        """ The client's answers to inputRequests: an empty ack; the task
+        resumes once every pending request is answered. """
+        task = self.find(call)
+        responses = call.params.get("inputResponses")
+        if not isinstance(responses, dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: tasks/update "
+                           "needs an inputResponses object")
+        if task.answer(responses):
+            self.notify(task)
+        return {}
+
+    def rpc_cancel(self, call):
+        """ Stop the task: an empty ack.  A running task is cancelled at
+        once and its work told to stop; a finished one keeps its status and
+        gets the same ack, so a cancel that races the end is no error. """
+        task = self.find(call)
+        if not call.modern and task.finished:       # 2025-11-25: an error
+            raise RPCError(INVALID_PARAMS, "Task %s is %s already: it cannot "
+                           "be cancelled" % (task.id[:100], task.status),
+                           data={"taskId": task.id, "status": task.status})
+        if task.settle("cancelled", message="Cancelled by the client"):
+            task.cancelled.set()
+            log.info("task %s cancelled", task.short)
+            self.notify(task)
+        return {} if call.modern else task.describe_v1()
+
+    def find(self, call):
+        """ The task params.taskId names, if this client made it; -32602
+        when unknown, expired, or another token's (SEP-2663).  A request
+        without the extension is -32021 first. """
+        if call.modern and not declares_tasks(call.client_capabilities):
+            raise tasks_capability_missing(call.method)
+        task_id = call.params.get("taskId")
+        if not isinstance(task_id, str):
+            raise RPCError(INVALID_PARAMS, "Invalid params: %s needs a "
+                           "string 'taskId'" % call.method)
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is not None and self._expired(task, self.clock()):
+                self._drop(task_id)
+                task = None
+        if task is None or task.scope != self.scope_of(call) or \
+                not hmac.compare_digest(
+                task.principal.encode("utf-8"),
+                call.principal.encode("utf-8")):
+            raise RPCError(INVALID_PARAMS, "Unknown task: %s"
+                           % task_id[:100], data={"taskId": task_id[:100]})
+        return task
+
+    # -- the bound and the reaper --------------------------------------------
+
+    def _expired(self, task, now):
+        return now - task.born > task.ttl
+
+    def _make_room(self):
+        self._sweep()
+        if len(self._tasks) < self.limit:
+            return
+        for task_id, task in self._tasks.items():       # oldest first
+            if task.finished:
+                break
+        else:
+            raise TasksFull(INTERNAL_ERROR, "Too many tasks: %d running "
+                            "(--max-tasks)" % self.limit, status=503)
+        self._drop(task_id)
+
+    def _sweep(self):
+        now, expired = self.clock(), []
+        for task in self._tasks.values():
+            if not self._expired(task, now):
+                break
+            expired.append(task.id)
+        for task_id in expired:
+            self._drop(task_id)
+
+    def _drop(self, task_id):
+        """ Forget a task; one still running is cancelled. """
+        task = self._tasks.pop(task_id)
+        if task.settle("cancelled", message="Expired (--task-ttl)"):
+            task.cancelled.set()
+
+    def close_all(self):
+        with self._lock:
+            for task_id in list(self._tasks):
+                self._drop(task_id)
+
+
+def task_notification(detailed):
+    """ notifications/tasks: the whole DetailedTask, as tasks/get has it;
+    delivered on a subscriptions/listen stream to clients that asked for
+    the task's id. """
+    return notification("notifications/tasks", detailed)
+
+
+###############################################################################
 # The MCP dispatcher ##########################################################
 ###############################################################################
 
@@ -2535,7 +3118,7 @@ def is_modern(message):
 # Methods whose handlers may block (upstream I/O): transports run them off
 # the connection's thread so that cancellation and keep-alives still work.
 SLOW_METHODS = frozenset(["tools/call", "resources/read", "prompts/get",
-                          "completion/complete"])
+                          "completion/complete", "tasks/result"])
 
 
 def may_block(message):
@@ -2557,6 +3140,11 @@ METHOD_CAPABILITIES = {
     "prompts/list": ("prompts",),
     "prompts/get": ("prompts",),
     "completion/complete": ("completions",),
+}
+# 2025-11-25 sessions: the tasks utility's methods need capabilities.tasks.
+LEGACY_METHOD_CAPABILITIES = {
+    "tasks/get": ("tasks",), "tasks/result": ("tasks",),
+    "tasks/list": ("tasks", "list"), "tasks/cancel": ("tasks", "cancel"),
 }
 RESOURCE_NOT_FOUND = -32002     # up to 2025-11-25; 2026-07-28 uses -32602
 
@@ -2682,6 +3270,7 @@ class MCPDispatcher(object):
         self.trace = self.config.trace
         self.state_secret = self.config.state_secret.encode("utf-8") or \
             secrets.token_bytes(32)
+        self.tasks = Tasks(self.config, self.workers, self.sessions.node_id)
         common = {
             "tools/list": self.rpc_tools_list,
             "tools/call": self.rpc_tools_call,
@@ -2698,15 +3287,24 @@ class MCPDispatcher(object):
             "logging/setLevel": self.rpc_set_level,
             "resources/subscribe": self.rpc_subscribe,
             "resources/unsubscribe": self.rpc_unsubscribe,
+            "tasks/get": self.tasks.rpc_get,            # Tasks (2025-11-25)
+            "tasks/result": self.tasks.rpc_result,
+            "tasks/list": self.tasks.rpc_list,
+            "tasks/cancel": self.tasks.rpc_cancel,
         })
         self.modern_methods = dict(common, **{
             "server/discover": self.rpc_discover,
             "subscriptions/listen": self.rpc_listen,
+            "tasks/get": self.tasks.rpc_get,            # Tasks
+            "tasks/update": self.tasks.rpc_update,
+            "tasks/cancel": self.tasks.rpc_cancel,
         })
         self.listeners = []             # open subscriptions/listen streams
         self.listeners_lock = threading.Lock()
         self.watch = ResourceWatch(self)
         self.tools.listeners.append(self.tools_changed)
+        self.tools.listeners.append(lambda: self.tasks.count_tools(self.tools))
+        self.tasks.count_tools(self.tools)
         self.resources.listeners.append(self.resources_changed)
         self.templates.listeners.append(self.resources_changed)
         self.prompts.listeners.append(self.prompts_changed)
@@ -2913,12 +3511,20 @@ class MCPDispatcher(object):
             result["prompts"] = dict(changes)
         if self.completers:
             result["completions"] = {}
+        if modern and self.tasks.enabled and self.tasks.tools:
+            result.setdefault("extensions", {})[TASKS_EXTENSION] = {}
+        elif version >= "2025-11-25" and self.tasks.enabled and \
+                self.tasks.tools:
+            result["tasks"] = copy.deepcopy(TASKS_CAPABILITY)
         return result
 
     def offers(self, method, version):
         """ Whether the capability that method needs was declared. """
         offered = self.capabilities(version)
-        for name in METHOD_CAPABILITIES.get(method, ()):
+        path = METHOD_CAPABILITIES.get(method, ())
+        if version not in MODERN_VERSIONS:
+            path = LEGACY_METHOD_CAPABILITIES.get(method, path)
+        for name in path:
             offered = offered.get(name) if isinstance(offered, dict) else None
         return offered is not None and offered is not False
 
@@ -2946,14 +3552,20 @@ class MCPDispatcher(object):
         -32021 with requiredCapabilities, HTTP 400 (S62). """
         params = message.get("params") or {}
         name = params.get("name")
+        declared = (params.get("_meta") or {}).get(META_CAPABILITIES)
+        if message.get("method") in TASK_METHODS and \
+                not declares_tasks(declared):
+            raise tasks_capability_missing(message["method"])   # Tasks
         if message.get("method") != "tools/call" or not isinstance(name, str):
             return
         tool = self.tools.get(name)
-        declared = (params.get("_meta") or {}).get(META_CAPABILITIES)
         if tool is not None and isinstance(declared, dict):
             missing = tool.missing_capabilities(declared)
             if missing:
                 raise missing_capability(missing)
+            if tool.task_support == "required" and self.tasks.enabled and \
+                    not declares_tasks(declared):
+                raise tasks_capability_missing(name)            # Tasks
 
     @staticmethod
     def check_modern_version(version):
@@ -3091,8 +3703,55 @@ class MCPDispatcher(object):
             return tool_error("%s needs the client capability %s, which this "
                               "client did not declare" % (name,
                                                           ", ".join(missing)))
+        if tool.task_support != "forbidden":            # Tasks
+            call.may_create_task = self.tasks.offered_to(call)
+            if tool.task_support == "required" and not call.may_create_task:
+                if call.modern and self.tasks.enabled:
+                    raise tasks_capability_missing(name)
+                if self.tasks.legacy_offered(call):
+                    raise RPCError(METHOD_NOT_FOUND, "%s runs only as a task: "
+                                   "call it with a 'task' parameter" % name)
+                return tool_error("%s runs only as a task, which needs "
+                                  "protocol 2026-07-28 and the %s extension"
+                                  % (name, TASKS_EXTENSION))
+            if call.may_create_task and not tool.defer_task:
+                created = self.start_task(tool, call, lambda task_call:
+                                          self.run_tool(tool, arguments,
+                                                        task_call))
+                if created is not None:
+                    return created
+        elif isinstance(call.params.get("task"), dict) and \
+                self.tasks.legacy_offered(call):
+            raise RPCError(METHOD_NOT_FOUND, "%s does not run as a task "
+                           "(its taskSupport is forbidden)" % name)
+        return self.run_tool(tool, arguments, call)
+
+    def start_task(self, tool, call, work):
+        """ The CreateTaskResult of a new task; None if the store is full
+        and the tool may run at once instead (the server decides when to
+        make a task: SEP-2663). """
         try:
-            value = tool.function(arguments, call)
+            return self.tasks.create(call, work)
+        except TasksFull:
+            if tool.task_support == "required":
+                raise
+            log.warning("%s runs without a task: %d tasks are running "
+                        "(--max-tasks)", tool.name, self.tasks.limit)
+            call.may_create_task = False
+            return None
+
+    def run_tool(self, tool, arguments, call):
+        return self.tool_outcome(tool, call,
+                                 lambda: tool.function(arguments, call))
+
+    def tool_outcome(self, tool, call, produce):
+        """ The CallToolResult of what produce() returns or raises: tool
+        failures are isError results, protocol errors stay errors.  What a
+        defer_task tool returns from call.as_task becomes a task when the
+        request may have one, else runs now (see Tasks). """
+        name = tool.name
+        try:
+            value = produce()
         except (Cancelled, RPCError, InputRequired):
             raise
         except ToolError as exc:
@@ -3101,6 +3760,13 @@ class MCPDispatcher(object):
             log.exception("tool %s failed", name)
             return tool_error("%s failed with an internal error (see the "
                               "server log)" % name)
+        if isinstance(value, TaskWork):
+            created = call.may_create_task and self.start_task(
+                tool, call, lambda task_call: self.tool_outcome(
+                    tool, task_call, lambda: value.function(task_call)))
+            if created:
+                return created
+            return self.tool_outcome(tool, call, lambda: value.function(call))
         result = tool_result(value, tool, call.version)
         if tool.output_schema and "structuredContent" in result:
             problems = validate(tool.output_schema,
@@ -4335,6 +5001,17 @@ FORECAST_OUTPUT = {
     "required": ["location", "days", "units", "provider"]}
 READ_ONLY_WEB = {"readOnlyHint": True, "destructiveHint": False,
                  "idempotentHint": True, "openWorldHint": True}
+MAX_FORECAST_CITIES = 50        # cities in one get_forecasts call
+FORECASTS_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "forecasts": {"type": "array", "items": FORECAST_OUTPUT},
+        "failed": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"city": {"type": "string"},
+                           "error": {"type": "string"}},
+            "required": ["city", "error"]}}},
+    "required": ["forecasts", "failed"]}
 
 
 def format_current(data):
@@ -4395,8 +5072,30 @@ def forecast_weather(provider, city, days, call):
     return data
 
 
+def many_forecasts(provider, cities, days, call):
+    """ Forecasts for many cities, one after the other: progress after each
+    (in a task, its statusMessage), and a stop between two when cancelled.
+    A city that fails is reported beside the others; all failing is an
+    error.  Returns (forecasts, [(city, why)]). """
+    forecasts, failed = [], []
+    call.progress(0, len(cities), "Fetching %d forecasts" % len(cities))
+    for number, city in enumerate(cities, 1):
+        call.check_cancelled()
+        try:
+            place = provider.locate(city, call)
+            forecasts.append(provider.forecast(place, days, call))
+        except WeatherError as exc:
+            failed.append((city, str(exc)))
+        call.progress(number, len(cities), "%d of %d cities done (%s)"
+                      % (number, len(cities), city[:40]))
+    if not forecasts:
+        raise WeatherError("; ".join("%s: %s" % f for f in failed)[:2000])
+    return forecasts, failed
+
+
 def add_weather_tools(dispatcher, provider):
-    """ Register get_weather and get_forecast, backed by provider. """
+    """ Register get_weather, get_forecast and get_forecasts, backed by
+    provider. """
 
     @dispatcher.tool(
         "get_weather", "Current weather for a city: temperature, feels-like "
@@ -4427,6 +5126,33 @@ def add_weather_tools(dispatcher, provider):
                                 int(arguments.get("days", 3)), call)
         return {"content": [text_content(format_forecast(data))],
                 "structuredContent": data}
+
+    @dispatcher.tool(
+        "get_forecasts", "Daily weather forecasts for many cities at once "
+        "(up to %d), 1 to 7 days (default 3). Takes a while for many "
+        "cities: clients that support tasks get a task to poll."
+        % MAX_FORECAST_CITIES,
+        {"type": "object",
+         "properties": {"cities": {"type": "array", "items": CITY,
+                                   "minItems": 1,
+                                   "maxItems": MAX_FORECAST_CITIES},
+                        "days": {"type": "integer", "minimum": 1,
+                                 "maximum": 7, "default": 3,
+                                 "description": "Number of days, 1-7"}},
+         "required": ["cities"], "additionalProperties": False},
+        title="Weather forecasts for many cities",
+        output_schema=FORECASTS_OUTPUT,
+        annotations=dict(READ_ONLY_WEB, title="Forecasts for many cities"),
+        task_support="optional")
+    def get_forecasts(arguments, call):
+        cities = [city.strip() for city in arguments["cities"]]
+        forecasts, failed = many_forecasts(
+            provider, cities, int(arguments.get("days", 3)), call)
+        text = "\n\n".join([format_forecast(data) for data in forecasts] +
+                            ["%s: %s" % f for f in failed])
+        return {"content": [text_content(text)], "structuredContent": {
+            "forecasts": forecasts,
+            "failed": [{"city": c, "error": e} for c, e in failed]}}
 
 
 CURRENT_URI = "weather://{city}/current"
@@ -5575,6 +6301,8 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         if method in ("tools/call", "prompts/get", "resources/read"):
             self.check_mirror("Mcp-Name", params.get("name",
                                                      params.get("uri")))
+        elif method in TASK_METHODS and isinstance(params.get("taskId"), str):
+            self.check_mirror("Mcp-Name", params["taskId"])     # Tasks
         if method == "tools/call":
             self.check_param_headers(params)
         if "id" in message and (method not in dispatcher.modern_methods or

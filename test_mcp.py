@@ -782,7 +782,9 @@ class InitializeTests(ServerTestCase):
                           "resources": {"listChanged": True,
                                         "subscribe": True},
                           "prompts": {"listChanged": True},
-                          "completions": {}})
+                          "completions": {},
+                          "tasks": {"list": {}, "cancel": {}, "requests": {
+                              "tools": {"call": {}}}}})
         self.assertIsInstance(result["instructions"], str)
         self.assertIn("get_weather", result["instructions"])
         self.assertIn("get_forecast", result["instructions"])
@@ -933,9 +935,13 @@ class ToolsListTests(ServerTestCase):
                                          sid))["result"]
         self.assertEqual([t["name"] for t in second["tools"]],
                          ["get_forecast"])
-        self.assertNotIn("nextCursor", second)
+        third = self.result_of(self.rpc("tools/list", {
+            "cursor": second["nextCursor"]}, sid))["result"]
+        self.assertEqual([t["name"] for t in third["tools"]],
+                         ["get_forecasts"])
+        self.assertNotIn("nextCursor", third)
         tools, pages = self.list_all(sid)
-        self.assertEqual((len(tools), pages), (2, 2))
+        self.assertEqual((len(tools), pages), (3, 3))
 
     def test_bogus_cursor_is_32602(self):
         """ 6.4: an invalid cursor SHOULD be -32602. """
@@ -976,7 +982,7 @@ class ToolsListTests(ServerTestCase):
         """ 5.2: title and outputSchema arrived in 2025-06-18; a 2025-03-26
         session does not see them (annotations existed already). """
         tools, _ = self.list_all(self.initialize("2025-03-26"))
-        self.assertEqual(len(tools), 2)
+        self.assertEqual(len(tools), 3)
         for tool in tools:
             self.assertNotIn("title", tool)
             self.assertNotIn("outputSchema", tool)
@@ -1488,7 +1494,7 @@ class BatchTests(ServerTestCase):
                          ["1", "3", "4", "two"])
         by_id = dict((r["id"], r) for r in responses)
         self.assertEqual(by_id[1]["result"], {})
-        self.assertEqual(len(by_id["two"]["result"]["tools"]), 2)
+        self.assertEqual(len(by_id["two"]["result"]["tools"]), 3)
         self.assertEqual(by_id[3]["error"]["code"], -32601)
         self.assertIn("4.8", by_id[4]["result"]["content"][0]["text"])
 
@@ -2694,7 +2700,7 @@ class StatelessTests(ServerTestCase):
     def test_requests_without_session(self):
         reply = self.rpc("tools/list", {}, None, 1)
         self.assertEqual(reply.status, 200, reply.body)
-        self.assertEqual(len(reply.json()["result"]["tools"]), 2)
+        self.assertEqual(len(reply.json()["result"]["tools"]), 3)
         reply = self.rpc("ping", None, "made-up-id", 2)
         self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": 2,
                                         "result": {}})
@@ -3162,7 +3168,8 @@ class RegistrationTests(ServerTestCase):
         sid = self.initialize()
         reply = self.rpc("tools/list", {}, sid)
         names = [t["name"] for t in self.result_of(reply)["result"]["tools"]]
-        self.assertEqual(names, ["get_weather", "get_forecast", "add",
+        self.assertEqual(names, ["get_weather", "get_forecast",
+                                 "get_forecasts", "add",
                                  "stats", "liar", "boom", "refuse"])
         result = self.result_of(self.call_tool("add", {"a": 2, "b": 3.5},
                                                sid))["result"]
@@ -3209,7 +3216,7 @@ class RegistrationTests(ServerTestCase):
                                version="2025-11-25")
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent[0]["id"], 1)
-        self.assertEqual(len(sent[0]["result"]["tools"]), 7)
+        self.assertEqual(len(sent[0]["result"]["tools"]), 8)
 
     @unittest.skipIf(os.name == "nt", "POSIX signals")
     def test_cookbook_main_with_setup(self):
@@ -4369,7 +4376,7 @@ class StdioTransportTests(unittest.TestCase):
         self.assertEqual(init["result"]["protocolVersion"], LATEST)
         self.assertEqual(listed["id"], 2)
         self.assertEqual([t["name"] for t in listed["result"]["tools"]],
-                         ["get_weather", "get_forecast"])
+                         ["get_weather", "get_forecast", "get_forecasts"])
         progress = messages[2:-1]
         self.assertEqual([m["method"] for m in progress],
                          ["notifications/progress"] * 3)
@@ -4644,7 +4651,8 @@ class ModernEraTests(_StreamTestCase):
         self.assertEqual(result["capabilities"], {
             "tools": {"listChanged": True}, "logging": {},
             "resources": {"listChanged": True, "subscribe": True},
-            "prompts": {"listChanged": True}, "completions": {}})
+            "prompts": {"listChanged": True}, "completions": {},
+            "extensions": {"io.modelcontextprotocol/tasks": {}}})
         self.assertIsInstance(result["ttlMs"], int)
         self.assertGreaterEqual(result["ttlMs"], 0)
         self.assertIn(result["cacheScope"], ("public", "private"))
@@ -4655,7 +4663,8 @@ class ModernEraTests(_StreamTestCase):
         cacheScope; title and outputSchema are there (2025-06-18+). """
         result = self.assertModernResult(self.modern("tools/list"))
         names = [t["name"] for t in result["tools"]]
-        self.assertEqual(names, ["get_weather", "get_forecast"])
+        self.assertEqual(names, ["get_weather", "get_forecast",
+                                 "get_forecasts"])
         self.assertEqual(result["tools"][0]["title"], "Current weather")
         self.assertIn("outputSchema", result["tools"][0])
         self.assertIsInstance(result["ttlMs"], int)
@@ -5628,7 +5637,8 @@ class ClientAskTests(_ClientTestCase):
             {"role": "system", "content": _SYSTEM_PROMPT},
             {"role": "user", "content": self.QUESTION}])
         self.assertEqual([t["function"]["name"] for t in first["tools"]],
-                         ["weather__get_weather", "weather__get_forecast"])
+                         ["weather__get_weather", "weather__get_forecast",
+                          "weather__get_forecasts"])
         self.assertEqual(second["messages"][:2], first["messages"])
         self.assertEqual(second["messages"][2], {
             "role": "assistant", "content": None, "tool_calls": [
@@ -5821,8 +5831,9 @@ class ClientToolNameTests(_ClientTestCase):
         offered = [t["function"]["name"]
                    for t in self.chat_api.bodies()[0]["tools"]]
         self.assertEqual(sorted(offered), [
-            "a_b__get_forecast", "a_b__get_weather",
-            "my_weather__get_forecast", "my_weather__get_weather"])
+            "a_b__get_forecast", "a_b__get_forecasts", "a_b__get_weather",
+            "my_weather__get_forecast", "my_weather__get_forecasts",
+            "my_weather__get_weather"])
         mine = _rpc(self.weather.recorded, "tools/call")
         theirs = _rpc(other.recorded, "tools/call")
         self.assertEqual([m["params"] for m in mine], [
@@ -5958,6 +5969,7 @@ class ClientSchemaTests(_ClientTestCase):
         tools = dict((t["function"]["name"], t["function"]["parameters"])
                      for t in self.chat_api.bodies()[0]["tools"])
         self.assertEqual(sorted(tools), ["weather__get_forecast",
+                                         "weather__get_forecasts",
                                          "weather__get_weather",
                                          "weather__odd"])
         self.assertEqual(tools["weather__odd"], self.ODD_FIXED)
@@ -6576,6 +6588,7 @@ class ClientModelErrorTests(_ClientTestCase):
         offered = [t["function"]["name"]
                    for t in self.chat_api.bodies()[0]["tools"]]
         self.assertEqual(sorted(offered), ["weather__get_forecast",
+                                           "weather__get_forecasts",
                                            "weather__get_weather"])
         status, stdout, err = self.run_client(
             ["ask", "Hi"], {"down": {"url": _closed_url()}})
@@ -6643,7 +6656,8 @@ class ClientCommandTests(_ClientTestCase):
         status, stdout, err = self.run_client(["call", "weather", "nope"])
         self.assertEqual(status, 2)
         self.assertOneErrorLine(err, "server 'weather' has no tool 'nope' "
-                                "(it has: get_forecast, get_weather)")
+                                "(it has: get_forecast, get_forecasts, "
+                                "get_weather)")
         status, stdout, err = self.run_client(["call", "moon", "x"])
         self.assertEqual(status, 2)
         self.assertOneErrorLine(err, "no server named 'moon'")
@@ -6692,7 +6706,8 @@ class ClientChatTests(_ClientTestCase):
             "/quit\nnever read\n")
         self.assertEqual(status, 0, err)
         self.assertIn("Chatting with deepseek-chat; tools: "
-                      "weather__get_forecast, weather__get_weather.", stdout)
+                      "weather__get_forecast, weather__get_forecasts, "
+                      "weather__get_weather.", stdout)
         self.assertIn("  weather__get_weather  city: string\n", stdout)
         self.assertIn("AI: It is 4.8 °C.\n", stdout)
         self.assertIn("(conversation cleared)", stdout)
@@ -8225,7 +8240,11 @@ class KeptToolEntriesTests(ServerTestCase):
                                   session=sid, request_id="six",
                                   accept=ACCEPT_JSON)
                 self.assertEncodedWhole(second)
-                self.assertNotIn("nextCursor", second.json()["result"])
+                third = self.rpc("tools/list", {"cursor": second.json()[
+                    "result"]["nextCursor"]}, session=sid, request_id=7,
+                    accept=ACCEPT_JSON)
+                self.assertEncodedWhole(third)
+                self.assertNotIn("nextCursor", third.json()["result"])
 
     def test_changed_tool_is_listed_changed(self):
         tool = self.dispatcher.tools.get("get_weather")

@@ -413,13 +413,79 @@ def add_list_change_tools(dispatcher):
                 lambda arguments, call: "Still here.")
         return "The prompt list changed."
 
+def add_task_tools(dispatcher):
+    """ tasks-* (the 2026-07-28 tasks extension, io.modelcontextprotocol/tasks): tools that may run
+    (task_support="optional") or must run (task_support="required") as tasks.  A client that
+    names the extension in its request gets a task handle and polls tasks/get; call.elicit inside
+    a task parks it in input_required until tasks/update answers.  Other clients get the result
+    at once, or -32021 from a task-only tool. """
+
+    @dispatcher.tool("greet", "Says hello; never a task.", {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]})
+    def greet(arguments, call):
+        return "Hello, %s!" % arguments["name"]
+
+    @dispatcher.tool("slow_compute", "Works for `seconds` seconds (a task when the client takes "
+                     "tasks); stops at once when cancelled.", {
+                         "type": "object",
+                         "properties": {"seconds": {"type": "number", "minimum": 0,
+                                                    "maximum": 3600},
+                                        "label": {"type": "string"}},
+                         "required": ["seconds"]}, task_support="optional")
+    def slow_compute(arguments, call):
+        seconds = arguments["seconds"]
+        call.progress(0, seconds or 1, "computing %s" % arguments.get("label", ""))
+        call.cancelled.wait(seconds)
+        call.check_cancelled()
+        return "Computed %s in %s s." % (arguments.get("label", "it"), seconds)
+
+    @dispatcher.tool("failing_job", "Always fails after a moment (isError); runs only as a task.",
+                     NO_ARGUMENTS, task_support="required")
+    def failing_job(arguments, call):
+        call.cancelled.wait(0.2)
+        call.check_cancelled()
+        raise ToolError("failing_job failed, as it always does.")
+
+    @dispatcher.tool("protocol_error_job", "Ends with a JSON-RPC error: the task fails.",
+                     NO_ARGUMENTS, task_support="optional")
+    def protocol_error_job(arguments, call):
+        raise mcp_weather.RPCError(mcp_weather.INTERNAL_ERROR, "protocol_error_job broke, "
+                                   "as it always does.")
+
+    @dispatcher.tool("confirm_delete", "Asks the person to confirm deleting a file.", {
+        "type": "object", "properties": {"filename": {"type": "string"}},
+        "required": ["filename"]}, task_support="optional")
+    def confirm_delete(arguments, call):
+        answer = call.elicit("Delete %s?" % arguments["filename"], {
+            "type": "object", "properties": {"confirm": {"type": "boolean"}},
+            "required": ["confirm"]}, key="confirm")
+        confirmed = answer.get("action") == "accept" and \
+            (answer.get("content") or {}).get("confirm") is True
+        return "%s %s." % ("Deleted" if confirmed else "Kept", arguments["filename"])
+
+    @dispatcher.tool("multi_input", "Asks two things at once.", NO_ARGUMENTS,
+                     task_support="optional")
+    def multi_input(arguments, call):
+        answers = call.ask_all({
+            "name": elicitation_request("What is your name?", name_schema("name")),
+            "confirm": elicitation_request("Go on?", {
+                "type": "object", "properties": {"confirm": {"type": "boolean"}}})})
+        return "Got %s" % ", ".join(sorted(answers))
+
+    @dispatcher.tool("test_tool_with_task", "Asks for a name first (multi-round request), then "
+                     "greets as a task.", NO_ARGUMENTS, task_support="required", defer_task=True)
+    def tool_with_task(arguments, call):
+        answer = call.elicit("What is your name?", name_schema("name"), key="user_name")
+        name = (answer.get("content") or {}).get("name", "stranger")
+        return call.as_task(lambda task_call: "Hello, %s!" % name)
+
 
 def setup(dispatcher):
     dispatcher.instructions = ("Fixtures of the MCP conformance suite: test tools, resources and "
                                "prompts. Not a weather server.")
     for add in (add_content_tools, add_streaming_tools, add_client_request_tools,
-                add_input_required_tools, add_resources, add_prompts, add_custom_header_tool,
-                add_list_change_tools):
+                add_input_required_tools, add_task_tools, add_resources, add_prompts,
+                add_custom_header_tool, add_list_change_tools):
         add(dispatcher)
 
 
