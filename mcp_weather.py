@@ -4231,6 +4231,23 @@ def needs_answer(message):
         return True
 
 
+def readable_now(sock):
+    """ Whether sock has something to read, or its peer's end of stream,
+    right now, without waiting.  select.select() cannot take a descriptor
+    at or past FD_SETSIZE (1024 on Linux): it raises ValueError, which a
+    caller would read as "client gone", so a process holding more than
+    about a thousand connections would close every stream above that
+    line at its first keep-alive (issue 18).  poll() takes any descriptor;
+    select() remains only where poll() is missing (Windows, where it has
+    no such limit).  A hang-up or an error counts as readable: the read
+    that follows tells which it is. """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
 class RequestTimeout(socket.timeout):
     """ A client took longer than --request-timeout to send a request. """
 
@@ -5344,7 +5361,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         close_notify alert, so with TLS anything to read means it left
         (and a TLS socket cannot peek). """
         try:
-            readable = select.select([self.connection], [], [], 0)[0]
+            readable = readable_now(self.connection)
             if readable and self.server.tls is not None:
                 return True
             return bool(readable) and \
