@@ -14,11 +14,16 @@ in this process, and the client's check of an idle kept-alive connection
 import contextlib
 import os
 import socket
+import sys
+import threading
 import unittest
 
 import mcp_client
 import mcp_weather
-from test_mcp import ServerTestCase, TIMEOUT, LATEST
+import test_mcp
+from test_mcp import (ACCEPT_BOTH, LATEST, TIMEOUT, ServerProcess,
+                      ServerTestCase, http_request, initialize_message,
+                      wait_for)
 
 try:
     import resource     # Unix only: elsewhere the tests skip
@@ -48,7 +53,8 @@ def open_files_room(needed):
 @contextlib.contextmanager
 def descriptors_burned_past(line):
     """ Hold /dev/null open until the next descriptor this process gets is
-    above line, so the next sockets made (and accepted) land there. """
+    above line, so the next sockets made land there (unless another
+    thread closes a lower one meanwhile: see high()). """
     burned = []
     try:
         while True:
@@ -60,6 +66,18 @@ def descriptors_burned_past(line):
     finally:
         for fd in burned:
             os.close(fd)
+
+
+def high(make, close):
+    """ make() called while the descriptors up to HIGH are held, again if
+    what it made is not above HIGH (another test's thread closed one). """
+    for _ in range(20):
+        with descriptors_burned_past(HIGH):
+            made = make()
+        if all(fd > HIGH for fd in made[1]):
+            return made[0]
+        close(made[0])
+    raise AssertionError("no descriptor above %d" % HIGH)
 
 
 def read_head(sock):
@@ -86,45 +104,125 @@ def read_keepalives(sock, count, marker=b": keep-alive"):
     return data, False
 
 
-class HighDescriptorStreamTests(ServerTestCase):
+# The server of HighDescriptorStreamTests: a subprocess that holds its
+# first HIGH descriptors open before it serves, so every connection it
+# accepts lands above them (in this process, another test's thread closing
+# a descriptor could open a hole below).  It raises its own open-files
+# limit first, so that the old code, which did not, is tested alike.
+SERVER_PAST_FD_SETSIZE = """\
+import os, sys
+sys.path.insert(0, %(here)r)
+try:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < %(needed)d:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (%(needed)d, hard))
+except ImportError:
+    pass
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(%(high)d)]
+import mcp_weather
+sys.exit(mcp_weather.main(['--port', '0', '--keepalive', '0.2'],
+                          weather=False))
+"""
+
+
+class HighDescriptorStreamTests(unittest.TestCase):
     """ B-13, S30, S32 past FD_SETSIZE: keep-alives on time, stream open. """
 
-    settings = {"keepalive": 0.2}
-
     def setUp(self):
-        super(HighDescriptorStreamTests, self).setUp()
-        self.addCleanup(open_files_room(HIGH + 256))
+        self.addCleanup(open_files_room(HIGH + 256))  # skips if too low
+        script = SERVER_PAST_FD_SETSIZE % {
+            "here": test_mcp.HERE, "needed": HIGH + 256, "high": HIGH}
+        self.server = ServerProcess([sys.executable, "-c", script])
+        self.addCleanup(self.server.close)
 
-    def open_get_stream(self, sid):
-        """ A raw socket with a GET stream request sent, connected while
-        the lowest free descriptors are above HIGH: the server's accepted
-        socket lands there too.  The head is read before the burned
-        descriptors go, so the accept has happened by then. """
-        with descriptors_burned_past(HIGH):
-            sock = socket.create_connection(("127.0.0.1", self.port),
-                                            timeout=TIMEOUT)
-            self.addCleanup(sock.close)
-            self.assertGreater(sock.fileno(), HIGH)
-            sock.sendall(("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                          "Accept: text/event-stream\r\n"
-                          "Mcp-Session-Id: %s\r\n"
-                          "MCP-Protocol-Version: %s\r\n\r\n"
-                          % (self.port, sid, LATEST)).encode())
-            head = read_head(sock)
-        return sock, head
+    def initialize(self):
+        reply = http_request(self.server.port, "POST", "/mcp",
+                             initialize_message(LATEST), {
+                                 "Content-Type": "application/json",
+                                 "Accept": "application/json"})
+        self.assertEqual(reply.status, 200, reply.body)
+        sid = reply.headers.get("Mcp-Session-Id")
+        reply = http_request(self.server.port, "POST", "/mcp", {
+            "jsonrpc": "2.0", "method": "notifications/initialized"}, {
+                "Content-Type": "application/json",
+                "Accept": ACCEPT_BOTH, "Mcp-Session-Id": sid,
+                "MCP-Protocol-Version": LATEST})
+        self.assertEqual(reply.status, 202)
+        return sid
 
     def test_get_stream_above_fd_setsize_gets_keepalives(self):
-        """ The stream's socket (client and server end) is past 1024: it
+        """ The server's end of the stream is past descriptor 1024: it
         gets 200, then keep-alive comments every 0.2 s, and stays open
         after two of them (the old select()-based check closed it at the
         first, reading ValueError as a vanished client). """
         sid = self.initialize()
-        sock, head = self.open_get_stream(sid)
+        sock = socket.create_connection(("127.0.0.1", self.server.port),
+                                        timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        sock.sendall(("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                      "Accept: text/event-stream\r\n"
+                      "Mcp-Session-Id: %s\r\n"
+                      "MCP-Protocol-Version: %s\r\n\r\n"
+                      % (self.server.port, sid, LATEST)).encode())
+        head = read_head(sock)
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:80])
         data, ended = read_keepalives(sock, 2)
         self.assertFalse(ended, "the server closed the stream: %r"
                          % data[-200:])
         self.assertEqual(data.count(b": keep-alive"), 2)
+
+
+class KeepAliveThreadTests(ServerTestCase):
+    """ KeepAlives: one thread writes the keep-alives of idle streams
+    (B-13, S30) while their own threads sleep; it also notices a client
+    that went away, and the stream's thread then ends. """
+
+    settings = {"keepalive": 0.1}
+
+    def open_stream(self):
+        sid = self.initialize()
+        sock = socket.create_connection(("127.0.0.1", self.port),
+                                        timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        sock.sendall(("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                      "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
+                      "MCP-Protocol-Version: %s\r\n\r\n"
+                      % (self.port, sid, LATEST)).encode())
+        self.assertTrue(read_head(sock).startswith(b"HTTP/1.1 200 "))
+        return sid, sock
+
+    def streams_open(self):
+        with self.server.active_cond:
+            return self.server.active["streams"]
+
+    def test_keepalives_come_from_one_thread_and_events_still_flow(self):
+        """ Three streams, each getting keep-alives, while only one
+        'keep-alives' thread exists; an event pushed to a sleeping stream
+        goes out at once. """
+        socks = [self.open_stream() for _ in range(3)]
+        for _, sock in socks:
+            data, ended = read_keepalives(sock, 2)
+            self.assertFalse(ended)
+        names = [t.name for t in threading.enumerate()]
+        self.assertEqual(names.count("keep-alives"), 1)
+        sid, sock = socks[0]
+        self.dispatcher.sessions.get(sid).standalone.push(
+            {"jsonrpc": "2.0", "method": "notifications/message",
+             "params": {"level": "info", "data": "hello"}})
+        data, ended = read_keepalives(sock, 1, marker=b'"hello"')
+        self.assertFalse(ended)
+
+    def test_stream_thread_ends_when_its_client_goes(self):
+        """ A client that closes its end while its stream is idle: seen at
+        a keep-alive by KeepAlives, and the stream's thread lets go (the
+        server's count of open streams is back to zero). """
+        _, sock = self.open_stream()
+        read_keepalives(sock, 1)
+        wait_for(lambda: self.streams_open() == 1)
+        sock.close()
+        wait_for(lambda: self.streams_open() == 0,
+                 message="the stream's thread did not end")
 
 
 class HighDescriptorClientTests(ServerTestCase):
@@ -142,8 +240,12 @@ class HighDescriptorClientTests(ServerTestCase):
         self.addCleanup(pool.close)
         connection, reused = pool.take(TIMEOUT)
         self.assertFalse(reused)
-        with descriptors_burned_past(HIGH):
+        self.addCleanup(connection.close)
+
+        def connect():
             connection.connect()
+            return connection, [connection.sock.fileno()]
+        high(connect, lambda c: c.close())
         self.assertGreater(connection.sock.fileno(), HIGH)
         pool.idle.append(connection)        # as give_back() leaves it
         again, reused = pool.take(TIMEOUT)
@@ -158,8 +260,14 @@ class ReadableNowTests(unittest.TestCase):
         self.addCleanup(open_files_room(HIGH + 256))
 
     def test_idle_then_readable_then_end_of_stream(self):
-        with descriptors_burned_past(HIGH):
-            left, right = socket.socketpair()
+        def pair():
+            pair = socket.socketpair()
+            return pair, [sock.fileno() for sock in pair]
+
+        def close(pair):
+            for sock in pair:
+                sock.close()
+        left, right = high(pair, close)
         self.addCleanup(left.close)
         self.addCleanup(right.close)
         self.assertGreater(left.fileno(), HIGH)
