@@ -321,6 +321,7 @@ class Streams(object):
         self.heads = 0              # streams sent, head not yet read
         self.hold_from = float("inf")
         self.refused = []
+        self.pause = 0.0            # longest time this loop did not look
 
     def add(self, kind, request):
         self.waiting.append((kind, request))
@@ -387,12 +388,16 @@ class Streams(object):
 
     def run(self, until, tick=None, tick_every=1.0):
         """ Serve events until until() is true; tick() every tick_every s. """
-        next_tick = time.monotonic()
+        next_tick = before = time.monotonic()
         while not until():
             self.start_some()
-            for key, mask in self.selector.select(0.05):
-                self.on_event(key.data, mask, time.monotonic())
+            events = self.selector.select(0.05)
             now = time.monotonic()
+            self.pause = max(self.pause, now - before - 0.05 if not events
+                             else now - before)
+            for key, mask in events:
+                self.on_event(key.data, mask, time.monotonic())
+            now = before = time.monotonic()
             if tick is not None and now >= next_tick:
                 tick(now)
                 next_tick = now + tick_every
@@ -543,7 +548,7 @@ def main(argv=None):
 
     samples = []
     prober = Prober(host, port, path, args.probe_pause)
-    streams.hold_from = time.monotonic()
+    streams.hold_from, streams.pause = time.monotonic(), 0.0
     hold_until = streams.hold_from + args.hold
     prober.start()
     streams.run(lambda: time.monotonic() >= hold_until,
@@ -566,6 +571,9 @@ def main(argv=None):
           "--tolerance)" % (len(gaps), len(held), percentile(gaps, 0.5),
                             percentile(gaps, 0.99),
                             max(gaps + late_ends or [0]), limit))
+    print("this client's own longest pause between two looks at its "
+          "sockets: %.2f s (a late keep-alive is the server's only when "
+          "this is short)" % streams.pause)
     checks.check(not ended, "no stream closed by the server during the hold"
                  + (" (%d were: %s)" % (len(ended), ended[0].ended)
                     if ended else ""))
