@@ -26,6 +26,10 @@ memory and threads be read).  Then:
   4. close      every stream is closed; the server's threads must come back
                 to what they were before the streams (within --settle s).
 
+This client also prints its own longest pause between two looks at its
+sockets during the hold: a late keep-alive is the server's only when that
+pause is short (the machine may be busy with other work).
+
 The server's resident memory (VmRSS), address space (VmSize), threads and
 open descriptors are read from /proc before the sessions, before the
 streams and during the hold; the figures per open stream are printed.  The

@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import unittest
+import unittest.mock
 
 import mcp_client
 import mcp_weather
@@ -251,6 +252,67 @@ class HighDescriptorClientTests(ServerTestCase):
         again, reused = pool.take(TIMEOUT)
         self.assertIs(again, connection)
         self.assertTrue(reused)
+
+
+class ProcessLimitsTests(unittest.TestCase):
+    """ At start (serve_http): the open-files soft limit is raised to the
+    hard one, the thread stack set, and one 'limits:' line says how many
+    open streams the limits leave room for, a warning when that is fewer
+    than --max-sessions (issue 18). """
+
+    def test_soft_open_files_limit_is_raised_to_the_hard_one(self):
+        if resource is None:
+            self.skipTest("no resource module")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard < 1200:
+            self.skipTest("hard limit %r: nothing to raise to" % hard)
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE,
+                        (soft, hard))
+        lowered = max(1100, len(os.listdir("/proc/self/fd")) + 64) \
+            if os.path.isdir("/proc/self/fd") else 1100
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+        self.assertEqual(mcp_weather.raise_open_files_limit(),
+                         (hard, lowered, hard))
+        self.assertEqual(resource.getrlimit(resource.RLIMIT_NOFILE),
+                         (hard, hard))
+
+    def fit(self, files, threads, **settings):
+        with unittest.mock.patch.object(
+                mcp_weather, "raise_open_files_limit", lambda: files), \
+                unittest.mock.patch.object(mcp_weather, "thread_limit",
+                                           lambda: threads), \
+                self.assertLogs("mcp_weather", "INFO") as logs:
+            room = mcp_weather.fit_process_limits(
+                mcp_weather.Config(**settings))
+        return room, logs.output
+
+    def test_the_limit_that_binds_is_named_with_the_room_it_leaves(self):
+        room, output = self.fit((1100, 1024, 1100), (None, ""),
+                                max_sessions=5000)
+        self.assertEqual(room, 1100 - mcp_weather.STREAM_RESERVE)
+        self.assertEqual(len(output), 1)
+        self.assertTrue(output[0].startswith("WARNING:"), output)
+        self.assertIn("open files 1100 (raised from 1024)", output[0])
+        self.assertIn("the open-files limit (ulimit -n, LimitNOFILE=) binds "
+                      "before --max-sessions 5000: room for about %d open "
+                      "streams" % room, output[0])
+        room, output = self.fit((65536, 65536, 65536),
+                                (4096, "the cgroup's pids.max, TasksMax= "
+                                 "under systemd"), max_sessions=10000)
+        self.assertEqual(room, 4096 - mcp_weather.STREAM_RESERVE)
+        self.assertIn("pids.max, TasksMax= under systemd binds before "
+                      "--max-sessions 10000", output[0])
+
+    def test_room_enough_is_said_at_info(self):
+        room, output = self.fit((20000, 20000, 20000), (None, ""),
+                                max_sessions=10000)
+        self.assertTrue(output[0].startswith("INFO:"), output)
+        self.assertIn("room for about %d open streams" % room, output[0])
+
+    def test_thread_stack_applies_to_threads_started_after(self):
+        self.addCleanup(threading.stack_size, threading.stack_size())
+        self.fit(None, (None, ""), thread_stack=512)
+        self.assertEqual(threading.stack_size(), 512 * 1024)
 
 
 class ReadableNowTests(unittest.TestCase):
