@@ -1658,9 +1658,18 @@ class Turns(object):
             if self._holder is None or self._holder == me:
                 self._holder, self._since = me, time.monotonic()
                 return
-            ticket = [threading.Lock(), me]
+            # [given, thread, first in line, told it is first]
+            ticket = [threading.Lock(), me, threading.Lock(), False]
             ticket[0].acquire()
+            ticket[2].acquire()
             self._line.append(ticket)
+            self._tell_first()
+        # Only the first in line watches the holder's patience; the others
+        # sleep until they are first.  When every waiter watched, each
+        # waking every millisecond once the holder was late, thousands of
+        # threads in line (a notification to 10,000 GET streams) spun and
+        # the line took minutes to go through (issue 18).
+        ticket[2].acquire()
         while True:
             with self._lock:
                 wait = self._since + self.patience - time.monotonic()
@@ -1669,10 +1678,10 @@ class Turns(object):
             with self._lock:
                 if ticket[0].acquire(False):
                     return                  # given to us just now
-                if self._line[0] is ticket and \
-                        time.monotonic() - self._since >= self.patience:
+                if time.monotonic() - self._since >= self.patience:
                     self._line.popleft()    # the holder is stuck: take it
                     self._holder, self._since = me, time.monotonic()
+                    self._tell_first()
                     return
 
     def give(self):
@@ -1684,8 +1693,16 @@ class Turns(object):
                 ticket = self._line.popleft()
                 self._holder, self._since = ticket[1], time.monotonic()
                 ticket[0].release()
+                self._tell_first()
             else:
                 self._holder = None
+
+    def _tell_first(self):
+        """ Wake the first in line, once, to watch the holder (under the
+        lock). """
+        if self._line and not self._line[0][3]:
+            self._line[0][3] = True
+            self._line[0][2].release()
 
 
 class WorkerPool(object):
@@ -5500,6 +5517,7 @@ class KeepAlives(object):
         self._heap = []
         self._numbers = itertools.count()
         self._running = False
+        self.thread = None
 
     def take(self, handler, stream, generation, mode):
         """ Watch handler's stream from now on; returns the token its
@@ -5516,8 +5534,10 @@ class KeepAlives(object):
                                         token))
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="keep-alives",
-                                 daemon=True).start()
+                self.thread = threading.Thread(target=self._run,
+                                               name="keep-alives",
+                                               daemon=True)
+                self.thread.start()
             elif self._heap[0][2] is handler:
                 self._cond.notify()
         return token

@@ -198,15 +198,16 @@ class KeepAliveThreadTests(ServerTestCase):
             return self.server.active["streams"]
 
     def test_keepalives_come_from_one_thread_and_events_still_flow(self):
-        """ Three streams, each getting keep-alives, while only one
-        'keep-alives' thread exists; an event pushed to a sleeping stream
-        goes out at once. """
+        """ Three streams, each getting keep-alives, all three watched by
+        the server's one KeepAlives thread; an event pushed to a sleeping
+        stream goes out at once. """
         socks = [self.open_stream() for _ in range(3)]
         for _, sock in socks:
             data, ended = read_keepalives(sock, 2)
             self.assertFalse(ended)
-        names = [t.name for t in threading.enumerate()]
-        self.assertEqual(names.count("keep-alives"), 1)
+        keepalives = self.server.keepalives
+        self.assertIn(keepalives.thread, threading.enumerate())
+        wait_for(lambda: len(keepalives._heap) == 3)    # one per stream
         sid, sock = socks[0]
         self.dispatcher.sessions.get(sid).standalone.push(
             {"jsonrpc": "2.0", "method": "notifications/message",
@@ -224,6 +225,38 @@ class KeepAliveThreadTests(ServerTestCase):
         sock.close()
         wait_for(lambda: self.streams_open() == 0,
                  message="the stream's thread did not end")
+
+
+class LongLineOfTurnsTests(unittest.TestCase):
+    """ Turns with a long line (a notification to thousands of streams
+    wakes thousands of threads at once): only the first in line watches
+    the holder; the others sleep until they are first, then each gets
+    the turn in order. """
+
+    def test_only_the_first_in_line_watches(self):
+        turns = mcp_weather.Turns()
+        turns.patience = 3600.0                 # no take-over in this test
+        turns.take()                            # this thread holds it
+        order, lock = [], threading.Lock()
+
+        def wait_turn(number):
+            turns.take()
+            with lock:
+                order.append(number)
+            turns.give()
+        threads = []
+        for number in range(50):
+            thread = threading.Thread(target=wait_turn, args=(number,))
+            thread.start()
+            threads.append(thread)
+            wait_for(lambda: len(turns._line) == number + 1)
+        with turns._lock:
+            told = [ticket[3] for ticket in turns._line]
+        self.assertEqual(told, [True] + [False] * 49)
+        turns.give()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        self.assertEqual(order, list(range(50)))
 
 
 class HighDescriptorClientTests(ServerTestCase):
