@@ -202,16 +202,24 @@ class ConnectionPool(object):
 
         A connection the server closed while it sat idle (mcp_weather.py
         closes them after --idle-timeout) is readable at EOF: it is
-        dropped here rather than failing the next request.
+        dropped here rather than failing the next request.  poll(), not
+        select(), which takes no descriptor past FD_SETSIZE (1024) and
+        would drop every connection of a busy process (issue 18).
         """
         while True:
             with self.lock:
                 if not self.idle:
                     break
                 connection = self.idle.pop()
-            if connection.sock is not None and not select.select(
-                    [connection.sock], [], [], 0)[0]:
-                return connection, True
+            if connection.sock is not None:
+                if hasattr(select, "poll"):
+                    poller = select.poll()
+                    poller.register(connection.sock, select.POLLIN)
+                    readable = poller.poll(0)
+                else:                           # Windows: no such limit
+                    readable = select.select([connection.sock], [], [], 0)[0]
+                if not readable:
+                    return connection, True
             connection.close()
         factory = http.client.HTTPSConnection if self.scheme == "https" \
             else http.client.HTTPConnection

@@ -68,6 +68,7 @@ import collections
 import contextlib
 import copy
 import hashlib
+import heapq
 import hmac
 import http.client
 import http.server
@@ -93,6 +94,11 @@ try:
     import ssl          # missing only from unusual builds: then no HTTPS
 except ImportError:     # pragma: no cover
     ssl = None
+
+try:
+    import resource     # Unix only: elsewhere the process limits stay as-is
+except ImportError:     # pragma: no cover
+    resource = None
 
 log = logging.getLogger("mcp_weather")
 
@@ -197,6 +203,7 @@ class Config(object):
     max_body = 4 * 1024 * 1024  # bytes; larger bodies get 413
     keepalive = 15.0            # seconds between SSE keep-alive comments
     idle_timeout = 120.0        # seconds an idle keep-alive connection lives
+    thread_stack = 0            # KiB of stack per thread; 0: the system's
     request_timeout = 10.0      # seconds to send one request (slowloris)
     tls_cert = ""               # PEM certificate chain: serve HTTPS
     tls_key = ""                # PEM private key; "": inside tls_cert
@@ -300,6 +307,10 @@ OPTIONS = [
      "comments (default 15)"),
     ("idle_timeout", "MCP_IDLE_TIMEOUT", "seconds an idle HTTP keep-alive "
      "connection is held open (default 120)"),
+    ("thread_stack", "MCP_THREAD_STACK", "KiB of stack reserved for each "
+     "thread (one per open connection); 0 keeps the system's, ulimit -s, "
+     "often 8192. Python 3.13 needs 2048 for JSON nested as deep as it "
+     "parses (default 0)"),
     ("request_timeout", "MCP_REQUEST_TIMEOUT", "seconds a client has to "
      "send a whole request, head and body (and, with TLS, to finish the "
      "handshake); slower clients get 408 (default 10)"),
@@ -1385,6 +1396,7 @@ class Stream(object):
         self.live = False                     # a writer is attached now
         self.carries_requests = True          # False: answered as JSON
         self.cut_at = None                    # see cut()
+        self.dropped = None                   # see let_go()
         self.cond = threading.Condition()
         # Called when a notification or request is pushed, or a cut asked,
         # while the call runs on its connection's thread (Inline).
@@ -1444,6 +1456,13 @@ class Stream(object):
             self.cond.notify_all()
             return self.generation
 
+    def let_go(self, generation):
+        """ Tell the writer of that generation to stop waiting: its client
+        is gone (seen by KeepAlives, while the writer sleeps). """
+        with self.cond:
+            self.dropped = generation
+            self.cond.notify_all()
+
     def release(self, generation):
         """ The writer of that generation is done with the stream. """
         with self.cond:
@@ -1458,19 +1477,24 @@ class Stream(object):
             return oldest - 1 <= seq <= self.seq
 
     def wait(self, after, generation, timeout):
-        """ Wait up to timeout for events after seq `after`.
+        """ Wait up to timeout (None: for as long as it takes) for events
+        after seq `after`.
 
         Returns (events, finished, attached): attached is False once another
-        writer has taken the stream over.
+        writer has taken the stream over (or was told to let go).
         """
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self.cond:
             while True:
-                if generation != self.generation:
+                if generation != self.generation or \
+                        generation == self.dropped:
                     return [], False, False
                 pending = self._after(after)
                 if pending or self.finished or self.cut_at is not None:
                     return pending, self.finished, True
+                if deadline is None:
+                    self.cond.wait()
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return [], False, True
@@ -1839,7 +1863,8 @@ class Turns(object):
     served, from a request's last byte read to its answer written.  A
     thread gives its turn up whenever it waits.  Waiting for its stream's
     next message (MCPRequestHandler.wait_for), it takes the turn again
-    after, at the back of the line.  Waiting inside a call, for a weather
+    after, at the back of the line, when a message came (a keep-alive goes
+    out without one).  Waiting inside a call, for a weather
     service, a worker or a client's answer, it goes on without a turn once
     the wait is over, until it next waits for its stream: a call already
     under way then finishes before new ones start, which costs less and
@@ -1868,9 +1893,18 @@ class Turns(object):
             if self._holder is None or self._holder == me:
                 self._holder, self._since = me, time.monotonic()
                 return
-            ticket = [threading.Lock(), me]
+            # [given, thread, first in line, told it is first]
+            ticket = [threading.Lock(), me, threading.Lock(), False]
             ticket[0].acquire()
+            ticket[2].acquire()
             self._line.append(ticket)
+            self._tell_first()
+        # Only the first in line watches the holder's patience; the others
+        # sleep until they are first.  When every waiter watched, each
+        # waking every millisecond once the holder was late, thousands of
+        # threads in line (a notification to 10,000 GET streams) spun and
+        # the line took minutes to go through (issue 18).
+        ticket[2].acquire()
         while True:
             with self._lock:
                 wait = self._since + self.patience - time.monotonic()
@@ -1879,10 +1913,10 @@ class Turns(object):
             with self._lock:
                 if ticket[0].acquire(False):
                     return                  # given to us just now
-                if self._line[0] is ticket and \
-                        time.monotonic() - self._since >= self.patience:
+                if time.monotonic() - self._since >= self.patience:
                     self._line.popleft()    # the holder is stuck: take it
                     self._holder, self._since = me, time.monotonic()
+                    self._tell_first()
                     return
 
     def give(self):
@@ -1894,8 +1928,16 @@ class Turns(object):
                 ticket = self._line.popleft()
                 self._holder, self._since = ticket[1], time.monotonic()
                 ticket[0].release()
+                self._tell_first()
             else:
                 self._holder = None
+
+    def _tell_first(self):
+        """ Wake the first in line, once, to watch the holder (under the
+        lock). """
+        if self._line and not self._line[0][3]:
+            self._line[0][3] = True
+            self._line[0][2].release()
 
 
 class WorkerPool(object):
@@ -5588,6 +5630,30 @@ def needs_answer(message):
         return True
 
 
+def writable_now(sock):
+    """ Whether a send on sock would not wait (readable_now's twin). """
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(0))
+
+
+def readable_now(sock):
+    """ Whether sock has something to read, or its peer's end of stream,
+    right now, without waiting.  select.select() cannot take a descriptor
+    at or past FD_SETSIZE (1024 on Linux): it raises ValueError, which a
+    caller would read as "client gone", so a process holding more than
+    about a thousand connections would close every stream above that
+    line at its first keep-alive (issue 18).  poll() takes any descriptor;
+    select() remains only where poll() is missing (Windows, where it has
+    no such limit).  A hang-up or an error counts as readable: the read
+    that follows tells which it is. """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
 class RequestTimeout(socket.timeout):
     """ A client took longer than --request-timeout to send a request. """
 
@@ -5647,6 +5713,10 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         self.timeout = self.server.config.idle_timeout
         http.server.BaseHTTPRequestHandler.setup(self)
+        # Writes to the socket: this thread's, and KeepAlives' while the
+        # thread sleeps on an idle stream (see keep_alive()).
+        self.write_lock = threading.Lock()
+        self.last_write, self.gone, self.ticked = 0.0, False, None
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.started, self.status, self.rpc, self.sid = time.monotonic(), \
             None, "-", "-"
@@ -6612,13 +6682,17 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 return None
 
     def wait_for(self, stream, cursor, generation, timeout):
-        """ stream.wait(), with the turn given up while it may block. """
+        """ stream.wait(), with the turn given up while it may block, and
+        taken again only when messages came: a keep-alive, the end of a
+        stream or a writer letting go is a few bytes, written without one,
+        so thousands of streams waking together (their clients gone, a
+        shutdown) never make the line long (Turns, issue 18). """
         if not stream.finished:
             self.give_turn()
-        try:
-            return stream.wait(cursor, generation, timeout)
-        finally:
+        events, finished, attached = stream.wait(cursor, generation, timeout)
+        if events:
             self.take_turn()
+        return events, finished, attached
 
     def send_answer(self, responses, batch, headers):
         if not responses:          # all cancelled: nothing to say (6.2)
@@ -6685,52 +6759,60 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         with GET (S20, S21). """
         keepalive = self.config.keepalive
         poll_after = self.poll_after(stream, session) if mode == "sse" else 0
-        opened = last = time.monotonic()
-        while True:
-            timeout = self.wait_slice(cancel)
-            if poll_after:
-                timeout = max(0.01, min(timeout, opened + poll_after -
-                                        time.monotonic()))
-            events, finished, attached = self.wait_for(stream, cursor,
-                                                       generation, timeout)
-            if not attached:
-                break                           # a newer GET took over
-            cut_at = stream.take_cut() if mode == "sse" else None
-            if cut_at is not None:              # Call.close_stream (S20)
-                events = [e for e in events if e[0] <= cut_at]
-                finished = False
-            if events:
-                data = self.chunk(b"".join(
-                    self.frame(mode, session, stream, seq, message)
-                    for seq, message in events))
-                if finished:            # the last ones: with the end
-                    data += self.end_of_chunks()
-                self.write(data)
-                cursor, last = events[-1][0], time.monotonic()
-                stream.mark_sent(cursor)
-                if not stream.replayable:
-                    stream.forget(cursor)
+        opened = last = self.last_write = time.monotonic()
+        ticked = self.ticked = self.server.keepalives.take(
+            self, stream, generation, mode) \
+            if cancel is None and not poll_after else None
+        try:
+            while True:
+                timeout = None if ticked else self.wait_slice(cancel)
+                if poll_after:
+                    timeout = max(0.01, min(timeout, opened + poll_after -
+                                            time.monotonic()))
+                events, finished, attached = self.wait_for(stream, cursor,
+                                                           generation, timeout)
+                if not attached:
+                    break                           # a newer GET took over
+                cut_at = stream.take_cut() if mode == "sse" else None
+                if cut_at is not None:              # Call.close_stream (S20)
+                    events = [e for e in events if e[0] <= cut_at]
+                    finished = False
+                if events:
+                    data = self.chunk(b"".join(
+                        self.frame(mode, session, stream, seq, message)
+                        for seq, message in events))
+                    if finished:            # the last ones: with the end
+                        data += self.end_of_chunks()
+                    self.write(data)
+                    cursor, last = events[-1][0], time.monotonic()
+                    stream.mark_sent(cursor)
+                    if not stream.replayable:
+                        stream.forget(cursor)
+                    if finished:
+                        return
                 if finished:
-                    return
-            if finished:
-                break
-            now = time.monotonic()
-            if cut_at is not None or (poll_after and
-                                      now - opened >= poll_after):
-                self.write(self.chunk(b"retry: %d\n\n"
-                                      % self.config.sse_retry))
-                self.close_connection = True
-                break
-            # Look for a vanished client before a keep-alive (a write to a
-            # closed socket may still "succeed" once) and, for 2026-07-28
-            # calls, every few tenths of a second (S29).
-            due = now - last >= keepalive
-            if (due or cancel is not None) and self.peer_gone():
-                break
-            if due:
-                self.write(self.chunk(b": keep-alive\n\n"
-                                      if mode == "sse" else b"\n"))
-                last = now
+                    break
+                now = time.monotonic()
+                if cut_at is not None or (poll_after and
+                                          now - opened >= poll_after):
+                    self.write(self.chunk(b"retry: %d\n\n"
+                                          % self.config.sse_retry))
+                    self.close_connection = True
+                    break
+                if ticked:
+                    continue                # KeepAlives writes them
+                # Look for a vanished client before a keep-alive (a write to a
+                # closed socket may still "succeed" once) and, for 2026-07-28
+                # calls, every few tenths of a second (S29).
+                due = now - last >= keepalive
+                if (due or cancel is not None) and self.peer_gone():
+                    break
+                if due:
+                    self.write(self.chunk(b": keep-alive\n\n"
+                                          if mode == "sse" else b"\n"))
+                    last = now
+        finally:
+            self.ticked = None                  # KeepAlives lets go
         if self.peer_gone():
             if cancel is not None:
                 cancel.set()                    # S29: closing is cancelling
@@ -6766,25 +6848,158 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         return b"0\r\n\r\n"
 
     def write(self, data):
-        """ Write data, after what open_stream() held back: a stream whose
-        events were all there at once goes out in a single write. """
-        data, self.unsent = self.unsent + data, b""
-        if data:
-            self.wfile.write(data)
+        """ Write data, after what open_stream() held back (a stream whose
+        events were all there at once goes out in a single write) or what
+        KeepAlives could not send without waiting. """
+        with self.write_lock:
+            data, self.unsent = self.unsent + data, b""
+            if data:
+                self.wfile.write(data)
+            self.last_write = time.monotonic()
+
+    def keep_alive(self, now, token):
+        """ KeepAlives' visit to this connection's idle stream: write a
+        keep-alive when one is due, without ever blocking (the one thread
+        serves every stream): nothing is written while this connection's
+        thread writes, or while the socket's buffer is full, and what a
+        send leaves over waits in ``unsent`` for the next write.  Returns
+        when to come back, or None to stop (the stream ended, or its client
+        is gone: then the sleeping thread is told, Stream.let_go). """
+        ticked = self.ticked
+        if ticked is None or ticked is not token:
+            return None                 # that stream is over
+        keepalive = self.config.keepalive
+        if not self.write_lock.acquire(False):
+            return now + keepalive              # writing now: not idle
+        try:
+            if now - self.last_write < keepalive:
+                return self.last_write + keepalive
+            if self.peer_gone() or len(self.unsent) > MAX_UNSENT_KEEPALIVES:
+                self.gone = True
+            elif writable_now(self.connection):
+                data = self.unsent + self.chunk(
+                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
+                try:
+                    sent = self.connection.send(data, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:
+                    self.gone, sent = True, 0
+                self.unsent = data[sent:]
+            else:                       # a client that does not read
+                self.unsent += self.chunk(
+                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
+            self.last_write = now
+        finally:
+            self.write_lock.release()
+        if self.gone:
+            ticked[0].let_go(ticked[1])
+            return None
+        return now + keepalive
 
     def peer_gone(self):
         """ Whether the client closed its end, without reading its data.
         A TLS client sends nothing while it reads an answer but its
         close_notify alert, so with TLS anything to read means it left
         (and a TLS socket cannot peek). """
+        if self.gone:
+            return True
         try:
-            readable = select.select([self.connection], [], [], 0)[0]
+            readable = readable_now(self.connection)
             if readable and self.server.tls is not None:
                 return True
             return bool(readable) and \
                 self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
+
+
+# One thread per open stream (ThreadingHTTPServer), but not one wake-up per
+# keep-alive: 10,000 threads each waking every few seconds to write a
+# keep-alive, each wake-up a poll() and a send(), each a moment it lets the
+# GIL go and must take it back, pile up behind the GIL once a pause (a
+# garbage collection, a burst of requests) lines their wake-ups up: then
+# they wake together every keep-alive, keep-alives come tens of seconds
+# late and new requests wait (measured: soak/streams.py with 4,000 streams,
+# issue 18).  So the thread of an idle stream sleeps until its stream has
+# something, and one thread, KeepAlives, writes the keep-alives of them all,
+# without ever blocking (MCPRequestHandler.keep_alive).  It sleeps with no
+# timeout at all: a wake-up every minute, for threads started together,
+# was enough to pile them up again (12,000 streams: a 20 s pause).  What
+# wakes it: a message, the stream's end (a session closed, expired or
+# evicted, a shutdown), a newer GET taking over, or KeepAlives seeing its
+# client gone (Stream.let_go).
+
+MAX_UNSENT_KEEPALIVES = 4096    # bytes unread: the client is gone
+
+
+class KeepAlives(object):
+    """ Keep-alives for the idle streams of one server, from one thread.
+
+    A stream's thread hands its connection over (take) before it waits; a
+    heap of (due, connection) says whom to visit next, and each visit
+    (MCPRequestHandler.keep_alive) says when to come back.  The thread
+    starts on first use and ends after ``idle_timeout`` seconds with
+    nothing to watch.  Not for TLS (a TLS socket cannot send without
+    waiting), nor where poll() or MSG_DONTWAIT is missing (Windows): those
+    streams' threads write their own keep-alives, as they all used to. """
+
+    idle_timeout = 5.0
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap = []
+        self._numbers = itertools.count()
+        self._running = False
+        self.thread = None
+
+    def take(self, handler, stream, generation, mode):
+        """ Watch handler's stream from now on; returns the token its
+        keep_alive() visits carry, or None when this stream cannot be
+        watched and its thread must write its own keep-alives. """
+        if handler.server.tls is not None or \
+                not hasattr(socket, "MSG_DONTWAIT") or \
+                not hasattr(select, "poll"):
+            return None
+        token = (stream, generation, mode)
+        due = time.monotonic() + handler.config.keepalive
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._numbers), handler,
+                                        token))
+            if not self._running:
+                self._running = True
+                self.thread = threading.Thread(target=self._run,
+                                               name="keep-alives",
+                                               daemon=True)
+                self.thread.start()
+            elif self._heap[0][2] is handler:
+                self._cond.notify()
+        return token
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while True:
+                    if not self._heap:
+                        if not self._cond.wait(self.idle_timeout) and \
+                                not self._heap:
+                            self._running = False
+                            return
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        _, _, handler, token = heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(wait)
+            try:
+                due = handler.keep_alive(time.monotonic(), token)
+            except Exception:                   # a bug: say so, go on
+                log.exception("keep-alive")
+                due = None
+            if due is not None:
+                with self._cond:
+                    heapq.heappush(self._heap, (due, next(self._numbers),
+                                                handler, token))
 
 
 class ClientSessions(object):
@@ -6879,6 +7094,7 @@ class MCPServer(ThreadingHTTPServer):
             if self.config.auth_server else None
         self.client_sessions = ClientSessions(
             self.dispatcher.sessions, self.config.max_client_sessions)
+        self.keepalives = KeepAlives()
         ThreadingHTTPServer.__init__(
             self, (self.config.host, self.config.port), handler)
         if self.tls is not None:
@@ -6964,11 +7180,139 @@ def make_server(config=None, dispatcher=None):
 def serve_http(config, dispatcher=None):
     """ Run until SIGTERM or SIGINT, then shut down gracefully; return 0.
     With --workers N, N processes serve instead (serve_workers). """
+    fit_process_limits(config)
     if config.workers > 1:
         return serve_workers(config, dispatcher)
     server = make_server(config, dispatcher)
     log_listening(server.url, config, server.dispatcher)
     return serve_until_stopped(server, stop_on_signals())
+
+
+# Every open connection holds a descriptor and a thread (ThreadingHTTPServer),
+# a GET or listen stream as long as it is open: 10,000 open streams need
+# 10,000 of each, plus a few for the rest.  So three limits of the process
+# bound the streams it can hold, and the start-up log says which binds first
+# (issue 18):
+#   - the open-files limit (RLIMIT_NOFILE): its soft value is often 1024,
+#     its hard one far higher.  Any process may raise its soft limit up to
+#     the hard one, so it is raised at start.  Past it, accept() fails.
+#   - the threads it may start: the cgroup's pids.max (systemd's TasksMax=,
+#     deploy/mcp-weather@.service) and, but for root, RLIMIT_NPROC (ulimit
+#     -u, every process of the user).  Past it, a connection is closed at
+#     once ("can't start new thread").
+#   - memory.  A thread's stack is reserved, not used: resident memory
+#     (RSS) counts only the pages it touches, a few KiB for a thread that
+#     waits on its stream, so --thread-stack changes the address space
+#     (VmSize), not RSS (bench/README.md has the figures per stream).
+
+STREAM_RESERVE = 64     # descriptors and threads kept for all but streams
+
+
+def fit_process_limits(config):
+    """ At start: set the thread stack, raise the open-files limit, and log
+    how many open streams the limits leave room for; warn when that is
+    fewer than --max-sessions (each session may hold a GET stream). """
+    stack = set_thread_stack(config.thread_stack)
+    files = raise_open_files_limit()
+    threads, threads_by = thread_limit()
+    bounds = []
+    if files is not None:
+        bounds.append((files[0], "the open-files limit (ulimit -n, "
+                       "LimitNOFILE=)"))
+    if threads is not None:
+        bounds.append((threads, threads_by))
+    text = "limits: open files %s, threads %s, thread stack %s" % (
+        "unknown" if files is None else "%d%s" % (files[0], "" if
+            files[0] == files[1] else " (raised from %d)" % files[1]),
+        "unknown" if threads is None else "%d (%s)" % (threads,
+                                                       threads_by), stack)
+    if not bounds:
+        log.info("%s", text)
+        return None
+    limit, name = min(bounds)
+    room = max(0, limit - STREAM_RESERVE)
+    if room < config.max_sessions:
+        log.warning("%s: %s binds before --max-sessions %d: room for about "
+                    "%d open streams", text, name, config.max_sessions, room)
+    else:
+        log.info("%s: room for about %d open streams", text, room)
+    return room
+
+
+def set_thread_stack(kib):
+    """ --thread-stack: the stack each thread started from now on gets;
+    returns how to say it.  Too small a stack crashes the process (SIGSEGV)
+    on deeply nested JSON before RecursionError can stop it.  Measured
+    with bodies nested up to 200,000 deep: Python 3.7 to 3.12 were safe at
+    256 KiB (3.11 crashed at 128), Python 3.13.0, whose C recursion limit
+    no longer follows sys.getrecursionlimit(), needs 2048 KiB. """
+    if not kib:
+        return "the system's"
+    try:
+        threading.stack_size(kib * 1024)
+    except (ValueError, RuntimeError) as exc:
+        log.warning("--thread-stack %d: %s; keeping the system's", kib, exc)
+        return "the system's"
+    return "%d KiB" % kib
+
+
+def raise_open_files_limit():
+    """ Raise the soft RLIMIT_NOFILE to the hard one; return (soft now, soft
+    before, hard), or None where there is no such limit.  Nothing is asked
+    when they are equal already (systemd's LimitNOFILE= sets both, and its
+    SystemCallFilter=~@resources kills a process that calls setrlimit). """
+    if resource is None:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = soft
+    if soft == hard:
+        return soft, before, hard
+    # An infinite hard limit (macOS) still caps the soft one: try less.
+    targets = [hard] if hard != resource.RLIM_INFINITY else         [1048576, 65536, 10240]
+    for target in targets:
+        if soft != resource.RLIM_INFINITY and target <= soft:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            continue
+        soft = target
+        break
+    return soft, before, hard
+
+
+def thread_limit():
+    """ (threads, what limits them) for this process, the lowest of the
+    cgroup's pids.max (systemd's TasksMax=) and, but for root, RLIMIT_NPROC;
+    (None, "") when neither applies or can be read.  Both count every
+    task of their group, so this is an upper bound. """
+    limits = []
+    try:
+        with open("/proc/self/cgroup") as groups:
+            for line in groups:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if controllers == "":                   # cgroup v2
+                    where = "/sys/fs/cgroup%s/pids.max" % path.rstrip("/")
+                elif "pids" in controllers.split(","):  # cgroup v1
+                    where = "/sys/fs/cgroup/pids%s/pids.max" % \
+                        path.rstrip("/")
+                else:
+                    continue
+                try:
+                    with open(where) as pids:
+                        value = pids.read().strip()
+                    limits.append((int(value), "the cgroup's pids.max, "
+                                   "TasksMax= under systemd"))
+                except (OSError, ValueError):       # absent, or "max"
+                    pass
+    except (OSError, ValueError):
+        pass
+    if resource is not None and hasattr(resource, "RLIMIT_NPROC") and \
+            os.geteuid() != 0:
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append((soft, "the user's process limit (ulimit -u)"))
+    return min(limits) if limits else (None, "")
 
 
 def log_listening(url, config, dispatcher, workers=""):
