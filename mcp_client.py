@@ -35,6 +35,7 @@ its deadline moves (a progress notification pushes it back, C14).
 __version__ = "1.0.0"
 
 import argparse
+import base64
 import copy
 import hashlib
 import http.client
@@ -52,9 +53,27 @@ import urllib.parse
 
 import llm
 
+# Two eras (checklist 1.1): the handshake era (initialize, sessions), whose
+# latest revision is PROTOCOL_VERSION, and the stateless 2026-07-28 era,
+# where every request names its version in params._meta (1.3).
 PROTOCOL_VERSION = "2025-11-25"
-SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
+MODERN_VERSION = "2026-07-28"
+MODERN_VERSIONS = ("2026-07-28",)
 CLIENT_INFO = {"name": "mcp-weather-client", "version": __version__}
+
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
+# JSON-RPC codes the client reads or sends (checklist 7.1).
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+HEADER_MISMATCH = -32020            # 2026-07-28
+MISSING_CAPABILITY = -32021         # 2026-07-28
+UNSUPPORTED_VERSION = -32022        # 2026-07-28
+USER_REJECTED = -1                  # the person said no (as the SDKs do)
 
 log = logging.getLogger("mcp_client")
 
@@ -64,7 +83,10 @@ log = logging.getLogger("mcp_client")
 # ==========================================================================
 
 class MCPError(Exception):
-    """ The server answered the request with a JSON-RPC error. """
+    """ The server answered the request with a JSON-RPC error (over HTTP,
+    ``status`` is the HTTP status that carried it). """
+
+    status = None
 
     def __init__(self, code, message, data=None):
         Exception.__init__(self, "%s (%s)" % (message, code))
@@ -72,8 +94,16 @@ class MCPError(Exception):
 
 
 class TransportError(Exception):
-    """ No answer could be had over HTTP: server down, bad status, a
-    content type that is not MCP (C3), a stream that could not resume. """
+    """ No answer could be had: server down, bad HTTP status (``status``),
+    a content type that is not MCP (C3), a stream that could not resume, a
+    stdio child that exited. """
+
+    status = None
+
+
+class StreamBroken(TransportError):
+    """ A 2026-07-28 stream ended before its response: there is no
+    resumption in that era, so the request is issued again (C17). """
 
 
 class SessionExpired(TransportError):
@@ -271,15 +301,54 @@ class Channel(object):
 class MCPClient(object):
     """ A client of one MCP server over Streamable HTTP (checklist section 3).
 
-    Every message is its own POST (C1) that accepts both JSON and SSE (C2);
-    the answer is read by its Content-Type (C3): ``application/json``,
-    ``text/event-stream`` or ``application/x-ndjson``.  After
-    ``initialize`` the session id and the negotiated version ride on every
-    request (C9, C12).  A 404 for the session re-initializes once and
+    The protocol session (ids, eras, MRTR, requests from the server) is this
+    class; the transport is its HTTP half (``exchange``, ``post_no_answer``,
+    ``open``), which StdioClient replaces with a child's stdin and stdout.
+
+    Eras (checklist 1.1-1.3): with ``era = "auto"`` (the default) the first
+    request is ``server/discover`` with the 2026-07-28 ``_meta``; a server
+    that does not speak that era is asked ``initialize`` instead (C18), and a
+    server that answers ``initialize`` with a 2026-only version list is asked
+    ``server/discover`` (``era = "legacy"`` starts there).  ``era =
+    "modern"`` or ``"legacy"`` never falls back.  The era chosen is kept for
+    the client's life (C18: cache the era) and logged at INFO (``-v``).
+
+    Handshake era: every message is its own POST (C1) that accepts both JSON
+    and SSE (C2); the answer is read by its Content-Type (C3):
+    ``application/json``, ``text/event-stream`` or ``application/x-ndjson``.
+    After ``initialize`` the session id and the negotiated version ride on
+    every request (C9, C12).  A 404 for the session re-initializes once and
     retries once (C10, field notes B-7).  An SSE stream that drops before
     the response is resumed with GET and Last-Event-ID after waiting
     ``retry`` (C5-C7).  A call ends at its deadline, with a cancellation
-    sent (C13, C14).  Knobs are attributes, settable as keywords.
+    sent (C13, C14).  Requests from the server (ping, roots/list,
+    sampling/createMessage, elicitation/create) are answered by the
+    handlers below and POSTed back.
+
+    2026-07-28 era (C17): no session; every request carries ``_meta``
+    (protocolVersion, clientCapabilities, clientInfo) and the headers
+    ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name`` and
+    ``Mcp-Param-*`` (from ``x-mcp-header``; a tool whose annotations cannot
+    be honoured is left out of ``list_tools``).  A result's ``resultType``
+    is ``complete`` when absent; ``input_required`` is answered with the
+    same handlers and the request retried under a new id with
+    ``inputResponses`` and the ``requestState`` echoed (MRTR, SEP-2322); an
+    unknown one is an error.  A stream that breaks is re-issued once under
+    a new id; cancelling closes the stream.
+
+    Handlers for what servers ask (the host supplies them; absent ones are
+    not declared as capabilities, so a server does not ask):
+
+        on_sampling(params, client)     -> CreateMessageResult
+        on_elicitation(params, client)  -> ElicitResult
+        roots                           list of {"uri", "name"}, or a
+                                        callable returning one; default:
+                                        the current directory (file://)
+        on_log(name, params)            notifications/message
+        on_list_changed(name, method)   notifications/*/list_changed
+
+    A handler raises MCPError to refuse (sent to the server as the error).
+    Knobs are attributes, settable as keywords.
     """
 
     timeout = 60.0              # seconds a call may go without progress
@@ -287,31 +356,50 @@ class MCPClient(object):
     connect_timeout = 10.0      # seconds to open a TCP connection
     resume_attempts = 5         # GETs in a row that bring nothing new
     default_retry = 1000        # ms before resuming when no retry: came
-    protocol_version = PROTOCOL_VERSION
+    protocol_version = PROTOCOL_VERSION     # offered in initialize
+    modern_version = MODERN_VERSION         # sent in 2026-07-28 _meta
+    era = "auto"                # "auto", "modern" (2026-07-28), "legacy"
+    max_input_rounds = 10       # input_required rounds before giving up
     user_agent = "mcp-weather-client/" + __version__
 
     def __init__(self, url, name="server", headers=None, token=None,
-                 trace=None, on_log=None, **knobs):
+                 trace=None, on_log=None, on_sampling=None,
+                 on_elicitation=None, roots=None, on_list_changed=None,
+                 **knobs):
         for key, value in knobs.items():
             if not hasattr(MCPClient, key) or key.startswith("_"):
                 raise TypeError("unknown MCPClient setting %r" % key)
             setattr(self, key, value)
+        if self.era not in ("auto", "modern", "legacy"):
+            raise TypeError("era must be auto, modern or legacy, not %r"
+                            % (self.era,))
         self.url, self.name = url, name
         self.headers = dict(headers or {})
         self.token = token
         self.trace = trace          # callable(text), for --trace
         self.on_log = on_log        # callable(name, params) for logs
-        self.pool = ConnectionPool(url, self.connect_timeout)
+        self.on_sampling = on_sampling
+        self.on_elicitation = on_elicitation
+        self.on_list_changed = on_list_changed
+        self.roots = roots
+        self.pool = self.make_pool()
         self.session_id = None
         self.version = None
+        self.modern = False         # the 2026-07-28 era was chosen
+        self.chosen_era = None      # kept after the first connect (C18)
         self.server_info = {}
         self.capabilities = {}
         self.instructions = None
+        self.tool_params = {}       # tool -> [(argument, header, type)]
+        self.refused_tools = {}     # tool -> why its annotations fail
         self.generation = 0         # counts initializations, for C10
         self.connecting = threading.Lock()  # held while a session starts
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         self.inflight = {}          # request id -> Waiter
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
 
     def __repr__(self):
         return "<MCPClient %s %s>" % (self.name, self.url)
@@ -322,35 +410,148 @@ class MCPClient(object):
         return " ".join(str(info[key]) for key in ("name", "version")
                         if info.get(key)) or "an unnamed server"
 
+    def describe_era(self):
+        if self.modern:
+            return "MCP %s (stateless: server/discover)" % self.version
+        return "MCP %s (initialize, session %s)" % (
+            self.version, self.session_id or "none: stateless")
+
+    # -- what this client can do (capabilities) -----------------------------
+
+    def client_capabilities(self):
+        """ ClientCapabilities (4.1): only what a handler exists for. """
+        capabilities = {"roots": {"listChanged": True}}
+        if self.modern:
+            capabilities["roots"] = {}          # 2026-07-28 (4.3)
+        if self.on_sampling is not None:
+            capabilities["sampling"] = {"tools": {}}
+        if self.on_elicitation is not None:
+            capabilities["elicitation"] = {"form": {}, "url": {}}
+        return capabilities
+
     # -- lifecycle ---------------------------------------------------------
 
     def connect(self):
+        """ Reach the server in an era both speak; return what it said
+        about itself (the DiscoverResult or the InitializeResult).
+
+        The first era tried follows ``era`` (and, after a first connect,
+        the era that worked: C18); the other one is tried when the answer
+        shows the server does not speak the first (see ``era_refused``).
+        """
+        first = self.chosen_era or ("legacy" if self.era == "legacy"
+                                    else "modern")
+        order = [first]
+        if self.era == "auto" or (self.era == "legacy" and
+                                  self.chosen_era is None):
+            order.append("legacy" if first == "modern" else "modern")
+        problem = None
+        for era in order:
+            try:
+                if era == "modern":
+                    result = self.discover()
+                else:
+                    result = self.initialize()
+            except (MCPError, TransportError) as error:
+                if not self.era_refused(error) or era == order[-1]:
+                    self.reset_connection()
+                    raise
+                log.info("%s: the server does not speak the %s era (%s); "
+                         "trying %s", self.name,
+                         "2026-07-28" if era == "modern" else "2025",
+                         error, "the 2025 handshake" if era == "modern"
+                         else "2026-07-28")
+                problem = error
+                continue
+            self.chosen_era = era
+            log.info("%s: connected to %s, %s%s", self.name,
+                     self.describe_server(), self.describe_era(),
+                     " after falling back" if problem else "")
+            return result
+        raise problem       # not reached: the last era raises above
+
+    def era_refused(self, error):
+        """ Whether an error to discover or initialize means "not my era"
+        rather than "unreachable" (C15, C18): a JSON-RPC error, or an HTTP
+        4xx other than 401/403 (those are about credentials). """
+        if isinstance(error, MCPError):
+            return True
+        status = error.status
+        return status is not None and 400 <= status < 500 and \
+            status not in (401, 403)
+
+    def reset_connection(self):
+        with self.lock:
+            self.session_id = self.version = None
+            self.modern = False
+
+    def discover(self):
+        """ server/discover (4.3) at ``modern_version``; a -32022 that
+        lists another 2026-era version we speak is retried with it (1.3).
+        """
+        version = self.modern_version
+        for attempt in (1, 2):
+            with self.lock:
+                self.session_id = None
+                self.version, self.modern = version, True
+            try:
+                result = self.exchange("server/discover", None, None, None)
+                break
+            except MCPError as error:
+                supported = supported_versions(error)
+                usable = [v for v in supported if v in MODERN_VERSIONS]
+                if error.code != UNSUPPORTED_VERSION or not usable or \
+                        attempt == 2:
+                    raise
+                version = max(usable)
+                log.info("%s: the server asks for MCP %s; retrying with it",
+                         self.name, version)
+        offered = result.get("supportedVersions")
+        if not isinstance(offered, list):
+            raise MCPError(INVALID_PARAMS, "%s answered server/discover "
+                           "without supportedVersions" % self.name)
+        if version not in offered:
+            usable = [v for v in offered if v in MODERN_VERSIONS]
+            if not usable:
+                raise MCPError(UNSUPPORTED_VERSION, "the server speaks %s"
+                               % ", ".join(map(str, offered)),
+                               {"supported": offered})
+            self.version = max(usable)
+        meta = result.get("_meta") or {}
+        self.server_info = result.get("serverInfo") or \
+            meta.get(META_SERVER_INFO) or {}
+        self.capabilities = result.get("capabilities") or {}
+        self.instructions = result.get("instructions")
+        return result
+
+    def initialize(self):
         """ initialize, then notifications/initialized (lifecycle 4.1).
 
-        Returns the InitializeResult.  The session id comes from the
-        response that carried it (C9); a version this client does not
-        speak ends the connection with a clear error.
+        The session id comes from the response that carried it (C9); a
+        version this client does not speak ends the connection with a clear
+        error.  2024-11-05, which many stdio servers still negotiate, is
+        accepted.
         """
         with self.lock:
             self.session_id = self.version = None
+            self.modern = False
             self.generation += 1
         result = self.exchange("initialize", {
             "protocolVersion": self.protocol_version,
-            "capabilities": {}, "clientInfo": CLIENT_INFO}, None, None)
+            "capabilities": self.client_capabilities(),
+            "clientInfo": CLIENT_INFO}, None, None)
         version = result.get("protocolVersion")
         if version not in SUPPORTED_VERSIONS:
             self.close()
             raise TransportError(
                 "%s speaks MCP %s; this client speaks %s"
-                % (self.name, version, ", ".join(SUPPORTED_VERSIONS)))
+                % (self.name, version, ", ".join(
+                    SUPPORTED_VERSIONS + MODERN_VERSIONS)))
         self.version = version
         self.server_info = result.get("serverInfo") or {}
         self.capabilities = result.get("capabilities") or {}
         self.instructions = result.get("instructions")
         self.notify("notifications/initialized")
-        log.info("%s: connected to %s, MCP %s, session %s", self.name,
-                 self.describe_server(), version,
-                 self.session_id or "(none: stateless)")
         return result
 
     def close(self):
@@ -377,7 +578,7 @@ class MCPClient(object):
                 return
             log.warning("%s: session %s is gone (404); starting a new one",
                         self.name, self.session_id)
-            self.connect()
+            self.initialize()
 
     # -- requests ----------------------------------------------------------
 
@@ -389,35 +590,149 @@ class MCPClient(object):
         ``timeout`` seconds (default ``self.timeout``), never past
         ``max_timeout``.  Raises MCPError for a JSON-RPC error and
         TransportError (or CallTimeout) when no answer can be had.
+
+        In the 2026-07-28 era an ``input_required`` result is answered
+        (``answer_inputs``) and the request sent again, under a new id,
+        with ``inputResponses`` and the server's ``requestState`` echoed
+        unchanged (and none when the server gave none: SEP-2322).
         """
+        self.ensure_connected()
+        first = dict(params or {})
+        params = first
+        for _ in range(self.max_input_rounds + 1):
+            result = self.request_once(method, params, on_progress, timeout)
+            if not self.modern:
+                return result
+            kind = result.get("resultType", "complete")
+            if kind == "complete":
+                return result
+            if kind != "input_required":
+                raise MCPError(INVALID_PARAMS, "%s answered %s with "
+                               "resultType %r, which is not a result this "
+                               "client knows (C17)" % (self.name, method,
+                                                       kind))
+            params = dict(first, inputResponses=self.answer_inputs(
+                result.get("inputRequests")))
+            if "requestState" in result:
+                params["requestState"] = result["requestState"]
+        raise MCPError(INVALID_PARAMS, "%s asked for input %d times in a "
+                       "row for %s; giving up" % (
+                           self.name, self.max_input_rounds, method))
+
+    def ensure_connected(self):
         with self.connecting:   # never send while a session is starting
             if self.version is None:
                 self.connect()
-            generation = self.generation
+
+    def request_once(self, method, params, on_progress, timeout):
+        """ One request; in the handshake era a 404 for the session starts
+        a new one and the request is sent once more (C10); in 2026-07-28 a
+        broken stream is re-issued once under a new id (C17). """
+        generation = self.generation
         try:
             return self.exchange(method, params, on_progress, timeout)
         except SessionExpired:
             self.reinitialize(generation)
+        except StreamBroken as error:
+            log.warning("%s: %s; issuing %s again under a new id",
+                        self.name, error, method)
         return self.exchange(method, params, on_progress, timeout)
 
+    def answer_inputs(self, requests):
+        """ The inputResponses for a 2026-07-28 InputRequiredResult: each
+        input request answered as if the server had sent it (MRTR). """
+        if not isinstance(requests, dict):
+            raise MCPError(INVALID_PARAMS, "%s sent input_required without "
+                           "inputRequests" % self.name)
+        answers = {}
+        for key, wanted in requests.items():
+            wanted = wanted if isinstance(wanted, dict) else {}
+            answers[key] = self.serve_request(wanted.get("method"),
+                                              wanted.get("params") or {})
+        return answers
+
     def list_tools(self):
-        """ Every tool, following nextCursor through the pages. """
-        tools, cursor = [], None
+        """ Every tool, following nextCursor through the pages.  A tool
+        whose ``x-mcp-header`` annotations cannot be honoured is left out
+        (and kept in ``refused_tools``, with why): calling it would send
+        headers the server cannot check (SEP-2243). """
+        tools = []
+        for tool in self.list_all("tools/list", "tools"):
+            name = tool.get("name") if isinstance(tool, dict) else None
+            try:
+                self.tool_params[name] = header_params(tool)
+            except SchemaProblem as problem:
+                self.refused_tools[name] = str(problem)
+                log.warning("%s: tool %r left out: %s", self.name, name,
+                            problem)
+                continue
+            self.refused_tools.pop(name, None)
+            tools.append(tool)
+        return tools
+
+    def list_all(self, method, key):
+        """ Every item of a paginated list (6.4).  A missing nextCursor is
+        the end; in 2026-07-28 an empty string is a cursor like any other.
+        """
+        items, cursor = [], None
         while True:
-            result = self.request("tools/list",
-                                  {"cursor": cursor} if cursor else None)
-            tools.extend(result.get("tools") or [])
+            result = self.request(method, {"cursor": cursor}
+                                  if cursor is not None else None)
+            items.extend(result.get(key) or [])
             cursor = result.get("nextCursor")
-            if not cursor:
-                return tools
+            if cursor is None or (cursor == "" and not self.modern):
+                return items
 
     def call_tool(self, name, arguments=None, on_progress=None,
                   timeout=None):
         """ The CallToolResult: ``content``, maybe ``structuredContent``,
         and ``isError`` when the tool failed (that is not an exception). """
+        self.ensure_connected()
+        if self.modern and name not in self.tool_params and \
+                name not in self.refused_tools:
+            self.list_tools()       # its x-mcp-header annotations (C17)
+        if name in self.refused_tools:
+            raise MCPError(INVALID_PARAMS, "%s: tool %r is refused: %s" % (
+                self.name, name, self.refused_tools[name]))
         return self.request("tools/call", {"name": name,
                                            "arguments": arguments or {}},
                             on_progress, timeout)
+
+    def list_resources(self):
+        return self.list_all("resources/list", "resources")
+
+    def list_resource_templates(self):
+        return self.list_all("resources/templates/list",
+                             "resourceTemplates")
+
+    def read_resource(self, uri):
+        """ The ReadResourceResult: ``contents``, text or base64 blobs. """
+        return self.request("resources/read", {"uri": uri})
+
+    def list_prompts(self):
+        return self.list_all("prompts/list", "prompts")
+
+    def get_prompt(self, name, arguments=None):
+        """ The GetPromptResult: ``messages`` and maybe ``description``. """
+        params = {"name": name}
+        if arguments:
+            params["arguments"] = dict((str(k), str(v))
+                                       for k, v in arguments.items())
+        return self.request("prompts/get", params)
+
+    def complete(self, ref, argument, value, context=None):
+        """ completion/complete (6.5): the suggested values for one
+        argument of a prompt ({"type": "ref/prompt", "name"}) or a resource
+        template ({"type": "ref/resource", "uri"}). """
+        params = {"ref": ref, "argument": {"name": argument,
+                                           "value": value}}
+        if context:
+            params["context"] = {"arguments": context}
+        result = self.request("completion/complete", params)
+        return (result.get("completion") or {}).get("values") or []
+
+    def subscribe(self, uri):
+        return self.request("resources/subscribe", {"uri": uri})
 
     def ping(self):
         return self.request("ping")
@@ -425,7 +740,7 @@ class MCPClient(object):
     def exchange(self, method, params, on_progress, timeout):
         """ One request, one response, whatever the framing. """
         request_id = next(self.ids)
-        params = dict(params or {})
+        params = self.with_meta(params)
         token = None
         if on_progress is not None:
             token = "%s-%d" % (self.name, request_id)
@@ -437,7 +752,7 @@ class MCPClient(object):
         idle = self.timeout if timeout is None else timeout
         deadline = Deadline(idle, max(self.max_timeout, idle))
         waiter = Waiter(self, request_id, method, token, on_progress,
-                        deadline)
+                        deadline, self.modern_headers(message))
         try:
             return waiter.run(message)
         except socket.timeout:
@@ -448,11 +763,47 @@ class MCPClient(object):
             self.cancel(waiter, "interrupted by the user")
             raise
 
+    def with_meta(self, params):
+        """ A copy of params; in 2026-07-28 with the _meta every request
+        carries: version, capabilities, clientInfo (C17, 1.3). """
+        params = dict(params or {})
+        if self.modern:
+            params["_meta"] = dict(params.get("_meta") or {}, **{
+                META_VERSION: self.version,
+                META_CAPABILITIES: self.client_capabilities(),
+                META_CLIENT_INFO: CLIENT_INFO})
+        return params
+
+    def modern_headers(self, message):
+        """ Mcp-Method, Mcp-Name and Mcp-Param-* for a 2026-07-28 request
+        (C17, S58-S60): what a proxy routes on without reading the body. """
+        if not self.modern:
+            return {}
+        method, params = message["method"], message.get("params") or {}
+        headers = {"Mcp-Method": header_value(method)}
+        if method in ("tools/call", "prompts/get", "resources/read"):
+            name = params.get("uri" if method == "resources/read"
+                              else "name")
+            headers["Mcp-Name"] = header_value(name)
+        if method == "tools/call":
+            arguments = params.get("arguments") or {}
+            for argument, header, _ in self.tool_params.get(
+                    params.get("name"), ()):
+                value = arguments.get(argument)
+                if value is not None:       # null or absent: no header
+                    headers["Mcp-Param-" + header] = header_value(value)
+        return headers
+
     def cancel(self, waiter, reason):
         """ Tell the server to stop a request (C13); the waiter stops
-        reading.  initialize is never cancelled (lifecycle 4.1). """
+        reading.  initialize is never cancelled (lifecycle 4.1).  In
+        2026-07-28 closing the stream is the cancellation (C17). """
         waiter.cancelled = True
         if waiter.method == "initialize":
+            return
+        if self.modern:
+            if waiter.channel is not None:
+                waiter.channel.shutdown()
             return
         request_id = waiter.request_id
         try:
@@ -462,6 +813,74 @@ class MCPClient(object):
         except (TransportError, OSError, http.client.HTTPException) as error:
             log.debug("%s: could not send the cancellation: %s",
                       self.name, error)
+
+    # -- requests from the server (and 2026-07-28 input requests) ----------
+
+    def serve_request(self, method, params):
+        """ The result for a request the server sent (or, in 2026-07-28,
+        listed in inputRequests): ping (4.2), roots/list,
+        sampling/createMessage, elicitation/create.  Raises MCPError to
+        refuse; what this client did not declare is -32601. """
+        if method == "ping":
+            return {}
+        if method == "roots/list":
+            return {"roots": self.list_roots()}
+        handler = {"sampling/createMessage": self.on_sampling,
+                   "elicitation/create": self.on_elicitation}.get(method)
+        if handler is None:
+            raise MCPError(METHOD_NOT_FOUND, "Method not found: %s"
+                           % (method,))
+        result = handler(params, self)
+        if not isinstance(result, dict):
+            raise MCPError(-32603, "the %s handler gave no result" % method)
+        return result
+
+    def list_roots(self):
+        """ roots: the configured list, or the current directory. """
+        roots = self.roots() if callable(self.roots) else self.roots
+        if roots is None:
+            roots = [directory_root(os.getcwd())]
+        return [dict(root) for root in roots]
+
+    def roots_changed(self):
+        """ notifications/roots/list_changed, after ``roots`` changed. """
+        if self.version is not None and not self.modern:
+            self.notify("notifications/roots/list_changed")
+
+    def reply_to(self, message):
+        """ The JSON-RPC response to a request from the server. """
+        try:
+            result = self.serve_request(message.get("method"),
+                                        message.get("params") or {})
+        except MCPError as error:
+            body = {"code": error.code, "message": error.message}
+            if error.data is not None:
+                body["data"] = error.data
+            return {"jsonrpc": "2.0", "id": message["id"], "error": body}
+        except Exception as error:      # a handler's bug is the server's no
+            log.warning("%s: answering %s failed: %s", self.name,
+                        message.get("method"), error, exc_info=True)
+            return {"jsonrpc": "2.0", "id": message["id"], "error": {
+                "code": -32603, "message": "Internal error: %s" % error}}
+        return {"jsonrpc": "2.0", "id": message["id"], "result": result}
+
+    def notification(self, message):
+        """ A notification from the server, outside any request's own
+        (progress goes to its waiter): logs and list changes. """
+        method, params = message.get("method"), message.get("params") or {}
+        if method == "notifications/message":
+            if self.on_log:
+                self.on_log(self.name, params)
+            else:
+                log.info("%s: [%s] %s", self.name,
+                         params.get("level", "info"), params.get("data"))
+        elif method.endswith("/list_changed"):
+            if method == "notifications/tools/list_changed":
+                self.tool_params.clear()
+                self.refused_tools.clear()
+            log.info("%s: %s", self.name, method)
+            if self.on_list_changed:
+                self.on_list_changed(self.name, method)
 
     def cancel_all(self, reason="cancelled"):
         """ Cancel every call in flight (Ctrl-C in chat): each gets a
@@ -497,10 +916,10 @@ class MCPClient(object):
                         "User-Agent": self.user_agent})
         if self.token:
             headers["Authorization"] = "Bearer " + self.token     # C16
-        if session:
+        if session and not self.modern:
             headers["Mcp-Session-Id"] = session                   # C9
         if self.version:
-            headers["MCP-Protocol-Version"] = self.version        # C12
+            headers["MCP-Protocol-Version"] = self.version        # C12, C17
         headers.update(extra or {})
         return headers
 
@@ -556,12 +975,15 @@ class MCPClient(object):
         text = error.get("message", "") if error else \
             " ".join(body.decode("utf-8", "replace").split())[:200]
         if status in (401, 403):
-            return TransportError(self.auth_problem(response, text))
-        if error:
-            return MCPError(error["code"], text, error.get("data"))
-        return TransportError("%s answered HTTP %d %s%s"
-                              % (self.name, status, response.reason,
-                                 ": " + text if text else ""))
+            problem = TransportError(self.auth_problem(response, text))
+        elif error:
+            problem = MCPError(error["code"], text, error.get("data"))
+        else:
+            problem = TransportError("%s answered HTTP %d %s%s"
+                                     % (self.name, status, response.reason,
+                                        ": " + text if text else ""))
+        problem.status = status
+        return problem
 
     def auth_problem(self, response, reason):
         """ 401/403, with the server's WWW-Authenticate challenge (C16). """
@@ -614,10 +1036,11 @@ class Waiter(object):
     """
 
     def __init__(self, client, request_id, method, token, on_progress,
-                 deadline):
+                 deadline, extra=None):
         self.client, self.request_id, self.method = client, request_id, method
         self.token, self.on_progress = token, on_progress
         self.deadline = deadline
+        self.extra = extra          # 2026-07-28 headers (C17)
         self.channel = None
         self.cancelled = False
 
@@ -627,7 +1050,8 @@ class Waiter(object):
             client.inflight[self.request_id] = self
         try:
             session = client.session_id
-            self.channel = client.open("POST", message, self.deadline)
+            self.channel = client.open("POST", message, self.deadline,
+                                       extra=self.extra)
             return self.result(self.read(self.channel, session))
         except KeyboardInterrupt:
             # Ctrl-C mid-read: nobody will read the rest of this answer.
@@ -712,6 +1136,10 @@ class Waiter(object):
             if answer is not None:
                 return answer
             failures = 0 if reader.last_id != seen else failures + 1
+            if self.client.modern:
+                raise StreamBroken("%s: the stream of %s ended before its "
+                                   "response" % (self.client.name,
+                                                 self.method))
             if reader.last_id is None:
                 raise TransportError("%s: the stream ended before the "
                                      "response, with no event id to resume "
@@ -794,8 +1222,8 @@ class Waiter(object):
             self.answer_server_request(message)
         elif method == "notifications/progress":
             self.progress(message.get("params") or {})
-        elif method == "notifications/message":
-            self.server_log(message.get("params") or {})
+        else:
+            self.client.notification(message)
         return None
 
     def progress(self, params):
@@ -806,26 +1234,24 @@ class Waiter(object):
         self.on_progress(params.get("progress"), params.get("total"),
                          params.get("message"))
 
-    def server_log(self, params):
-        if self.client.on_log:
-            self.client.on_log(self.client.name, params)
-        else:
-            log.info("%s: [%s] %s", self.client.name,
-                     params.get("level", "info"), params.get("data"))
-
     def answer_server_request(self, message):
-        """ Answer ping (4.2), and refuse what this client did not
-        declare in its capabilities (sampling, elicitation, roots). """
-        if message["method"] == "ping":
-            reply = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
-        else:
-            reply = {"jsonrpc": "2.0", "id": message["id"], "error": {
-                "code": -32601,
-                "message": "Method not found: %s" % message["method"]}}
+        """ Answer the server's request (ping 4.2, roots, sampling,
+        elicitation: MCPClient.serve_request) with a POST (S23, C4).  The
+        time a person takes to answer does not count against the call's
+        deadline.  2026-07-28 has no such requests and clients never send
+        responses (C17): one that comes anyway is only logged. """
+        client = self.client
+        if client.modern:
+            log.warning("%s: ignoring a %s request: 2026-07-28 servers ask "
+                        "through input_required", client.name,
+                        message.get("method"))
+            return
+        reply = client.reply_to(message)
+        self.deadline.progressed()
         try:
-            self.client.post_no_answer(reply, timeout=10.0)
+            client.post_no_answer(reply, timeout=10.0)
         except (TransportError, OSError, http.client.HTTPException) as error:
-            log.warning("%s: could not answer %s: %s", self.client.name,
+            log.warning("%s: could not answer %s: %s", client.name,
                         message["method"], error)
 
     def result(self, answer):
@@ -861,6 +1287,69 @@ def parse_message(text):
 def as_messages(value):
     """ A message or a batch (2025-03-26) as a list of messages. """
     return value if isinstance(value, list) else [value]
+
+
+def supported_versions(error):
+    """ The ``supported`` list of an UnsupportedProtocolVersion error
+    (-32022, 1.3), or of any error that names one; [] otherwise. """
+    data = getattr(error, "data", None)
+    supported = data.get("supported") if isinstance(data, dict) else None
+    return [v for v in supported if isinstance(v, str)] \
+        if isinstance(supported, list) else []
+
+
+def header_value(value):
+    """ A value for Mcp-Name or Mcp-Param-* (SEP-2243): booleans as
+    true/false, numbers as JSON writes them, text as itself when it is
+    visible ASCII without surrounding spaces, else ``=?base64?...?=``. """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if text == text.strip() and all(" " <= c <= "~" for c in text):
+        return text
+    return "=?base64?%s?=" % base64.b64encode(
+        text.encode("utf-8")).decode("ascii")
+
+
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")    # RFC 9110
+
+
+def header_params(tool):
+    """ [(argument, header name, type)] for a tool's ``x-mcp-header``
+    annotations (SEP-2243).  Raises SchemaProblem when they cannot be
+    honoured: an empty name, one that is not an HTTP token, a duplicate
+    (names compare without case), or a parameter that is not a string,
+    integer or boolean. """
+    schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+    properties = schema.get("properties") if isinstance(schema, dict) \
+        else None
+    found, seen = [], set()
+    for argument, part in sorted((properties or {}).items()):
+        if not isinstance(part, dict) or "x-mcp-header" not in part:
+            continue
+        header = part["x-mcp-header"]
+        if not isinstance(header, str) or not header:
+            raise SchemaProblem("x-mcp-header of %r is empty" % argument)
+        if not HEADER_TOKEN.match(header):
+            raise SchemaProblem("x-mcp-header %r of %r is not a header name"
+                                % (header, argument))
+        if header.lower() in seen:
+            raise SchemaProblem("x-mcp-header %r appears twice" % header)
+        kind = part.get("type")
+        if kind not in ("string", "integer", "boolean"):
+            raise SchemaProblem("x-mcp-header %r is on a %s parameter; only "
+                                "strings, integers and booleans can be "
+                                "headers" % (header, kind))
+        seen.add(header.lower())
+        found.append((argument, header, kind))
+    return found
+
+
+def directory_root(path):
+    """ A Root for a local directory: a file:// URI and its name. """
+    path = os.path.abspath(path)
+    uri = "file://" + urllib.parse.quote(path.replace(os.sep, "/"))
+    return {"uri": uri, "name": os.path.basename(path) or path}
 
 
 # ==========================================================================

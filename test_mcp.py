@@ -5494,6 +5494,14 @@ class _ClientTestCase(unittest.TestCase):
         self.chat_api.reset()
         del self.weather.recorded[:]
         self.sleeps = []
+        # These tests are about the 2025 handshake era (sessions, DELETE,
+        # resumption, cancellation by notification).  Since issue 16 the
+        # client tries 2026-07-28 first, which mcp_weather also speaks, so
+        # they pin the era; tests/test_client_eras.py covers the choice.
+        era = unittest.mock.patch.object(mcp_client.MCPClient, "era",
+                                         "legacy")
+        era.start()
+        self.addCleanup(era.stop)
 
     def serve(self, **settings):
         server = _WeatherServer(self.upstream, **settings)
