@@ -36,6 +36,7 @@ __version__ = "1.0.0"
 
 import argparse
 import base64
+import collections
 import copy
 import hashlib
 import http.client
@@ -43,9 +44,12 @@ import itertools
 import json
 import logging
 import os
+import queue
 import re
 import select
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -367,7 +371,7 @@ class MCPClient(object):
                  on_elicitation=None, roots=None, on_list_changed=None,
                  **knobs):
         for key, value in knobs.items():
-            if not hasattr(MCPClient, key) or key.startswith("_"):
+            if not hasattr(type(self), key) or key.startswith("_"):
                 raise TypeError("unknown MCPClient setting %r" % key)
             setattr(self, key, value)
         if self.era not in ("auto", "modern", "legacy"):
@@ -445,7 +449,7 @@ class MCPClient(object):
         if self.era == "auto" or (self.era == "legacy" and
                                   self.chosen_era is None):
             order.append("legacy" if first == "modern" else "modern")
-        problem = None
+        problems = {}
         for era in order:
             try:
                 if era == "modern":
@@ -453,22 +457,23 @@ class MCPClient(object):
                 else:
                     result = self.initialize()
             except (MCPError, TransportError) as error:
+                self.reset_connection()
                 if not self.era_refused(error) or era == order[-1]:
-                    self.reset_connection()
-                    raise
+                    # The handshake's error says more: it is what the
+                    # server says to the requests it has known longest.
+                    raise problems.get("legacy", error)
                 log.info("%s: the server does not speak the %s era (%s); "
                          "trying %s", self.name,
                          "2026-07-28" if era == "modern" else "2025",
                          error, "the 2025 handshake" if era == "modern"
                          else "2026-07-28")
-                problem = error
+                problems[era] = error
                 continue
             self.chosen_era = era
             log.info("%s: connected to %s, %s%s", self.name,
                      self.describe_server(), self.describe_era(),
-                     " after falling back" if problem else "")
+                     " after falling back" if problems else "")
             return result
-        raise problem       # not reached: the last era raises above
 
     def era_refused(self, error):
         """ Whether an error to discover or initialize means "not my era"
@@ -1255,16 +1260,21 @@ class Waiter(object):
                         message["method"], error)
 
     def result(self, answer):
-        if "error" in answer:
-            error = answer["error"] if isinstance(answer["error"], dict) \
-                else {"message": str(answer["error"])}
-            raise MCPError(error.get("code"), error.get("message", ""),
-                           error.get("data"))
-        result = answer.get("result")
-        return result if isinstance(result, dict) else {}
+        return response_result(answer)
 
     def trace_line(self, line):
         self.client.show("< " + line if line else "<")
+
+
+def response_result(answer):
+    """ The result of a JSON-RPC response, or its error raised. """
+    if "error" in answer:
+        error = answer["error"] if isinstance(answer["error"], dict) \
+            else {"message": str(answer["error"])}
+        raise MCPError(error.get("code"), error.get("message", ""),
+                       error.get("data"))
+    result = answer.get("result")
+    return result if isinstance(result, dict) else {}
 
 
 def json_rpc_error(body):
@@ -1350,6 +1360,384 @@ def directory_root(path):
     path = os.path.abspath(path)
     uri = "file://" + urllib.parse.quote(path.replace(os.sep, "/"))
     return {"uri": uri, "name": os.path.basename(path) or path}
+
+
+# ==========================================================================
+# StdioClient: a server this client starts as a child process
+# ==========================================================================
+
+# What a child inherits from our environment: enough to find programs and
+# the home directory, and the locale; never the rest, which holds the LLM's
+# key and tokens of other servers (issue 16).  The TypeScript SDK keeps the
+# same short list; its entry's "env" adds the rest.
+SAFE_ENVIRONMENT = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE",
+    "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
+    # Windows
+    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA", "PROCESSOR_ARCHITECTURE",
+    "PROGRAMFILES", "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "TMP", "USERNAME",
+    "USERPROFILE", "PATHEXT", "COMSPEC", "WINDIR")
+
+
+def child_environment(extra=None, environ=None):
+    """ The environment of a stdio child: SAFE_ENVIRONMENT from ours (no
+    exported shell functions), then the entry's own ``env``. """
+    environ = os.environ if environ is None else environ
+    environment = dict((key, environ[key]) for key in SAFE_ENVIRONMENT
+                       if key in environ and
+                       not environ[key].startswith("()"))
+    environment.update((str(k), str(v)) for k, v in (extra or {}).items())
+    return environment
+
+
+class StdioWaiter(object):
+    """ Waits for the response to one request sent to a child: the reader
+    thread hands it over (``put``), or the child's end (``fail``). """
+
+    channel = None          # MCPClient.cancel_all looks for one
+
+    def __init__(self, request_id, method, token, on_progress, deadline):
+        self.request_id, self.method = request_id, method
+        self.token, self.on_progress = token, on_progress
+        self.deadline = deadline
+        self.cancelled = False
+        self.answers = queue.Queue()
+
+    def put(self, message):
+        self.answers.put(message)
+
+    def fail(self, error):
+        self.answers.put(error)
+
+    def wait(self):
+        """ The response; socket.timeout at the deadline, which progress
+        notifications push back (C14). """
+        while True:
+            left = self.deadline.left()
+            if left <= 0:
+                raise socket.timeout("deadline passed")
+            try:
+                answer = self.answers.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+
+class StdioClient(MCPClient):
+    """ A client of one MCP server started as a child process (stdio).
+
+    The protocol session is MCPClient's; only the transport differs: each
+    message is one line of JSON on the child's stdin, and a reader thread
+    takes the lines of its stdout, handing responses to their waiters,
+    requests from the server to the handlers (in a thread of their own, as
+    a person may take a while) and notifications to the log.
+
+    What stdio servers do in the wild (field notes E-1 to E-4): the child
+    gets a small safe environment plus its entry's ``env`` (never the LLM
+    key); its stderr goes to our log; a stdout line that is not JSON is
+    logged and skipped; a child that exits fails the calls in flight with
+    one line and is started again on the next use; a command that does not
+    exist is an error for this server only.  ``close()`` follows the spec's
+    stdio shutdown: close stdin, wait ``shutdown_wait``, SIGTERM, wait,
+    SIGKILL; the child runs in its own process group, which is ended too,
+    so a server started through a wrapper (npx, uvx, a shell script) does
+    not outlive us as a grandchild.
+
+    The handshake comes first here (``era = "legacy"``, falling back to
+    2026-07-28): nearly every published stdio server speaks it, and some
+    never answer a request that comes before initialize.
+    """
+
+    era = "legacy"
+    shutdown_wait = 2.0         # seconds after closing stdin, and SIGTERM
+
+    def __init__(self, command, args=(), env=None, cwd=None, name="server",
+                 environ=None, **options):
+        self.command, self.args = command, list(args or ())
+        self.env, self.cwd = dict(env or {}), cwd
+        self.environ = environ
+        self.process = None
+        self.writing = threading.Lock()
+        self.stderr_tail = collections.deque(maxlen=5)
+        MCPClient.__init__(self, None, name, **options)
+        self.url = "stdio: " + " ".join([command] + self.args)
+
+    def make_pool(self):
+        return None
+
+    def __repr__(self):
+        return "<StdioClient %s %s>" % (self.name, self.url)
+
+    def describe_era(self):
+        return MCPClient.describe_era(self).replace(
+            ", session none: stateless", ", stdio")
+
+    # -- the child ------------------------------------------------------------
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def start(self):
+        """ Start the child, with its stdio as the transport. """
+        argv = [self.command] + self.args
+        log.info("%s: starting %s", self.name, " ".join(argv))
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=0,
+                env=child_environment(self.env, self.environ),
+                start_new_session=(os.name == "posix"))
+        except OSError as error:
+            raise TransportError("%s: cannot start %r: %s" % (
+                self.name, self.command, error.strerror or error))
+        self.process = process
+        self.stderr_tail.clear()
+        for target in (self.read_stdout, self.read_stderr):
+            threading.Thread(target=target, args=(process,), daemon=True,
+                             name="%s-%s" % (self.name, target.__name__)
+                             ).start()
+
+    def connect(self):
+        with self.lock:
+            if not self.running():
+                self.session_id = self.version = None
+                self.start()
+        return MCPClient.connect(self)
+
+    def ensure_connected(self):
+        with self.connecting:
+            if self.version is None or not self.running():
+                self.connect()
+
+    def close(self):
+        """ The stdio shutdown (lifecycle): close stdin, wait, SIGTERM,
+        wait, SIGKILL, for the child and its process group. """
+        with self.lock:
+            process, self.process = self.process, None
+            self.version = None
+        if process is not None:
+            stop_child(process, self.shutdown_wait)
+
+    def read_stdout(self, process):
+        """ The reader thread: one JSON-RPC message per line (E-4: a line
+        that is not JSON is logged and skipped). """
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            self.show("< " + line)
+            try:
+                messages = as_messages(json.loads(line))
+            except ValueError:
+                log.warning("%s: skipped a line on stdout that is not "
+                            "JSON-RPC: %s", self.name, line[:200])
+                continue
+            for message in messages:
+                if isinstance(message, dict):
+                    self.dispatch(message)
+        self.child_gone(process)
+        process.stdout.close()
+
+    def read_stderr(self, process):
+        """ The child's stderr goes to our log, never into the protocol. """
+        for raw in iter(process.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self.stderr_tail.append(line)
+                log.info("%s: stderr: %s", self.name, line)
+        process.stderr.close()
+
+    def child_gone(self, process):
+        """ stdout ended: the child exited (or closed it).  The calls in
+        flight fail with one line; the next use starts it again. """
+        try:
+            status = process.wait(timeout=self.shutdown_wait)
+        except subprocess.TimeoutExpired:
+            status = None
+        with self.lock:
+            mine = self.process is process
+            if mine:
+                self.version = None
+            waiters = list(self.inflight.values()) if mine else []
+        if not mine:
+            return      # close() ended it
+        with self.writing:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+        reason = "%s: the server exited%s%s" % (
+            self.name, "" if status is None else " (status %s)" % status,
+            "; its last words: %s" % self.stderr_tail[-1]
+            if self.stderr_tail else "")
+        log.warning("%s; it starts again on the next use", reason)
+        for waiter in waiters:
+            waiter.fail(TransportError(reason))
+
+    def dispatch(self, message):
+        method = message.get("method")
+        if method is None:
+            with self.lock:
+                waiter = self.inflight.get(message.get("id"))
+            if waiter is not None:
+                waiter.put(message)
+            else:
+                log.debug("%s: ignoring a response to %r", self.name,
+                          message.get("id"))
+        elif "id" in message:
+            threading.Thread(target=self.answer, args=(message,),
+                             daemon=True).start()
+        elif method == "notifications/progress":
+            self.progress(message.get("params") or {})
+        else:
+            self.notification(message)
+
+    def answer(self, message):
+        if self.modern:
+            log.warning("%s: ignoring a %s request: 2026-07-28 servers ask "
+                        "through input_required", self.name,
+                        message.get("method"))
+            return
+        with self.lock:
+            waiters = list(self.inflight.values())
+        for waiter in waiters:      # a person's time is not the call's
+            waiter.deadline.progressed()
+        try:
+            self.send(self.reply_to(message))
+        except TransportError as error:
+            log.warning("%s: could not answer %s: %s", self.name,
+                        message.get("method"), error)
+
+    def progress(self, params):
+        with self.lock:
+            waiters = [w for w in self.inflight.values()
+                       if w.token is not None and
+                       w.token == params.get("progressToken")]
+        for waiter in waiters:
+            waiter.deadline.progressed()
+            waiter.on_progress(params.get("progress"), params.get("total"),
+                               params.get("message"))
+
+    # -- the transport ---------------------------------------------------------
+
+    def send(self, message):
+        """ One line on the child's stdin (E-3: a broken pipe ends this
+        server, in one line). """
+        text = json.dumps(message, ensure_ascii=False)
+        self.show("> " + text)
+        with self.writing:
+            process = self.process
+            if process is None:
+                raise TransportError("%s: the server is not running"
+                                     % self.name)
+            try:
+                process.stdin.write((text + "\n").encode("utf-8"))
+                process.stdin.flush()
+            except (OSError, ValueError):
+                raise TransportError("%s: the server's stdin is closed (it "
+                                     "exited)" % self.name)
+
+    def exchange(self, method, params, on_progress, timeout):
+        request_id = next(self.ids)
+        params = self.with_meta(params)
+        token = None
+        if on_progress is not None:
+            token = "%s-%d" % (self.name, request_id)
+            params["_meta"] = dict(params.get("_meta") or {},
+                                   progressToken=token)
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params:
+            message["params"] = params
+        idle = self.timeout if timeout is None else timeout
+        waiter = StdioWaiter(request_id, method, token, on_progress,
+                             Deadline(idle, max(self.max_timeout, idle)))
+        with self.lock:
+            self.inflight[request_id] = waiter
+        try:
+            self.send(message)
+            return response_result(waiter.wait())
+        except socket.timeout:
+            self.cancel(waiter, "timed out")
+            raise CallTimeout("%s: no answer to %s within %g s"
+                              % (self.name, method, idle))
+        except KeyboardInterrupt:
+            self.cancel(waiter, "interrupted by the user")
+            raise
+        finally:
+            with self.lock:
+                self.inflight.pop(request_id, None)
+
+    def cancel(self, waiter, reason):
+        """ notifications/cancelled (C13; over stdio in both eras: there
+        is no stream to close), and the waiter stops at once. """
+        waiter.cancelled = True
+        waiter.fail(CallCancelled("%s: %s cancelled" % (self.name,
+                                                        waiter.method)))
+        if waiter.method == "initialize":
+            return
+        try:
+            self.notify("notifications/cancelled", {
+                "requestId": waiter.request_id, "reason": reason})
+        except TransportError as error:
+            log.debug("%s: could not send the cancellation: %s",
+                      self.name, error)
+
+    def post_no_answer(self, message, timeout=None):
+        self.send(message)
+
+
+def stop_child(process, wait):
+    """ End a stdio child: close its stdin and give it ``wait`` seconds,
+    then SIGTERM, then SIGKILL; then the same for what is left of its
+    process group (a wrapper's grandchildren, E-2). """
+    try:
+        process.stdin.close()
+    except OSError:
+        pass
+    for step in (None, signal.SIGTERM, getattr(signal, "SIGKILL", None)):
+        if step is not None:
+            signal_child(process, step)
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if os.name == "posix":
+        end_group(process.pid, wait)
+    for stream in (process.stdout, process.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+
+
+def signal_child(process, number):
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, number)
+        else:
+            process.terminate() if number == signal.SIGTERM else \
+                process.kill()
+    except OSError:
+        pass        # already gone
+
+
+def end_group(group, wait):
+    """ SIGTERM what is left in a process group, then SIGKILL. """
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, number)
+        except OSError:
+            return          # nobody left
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except OSError:
+                return
+            time.sleep(0.02)
 
 
 # ==========================================================================
@@ -1767,17 +2155,47 @@ def load_config(path, environ=None):
     servers = data.get("mcpServers") or {}
     if not isinstance(servers, dict):
         raise ConfigError("%s: mcpServers must map names to servers" % path)
-    return {"llm": settings, "servers": {
-        name: server_settings(name, entry, environ)
-        for name, entry in servers.items()}}
+    roots = data.get("roots")
+    servers = dict((name, server_settings(name, entry, environ))
+                   for name, entry in servers.items())
+    for entry in servers.values():
+        if entry["roots"] is None:
+            entry["roots"] = roots
+    return {"llm": settings, "servers": servers, "roots": roots,
+            "environ": environ}
+
+
+POLICIES = ("ask", "allow", "deny")
 
 
 def server_settings(name, entry, environ):
+    """ One mcpServers entry, in the conventions of Claude Desktop's file
+    (an existing one can be pasted in): ``command``, ``args``, ``env`` and
+    ``cwd`` start a stdio child; ``url`` (or ``endpoint``) and ``headers``
+    reach an HTTP server.  ``type`` ("stdio", "http", "streamable-http",
+    "sse"), as VS Code and Cursor write it, is accepted.  Our own keys:
+    ``token_env``, ``timeout``, ``max_timeout``, ``era``, ``sampling`` and
+    ``elicitation`` ("ask", "allow" or "deny"; default "ask") and
+    ``roots`` (a list of paths or file:// URIs). """
     if not isinstance(entry, dict):
-        raise ConfigError("server %r: expected an object with a url" % name)
+        raise ConfigError("server %r: expected an object with a url or a "
+                          "command" % name)
     url = entry.get("url") or entry.get("endpoint")
-    if not url:
-        raise ConfigError("server %r has no \"url\"" % name)
+    command = entry.get("command")
+    if entry.get("type") == "stdio" and not command:
+        raise ConfigError("server %r has type stdio but no \"command\""
+                          % name)
+    if not url and not command:
+        raise ConfigError("server %r has neither \"command\" nor \"url\""
+                          % name)
+    settings = {"name": name, "url": None, "command": None,
+                "knobs": server_knobs(name, entry),
+                "sampling": policy(name, entry, "sampling"),
+                "elicitation": policy(name, entry, "elicitation"),
+                "roots": entry.get("roots")}
+    if command:
+        settings.update(stdio_settings(name, entry, command, environ))
+        return settings
     if not is_http_url(url):
         raise ConfigError("server %r: url %r is not http://HOST[:PORT]/PATH"
                           " or https://..." % (name, url))
@@ -1791,9 +2209,47 @@ def server_settings(name, entry, environ):
         if not token:
             raise ConfigError("server %r needs a token: set %s"
                               % (name, entry["token_env"]))
-    knobs = {key: float(entry[key]) for key in ("timeout", "max_timeout")
-             if key in entry}
-    return {"url": url, "headers": headers, "token": token, "knobs": knobs}
+    settings.update(url=url, headers=headers, token=token)
+    return settings
+
+
+def stdio_settings(name, entry, command, environ):
+    args = entry.get("args") or []
+    env = entry.get("env") or {}
+    if not isinstance(command, str) or not isinstance(args, list) or \
+            not isinstance(env, dict):
+        raise ConfigError("server %r: command must be a string, args a list "
+                          "and env an object" % name)
+    return {"command": command, "args": [str(a) for a in args],
+            "env": dict((str(k), expand(str(v), environ, "server %r env %s"
+                                        % (name, k)))
+                        for k, v in env.items()),
+            "cwd": entry.get("cwd"), "headers": {}, "token": None}
+
+
+def server_knobs(name, entry):
+    knobs = {}
+    try:
+        for key in ("timeout", "max_timeout"):
+            if key in entry:
+                knobs[key] = float(entry[key])
+    except (TypeError, ValueError):
+        raise ConfigError("server %r: %s must be a number of seconds"
+                          % (name, key))
+    if "era" in entry:
+        if entry["era"] not in ("auto", "modern", "legacy"):
+            raise ConfigError("server %r: era must be auto, modern or legacy"
+                              % name)
+        knobs["era"] = entry["era"]
+    return knobs
+
+
+def policy(name, entry, key):
+    value = entry.get(key, "ask")
+    if value not in POLICIES:
+        raise ConfigError("server %r: %s must be one of %s, not %r" % (
+            name, key, ", ".join(POLICIES), value))
+    return value
 
 
 def is_http_url(url):
@@ -1837,13 +2293,44 @@ def make_model(settings, environ=None, trace=None, on_notice=None):
                           timeout=float(settings.get("timeout") or 120.0))
 
 
-def make_servers(config, only=None, trace=None):
+def make_client(entry, trace=None, host=None, environ=None):
+    """ The client one server entry describes: a StdioClient for a
+    command, an MCPClient for a URL; ``host`` (a Host) answers what the
+    server asks: sampling, elicitation, roots. """
+    options = dict(entry["knobs"], trace=trace)
+    if host is not None:
+        options.update(host.handlers(entry))
+    elif entry.get("roots") is not None:
+        options["roots"] = config_roots(entry["roots"])
+    if entry.get("command"):
+        return StdioClient(entry["command"], entry["args"], entry["env"],
+                           entry["cwd"], entry["name"], environ=environ,
+                           **options)
+    return MCPClient(entry["url"], entry["name"], entry["headers"],
+                     entry["token"], **options)
+
+
+def config_roots(roots):
+    """ "roots" from config.json: paths or URIs, as Roots (file://). """
+    found = []
+    for root in roots or []:
+        if isinstance(root, dict) and root.get("uri"):
+            found.append({"uri": root["uri"],
+                          "name": root.get("name") or root["uri"]})
+        elif isinstance(root, str) and "://" in root:
+            found.append({"uri": root, "name": root.rstrip("/").rsplit(
+                "/", 1)[-1] or root})
+        elif isinstance(root, str):
+            found.append(directory_root(os.path.expanduser(root)))
+    return found
+
+
+def make_servers(config, only=None, trace=None, host=None, environ=None):
     clients = {}
+    environ = config.get("environ") if environ is None else environ
     for name, entry in config["servers"].items():
         if only is None or name == only:
-            clients[name] = MCPClient(entry["url"], name, entry["headers"],
-                                      entry["token"], trace=trace,
-                                      **entry["knobs"])
+            clients[name] = make_client(entry, trace, host, environ)
     return MultiServerClient(clients)
 
 
@@ -1981,9 +2468,8 @@ def run_call(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    entry = config["servers"][args.server]
-    client = MCPClient(entry["url"], args.server, entry["headers"],
-                       entry["token"], trace=trace, **entry["knobs"])
+    client = make_client(config["servers"][args.server], trace,
+                         environ=config.get("environ"))
     try:
         client.connect()
         arguments = call_arguments(args, client)
