@@ -2110,6 +2110,409 @@ class ProgressLine(object):
 
 
 # ==========================================================================
+# Host: what servers ask of the person and of the model
+# ==========================================================================
+
+class Host(object):
+    """ Answers the requests servers send (or list in 2026-07-28
+    inputRequests), the way a person using Claude Desktop expects:
+
+    ``sampling/createMessage``: the configured model answers, through
+    llm.py, once the person approved it at the terminal (policy ``ask``),
+    or at once (``allow``); ``deny`` does not offer sampling at all.
+    Tools in the request (2025-11-25) go to the model, and its tool calls
+    come back as ``tool_use`` content.
+
+    ``elicitation/create``: form mode asks field by field, validated
+    against the requested schema, with its defaults (SEP-1034) and enums
+    (SEP-1330); a wrong answer is explained and asked again, never sent.
+    URL mode shows the URL and, if the person agrees, opens it
+    (``webbrowser``).  Same policies.
+
+    Where no person is at a terminal (stdin is not a tty), ``ask`` declines
+    with an error that says so and names the setting to change.
+    ``roots``: the entry's list, else the top-level one, else the current
+    directory.  Log messages from servers are shown on ``err`` when
+    ``show_logs`` (the chat), and logged (``-v``) otherwise.
+    """
+
+    def __init__(self, terminal, make_model=None, interactive=None,
+                 show_logs=False, open_url=None):
+        self.terminal = terminal
+        self.make_model = make_model    # () -> llm.ChatClient, on first use
+        self.model = None
+        if interactive is None:
+            interactive = getattr(terminal.stdin, "isatty", lambda: False)()
+        self.interactive = interactive
+        self.show_logs = show_logs
+        self.open_url = open_url or open_in_browser
+        self.asking = threading.Lock()  # one question at a time
+
+    def handlers(self, entry):
+        """ MCPClient keywords for one server entry. """
+        name = entry["name"]
+        options = {"on_log": self.server_log}
+        if entry.get("roots") is not None:
+            options["roots"] = config_roots(entry["roots"])
+        if entry.get("sampling", "ask") != "deny":
+            options["on_sampling"] = lambda params, client: self.sample(
+                name, entry.get("sampling", "ask"), params)
+        if entry.get("elicitation", "ask") != "deny":
+            options["on_elicitation"] = lambda params, client: self.elicit(
+                name, entry.get("elicitation", "ask"), params)
+        return options
+
+    # -- the person ------------------------------------------------------------
+
+    def say(self, text):
+        self.terminal.err.write(text + "\n")
+        self.terminal.err.flush()
+
+    def ask(self, prompt):
+        """ One line from the person (None at the end of input). """
+        self.terminal.err.write(prompt)
+        self.terminal.err.flush()
+        line = self.terminal.stdin.readline()
+        return None if not line else line.rstrip("\r\n")
+
+    def yes(self, prompt):
+        answer = self.ask(prompt + " [y/N] ")
+        return answer is not None and answer.strip().lower() in ("y", "yes")
+
+    def need_person(self, server, what, policy):
+        """ The person must answer, and there is none: a clear error. """
+        if not self.interactive:
+            raise MCPError(USER_REJECTED, "%s needs a person to approve it "
+                           "and none is at a terminal; set \"%s\": \"allow\""
+                           " for server %r in config.json to allow it without "
+                           "asking" % (what, what.split()[0], server)
+                           if policy == "ask" else
+                           "%s needs a person at a terminal" % what)
+
+    def server_log(self, server, params):
+        """ notifications/message (6.3): in the chat, shown as it comes. """
+        data = params.get("data")
+        text = data if isinstance(data, str) else json.dumps(data)
+        if self.show_logs:
+            self.say("[%s %s] %s" % (server, params.get("level", "info"),
+                                     text))
+        else:
+            log.info("%s: [%s] %s", server, params.get("level", "info"),
+                     text)
+
+    # -- sampling ----------------------------------------------------------
+
+    def sample(self, server, policy, params):
+        """ sampling/createMessage through the configured model. """
+        if self.make_model is None:
+            raise MCPError(USER_REJECTED, "this client has no model to "
+                           "sample with")
+        if policy == "ask":
+            self.need_person(server, "sampling", policy)
+            with self.asking:
+                self.say("\n[%s asks the model]" % server)
+                for message in params.get("messages") or []:
+                    self.say("  %s: %s" % (message.get("role"),
+                                           content_text(
+                                               message.get("content"))))
+                if not self.yes("Allow server %r to use the model for this?"
+                                % server):
+                    raise MCPError(USER_REJECTED, "the user declined the "
+                                   "sampling request")
+        if self.model is None:
+            self.model = self.make_model()
+        messages, tools, options = sampling_request(params)
+        reply = self.model.chat(messages, tools, options=options)
+        return sampling_result(reply, self.model.model)
+
+    # -- elicitation -------------------------------------------------------
+
+    def elicit(self, server, policy, params):
+        """ elicitation/create: form or URL mode (2025-11-25). """
+        if params.get("mode") == "url":
+            self.need_person(server, "elicitation", "ask")
+            with self.asking:
+                self.say("\n[%s asks you to open a page] %s\n  %s" % (
+                    server, params.get("message", ""), params.get("url")))
+                if not self.yes("Open it in your browser?"):
+                    return {"action": "decline"}
+                self.open_url(params.get("url"))
+                return {"action": "accept"}
+        schema = params.get("requestedSchema") or {}
+        if not self.interactive and policy == "allow":
+            content = elicitation_defaults(schema)
+            if not validate_elicitation(schema, content):
+                return {"action": "accept", "content": content}
+        self.need_person(server, "elicitation", policy)
+        with self.asking:
+            self.say("\n[%s asks] %s" % (server, params.get("message", "")))
+            answer = self.ask("Answer? [y]es, [n]o, [c]ancel: ")
+            if answer is None or answer.strip().lower() in ("c", "cancel"):
+                return {"action": "cancel"}
+            if answer.strip().lower() not in ("y", "yes", ""):
+                return {"action": "decline"}
+            content = self.fill_form(schema)
+        if content is None:
+            return {"action": "cancel"}
+        return {"action": "accept", "content": content}
+
+    def fill_form(self, schema):
+        """ Each field in turn, asked until its answer is valid. """
+        content = {}
+        required = set(schema.get("required") or ())
+        for name, field in (schema.get("properties") or {}).items():
+            while True:
+                line = self.ask(field_prompt(name, field, name in required))
+                if line is None:
+                    return None
+                try:
+                    value = field_value(field, line, name in required)
+                except ValueError as problem:
+                    self.say("  %s" % problem)
+                    continue
+                if value is not None:
+                    content[name] = value
+                break
+        return content
+
+
+def open_in_browser(url):
+    import webbrowser       # only when a server asks for it
+    webbrowser.open(url)
+
+
+def content_text(content):
+    """ SamplingMessage content (one block or a list) as one line. """
+    blocks = content if isinstance(content, list) else [content]
+    parts = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_use":
+            parts.append("[calls %s %s]" % (block.get("name"),
+                                            json.dumps(block.get("input"))))
+        elif block.get("type") == "tool_result":
+            parts.append("[result: %s]" % content_text(block.get("content")))
+        else:
+            parts.append("[%s]" % block.get("type"))
+    return " ".join(parts)
+
+
+def sampling_request(params):
+    """ CreateMessageRequest params as (messages, tools, options) for a
+    chat-completions API.  tool_use and tool_result blocks (2025-11-25)
+    become tool_calls and tool messages. """
+    messages = []
+    if params.get("systemPrompt"):
+        messages.append({"role": "system", "content": params["systemPrompt"]})
+    for message in params.get("messages") or []:
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [content]
+        uses = [b for b in blocks if isinstance(b, dict) and
+                b.get("type") == "tool_use"]
+        results = [b for b in blocks if isinstance(b, dict) and
+                   b.get("type") == "tool_result"]
+        for block in results:
+            messages.append({"role": "tool", "tool_call_id":
+                             block.get("toolUseId", ""),
+                             "content": content_text(block.get("content"))})
+        rest = [b for b in blocks if b not in uses and b not in results]
+        if rest or uses:
+            entry = {"role": "assistant" if message.get("role") ==
+                     "assistant" else "user",
+                     "content": content_text(rest) if rest else None}
+            if uses:
+                entry["tool_calls"] = [{
+                    "id": b.get("id", ""), "type": "function", "function": {
+                        "name": b.get("name", ""),
+                        "arguments": json.dumps(b.get("input") or {})}}
+                    for b in uses]
+            messages.append(entry)
+    tools = []
+    for tool in params.get("tools") or []:
+        try:
+            tools.append({"type": "function", "function": {
+                "name": tool["name"],
+                "description": tool.get("description") or tool["name"],
+                "parameters": model_parameters(tool.get("inputSchema"))}})
+        except (KeyError, TypeError, SchemaProblem) as problem:
+            raise MCPError(INVALID_PARAMS, "sampling tool %r: %s"
+                           % (tool, problem))
+    options = {}
+    if params.get("maxTokens"):
+        options["max_tokens"] = params["maxTokens"]
+    if params.get("temperature") is not None:
+        options["temperature"] = params["temperature"]
+    if params.get("stopSequences"):
+        options["stop"] = params["stopSequences"]
+    return messages, tools or None, options
+
+
+def sampling_result(reply, model):
+    """ The model's Reply as a CreateMessageResult. """
+    if reply.tool_calls:
+        content = []
+        if reply.content:
+            content.append({"type": "text", "text": reply.content})
+        for call in reply.tool_calls:
+            function = call.get("function") or {}
+            try:
+                arguments = json.loads(function.get("arguments") or "{}")
+            except ValueError:
+                arguments = {}
+            content.append({"type": "tool_use", "id": call.get("id", ""),
+                            "name": function.get("name", ""),
+                            "input": arguments})
+        return {"role": "assistant", "content": content, "model": model,
+                "stopReason": "toolUse"}
+    return {"role": "assistant", "model": model,
+            "content": {"type": "text", "text": reply.content or ""},
+            "stopReason": "maxTokens" if reply.finish_reason == "length"
+            else "endTurn"}
+
+
+def field_choices(field):
+    """ [(value, label)] of an enum field (SEP-1330): ``enum`` (with
+    ``enumNames``), ``oneOf``/``anyOf`` of ``const`` and ``title``. """
+    if isinstance(field.get("enum"), list):
+        names = field.get("enumNames") or field["enum"]
+        return list(zip(field["enum"], names))
+    for key in ("oneOf", "anyOf"):
+        if isinstance(field.get(key), list):
+            return [(c.get("const"), c.get("title") or c.get("const"))
+                    for c in field[key] if isinstance(c, dict)]
+    return None
+
+
+def field_prompt(name, field, required):
+    label = field.get("title") or name
+    text = "  %s%s" % (label, "" if required else " (optional)")
+    if field.get("description"):
+        text += " - %s" % field["description"]
+    choices = field_choices(field) or (
+        field_choices(field.get("items") or {})
+        if field.get("type") == "array" else None)
+    if choices:
+        text += "\n    choose %s: %s" % (
+            "one or more, separated by commas" if field.get("type") ==
+            "array" else "one", ", ".join("%s" % (v if v == l else
+                                                  "%s (%s)" % (v, l))
+                                          for v, l in choices))
+    if field.get("type") == "boolean":
+        text += " [y/n]"
+    if "default" in field:
+        text += " [default: %s]" % json.dumps(field["default"])
+    return text + ": "
+
+
+def field_value(field, line, required):
+    """ The typed value of one answer, or ValueError saying what is wrong.
+    An empty answer takes the default (SEP-1034), or leaves an optional
+    field out (None). """
+    text = line.strip()
+    if not text:
+        if "default" in field:
+            return field["default"]
+        if required:
+            raise ValueError("an answer is required")
+        return None
+    kind = field.get("type", "string")
+    if kind == "boolean":
+        if text.lower() in ("y", "yes", "true"):
+            return True
+        if text.lower() in ("n", "no", "false"):
+            return False
+        raise ValueError("answer yes or no")
+    if kind == "array":
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    elif kind in ("integer", "number"):
+        try:
+            value = int(text) if kind == "integer" else float(text)
+        except ValueError:
+            raise ValueError("%r is not %s" % (text, "an integer"
+                                               if kind == "integer"
+                                               else "a number"))
+    else:
+        value = text
+    problem = value_problem(field, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def value_problem(field, value):
+    """ Why a value does not fit its (flat) elicitation field, or None. """
+    kind = field.get("type", "string")
+    types = {"string": str, "boolean": bool, "array": list,
+             "integer": int, "number": (int, float)}
+    if kind in types and (not isinstance(value, types[kind]) or
+                          (kind in ("integer", "number") and
+                           isinstance(value, bool))):
+        return "expected %s" % kind
+    choices = field_choices(field)
+    if choices is not None and value not in [v for v, _ in choices]:
+        return "%r is not one of the choices" % (value,)
+    if kind == "array":
+        items = field_choices(field.get("items") or {})
+        if items is not None:
+            wrong = [v for v in value if v not in [c for c, _ in items]]
+            if wrong:
+                return "%s: not among the choices" % ", ".join(wrong)
+        for key, test in (("minItems", lambda n: len(value) < n),
+                          ("maxItems", lambda n: len(value) > n)):
+            if key in field and test(field[key]):
+                return "%s is %s" % (key, field[key])
+    if kind in ("integer", "number"):
+        if "minimum" in field and value < field["minimum"]:
+            return "the minimum is %s" % field["minimum"]
+        if "maximum" in field and value > field["maximum"]:
+            return "the maximum is %s" % field["maximum"]
+    if kind == "string":
+        if len(value) < field.get("minLength", 0):
+            return "at least %s characters" % field["minLength"]
+        if "maxLength" in field and len(value) > field["maxLength"]:
+            return "at most %s characters" % field["maxLength"]
+        pattern = FORMATS.get(field.get("format"))
+        if pattern and not re.match(pattern, value):
+            return "not a valid %s" % field["format"]
+    return None
+
+
+FORMATS = {"email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+           "uri": r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$",
+           "date": r"^\d{4}-\d{2}-\d{2}$",
+           "date-time": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"}
+
+
+def elicitation_defaults(schema):
+    """ The content an elicitation's defaults give (SEP-1034). """
+    return dict((name, field["default"]) for name, field in
+                (schema.get("properties") or {}).items()
+                if isinstance(field, dict) and "default" in field)
+
+
+def validate_elicitation(schema, content):
+    """ The problems of an ElicitResult's content against its requested
+    schema: [] when it may be sent. """
+    problems = []
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or ():
+        if name not in content:
+            problems.append("%s is required" % name)
+    for name, value in content.items():
+        field = properties.get(name)
+        if not isinstance(field, dict):
+            problems.append("%s is not in the form" % name)
+            continue
+        problem = value_problem(field, value)
+        if problem:
+            problems.append("%s: %s" % (name, problem))
+    return problems
+
+
+# ==========================================================================
 # Configuration: config.json and environment overrides
 # ==========================================================================
 
@@ -2410,6 +2813,9 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        config["host"] = Host(terminal, lambda: make_model(
+            config["llm"], environ, trace, on_notice=terminal.warn),
+            show_logs=command in ("chat", "ask"))
         if command == "call":
             return run_call(args, config, terminal, trace)
         if command == "tools":
@@ -2424,7 +2830,7 @@ def main(argv=None, terminal=None, environ=None):
 
 
 def connect_servers(config, terminal, trace, only=None):
-    servers = make_servers(config, only, trace).connect()
+    servers = make_servers(config, only, trace, config.get("host")).connect()
     for name, reason in sorted(servers.failures.items()):
         terminal.warn("warning: server %r is unavailable, going on without "
                       "it: %s" % (name, reason))
@@ -2469,7 +2875,7 @@ def run_call(args, config, terminal, trace):
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
     client = make_client(config["servers"][args.server], trace,
-                         environ=config.get("environ"))
+                         config.get("host"), config.get("environ"))
     try:
         client.connect()
         arguments = call_arguments(args, client)
@@ -2536,6 +2942,7 @@ def run_chat(args, config, terminal, environ, trace):
     settings = config["llm"]
     model = make_model(settings, environ, trace,
                        on_notice=lambda text: terminal.warn(text))
+    config["host"].model = model
     servers = connect_servers(config, terminal, trace)
     if config["servers"] and not servers.connected:
         terminal.warn("error: no MCP server is reachable")

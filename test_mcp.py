@@ -6462,7 +6462,8 @@ class ClientConfigTests(_ClientTestCase):
         self.addCleanup(shutil.rmtree, folder)
         cases = (("missing.json", None, "cannot read"),
                  ("bad.json", "{", "is not valid JSON"),
-                 ("nourl.json", {"mcpServers": {"w": {}}}, 'has neither "command" nor "url"'),
+                 ("nourl.json", {"mcpServers": {"w": {}}},
+                  'has neither "command" nor "url"'),
                  ("scheme.json", {"mcpServers": {"w": {
                      "url": "127.0.0.1:8000/mcp"}}}, "is not http://"),
                  ("host.json", {"mcpServers": {"w": {

@@ -10,7 +10,8 @@ from test_mcp import loopback_http_server
 class ScriptedServer(object):
     """ An HTTP MCP endpoint on loopback whose every answer comes from
     ``respond(record)``, a function returning (status, headers, body):
-    body is a dict (sent as application/json), bytes (sent as is) or None.
+    body is a dict (sent as application/json), bytes (sent as is), None,
+    or a function given the response's file to write a stream as it goes.
     ``records`` holds each request: "method", "headers" (lower-case
     names), "body" (parsed JSON or None).  Notifications and responses
     (no "method" or no "id") get 202 unless ``respond`` handles them:
@@ -60,6 +61,15 @@ class ScriptedServer(object):
             status, headers, payload = 202, {}, None
         else:
             status, headers, payload = self.respond(record)
+        if callable(payload):       # a stream written as it goes
+            handler.send_response(status)
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.close_connection = True
+            payload(handler.wfile)
+            return
         if isinstance(payload, dict):
             payload = json.dumps(payload).encode("utf-8")
             headers = dict({"Content-Type": "application/json"}, **headers)
