@@ -364,6 +364,7 @@ class MCPClient(object):
     modern_version = MODERN_VERSION         # sent in 2026-07-28 _meta
     era = "auto"                # "auto", "modern" (2026-07-28), "legacy"
     max_input_rounds = 10       # input_required rounds before giving up
+    standalone_stream = True    # GET stream for the server's requests (C8)
     user_agent = "mcp-weather-client/" + __version__
 
     def __init__(self, url, name="server", headers=None, token=None,
@@ -387,6 +388,7 @@ class MCPClient(object):
         self.on_list_changed = on_list_changed
         self.roots = roots
         self.pool = self.make_pool()
+        self.standalone = None      # the GET stream's Channel, when open
         self.session_id = None
         self.version = None
         self.modern = False         # the 2026-07-28 era was chosen
@@ -557,10 +559,99 @@ class MCPClient(object):
         self.capabilities = result.get("capabilities") or {}
         self.instructions = result.get("instructions")
         self.notify("notifications/initialized")
+        self.open_standalone()
         return result
+
+    # -- the standalone GET stream (handshake era, C8) -----------------------
+
+    def wants_standalone(self):
+        """ Whether to open the GET stream: only when something here would
+        answer or show what comes on it (a server may send its requests
+        and notifications there rather than on a call's stream). """
+        return self.standalone_stream and self.pool is not None and any(
+            handler is not None for handler in (
+                self.on_sampling, self.on_elicitation, self.on_log,
+                self.on_list_changed, self.roots))
+
+    def open_standalone(self):
+        if self.wants_standalone() and self.session_id is not None:
+            threading.Thread(target=self.listen_standalone,
+                             args=(self.generation,), daemon=True,
+                             name="%s-get-stream" % self.name).start()
+
+    def listen_standalone(self, generation):
+        """ GET the endpoint with Accept: text/event-stream (C8) and serve
+        what arrives until the session ends: 405 means the server has no
+        such stream; a drop is resumed after ``retry`` with Last-Event-ID
+        (C6, C7), ``resume_attempts`` times in a row at most. """
+        reader = SSEReader(None, on_line=lambda line: self.show(
+            "< (GET) " + line if line else "<"))
+        failures = 0
+        while generation == self.generation and self.session_id:
+            extra = {"Accept": "text/event-stream"}
+            if reader.last_id is not None:
+                extra["Last-Event-ID"] = reader.last_id
+            try:
+                channel = self.open("GET", None, Deadline(60.0, 60.0),
+                                    extra=extra)
+            except (TransportError, OSError, socket.timeout):
+                return
+            response = channel.response
+            if response.status != 200 or essence(response.getheader(
+                    "Content-Type")) != "text/event-stream":
+                response.read()
+                channel.close()
+                log.debug("%s: no standalone stream (HTTP %d)", self.name,
+                          response.status)
+                return
+            self.standalone = channel
+            channel.sock.settimeout(None)     # quiet for hours is fine
+            seen = reader.last_id
+            reader.fp = response
+            try:
+                for text in reader.events():
+                    if text is not None:
+                        for message in as_messages(parse_message(text)):
+                            self.standalone_message(message)
+            except (OSError, ValueError, TransportError,
+                    http.client.HTTPException) as error:
+                log.debug("%s: the GET stream broke: %s", self.name, error)
+            channel.close()
+            failures = 0 if reader.last_id != seen else failures + 1
+            if failures >= self.resume_attempts or reader.last_id is None:
+                return
+            time.sleep((reader.retry if reader.retry is not None
+                        else self.default_retry) / 1000.0)
+
+    def standalone_message(self, message):
+        """ A message on the GET stream: requests are answered by POST
+        (S23, C4), progress goes to its call, the rest to notification.
+        """
+        if not isinstance(message, dict) or "method" not in message:
+            return
+        if "id" in message:
+            reply = self.reply_to(message)
+            try:
+                self.post_no_answer(reply, timeout=10.0)
+            except (TransportError, OSError,
+                    http.client.HTTPException) as error:
+                log.warning("%s: could not answer %s: %s", self.name,
+                            message["method"], error)
+        elif message["method"] == "notifications/progress":
+            params = message.get("params") or {}
+            with self.lock:
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.progress(params)
+        else:
+            self.notification(message)
 
     def close(self):
         """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
+        standalone, self.standalone = self.standalone, None
+        if standalone is not None:
+            standalone.shutdown()
+            standalone.close()
         session, self.session_id = self.session_id, None
         if session:
             try:

@@ -5495,13 +5495,16 @@ class _ClientTestCase(unittest.TestCase):
         del self.weather.recorded[:]
         self.sleeps = []
         # These tests are about the 2025 handshake era (sessions, DELETE,
-        # resumption, cancellation by notification).  Since issue 16 the
-        # client tries 2026-07-28 first, which mcp_weather also speaks, so
-        # they pin the era; tests/test_client_eras.py covers the choice.
-        era = unittest.mock.patch.object(mcp_client.MCPClient, "era",
-                                         "legacy")
-        era.start()
-        self.addCleanup(era.stop)
+        # resumption, cancellation by notification) and count the requests
+        # on the wire.  Since issue 16 the client tries 2026-07-28 first,
+        # which mcp_weather also speaks, and opens the standalone GET
+        # stream when a host answers requests: they pin the era and leave
+        # the GET stream out; tests/test_client_*.py cover both.
+        for name, value in (("era", "legacy"), ("standalone_stream", False)):
+            patch = unittest.mock.patch.object(mcp_client.MCPClient, name,
+                                               value)
+            patch.start()
+            self.addCleanup(patch.stop)
 
     def serve(self, **settings):
         server = _WeatherServer(self.upstream, **settings)

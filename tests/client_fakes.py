@@ -15,7 +15,8 @@ class ScriptedServer(object):
     ``records`` holds each request: "method", "headers" (lower-case
     names), "body" (parsed JSON or None).  Notifications and responses
     (no "method" or no "id") get 202 unless ``respond`` handles them:
-    it is called only for requests, or for everything when ``all_posts``.
+    it is called only for requests, or for everything (GET and DELETE
+    too) when ``all_posts``; otherwise GET gets 405 and DELETE 204.
     """
 
     def __init__(self, respond, all_posts=False):
@@ -54,7 +55,7 @@ class ScriptedServer(object):
             self.records.append(record)
         is_request = isinstance(body, dict) and "method" in body and \
             "id" in body
-        if handler.command != "POST":
+        if handler.command != "POST" and not self.all_posts:
             status, headers, payload = \
                 (204 if handler.command == "DELETE" else 405), {}, None
         elif not is_request and not self.all_posts:

@@ -9,9 +9,10 @@ import os
 import sys
 import threading
 import unittest
+import unittest.mock
 
 import mcp_client
-from test_mcp import TIMEOUT, _ClientTestCase, _completion
+from test_mcp import TIMEOUT, _ClientTestCase, _completion, wait_for
 from tests.client_fakes import ScriptedServer, result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -206,6 +207,8 @@ class RootsTests(_RequestsTestCase):
 
         def respond(record):
             body = record["body"]
+            if record["method"] != "POST":
+                return 405, {}, None
             if body.get("method") == "initialize":
                 return result(record, {"protocolVersion": "2025-11-25",
                                        "capabilities": {},
@@ -239,6 +242,82 @@ class RootsTests(_RequestsTestCase):
         self.assertEqual(mcp_client.result_text(answer), "ok")
         self.assertEqual(answers, [{"jsonrpc": "2.0", "id": "r1", "result": {
             "roots": [{"uri": "file:///r", "name": "r"}]}}])
+
+
+class StandaloneStreamTests(_RequestsTestCase):
+    """ C8: a server may send its requests on the session's GET stream
+    rather than on a call's (the TypeScript SDK does, for a request not
+    tied to one): the client opens it after initialize when it has
+    handlers, and answers there by POST. """
+
+    def setUp(self):
+        _RequestsTestCase.setUp(self)
+        patch = unittest.mock.patch.object(mcp_client.MCPClient,
+                                           "standalone_stream", True)
+        patch.start()
+        self.addCleanup(patch.stop)
+
+    def test_elicitation_on_the_get_stream(self):
+        answered = threading.Event()
+        answers = []
+
+        def respond(record):
+            body = record["body"] or {}
+            if record["method"] == "GET":
+                self.assertEqual(record["headers"]["accept"],
+                                 "text/event-stream")
+                self.assertEqual(record["headers"]["mcp-session-id"], "s9")
+
+                def stream(out):
+                    out.write(b"id: 1\ndata: " + json.dumps({
+                        "jsonrpc": "2.0", "id": 5,
+                        "method": "elicitation/create",
+                        "params": FORM["params"]}).encode() + b"\n\n")
+                    out.flush()
+                    answered.wait(TIMEOUT)
+                return 200, {"Content-Type": "text/event-stream"}, stream
+            if record["method"] == "DELETE":
+                return 204, {}, None
+            if body.get("method") == "initialize":
+                status, headers, payload = result(record, {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "serverInfo": {"name": "x"}})
+                return status, {"Mcp-Session-Id": "s9"}, payload
+            if "method" not in body:
+                answers.append(body)
+                answered.set()
+            return 202, {}, None
+        server = ScriptedServer(respond, all_posts=True)
+        self.addCleanup(server.stop)
+        host = self.host("y\n7\n\n\n", interactive=True)
+        client = mcp_client.MCPClient(
+            server.url, "h", era="legacy", **host.handlers(entry()))
+        self.addCleanup(client.close)
+        client.connect()
+        self.assertTrue(answered.wait(TIMEOUT))
+        self.assertEqual(answers, [{"jsonrpc": "2.0", "id": 5, "result": {
+            "action": "accept", "content": {
+                "age": 7, "color": "red", "subscribe": False}}}])
+
+    def test_405_means_no_stream(self):
+        def respond(record):
+            body = record["body"] or {}
+            if body.get("method") == "initialize":
+                status, headers, payload = result(record, {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "serverInfo": {"name": "x"}})
+                return status, {"Mcp-Session-Id": "s1"}, payload
+            return result(record, {"tools": []})
+        server = ScriptedServer(respond)
+        self.addCleanup(server.stop)
+        client = mcp_client.MCPClient(server.url, "h", era="legacy",
+                                      on_log=lambda *args: None)
+        self.addCleanup(client.close)
+        client.connect()
+        wait_for(lambda: [r for r in server.records if r["method"] == "GET"])
+        self.assertEqual(client.list_tools(), [])
+        gets = [r for r in server.records if r["method"] == "GET"]
+        self.assertEqual(len(gets), 1)
 
 
 if __name__ == "__main__":
