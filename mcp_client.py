@@ -2386,6 +2386,10 @@ def content_text(content):
                                             json.dumps(block.get("input"))))
         elif block.get("type") == "tool_result":
             parts.append("[result: %s]" % content_text(block.get("content")))
+        elif block.get("type") == "resource":
+            resource = block.get("resource") or {}
+            parts.append(resource.get("text") or "[resource %s]"
+                         % resource.get("uri"))
         else:
             parts.append("[%s]" % block.get("type"))
     return " ".join(parts)
@@ -2870,6 +2874,23 @@ def build_parser():
                       help="arguments as one JSON object instead")
     call.add_argument("--raw", action="store_true", help="print the whole "
                       "CallToolResult as JSON")
+    commands.add_parser("resources", parents=[common], help="list every "
+                        "server's resources and resource templates")
+    read = commands.add_parser("read", parents=[common], help="print a "
+                               "resource")
+    read.add_argument("server")
+    read.add_argument("uri")
+    read.add_argument("--raw", action="store_true", help="print the whole "
+                      "ReadResourceResult as JSON")
+    commands.add_parser("prompts", parents=[common], help="list every "
+                        "server's prompts")
+    prompt = commands.add_parser("prompt", parents=[common], help="print a "
+                                 "prompt's messages")
+    prompt.add_argument("server")
+    prompt.add_argument("name")
+    prompt.add_argument("arguments", nargs="*", metavar="key=value")
+    prompt.add_argument("--raw", action="store_true", help="print the whole "
+                        "GetPromptResult as JSON")
     return parser
 
 
@@ -2911,6 +2932,10 @@ def main(argv=None, terminal=None, environ=None):
             return run_call(args, config, terminal, trace)
         if command == "tools":
             return run_tools(config, terminal, trace)
+        if command in LISTINGS:
+            return run_listing(command, config, terminal, trace)
+        if command in ("read", "prompt"):
+            return run_fetch(args, config, terminal, trace)
         return run_chat(args, config, terminal, environ, trace)
     except ConfigError as error:
         terminal.warn("error: %s" % error)
@@ -2949,6 +2974,194 @@ def run_tools(config, terminal, trace):
     finally:
         servers.close()
     return 1 if servers.failures else 0
+
+
+# -- resources and prompts (commands resources, read, prompts, prompt) ------
+
+LISTINGS = {"resources": "resources", "prompts": "prompts"}
+
+
+def run_listing(command, config, terminal, trace):
+    """ Every server's resources and templates, or prompts. """
+    servers = connect_servers(config, terminal, trace)
+    failed = bool(servers.failures)
+    try:
+        for name in servers.connected:
+            client = servers.clients[name]
+            terminal.say("%s  %s  (%s)" % (name, client.url,
+                                            client.describe_server()))
+            if command not in client.capabilities:
+                terminal.say("  (no %s)" % command)
+                continue
+            try:
+                lines = listing_lines(command, client)
+            except (TransportError, MCPError) as error:
+                terminal.warn("error: %s: %s" % (name, error))
+                failed = True
+                continue
+            for line in lines or ["  (none)"]:
+                terminal.say(line)
+    finally:
+        servers.close()
+    return 1 if failed else 0
+
+
+def listing_lines(command, client):
+    lines = []
+    if command == "resources":
+        for item in client.list_resources():
+            lines.append("  %s  %s%s" % (item.get("uri"), item.get("name"),
+                                         "  (%s)" % item["mimeType"]
+                                         if item.get("mimeType") else ""))
+            lines.extend(description_line(item))
+        for item in client.list_resource_templates():
+            lines.append("  %s  %s  (template)" % (
+                item.get("uriTemplate"), item.get("name")))
+            lines.extend(description_line(item))
+        return lines
+    for item in client.list_prompts():
+        arguments = ", ".join(
+            "%s%s" % (a.get("name"), "" if a.get("required") else "?")
+            for a in item.get("arguments") or [] if isinstance(a, dict))
+        lines.append("  %s(%s)" % (item.get("name"), arguments))
+        lines.extend(description_line(item))
+    return lines
+
+
+def description_line(item):
+    text = (item.get("description") or item.get("title") or "").strip()
+    return ["      " + text.splitlines()[0]] if text else []
+
+
+def run_fetch(args, config, terminal, trace):
+    """ read SERVER URI, prompt SERVER NAME key=value... """
+    if args.server not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration (there "
+                          "are: %s)" % (args.server, ", ".join(
+                              sorted(config["servers"])) or "none"))
+    client = make_client(config["servers"][args.server], trace,
+                         config.get("host"), config.get("environ"))
+    try:
+        client.connect()
+        if args.command == "read":
+            result = client.read_resource(args.uri)
+            text = resource_text(result)
+        else:
+            arguments = prompt_arguments(client, args.name, args.arguments,
+                                         config.get("host"))
+            result = client.get_prompt(args.name, arguments)
+            text = prompt_text(result)
+    except (TransportError, MCPError) as error:
+        terminal.warn("error: %s" % error)
+        return 1
+    finally:
+        client.close()
+    terminal.say(json.dumps(result, indent=2, ensure_ascii=False)
+                 if args.raw else text)
+    return 0
+
+
+def resource_text(result):
+    """ A ReadResourceResult as text: text contents as they are, blobs
+    described. """
+    parts = []
+    for item in result.get("contents") or []:
+        if not isinstance(item, dict):
+            continue
+        if "text" in item:
+            parts.append(item["text"])
+        else:
+            size = len(base64.b64decode(item.get("blob") or "")) \
+                if isinstance(item.get("blob"), str) else 0
+            parts.append("[%s: %d bytes of %s]" % (
+                item.get("uri"), size, item.get("mimeType") or "binary"))
+    return "\n".join(parts)
+
+
+def prompt_text(result):
+    """ A GetPromptResult's messages as "role: text" lines. """
+    return "\n".join("%s: %s" % (message.get("role"), content_text(
+        message.get("content"))) for message in result.get("messages") or []
+        if isinstance(message, dict))
+
+
+def prompt_arguments(client, name, words, host=None):
+    """ key=value words as prompt arguments.  A required argument left out
+    is asked at a terminal, with the server's completions
+    (completion/complete, 6.5) offered; elsewhere it is an error. """
+    arguments = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise ConfigError("argument %r is not key=value" % word)
+        arguments[key] = value
+    prompts = dict((p.get("name"), p) for p in client.list_prompts())
+    if name not in prompts:
+        raise ConfigError("server %r has no prompt %r (it has: %s)" % (
+            client.name, name, ", ".join(sorted(prompts)) or "none"))
+    missing = [a["name"] for a in prompts[name].get("arguments") or []
+               if isinstance(a, dict) and a.get("required") and
+               a.get("name") not in arguments]
+    if missing and (host is None or not host.interactive):
+        raise ConfigError("prompt %r needs %s" % (
+            name, ", ".join("%s=..." % m for m in missing)))
+    for argument in missing:
+        arguments[argument] = ask_argument(client, host, name, argument,
+                                           arguments)
+    return arguments
+
+
+def ask_argument(client, host, prompt, argument, known):
+    """ One prompt argument from the person, with completions: shown
+    once, and on Tab where readline is available. """
+    ref = {"type": "ref/prompt", "name": prompt}
+
+    def values(prefix):
+        if "completions" not in client.capabilities:
+            return []
+        try:
+            return client.complete(ref, argument, prefix, known)
+        except (TransportError, MCPError):
+            return []
+    suggestions = values("")
+    if suggestions:
+        host.say("  %s: for example %s" % (argument,
+                                           ", ".join(suggestions[:10])))
+    with tab_completion(values):
+        answer = host.ask("  %s: " % argument)
+    if answer is None:
+        raise ConfigError("prompt %r needs %s" % (prompt, argument))
+    return answer
+
+
+class tab_completion(object):
+    """ Tab completes from ``values(prefix)`` while a line is read, where
+    the readline module exists and stdin is a terminal. """
+
+    def __init__(self, values):
+        self.values, self.old = values, None
+
+    def __enter__(self):
+        try:
+            import readline
+        except ImportError:
+            return self
+        if not sys.stdin.isatty():
+            return self
+        found = []
+
+        def complete(text, state):
+            if state == 0:
+                found[:] = self.values(text)
+            return found[state] if state < len(found) else None
+        self.readline, self.old = readline, readline.get_completer()
+        readline.set_completer(complete)
+        readline.parse_and_bind("tab: complete")
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None or hasattr(self, "readline"):
+            self.readline.set_completer(self.old)
 
 
 def signature(parameters):
@@ -3043,6 +3256,7 @@ def run_chat(args, config, terminal, environ, trace):
                 bool(settings.get("stream", True)),
                 int(settings.get("max_tool_rounds") or 8),
                 terminal.out, terminal.err)
+    chat.host = config["host"]
     try:
         if args.command == "ask":
             return ask_once(chat, args.question, terminal)
@@ -3063,7 +3277,7 @@ def ask_once(chat, question, terminal):
 def chat_loop(chat, terminal):
     tools = ", ".join(sorted(chat.servers.tools)) or "none"
     terminal.say("Chatting with %s; tools: %s.\nCommands: /tools, /reset, "
-                 "/quit." % (chat.model.model, tools))
+                 "/quit (/help for more)." % (chat.model.model, tools))
     while True:
         terminal.out.write("You: ")
         terminal.out.flush()
@@ -3080,8 +3294,67 @@ def chat_loop(chat, terminal):
         elif line == "/tools":
             for name, tool in sorted(chat.servers.tools.items()):
                 terminal.say("  %s  %s" % (name, signature(tool.parameters)))
+        elif line.split()[:1] in (["/resources"], ["/prompts"], ["/read"],
+                                  ["/prompt"], ["/help"]):
+            chat_command(chat, line, terminal)
         elif line:
             chat_turn(chat, line, terminal)
+
+
+CHAT_HELP = """\
+  /tools                         the tools the model may call
+  /resources, /prompts           what the servers offer
+  /read SERVER URI               attach a resource to the conversation
+  /prompt SERVER NAME key=value  attach a prompt's messages
+  /reset                         start a new conversation
+  /quit"""
+
+
+def chat_command(chat, line, terminal):
+    """ /resources, /prompts, /read and /prompt in the chat: what is read
+    is attached to the conversation as the person's own message (a
+    prompt's messages keep their roles), for the model to use next. """
+    words = line.split()
+    servers = chat.servers
+    try:
+        if words[0] == "/help":
+            terminal.say(CHAT_HELP)
+        elif words[0] in ("/resources", "/prompts"):
+            kind = words[0][1:]
+            for name in servers.connected:
+                client = servers.clients[name]
+                if kind in client.capabilities:
+                    terminal.say(name)
+                    for text in listing_lines(kind, client) or ["  (none)"]:
+                        terminal.say(text)
+        elif len(words) < 3 or words[1] not in servers.clients:
+            terminal.warn("usage: %s SERVER %s (servers: %s)" % (
+                words[0], "URI" if words[0] == "/read" else
+                "NAME key=value...", ", ".join(servers.connected)))
+        elif words[0] == "/read":
+            result = servers.clients[words[1]].read_resource(words[2])
+            chat.messages.append({"role": "user", "content":
+                                  "Resource %s:\n%s" % (
+                                      words[2], resource_text(result))})
+            terminal.say("(attached %s)" % words[2])
+        else:
+            client = servers.clients[words[1]]
+            arguments = prompt_arguments(client, words[2], words[3:],
+                                         chat_host(chat))
+            result = client.get_prompt(words[2], arguments)
+            for message in result.get("messages") or []:
+                chat.messages.append({
+                    "role": "assistant" if message.get("role") ==
+                    "assistant" else "user",
+                    "content": content_text(message.get("content"))})
+            terminal.say("(attached prompt %s: %d messages)" % (
+                words[2], len(result.get("messages") or [])))
+    except (TransportError, MCPError, ConfigError) as error:
+        terminal.warn("error: %s" % error)
+
+
+def chat_host(chat):
+    return getattr(chat, "host", None)
 
 
 def chat_turn(chat, line, terminal):
