@@ -389,6 +389,7 @@ class MCPClient(object):
         self.roots = roots
         self.pool = self.make_pool()
         self.standalone = None      # the GET stream's Channel, when open
+        self.subscription = None    # the subscriptions/listen stream
         self.session_id = None
         self.version = None
         self.modern = False         # the 2026-07-28 era was chosen
@@ -648,10 +649,12 @@ class MCPClient(object):
 
     def close(self):
         """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
-        standalone, self.standalone = self.standalone, None
-        if standalone is not None:
-            standalone.shutdown()
-            standalone.close()
+        for attribute in ("standalone", "subscription"):
+            channel = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if channel is not None:     # closing is cancelling (C17)
+                channel.shutdown()
+                channel.close()
         session, self.session_id = self.session_id, None
         if session:
             try:
@@ -829,6 +832,88 @@ class MCPClient(object):
 
     def subscribe(self, uri):
         return self.request("resources/subscribe", {"uri": uri})
+
+    def listen_filter(self):
+        """ The list changes the server says it announces (capabilities
+        ``listChanged``), as a subscriptions/listen filter. """
+        wanted = {}
+        for kind in ("tools", "prompts", "resources"):
+            if (self.capabilities.get(kind) or {}).get("listChanged"):
+                wanted[kind + "ListChanged"] = True
+        return wanted
+
+    def listen(self, notifications=None):
+        """ 2026-07-28 subscriptions/listen: one long-lived request whose
+        stream brings the change notifications asked for (default: every
+        list change the server announces), each handed to
+        ``notification`` (so ``on_list_changed`` hears them).  Returns the
+        filter the server acknowledged; the stream is read in a thread
+        until close().  The handshake era needs none of this (changes come
+        on the GET stream): it returns None there. """
+        self.ensure_connected()
+        if not self.modern:
+            return None
+        wanted = self.listen_filter() if notifications is None \
+            else notifications
+        message = {"jsonrpc": "2.0", "id": next(self.ids),
+                   "method": "subscriptions/listen",
+                   "params": self.with_meta({"notifications": wanted})}
+        channel = self.open("POST", message, Deadline(self.timeout,
+                                                      self.timeout),
+                            extra=self.modern_headers(message))
+        response = channel.response
+        if essence(response.getheader("Content-Type")) != \
+                "text/event-stream":
+            body = response.read()
+            channel.close()
+            error = json_rpc_error(body)
+            if response.status < 400 and error is None:
+                raise TransportError("%s answered subscriptions/listen "
+                                     "without a stream" % self.name)
+            problem = self.status_error(response, body) \
+                if response.status >= 400 else MCPError(
+                    error["code"], error.get("message", ""),
+                    error.get("data"))
+            raise problem
+        reader = SSEReader(response, on_line=lambda line: self.show(
+            "< (listen) " + line if line else "<"))
+        events = reader.events()
+        acknowledged = None
+        for text in events:
+            if text is None:
+                continue
+            for item in as_messages(parse_message(text)):
+                if isinstance(item, dict) and item.get("method") == \
+                        "notifications/subscriptions/acknowledged":
+                    acknowledged = (item.get("params") or {}).get(
+                        "notifications") or {}
+            if acknowledged is not None:
+                break
+        if acknowledged is None:
+            channel.close()
+            raise TransportError("%s ended subscriptions/listen without "
+                                 "acknowledging it" % self.name)
+        channel.sock.settimeout(None)
+        self.subscription = channel
+        threading.Thread(target=self.read_subscription,
+                         args=(channel, events), daemon=True,
+                         name="%s-listen" % self.name).start()
+        return acknowledged
+
+    def read_subscription(self, channel, events):
+        try:
+            for text in events:
+                if text is None:
+                    continue
+                for item in as_messages(parse_message(text)):
+                    if isinstance(item, dict) and "method" in item and \
+                            "id" not in item:
+                        self.notification(item)
+        except (OSError, ValueError, TransportError,
+                http.client.HTTPException) as error:
+            log.debug("%s: the subscription stream broke: %s", self.name,
+                      error)
+        channel.close()
 
     def ping(self):
         return self.request("ping")
@@ -2001,11 +2086,44 @@ class MultiServerClient(object):
     work.  ``tools`` maps each model-facing name to its server and tool.
     """
 
+    listen_changes = False      # 2026-07-28: subscriptions/listen (chat)
+
     def __init__(self, clients):
         self.clients = dict(clients)            # name -> MCPClient
         self.failures = {}
         self.tools = {}                         # model name -> ModelTool
         self.dropped = []                       # (server, tool, reason)
+        self.stale = set()      # servers whose tools changed since listed
+        self.lock = threading.Lock()
+        for client in self.clients.values():
+            if client.on_list_changed is None:
+                client.on_list_changed = self.changed
+
+    def changed(self, server, method):
+        """ notifications/tools/list_changed: the tools are listed again
+        before the model is next offered them. """
+        if method == "notifications/tools/list_changed":
+            with self.lock:
+                self.stale.add(server)
+
+    def refresh(self):
+        with self.lock:
+            stale, self.stale = self.stale, set()
+        for server in sorted(stale):
+            try:
+                tools = self.clients[server].list_tools()
+            except Exception as error:  # keep the old list; say why
+                log.warning("%s: cannot list the changed tools: %s",
+                            server, error)
+                continue
+            for name in [n for n, t in self.tools.items()
+                         if t.server == server]:
+                del self.tools[name]
+            self.dropped = [d for d in self.dropped if d[0] != server]
+            for tool in tools:
+                self.add_tool(server, tool)
+            log.info("%s: the tools changed; %d offered now", server,
+                     len(tools))
 
     def connect(self):
         listed = {}
@@ -2014,6 +2132,9 @@ class MultiServerClient(object):
             try:
                 client.connect()
                 listed[name] = client.list_tools()
+                if self.listen_changes and client.modern and \
+                        client.listen_filter():
+                    self.listen(name, client)
             except Exception as error:    # one server never stops the rest
                 log.debug("%s: connect failed", name, exc_info=True)
                 self.failures[name] = str(error) or type(error).__name__
@@ -2037,12 +2158,22 @@ class MultiServerClient(object):
         name = model_tool_name(server, tool["name"], self.tools)
         self.tools[name] = ModelTool(name, server, tool, parameters)
 
+    def listen(self, name, client):
+        """ Open a 2026-07-28 subscription for list changes; a server that
+        has none is only logged (its tools stay as listed). """
+        try:
+            log.info("%s: listening for %s", name, client.listen())
+        except (TransportError, MCPError) as error:
+            log.info("%s: no subscriptions/listen (%s); list changes will "
+                     "not be seen", name, error)
+
     @property
     def connected(self):
         return sorted(name for name in self.clients
                       if name not in self.failures)
 
     def specs(self):
+        self.refresh()
         return [tool.spec() for tool in self.tools.values()]
 
     def call(self, name, arguments, on_progress=None):
@@ -2945,8 +3076,10 @@ def main(argv=None, terminal=None, environ=None):
         return 130
 
 
-def connect_servers(config, terminal, trace, only=None):
-    servers = make_servers(config, only, trace, config.get("host")).connect()
+def connect_servers(config, terminal, trace, only=None, listen=False):
+    servers = make_servers(config, only, trace, config.get("host"))
+    servers.listen_changes = listen
+    servers.connect()
     for name, reason in sorted(servers.failures.items()):
         terminal.warn("warning: server %r is unavailable, going on without "
                       "it: %s" % (name, reason))
@@ -3247,7 +3380,7 @@ def run_chat(args, config, terminal, environ, trace):
     model = make_model(settings, environ, trace,
                        on_notice=lambda text: terminal.warn(text))
     config["host"].model = model
-    servers = connect_servers(config, terminal, trace)
+    servers = connect_servers(config, terminal, trace, listen=True)
     if config["servers"] and not servers.connected:
         terminal.warn("error: no MCP server is reachable")
         servers.close()

@@ -4,10 +4,14 @@ conversation), the tools offered to the model refreshed when a server says
 they changed, and --trace showing both eras on the wire."""
 
 import json
+import threading
 import unittest
 
 import mcp_client
-from test_mcp import _ClientTestCase, _completion
+from test_mcp import TIMEOUT, _ClientTestCase, _completion, wait_for
+from tests.client_fakes import DISCOVER, ScriptedServer, result
+
+META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 
 
 class CommandTests(_ClientTestCase):
@@ -122,6 +126,66 @@ class TraceTests(_ClientTestCase):
         self.assertIn('"method": "initialize"', err)
         self.assertIn("<   Mcp-Session-Id: ", err)
         self.assertNotIn("server/discover", err)
+
+
+class ListChangedTests(unittest.TestCase):
+    """ 2026-07-28 subscriptions/listen: the tools offered to the model
+    are listed again when the server says they changed. """
+
+    def test_tools_refreshed_after_a_change(self):
+        changed = threading.Event()
+        lists = []
+        tool = {"name": "first", "inputSchema": {"type": "object"}}
+
+        def respond(record):
+            body = record["body"]
+            method = body["method"]
+            if method == "server/discover":
+                return result(record, dict(DISCOVER, capabilities={
+                    "tools": {"listChanged": True}}))
+            if method == "tools/list":
+                lists.append(body)
+                names = ["first"] if len(lists) == 1 else ["first", "second"]
+                return result(record, {"tools": [
+                    dict(tool, name=n) for n in names]})
+            self.assertEqual(method, "subscriptions/listen")
+            self.assertEqual(body["params"]["notifications"],
+                             {"toolsListChanged": True})
+            self.assertEqual(record["headers"]["mcp-method"],
+                             "subscriptions/listen")
+
+            def stream(out):
+                for params in ({"notifications": {"toolsListChanged": True}},
+                               None):
+                    if params is None:
+                        changed.wait(TIMEOUT)
+                        message = {"jsonrpc": "2.0", "method":
+                                   "notifications/tools/list_changed",
+                                   "params": {"_meta": {
+                                       META_SUBSCRIPTION: body["id"]}}}
+                    else:
+                        message = {"jsonrpc": "2.0", "method":
+                                   "notifications/subscriptions/"
+                                   "acknowledged", "params": params}
+                    out.write(b"data: " + json.dumps(message).encode() +
+                              b"\n\n")
+                    out.flush()
+                changed.wait(TIMEOUT)
+            return 200, {"Content-Type": "text/event-stream"}, stream
+        server = ScriptedServer(respond)
+        self.addCleanup(server.stop)
+        self.addCleanup(changed.set)
+        client = mcp_client.MCPClient(server.url, "s", timeout=10.0)
+        servers = mcp_client.MultiServerClient({"s": client})
+        servers.listen_changes = True
+        self.addCleanup(servers.close)
+        servers.connect()
+        self.assertEqual(sorted(servers.tools), ["s__first"])
+        changed.set()
+        wait_for(lambda: servers.stale)
+        names = [spec["function"]["name"] for spec in servers.specs()]
+        self.assertEqual(sorted(names), ["s__first", "s__second"])
+        self.assertEqual(len(lists), 2)
 
 
 if __name__ == "__main__":
