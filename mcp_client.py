@@ -390,6 +390,8 @@ class MCPClient(object):
         self.pool = self.make_pool()
         self.standalone = None      # the GET stream's Channel, when open
         self.subscription = None    # the subscriptions/listen stream
+        self.readers = []           # threads reading those streams
+        self.closing = False        # close() has begun
         self.session_id = None
         self.version = None
         self.modern = False         # the 2026-07-28 era was chosen
@@ -575,10 +577,23 @@ class MCPClient(object):
                 self.on_list_changed, self.roots))
 
     def open_standalone(self):
+        self.closing = False
         if self.wants_standalone() and self.session_id is not None:
-            threading.Thread(target=self.listen_standalone,
-                             args=(self.generation,), daemon=True,
-                             name="%s-get-stream" % self.name).start()
+            self.start_reader(self.listen_standalone, "get-stream",
+                              self.generation)
+
+    def start_reader(self, target, what, *args):
+        """ A daemon thread reading a long-lived stream; close() waits a
+        moment for it, so that it never dies noisily at exit. """
+        def run():
+            try:
+                target(*args)
+            except Exception as error:     # a stream cut by close()
+                log.debug("%s: %s ended: %s", self.name, what, error)
+        thread = threading.Thread(target=run, daemon=True,
+                                  name="%s-%s" % (self.name, what))
+        self.readers.append(thread)
+        thread.start()
 
     def listen_standalone(self, generation):
         """ GET the endpoint with Accept: text/event-stream (C8) and serve
@@ -588,7 +603,8 @@ class MCPClient(object):
         reader = SSEReader(None, on_line=lambda line: self.show(
             "< (GET) " + line if line else "<"))
         failures = 0
-        while generation == self.generation and self.session_id:
+        while generation == self.generation and self.session_id and \
+                not self.closing:
             extra = {"Accept": "text/event-stream"}
             if reader.last_id is not None:
                 extra["Last-Event-ID"] = reader.last_id
@@ -654,7 +670,11 @@ class MCPClient(object):
             setattr(self, attribute, None)
             if channel is not None:     # closing is cancelling (C17)
                 channel.shutdown()
-                channel.close()
+        self.closing = True             # the GET reader stops here
+        readers, self.readers = self.readers, []
+        for thread in readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
         session, self.session_id = self.session_id, None
         if session:
             try:
@@ -895,9 +915,7 @@ class MCPClient(object):
                                  "acknowledging it" % self.name)
         channel.sock.settimeout(None)
         self.subscription = channel
-        threading.Thread(target=self.read_subscription,
-                         args=(channel, events), daemon=True,
-                         name="%s-listen" % self.name).start()
+        self.start_reader(self.read_subscription, "listen", channel, events)
         return acknowledged
 
     def read_subscription(self, channel, events):
