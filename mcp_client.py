@@ -389,6 +389,9 @@ class MCPClient(object):
         self.roots = roots
         self.pool = self.make_pool()
         self.standalone = None      # the GET stream's Channel, when open
+        self.subscription = None    # the subscriptions/listen stream
+        self.readers = []           # threads reading those streams
+        self.closing = False        # close() has begun
         self.session_id = None
         self.version = None
         self.modern = False         # the 2026-07-28 era was chosen
@@ -574,10 +577,23 @@ class MCPClient(object):
                 self.on_list_changed, self.roots))
 
     def open_standalone(self):
+        self.closing = False
         if self.wants_standalone() and self.session_id is not None:
-            threading.Thread(target=self.listen_standalone,
-                             args=(self.generation,), daemon=True,
-                             name="%s-get-stream" % self.name).start()
+            self.start_reader(self.listen_standalone, "get-stream",
+                              self.generation)
+
+    def start_reader(self, target, what, *args):
+        """ A daemon thread reading a long-lived stream; close() waits a
+        moment for it, so that it never dies noisily at exit. """
+        def run():
+            try:
+                target(*args)
+            except Exception as error:     # a stream cut by close()
+                log.debug("%s: %s ended: %s", self.name, what, error)
+        thread = threading.Thread(target=run, daemon=True,
+                                  name="%s-%s" % (self.name, what))
+        self.readers.append(thread)
+        thread.start()
 
     def listen_standalone(self, generation):
         """ GET the endpoint with Accept: text/event-stream (C8) and serve
@@ -587,7 +603,8 @@ class MCPClient(object):
         reader = SSEReader(None, on_line=lambda line: self.show(
             "< (GET) " + line if line else "<"))
         failures = 0
-        while generation == self.generation and self.session_id:
+        while generation == self.generation and self.session_id and \
+                not self.closing:
             extra = {"Accept": "text/event-stream"}
             if reader.last_id is not None:
                 extra["Last-Event-ID"] = reader.last_id
@@ -648,10 +665,16 @@ class MCPClient(object):
 
     def close(self):
         """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
-        standalone, self.standalone = self.standalone, None
-        if standalone is not None:
-            standalone.shutdown()
-            standalone.close()
+        for attribute in ("standalone", "subscription"):
+            channel = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if channel is not None:     # closing is cancelling (C17)
+                channel.shutdown()
+        self.closing = True             # the GET reader stops here
+        readers, self.readers = self.readers, []
+        for thread in readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
         session, self.session_id = self.session_id, None
         if session:
             try:
@@ -829,6 +852,86 @@ class MCPClient(object):
 
     def subscribe(self, uri):
         return self.request("resources/subscribe", {"uri": uri})
+
+    def listen_filter(self):
+        """ The list changes the server says it announces (capabilities
+        ``listChanged``), as a subscriptions/listen filter. """
+        wanted = {}
+        for kind in ("tools", "prompts", "resources"):
+            if (self.capabilities.get(kind) or {}).get("listChanged"):
+                wanted[kind + "ListChanged"] = True
+        return wanted
+
+    def listen(self, notifications=None):
+        """ 2026-07-28 subscriptions/listen: one long-lived request whose
+        stream brings the change notifications asked for (default: every
+        list change the server announces), each handed to
+        ``notification`` (so ``on_list_changed`` hears them).  Returns the
+        filter the server acknowledged; the stream is read in a thread
+        until close().  The handshake era needs none of this (changes come
+        on the GET stream): it returns None there. """
+        self.ensure_connected()
+        if not self.modern:
+            return None
+        wanted = self.listen_filter() if notifications is None \
+            else notifications
+        message = {"jsonrpc": "2.0", "id": next(self.ids),
+                   "method": "subscriptions/listen",
+                   "params": self.with_meta({"notifications": wanted})}
+        channel = self.open("POST", message, Deadline(self.timeout,
+                                                      self.timeout),
+                            extra=self.modern_headers(message))
+        response = channel.response
+        if essence(response.getheader("Content-Type")) != \
+                "text/event-stream":
+            body = response.read()
+            channel.close()
+            error = json_rpc_error(body)
+            if response.status < 400 and error is None:
+                raise TransportError("%s answered subscriptions/listen "
+                                     "without a stream" % self.name)
+            problem = self.status_error(response, body) \
+                if response.status >= 400 else MCPError(
+                    error["code"], error.get("message", ""),
+                    error.get("data"))
+            raise problem
+        reader = SSEReader(response, on_line=lambda line: self.show(
+            "< (listen) " + line if line else "<"))
+        events = reader.events()
+        acknowledged = None
+        for text in events:
+            if text is None:
+                continue
+            for item in as_messages(parse_message(text)):
+                if isinstance(item, dict) and item.get("method") == \
+                        "notifications/subscriptions/acknowledged":
+                    acknowledged = (item.get("params") or {}).get(
+                        "notifications") or {}
+            if acknowledged is not None:
+                break
+        if acknowledged is None:
+            channel.close()
+            raise TransportError("%s ended subscriptions/listen without "
+                                 "acknowledging it" % self.name)
+        channel.sock.settimeout(None)
+        self.subscription = channel
+        self.start_reader(self.read_subscription, "listen", channel, events)
+        return acknowledged
+
+    def read_subscription(self, channel, events):
+        try:
+            for text in events:
+                if text is None:
+                    continue
+                for item in as_messages(parse_message(text)):
+                    if isinstance(item, dict) and "method" in item and \
+                            "id" not in item:
+                        self.notification(item)
+        except (OSError, ValueError, TransportError,
+                http.client.HTTPException) as error:
+            log.debug("%s: the subscription stream broke: %s", self.name,
+                      error)
+        channel.close()
 
     def ping(self):
         return self.request("ping")
@@ -2001,11 +2104,44 @@ class MultiServerClient(object):
     work.  ``tools`` maps each model-facing name to its server and tool.
     """
 
+    listen_changes = False      # 2026-07-28: subscriptions/listen (chat)
+
     def __init__(self, clients):
         self.clients = dict(clients)            # name -> MCPClient
         self.failures = {}
         self.tools = {}                         # model name -> ModelTool
         self.dropped = []                       # (server, tool, reason)
+        self.stale = set()      # servers whose tools changed since listed
+        self.lock = threading.Lock()
+        for client in self.clients.values():
+            if client.on_list_changed is None:
+                client.on_list_changed = self.changed
+
+    def changed(self, server, method):
+        """ notifications/tools/list_changed: the tools are listed again
+        before the model is next offered them. """
+        if method == "notifications/tools/list_changed":
+            with self.lock:
+                self.stale.add(server)
+
+    def refresh(self):
+        with self.lock:
+            stale, self.stale = self.stale, set()
+        for server in sorted(stale):
+            try:
+                tools = self.clients[server].list_tools()
+            except Exception as error:  # keep the old list; say why
+                log.warning("%s: cannot list the changed tools: %s",
+                            server, error)
+                continue
+            for name in [n for n, t in self.tools.items()
+                         if t.server == server]:
+                del self.tools[name]
+            self.dropped = [d for d in self.dropped if d[0] != server]
+            for tool in tools:
+                self.add_tool(server, tool)
+            log.info("%s: the tools changed; %d offered now", server,
+                     len(tools))
 
     def connect(self):
         listed = {}
@@ -2014,6 +2150,9 @@ class MultiServerClient(object):
             try:
                 client.connect()
                 listed[name] = client.list_tools()
+                if self.listen_changes and client.modern and \
+                        client.listen_filter():
+                    self.listen(name, client)
             except Exception as error:    # one server never stops the rest
                 log.debug("%s: connect failed", name, exc_info=True)
                 self.failures[name] = str(error) or type(error).__name__
@@ -2037,12 +2176,22 @@ class MultiServerClient(object):
         name = model_tool_name(server, tool["name"], self.tools)
         self.tools[name] = ModelTool(name, server, tool, parameters)
 
+    def listen(self, name, client):
+        """ Open a 2026-07-28 subscription for list changes; a server that
+        has none is only logged (its tools stay as listed). """
+        try:
+            log.info("%s: listening for %s", name, client.listen())
+        except (TransportError, MCPError) as error:
+            log.info("%s: no subscriptions/listen (%s); list changes will "
+                     "not be seen", name, error)
+
     @property
     def connected(self):
         return sorted(name for name in self.clients
                       if name not in self.failures)
 
     def specs(self):
+        self.refresh()
         return [tool.spec() for tool in self.tools.values()]
 
     def call(self, name, arguments, on_progress=None):
@@ -2386,6 +2535,10 @@ def content_text(content):
                                             json.dumps(block.get("input"))))
         elif block.get("type") == "tool_result":
             parts.append("[result: %s]" % content_text(block.get("content")))
+        elif block.get("type") == "resource":
+            resource = block.get("resource") or {}
+            parts.append(resource.get("text") or "[resource %s]"
+                         % resource.get("uri"))
         else:
             parts.append("[%s]" % block.get("type"))
     return " ".join(parts)
@@ -2870,6 +3023,23 @@ def build_parser():
                       help="arguments as one JSON object instead")
     call.add_argument("--raw", action="store_true", help="print the whole "
                       "CallToolResult as JSON")
+    commands.add_parser("resources", parents=[common], help="list every "
+                        "server's resources and resource templates")
+    read = commands.add_parser("read", parents=[common], help="print a "
+                               "resource")
+    read.add_argument("server")
+    read.add_argument("uri")
+    read.add_argument("--raw", action="store_true", help="print the whole "
+                      "ReadResourceResult as JSON")
+    commands.add_parser("prompts", parents=[common], help="list every "
+                        "server's prompts")
+    prompt = commands.add_parser("prompt", parents=[common], help="print a "
+                                 "prompt's messages")
+    prompt.add_argument("server")
+    prompt.add_argument("name")
+    prompt.add_argument("arguments", nargs="*", metavar="key=value")
+    prompt.add_argument("--raw", action="store_true", help="print the whole "
+                        "GetPromptResult as JSON")
     return parser
 
 
@@ -2911,6 +3081,10 @@ def main(argv=None, terminal=None, environ=None):
             return run_call(args, config, terminal, trace)
         if command == "tools":
             return run_tools(config, terminal, trace)
+        if command in LISTINGS:
+            return run_listing(command, config, terminal, trace)
+        if command in ("read", "prompt"):
+            return run_fetch(args, config, terminal, trace)
         return run_chat(args, config, terminal, environ, trace)
     except ConfigError as error:
         terminal.warn("error: %s" % error)
@@ -2920,8 +3094,10 @@ def main(argv=None, terminal=None, environ=None):
         return 130
 
 
-def connect_servers(config, terminal, trace, only=None):
-    servers = make_servers(config, only, trace, config.get("host")).connect()
+def connect_servers(config, terminal, trace, only=None, listen=False):
+    servers = make_servers(config, only, trace, config.get("host"))
+    servers.listen_changes = listen
+    servers.connect()
     for name, reason in sorted(servers.failures.items()):
         terminal.warn("warning: server %r is unavailable, going on without "
                       "it: %s" % (name, reason))
@@ -2949,6 +3125,194 @@ def run_tools(config, terminal, trace):
     finally:
         servers.close()
     return 1 if servers.failures else 0
+
+
+# -- resources and prompts (commands resources, read, prompts, prompt) ------
+
+LISTINGS = {"resources": "resources", "prompts": "prompts"}
+
+
+def run_listing(command, config, terminal, trace):
+    """ Every server's resources and templates, or prompts. """
+    servers = connect_servers(config, terminal, trace)
+    failed = bool(servers.failures)
+    try:
+        for name in servers.connected:
+            client = servers.clients[name]
+            terminal.say("%s  %s  (%s)" % (name, client.url,
+                                            client.describe_server()))
+            if command not in client.capabilities:
+                terminal.say("  (no %s)" % command)
+                continue
+            try:
+                lines = listing_lines(command, client)
+            except (TransportError, MCPError) as error:
+                terminal.warn("error: %s: %s" % (name, error))
+                failed = True
+                continue
+            for line in lines or ["  (none)"]:
+                terminal.say(line)
+    finally:
+        servers.close()
+    return 1 if failed else 0
+
+
+def listing_lines(command, client):
+    lines = []
+    if command == "resources":
+        for item in client.list_resources():
+            lines.append("  %s  %s%s" % (item.get("uri"), item.get("name"),
+                                         "  (%s)" % item["mimeType"]
+                                         if item.get("mimeType") else ""))
+            lines.extend(description_line(item))
+        for item in client.list_resource_templates():
+            lines.append("  %s  %s  (template)" % (
+                item.get("uriTemplate"), item.get("name")))
+            lines.extend(description_line(item))
+        return lines
+    for item in client.list_prompts():
+        arguments = ", ".join(
+            "%s%s" % (a.get("name"), "" if a.get("required") else "?")
+            for a in item.get("arguments") or [] if isinstance(a, dict))
+        lines.append("  %s(%s)" % (item.get("name"), arguments))
+        lines.extend(description_line(item))
+    return lines
+
+
+def description_line(item):
+    text = (item.get("description") or item.get("title") or "").strip()
+    return ["      " + text.splitlines()[0]] if text else []
+
+
+def run_fetch(args, config, terminal, trace):
+    """ read SERVER URI, prompt SERVER NAME key=value... """
+    if args.server not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration (there "
+                          "are: %s)" % (args.server, ", ".join(
+                              sorted(config["servers"])) or "none"))
+    client = make_client(config["servers"][args.server], trace,
+                         config.get("host"), config.get("environ"))
+    try:
+        client.connect()
+        if args.command == "read":
+            result = client.read_resource(args.uri)
+            text = resource_text(result)
+        else:
+            arguments = prompt_arguments(client, args.name, args.arguments,
+                                         config.get("host"))
+            result = client.get_prompt(args.name, arguments)
+            text = prompt_text(result)
+    except (TransportError, MCPError) as error:
+        terminal.warn("error: %s" % error)
+        return 1
+    finally:
+        client.close()
+    terminal.say(json.dumps(result, indent=2, ensure_ascii=False)
+                 if args.raw else text)
+    return 0
+
+
+def resource_text(result):
+    """ A ReadResourceResult as text: text contents as they are, blobs
+    described. """
+    parts = []
+    for item in result.get("contents") or []:
+        if not isinstance(item, dict):
+            continue
+        if "text" in item:
+            parts.append(item["text"])
+        else:
+            size = len(base64.b64decode(item.get("blob") or "")) \
+                if isinstance(item.get("blob"), str) else 0
+            parts.append("[%s: %d bytes of %s]" % (
+                item.get("uri"), size, item.get("mimeType") or "binary"))
+    return "\n".join(parts)
+
+
+def prompt_text(result):
+    """ A GetPromptResult's messages as "role: text" lines. """
+    return "\n".join("%s: %s" % (message.get("role"), content_text(
+        message.get("content"))) for message in result.get("messages") or []
+        if isinstance(message, dict))
+
+
+def prompt_arguments(client, name, words, host=None):
+    """ key=value words as prompt arguments.  A required argument left out
+    is asked at a terminal, with the server's completions
+    (completion/complete, 6.5) offered; elsewhere it is an error. """
+    arguments = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise ConfigError("argument %r is not key=value" % word)
+        arguments[key] = value
+    prompts = dict((p.get("name"), p) for p in client.list_prompts())
+    if name not in prompts:
+        raise ConfigError("server %r has no prompt %r (it has: %s)" % (
+            client.name, name, ", ".join(sorted(prompts)) or "none"))
+    missing = [a["name"] for a in prompts[name].get("arguments") or []
+               if isinstance(a, dict) and a.get("required") and
+               a.get("name") not in arguments]
+    if missing and (host is None or not host.interactive):
+        raise ConfigError("prompt %r needs %s" % (
+            name, ", ".join("%s=..." % m for m in missing)))
+    for argument in missing:
+        arguments[argument] = ask_argument(client, host, name, argument,
+                                           arguments)
+    return arguments
+
+
+def ask_argument(client, host, prompt, argument, known):
+    """ One prompt argument from the person, with completions: shown
+    once, and on Tab where readline is available. """
+    ref = {"type": "ref/prompt", "name": prompt}
+
+    def values(prefix):
+        if "completions" not in client.capabilities:
+            return []
+        try:
+            return client.complete(ref, argument, prefix, known)
+        except (TransportError, MCPError):
+            return []
+    suggestions = values("")
+    if suggestions:
+        host.say("  %s: for example %s" % (argument,
+                                           ", ".join(suggestions[:10])))
+    with tab_completion(values):
+        answer = host.ask("  %s: " % argument)
+    if answer is None:
+        raise ConfigError("prompt %r needs %s" % (prompt, argument))
+    return answer
+
+
+class tab_completion(object):
+    """ Tab completes from ``values(prefix)`` while a line is read, where
+    the readline module exists and stdin is a terminal. """
+
+    def __init__(self, values):
+        self.values, self.old = values, None
+
+    def __enter__(self):
+        try:
+            import readline
+        except ImportError:
+            return self
+        if not sys.stdin.isatty():
+            return self
+        found = []
+
+        def complete(text, state):
+            if state == 0:
+                found[:] = self.values(text)
+            return found[state] if state < len(found) else None
+        self.readline, self.old = readline, readline.get_completer()
+        readline.set_completer(complete)
+        readline.parse_and_bind("tab: complete")
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None or hasattr(self, "readline"):
+            self.readline.set_completer(self.old)
 
 
 def signature(parameters):
@@ -3034,7 +3398,7 @@ def run_chat(args, config, terminal, environ, trace):
     model = make_model(settings, environ, trace,
                        on_notice=lambda text: terminal.warn(text))
     config["host"].model = model
-    servers = connect_servers(config, terminal, trace)
+    servers = connect_servers(config, terminal, trace, listen=True)
     if config["servers"] and not servers.connected:
         terminal.warn("error: no MCP server is reachable")
         servers.close()
@@ -3043,6 +3407,7 @@ def run_chat(args, config, terminal, environ, trace):
                 bool(settings.get("stream", True)),
                 int(settings.get("max_tool_rounds") or 8),
                 terminal.out, terminal.err)
+    chat.host = config["host"]
     try:
         if args.command == "ask":
             return ask_once(chat, args.question, terminal)
@@ -3063,7 +3428,7 @@ def ask_once(chat, question, terminal):
 def chat_loop(chat, terminal):
     tools = ", ".join(sorted(chat.servers.tools)) or "none"
     terminal.say("Chatting with %s; tools: %s.\nCommands: /tools, /reset, "
-                 "/quit." % (chat.model.model, tools))
+                 "/quit (/help for more)." % (chat.model.model, tools))
     while True:
         terminal.out.write("You: ")
         terminal.out.flush()
@@ -3080,8 +3445,67 @@ def chat_loop(chat, terminal):
         elif line == "/tools":
             for name, tool in sorted(chat.servers.tools.items()):
                 terminal.say("  %s  %s" % (name, signature(tool.parameters)))
+        elif line.split()[:1] in (["/resources"], ["/prompts"], ["/read"],
+                                  ["/prompt"], ["/help"]):
+            chat_command(chat, line, terminal)
         elif line:
             chat_turn(chat, line, terminal)
+
+
+CHAT_HELP = """\
+  /tools                         the tools the model may call
+  /resources, /prompts           what the servers offer
+  /read SERVER URI               attach a resource to the conversation
+  /prompt SERVER NAME key=value  attach a prompt's messages
+  /reset                         start a new conversation
+  /quit"""
+
+
+def chat_command(chat, line, terminal):
+    """ /resources, /prompts, /read and /prompt in the chat: what is read
+    is attached to the conversation as the person's own message (a
+    prompt's messages keep their roles), for the model to use next. """
+    words = line.split()
+    servers = chat.servers
+    try:
+        if words[0] == "/help":
+            terminal.say(CHAT_HELP)
+        elif words[0] in ("/resources", "/prompts"):
+            kind = words[0][1:]
+            for name in servers.connected:
+                client = servers.clients[name]
+                if kind in client.capabilities:
+                    terminal.say(name)
+                    for text in listing_lines(kind, client) or ["  (none)"]:
+                        terminal.say(text)
+        elif len(words) < 3 or words[1] not in servers.clients:
+            terminal.warn("usage: %s SERVER %s (servers: %s)" % (
+                words[0], "URI" if words[0] == "/read" else
+                "NAME key=value...", ", ".join(servers.connected)))
+        elif words[0] == "/read":
+            result = servers.clients[words[1]].read_resource(words[2])
+            chat.messages.append({"role": "user", "content":
+                                  "Resource %s:\n%s" % (
+                                      words[2], resource_text(result))})
+            terminal.say("(attached %s)" % words[2])
+        else:
+            client = servers.clients[words[1]]
+            arguments = prompt_arguments(client, words[2], words[3:],
+                                         chat_host(chat))
+            result = client.get_prompt(words[2], arguments)
+            for message in result.get("messages") or []:
+                chat.messages.append({
+                    "role": "assistant" if message.get("role") ==
+                    "assistant" else "user",
+                    "content": content_text(message.get("content"))})
+            terminal.say("(attached prompt %s: %d messages)" % (
+                words[2], len(result.get("messages") or [])))
+    except (TransportError, MCPError, ConfigError) as error:
+        terminal.warn("error: %s" % error)
+
+
+def chat_host(chat):
+    return getattr(chat, "host", None)
 
 
 def chat_turn(chat, line, terminal):
