@@ -21,6 +21,10 @@ must exit 0 and print what is expected.  Servers:
     sdk-stdio, sdk-http        sdk_server.py on the official Python SDK's MCPServer (--stdio; HTTP on
                                uvicorn, the entry sends a header)
     everything-stdio, -http    @modelcontextprotocol/server-everything (`stdio`, `streamableHttp`)
+    everything-sse             the same in its `sse` mode: the deprecated HTTP+SSE transport of
+                               2024-11-05 (GET /sse gives an `endpoint` event, messages are POSTed
+                               there); the entry is a plain `url`, so the client must notice (the
+                               spec's backwards-compatibility steps: POST fails with 4xx, then GET)
     weather-stdio@ERA          ../mcp_weather.py --stdio, with the fake upstream (fake_upstream.py)
     weather-stateless@ERA      ../mcp_weather.py --stateless over HTTP, the same upstream
 
@@ -176,6 +180,15 @@ def main(argv=None):
                                    ready=re.compile(r"listening on port (\d+)"), port=port)
             try:
                 check_target("everything-http", {"url": server.url}, EVERYTHING_CHECKS, report, workdir)
+            finally:
+                server.stop()
+        if wanted("everything-sse"):     # the 2024-11-05 HTTP+SSE transport (GET /sse, POST /message)
+            port = free_port()
+            server = ServerProcess([args.node, args.everything, "sse"], env={"PORT": str(port)},
+                                   ready=re.compile(r"running on port (\d+)"), port=port)
+            try:
+                check_target("everything-sse", {"url": "http://127.0.0.1:%d/sse" % port},
+                             EVERYTHING_CHECKS, report, workdir)
             finally:
                 server.stop()
         for era in ("modern", "legacy"):
