@@ -18,6 +18,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "examples"))
 import conformance_client  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "interop"))
+import conformance_client_run as runner  # noqa: E402
+
 MODERN = "2026-07-28"
 META_VERSION = "io.modelcontextprotocol/protocolVersion"
 
@@ -212,6 +216,55 @@ class DriverOnTheWireTests(unittest.TestCase):
         self.assertEqual(status, 0)
         self.assertIn("tools/list", server.methods())
         self.assertEqual(server.calls(), [])
+
+
+class RunnerTests(unittest.TestCase):
+    """ interop/conformance_client_run.py: which runs it plans, how it judges one, and the
+    expected-failures file. """
+
+    OFFERED = {
+        "release": [("initialize", ["2025-06-18", "2025-11-25"]), ("auth/metadata-default", ["2025-11-25"])],
+        "next": [("initialize", ["2025-06-18", "2025-11-25"]),
+                 ("tools_call", ["2025-06-18", "2025-11-25", MODERN]),
+                 ("request-metadata", [MODERN]), ("auth/iss-supported", [MODERN]),
+                 ("sep-2640-client-no-prefetch", ["extension"])]}
+
+    def test_each_scenario_runs_at_its_default_wire_and_at_2026_07_28_where_it_applies(self):
+        plan, not_run = runner.make_plan(self.OFFERED)
+        self.assertEqual(plan, [
+            ("release", "initialize", None), ("next", "initialize", None),
+            ("next", "tools_call", None), ("next", "tools_call", MODERN),
+            ("next", "request-metadata", None), ("next", "request-metadata", MODERN)])
+        reasons = dict(not_run)
+        self.assertIn("auth/* (release)", reasons)
+        self.assertIn("auth/* (next)", reasons)
+        self.assertIn("extension", reasons["sep-2640-client-no-prefetch (next)"])
+        self.assertIn("not applicable", reasons["initialize@%s (next)" % MODERN])
+
+    def test_a_warning_never_fails_a_run_a_failure_or_a_client_error_does(self):
+        ok = {"id": "a", "status": "SUCCESS"}
+        warning = {"id": "b", "status": "WARNING", "errorMessage": "should"}
+        failure = {"id": "c", "status": "FAILURE", "errorMessage": "must"}
+        self.assertEqual(runner.judge("tools_call", 1, [ok, warning], "")[0], "PASS")
+        self.assertEqual(runner.judge("tools_call", 1, [ok, failure], "")[0], "FAIL")
+        crashed = "\nClient exited with code 1\n\nStderr:\nboom\n\nChecks:"
+        self.assertEqual(runner.judge("tools_call", 1, [ok], crashed)[0], "FAIL")
+        self.assertEqual(runner.judge("http-invalid-tool-headers", 1, [ok], crashed)[0], "PASS")
+        self.assertEqual(runner.judge("initialize", 0, None, "SKIPPED: scenario 'initialize' is "
+                                      "not applicable")[0], "SKIP")
+
+    def test_expected_failures_match_by_build_and_wire(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("# comment\nsse-retry  timing on a busy box\n"
+                    "next:tools_call@%s  not yet\n" % MODERN)
+        self.addCleanup(os.unlink, f.name)
+        expected = runner.load_expected(f.name)
+        reason = runner.expected_reason
+        self.assertEqual(reason(expected, "release", "sse-retry", None), "timing on a busy box")
+        self.assertEqual(reason(expected, "next", "tools_call", MODERN), "not yet")
+        self.assertIsNone(reason(expected, "next", "tools_call", None))
+        self.assertIsNone(reason(expected, "release", "tools_call", MODERN))
 
 
 if __name__ == "__main__":
