@@ -141,6 +141,8 @@ class SSEReader(object):
         self.last_id = last_id
         self.retry = retry
         self.on_line = on_line
+        self.event = "message"      # the type of the event just yielded
+        self.pending = None
 
     def events(self):
         data = []
@@ -154,6 +156,7 @@ class SSEReader(object):
             if not line:
                 text = "\n".join(data)
                 data = []
+                self.event, self.pending = self.pending or "message", None
                 if text.strip():
                     yield text
             elif line.startswith(":"):
@@ -168,6 +171,8 @@ class SSEReader(object):
             data.append(value)
         elif name == "id" and "\0" not in value:
             self.last_id = value
+        elif name == "event":
+            self.pending = value     # 2024-11-05 sends "endpoint" first
         elif name == "retry" and value.isdigit():
             self.retry = int(value)
 
@@ -1935,6 +1940,195 @@ def end_group(group, wait):
 
 
 # ==========================================================================
+# LegacySSEClient: the HTTP+SSE transport of 2024-11-05 (C15)
+# ==========================================================================
+
+class LegacySSEClient(StdioClient):
+    """ A client of a server that speaks only the old HTTP+SSE transport
+    (2024-11-05; the spec's backwards-compatibility section, C15): a GET
+    opens a stream whose first event, ``endpoint``, names the URL to POST
+    messages to; every answer comes back on that one stream.  So the
+    session logic is StdioClient's (a reader hands answers to waiters),
+    with the GET stream for stdout and a POST per message for stdin.
+
+    ``fall_back_to_sse(client, error)`` swaps it in when a Streamable HTTP
+    ``initialize`` fails with 400, 404 or 405 and a GET of the same URL
+    brings that ``endpoint`` event.
+    """
+
+    era = "legacy"
+
+    def __init__(self, url, name="server", headers=None, token=None,
+                 **options):
+        self.process = None         # the GET stream's Channel
+        self.command, self.args, self.env, self.cwd = url, [], {}, None
+        self.environ = None
+        self.writing = threading.Lock()
+        self.stderr_tail = collections.deque(maxlen=1)
+        self.endpoint = None
+        self.ready = threading.Event()
+        MCPClient.__init__(self, url, name, headers, token, **options)
+        self.posts = None           # ConnectionPool of the endpoint
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
+
+    def __repr__(self):
+        return "<LegacySSEClient %s %s>" % (self.name, self.url)
+
+    def describe_era(self):
+        return "MCP %s (HTTP+SSE, messages to %s)" % (self.version,
+                                                       self.endpoint)
+
+    def open_standalone(self):
+        pass                        # the one stream is already open
+
+    def running(self):
+        return self.process is not None and not self.closing
+
+    def start(self):
+        """ GET the stream and wait for its ``endpoint`` event. """
+        self.ready.clear()
+        self.closing = False
+        channel = self.open("GET", None, Deadline(self.connect_timeout,
+                                                  self.connect_timeout),
+                            extra={"Accept": "text/event-stream"})
+        response = channel.response
+        if response.status != 200 or essence(response.getheader(
+                "Content-Type")) != "text/event-stream":
+            body = response.read()
+            channel.close()
+            raise self.status_error(response, body) \
+                if response.status >= 400 else TransportError(
+                    "%s: GET %s is not an SSE stream" % (self.name, self.url))
+        channel.sock.settimeout(None)
+        self.process = channel
+        self.start_reader(self.read_events, "sse-stream", channel)
+        if not self.ready.wait(self.connect_timeout) or not self.endpoint:
+            self.close()
+            raise TransportError("%s: the SSE stream sent no endpoint event "
+                                 "(not an HTTP+SSE server)" % self.name)
+        self.posts = ConnectionPool(self.endpoint, self.connect_timeout)
+
+    def read_events(self, channel):
+        reader = SSEReader(channel.response, on_line=lambda line: self.show(
+            "< " + line if line else "<"))
+        try:
+            for text in reader.events():
+                if text is None:
+                    continue
+                if reader.event == "endpoint":
+                    self.endpoint = urllib.parse.urljoin(self.url,
+                                                         text.strip())
+                    self.ready.set()
+                    continue
+                try:
+                    messages = as_messages(json.loads(text))
+                except ValueError:
+                    log.warning("%s: skipped an event that is not JSON: %s",
+                                self.name, text[:200])
+                    continue
+                for message in messages:
+                    if isinstance(message, dict):
+                        self.dispatch(message)
+        finally:
+            self.ready.set()
+            self.stream_gone(channel)
+
+    def stream_gone(self, channel):
+        with self.lock:
+            mine = self.process is channel
+            if mine:
+                self.process, self.version = None, None
+            waiters = list(self.inflight.values()) if mine else []
+        channel.close()
+        if mine and not self.closing:
+            log.warning("%s: the SSE stream ended; it is opened again on "
+                        "the next use", self.name)
+        for waiter in waiters:
+            waiter.fail(TransportError("%s: the SSE stream ended before the "
+                                       "answer" % self.name))
+
+    def send(self, message):
+        """ POST one message to the endpoint; 202 (or any 2xx) is fine. """
+        if self.posts is None:
+            raise TransportError("%s: the SSE stream is not open"
+                                 % self.name)
+        body = json.dumps(message).encode("utf-8")
+        headers = self.request_headers(None, {
+            "Content-Type": "application/json"})
+        connection, _ = self.posts.take(self.connect_timeout)
+        try:
+            self.show_request("POST", headers, body)
+            connection.request("POST", self.posts.target, body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise TransportError("cannot reach %s at %s: %s" % (
+                self.name, self.endpoint, error))
+        self.show_response(response)
+        self.posts.give_back(connection, response)
+        if response.status >= 400:
+            raise self.status_error(response, answer)
+
+    def close(self):
+        self.closing = True
+        with self.lock:
+            channel, self.process = self.process, None
+            self.version = None
+        if channel is not None:
+            channel.shutdown()
+        for thread in self.readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        self.readers = []
+        for pool in (self.pool, self.posts):
+            if pool is not None:
+                pool.close()
+
+
+def fall_back_to_sse(client, error):
+    """ A LegacySSEClient for the server ``client`` could not initialize,
+    connected, when ``error`` (from a Streamable HTTP initialize) is a 400,
+    404 or 405 and the URL serves the old HTTP+SSE transport (C15); else
+    None. """
+    if type(client) is not MCPClient or \
+            getattr(error, "status", None) not in (400, 404, 405):
+        return None
+    legacy = LegacySSEClient(
+        client.url, client.name, client.headers, client.token,
+        trace=client.trace, on_log=client.on_log,
+        on_sampling=client.on_sampling, on_elicitation=client.on_elicitation,
+        roots=client.roots, on_list_changed=client.on_list_changed,
+        timeout=client.timeout, max_timeout=client.max_timeout)
+    try:
+        legacy.connect()
+    except (TransportError, MCPError) as problem:
+        log.info("%s: no HTTP+SSE transport either: %s", client.name,
+                 problem)
+        legacy.close()
+        return None
+    log.info("%s: the server speaks the old HTTP+SSE transport (C15)",
+             client.name)
+    return legacy
+
+
+def connect_client(client):
+    """ client.connect(), or the HTTP+SSE client that replaces it (C15);
+    returns the client that is connected. """
+    try:
+        client.connect()
+        return client
+    except (TransportError, MCPError) as error:
+        legacy = fall_back_to_sse(client, error)
+        if legacy is None:
+            raise
+        client.close()
+        return legacy
+
+
+# ==========================================================================
 # Tools for a model: names and schemas an OpenAI-compatible API accepts
 # ==========================================================================
 
@@ -2148,7 +2342,7 @@ class MultiServerClient(object):
 
         def reach(name, client):
             try:
-                client.connect()
+                client = self.clients[name] = connect_client(client)
                 listed[name] = client.list_tools()
                 if self.listen_changes and client.modern and \
                         client.listen_filter():
@@ -3193,7 +3387,7 @@ def run_fetch(args, config, terminal, trace):
     client = make_client(config["servers"][args.server], trace,
                          config.get("host"), config.get("environ"))
     try:
-        client.connect()
+        client = connect_client(client)
         if args.command == "read":
             result = client.read_resource(args.uri)
             text = resource_text(result)
@@ -3332,7 +3526,7 @@ def run_call(args, config, terminal, trace):
     client = make_client(config["servers"][args.server], trace,
                          config.get("host"), config.get("environ"))
     try:
-        client.connect()
+        client = connect_client(client)
         arguments = call_arguments(args, client)
         progress = ProgressLine(args.tool, terminal.err)
         result = client.call_tool(args.tool, arguments, progress)
