@@ -44,7 +44,6 @@ import itertools
 import json
 import logging
 import os
-import queue
 import re
 import select
 import signal
@@ -1600,28 +1599,26 @@ class StdioWaiter(object):
         self.token, self.on_progress = token, on_progress
         self.deadline = deadline
         self.cancelled = False
-        self.answers = queue.Queue()
+        self.answer = None
+        self.ready = threading.Event()
 
     def put(self, message):
-        self.answers.put(message)
+        if self.answer is None:
+            self.answer = message
+            self.ready.set()
 
     def fail(self, error):
-        self.answers.put(error)
+        self.put(error)
 
     def wait(self):
         """ The response; socket.timeout at the deadline, which progress
         notifications push back (C14). """
-        while True:
-            left = self.deadline.left()
-            if left <= 0:
+        while not self.ready.wait(max(self.deadline.left(), 0)):
+            if self.deadline.left() <= 0:
                 raise socket.timeout("deadline passed")
-            try:
-                answer = self.answers.get(timeout=min(left, 0.5))
-            except queue.Empty:
-                continue
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
 
 
 class StdioClient(MCPClient):
@@ -1685,7 +1682,7 @@ class StdioClient(MCPClient):
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=0,
+                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=-1,
                 env=child_environment(self.env, self.environ),
                 start_new_session=(os.name == "posix"))
         except OSError as error:
