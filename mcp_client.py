@@ -5,26 +5,51 @@
     python mcp_client.py ask "Weather in Hangzhou and Berlin?"
     python mcp_client.py tools                   what every server offers
     python mcp_client.py call weather get_weather city=Hangzhou
-    python mcp_client.py --trace call ...        show every HTTP exchange
+    python mcp_client.py resources               resources and templates
+    python mcp_client.py read weather weather://Hangzhou/current
+    python mcp_client.py prompts
+    python mcp_client.py prompt weather weather_report city=Hangzhou
+    python mcp_client.py --trace call ...        show every exchange
+    python mcp_client.py -v tools                say which era each server
+                                                 speaks, log its messages
+
+config.json takes the ``mcpServers`` of Claude Desktop as they are:
+``{"command", "args", "env", "cwd"}`` starts a stdio server, ``{"url",
+"headers"}`` reaches an HTTP one; ``"sampling"`` and ``"elicitation"``
+("ask", "allow", "deny"), ``"roots"`` and ``"era"`` are our additions.
 
 The file reads top to bottom as the client half of the lesson that
 mcp_weather.py teaches from the server side:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
-    MCPClient           one Streamable HTTP server (checklist section 3)
+    MCPClient           the protocol session (eras, MRTR, requests from
+                        the server) over Streamable HTTP (checklist 3)
+    StdioClient         the same session over a child's stdin and stdout
+    LegacySSEClient     the same over the HTTP+SSE transport of 2024-11-05
     Tools for a model   names and schemas an OpenAI-compatible API accepts
     MultiServerClient   every configured server, concurrently
     Chat                the model, its tool calls, and the person
+    Host                what servers ask of the person and the model:
+                        sampling, elicitation, roots
     Configuration       config.json and environment overrides
     Command line        main(argv)
 
 One server, without a model::
 
     client = MCPClient("http://127.0.0.1:8000/mcp")
-    client.connect()
+    client.connect()        # server/discover (2026-07-28), else initialize
     print(client.call_tool("get_weather", {"city": "Hangzhou"}))
     client.close()
+
+    client = StdioClient("python3", ["mcp_weather.py", "--stdio"],
+                         on_elicitation=lambda params, client: {
+                             "action": "decline"})
+
+Requests from servers go to the handlers given as keywords
+(``on_sampling``, ``on_elicitation``, ``roots``, ``on_log``,
+``on_list_changed``; see MCPClient); Host supplies them for the command
+line.
 
 Only the standard library is imported; llm.py (beside this file) is the
 model's client.  The HTTP side uses http.client rather than urllib so that
@@ -303,7 +328,7 @@ class Channel(object):
 
 
 # ==========================================================================
-# MCPClient: one Streamable HTTP server
+# MCPClient: the protocol session, over Streamable HTTP
 # ==========================================================================
 
 class MCPClient(object):
@@ -3184,6 +3209,11 @@ def build_parser():
     common.add_argument("--trace", action="store_true",
                         default=argparse.SUPPRESS, help="print every HTTP "
                         "exchange with the servers and the model (stderr)")
+    common.add_argument("--era", choices=("auto", "modern", "legacy"),
+                        default=argparse.SUPPRESS, help="protocol era to "
+                        "try first for servers whose entry names none: auto "
+                        "(2026-07-28, else the 2025 handshake), modern, "
+                        "legacy (env MCP_CLIENT_ERA)")
     common.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS, help="log connections, "
                         "retries and server log messages")
@@ -3265,6 +3295,8 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        default_era(config, getattr(args, "era", None) or
+                    environ.get("MCP_CLIENT_ERA"))
         config["host"] = Host(terminal, lambda: make_model(
             config["llm"], environ, trace, on_notice=terminal.warn),
             show_logs=command in ("chat", "ask"))
@@ -3283,6 +3315,17 @@ def main(argv=None, terminal=None, environ=None):
     except KeyboardInterrupt:
         terminal.warn("\ninterrupted")
         return 130
+
+
+def default_era(config, era):
+    """ --era / MCP_CLIENT_ERA for the entries that name no era. """
+    if not era:
+        return
+    if era not in ("auto", "modern", "legacy"):
+        raise ConfigError("MCP_CLIENT_ERA must be auto, modern or legacy, "
+                          "not %r" % era)
+    for entry in config["servers"].values():
+        entry["knobs"].setdefault("era", era)
 
 
 def connect_servers(config, terminal, trace, only=None, listen=False):

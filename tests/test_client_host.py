@@ -127,6 +127,25 @@ class TraceTests(_ClientTestCase):
         self.assertIn("<   Mcp-Session-Id: ", err)
         self.assertNotIn("server/discover", err)
 
+    def test_era_flag_and_environment(self):
+        """ --era and MCP_CLIENT_ERA choose the era of entries that name
+        none; an entry's own "era" wins. """
+        status, out, err = self.run_client(
+            ["--trace", "--era", "modern", "tools"])
+        self.assertEqual(status, 0, err)
+        self.assertIn('"method": "server/discover"', err)
+        status, out, err = self.run_client(
+            ["--trace", "tools"], environ={"DEEPSEEK_API_KEY": "k",
+                                           "MCP_CLIENT_ERA": "modern"},
+            servers={"weather": {"url": self.weather.url,
+                                 "era": "legacy"}})
+        self.assertEqual(status, 0, err)
+        self.assertNotIn("server/discover", err)
+        status, out, err = self.run_client(
+            ["tools"], environ={"MCP_CLIENT_ERA": "newest"})
+        self.assertEqual(status, 2)
+        self.assertOneErrorLine(err, "MCP_CLIENT_ERA must be")
+
 
 class ListChangedTests(unittest.TestCase):
     """ 2026-07-28 subscriptions/listen: the tools offered to the model
