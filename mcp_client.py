@@ -1626,6 +1626,7 @@ class StdioWaiter(object):
         self.cancelled = False
         self.answer = None
         self.ready = threading.Event()
+        self.busy = lambda: False   # True while a server request is served
 
     def put(self, message):
         if self.answer is None:
@@ -1638,8 +1639,10 @@ class StdioWaiter(object):
     def wait(self):
         """ The response; socket.timeout at the deadline, which progress
         notifications push back (C14). """
-        while not self.ready.wait(max(self.deadline.left(), 0)):
-            if self.deadline.left() <= 0:
+        while not self.ready.wait(max(self.deadline.left(), 0.01)):
+            if self.busy():     # the person is answering the server
+                self.deadline.progressed()
+            elif self.deadline.left() <= 0:
                 raise socket.timeout("deadline passed")
         if isinstance(self.answer, Exception):
             raise self.answer
@@ -1682,6 +1685,7 @@ class StdioClient(MCPClient):
         self.process = None
         self.writing = threading.Lock()
         self.stderr_tail = collections.deque(maxlen=5)
+        self.answering = 0          # server requests being answered
         MCPClient.__init__(self, None, name, **options)
         self.url = "stdio: " + " ".join([command] + self.args)
 
@@ -1821,15 +1825,19 @@ class StdioClient(MCPClient):
                         "through input_required", self.name,
                         message.get("method"))
             return
-        with self.lock:
-            waiters = list(self.inflight.values())
-        for waiter in waiters:      # a person's time is not the call's
-            waiter.deadline.progressed()
+        with self.lock:             # a person's time is not the call's
+            self.answering += 1
         try:
             self.send(self.reply_to(message))
         except TransportError as error:
             log.warning("%s: could not answer %s: %s", self.name,
                         message.get("method"), error)
+        finally:
+            with self.lock:
+                self.answering -= 1
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.deadline.progressed()
 
     def progress(self, params):
         with self.lock:
@@ -1874,6 +1882,7 @@ class StdioClient(MCPClient):
         idle = self.timeout if timeout is None else timeout
         waiter = StdioWaiter(request_id, method, token, on_progress,
                              Deadline(idle, max(self.max_timeout, idle)))
+        waiter.busy = lambda: self.answering > 0
         with self.lock:
             self.inflight[request_id] = waiter
         try:
@@ -1987,6 +1996,7 @@ class LegacySSEClient(StdioClient):
         self.environ = None
         self.writing = threading.Lock()
         self.stderr_tail = collections.deque(maxlen=1)
+        self.answering = 0
         self.endpoint = None
         self.ready = threading.Event()
         MCPClient.__init__(self, url, name, headers, token, **options)
