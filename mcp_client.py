@@ -3690,7 +3690,7 @@ def chat_loop(chat, terminal):
             for name, tool in sorted(chat.servers.tools.items()):
                 terminal.say("  %s  %s" % (name, signature(tool.parameters)))
         elif line.split()[:1] in (["/resources"], ["/prompts"], ["/read"],
-                                  ["/prompt"], ["/help"]):
+                                  ["/prompt"], ["/help"], ["/roots"]):
             chat_command(chat, line, terminal)
         elif line:
             chat_turn(chat, line, terminal)
@@ -3699,6 +3699,7 @@ def chat_loop(chat, terminal):
 CHAT_HELP = """\
   /tools                         the tools the model may call
   /resources, /prompts           what the servers offer
+  /roots [PATH...]               show, or set, the roots servers may use
   /read SERVER URI               attach a resource to the conversation
   /prompt SERVER NAME key=value  attach a prompt's messages
   /reset                         start a new conversation
@@ -3714,6 +3715,8 @@ def chat_command(chat, line, terminal):
     try:
         if words[0] == "/help":
             terminal.say(CHAT_HELP)
+        elif words[0] == "/roots":
+            chat_roots(servers, words[1:], terminal)
         elif words[0] in ("/resources", "/prompts"):
             kind = words[0][1:]
             for name in servers.connected:
@@ -3746,6 +3749,18 @@ def chat_command(chat, line, terminal):
                 words[2], len(result.get("messages") or [])))
     except (TransportError, MCPError, ConfigError) as error:
         terminal.warn("error: %s" % error)
+
+
+def chat_roots(servers, paths, terminal):
+    """ /roots: each server's roots; /roots PATH...: new roots for every
+    server, announced with notifications/roots/list_changed. """
+    for name in servers.connected:
+        client = servers.clients[name]
+        if paths:
+            client.roots = config_roots(paths)
+            client.roots_changed()
+        terminal.say("%s: %s" % (name, ", ".join(
+            root["uri"] for root in client.list_roots()) or "none"))
 
 
 def chat_host(chat):
