@@ -5,26 +5,51 @@
     python mcp_client.py ask "Weather in Hangzhou and Berlin?"
     python mcp_client.py tools                   what every server offers
     python mcp_client.py call weather get_weather city=Hangzhou
-    python mcp_client.py --trace call ...        show every HTTP exchange
+    python mcp_client.py resources               resources and templates
+    python mcp_client.py read weather weather://Hangzhou/current
+    python mcp_client.py prompts
+    python mcp_client.py prompt weather weather_report city=Hangzhou
+    python mcp_client.py --trace call ...        show every exchange
+    python mcp_client.py -v tools                say which era each server
+                                                 speaks, log its messages
+
+config.json takes the ``mcpServers`` of Claude Desktop as they are:
+``{"command", "args", "env", "cwd"}`` starts a stdio server, ``{"url",
+"headers"}`` reaches an HTTP one; ``"sampling"`` and ``"elicitation"``
+("ask", "allow", "deny"), ``"roots"`` and ``"era"`` are our additions.
 
 The file reads top to bottom as the client half of the lesson that
 mcp_weather.py teaches from the server side:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
-    MCPClient           one Streamable HTTP server (checklist section 3)
+    MCPClient           the protocol session (eras, MRTR, requests from
+                        the server) over Streamable HTTP (checklist 3)
+    StdioClient         the same session over a child's stdin and stdout
+    LegacySSEClient     the same over the HTTP+SSE transport of 2024-11-05
     Tools for a model   names and schemas an OpenAI-compatible API accepts
     MultiServerClient   every configured server, concurrently
     Chat                the model, its tool calls, and the person
+    Host                what servers ask of the person and the model:
+                        sampling, elicitation, roots
     Configuration       config.json and environment overrides
     Command line        main(argv)
 
 One server, without a model::
 
     client = MCPClient("http://127.0.0.1:8000/mcp")
-    client.connect()
+    client.connect()        # server/discover (2026-07-28), else initialize
     print(client.call_tool("get_weather", {"city": "Hangzhou"}))
     client.close()
+
+    client = StdioClient("python3", ["mcp_weather.py", "--stdio"],
+                         on_elicitation=lambda params, client: {
+                             "action": "decline"})
+
+Requests from servers go to the handlers given as keywords
+(``on_sampling``, ``on_elicitation``, ``roots``, ``on_log``,
+``on_list_changed``; see MCPClient); Host supplies them for the command
+line.
 
 Only the standard library is imported; llm.py (beside this file) is the
 model's client.  The HTTP side uses http.client rather than urllib so that
@@ -44,7 +69,6 @@ import itertools
 import json
 import logging
 import os
-import queue
 import re
 import select
 import signal
@@ -141,6 +165,8 @@ class SSEReader(object):
         self.last_id = last_id
         self.retry = retry
         self.on_line = on_line
+        self.event = "message"      # the type of the event just yielded
+        self.pending = None
 
     def events(self):
         data = []
@@ -154,6 +180,7 @@ class SSEReader(object):
             if not line:
                 text = "\n".join(data)
                 data = []
+                self.event, self.pending = self.pending or "message", None
                 if text.strip():
                     yield text
             elif line.startswith(":"):
@@ -168,6 +195,8 @@ class SSEReader(object):
             data.append(value)
         elif name == "id" and "\0" not in value:
             self.last_id = value
+        elif name == "event":
+            self.pending = value     # 2024-11-05 sends "endpoint" first
         elif name == "retry" and value.isdigit():
             self.retry = int(value)
 
@@ -299,7 +328,7 @@ class Channel(object):
 
 
 # ==========================================================================
-# MCPClient: one Streamable HTTP server
+# MCPClient: the protocol session, over Streamable HTTP
 # ==========================================================================
 
 class MCPClient(object):
@@ -1595,28 +1624,29 @@ class StdioWaiter(object):
         self.token, self.on_progress = token, on_progress
         self.deadline = deadline
         self.cancelled = False
-        self.answers = queue.Queue()
+        self.answer = None
+        self.ready = threading.Event()
+        self.busy = lambda: False   # True while a server request is served
 
     def put(self, message):
-        self.answers.put(message)
+        if self.answer is None:
+            self.answer = message
+            self.ready.set()
 
     def fail(self, error):
-        self.answers.put(error)
+        self.put(error)
 
     def wait(self):
         """ The response; socket.timeout at the deadline, which progress
         notifications push back (C14). """
-        while True:
-            left = self.deadline.left()
-            if left <= 0:
+        while not self.ready.wait(max(self.deadline.left(), 0.01)):
+            if self.busy():     # the person is answering the server
+                self.deadline.progressed()
+            elif self.deadline.left() <= 0:
                 raise socket.timeout("deadline passed")
-            try:
-                answer = self.answers.get(timeout=min(left, 0.5))
-            except queue.Empty:
-                continue
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
 
 
 class StdioClient(MCPClient):
@@ -1655,6 +1685,7 @@ class StdioClient(MCPClient):
         self.process = None
         self.writing = threading.Lock()
         self.stderr_tail = collections.deque(maxlen=5)
+        self.answering = 0          # server requests being answered
         MCPClient.__init__(self, None, name, **options)
         self.url = "stdio: " + " ".join([command] + self.args)
 
@@ -1680,7 +1711,7 @@ class StdioClient(MCPClient):
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=0,
+                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=-1,
                 env=child_environment(self.env, self.environ),
                 start_new_session=(os.name == "posix"))
         except OSError as error:
@@ -1794,15 +1825,19 @@ class StdioClient(MCPClient):
                         "through input_required", self.name,
                         message.get("method"))
             return
-        with self.lock:
-            waiters = list(self.inflight.values())
-        for waiter in waiters:      # a person's time is not the call's
-            waiter.deadline.progressed()
+        with self.lock:             # a person's time is not the call's
+            self.answering += 1
         try:
             self.send(self.reply_to(message))
         except TransportError as error:
             log.warning("%s: could not answer %s: %s", self.name,
                         message.get("method"), error)
+        finally:
+            with self.lock:
+                self.answering -= 1
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.deadline.progressed()
 
     def progress(self, params):
         with self.lock:
@@ -1847,6 +1882,7 @@ class StdioClient(MCPClient):
         idle = self.timeout if timeout is None else timeout
         waiter = StdioWaiter(request_id, method, token, on_progress,
                              Deadline(idle, max(self.max_timeout, idle)))
+        waiter.busy = lambda: self.answering > 0
         with self.lock:
             self.inflight[request_id] = waiter
         try:
@@ -1932,6 +1968,196 @@ def end_group(group, wait):
             except OSError:
                 return
             time.sleep(0.02)
+
+
+# ==========================================================================
+# LegacySSEClient: the HTTP+SSE transport of 2024-11-05 (C15)
+# ==========================================================================
+
+class LegacySSEClient(StdioClient):
+    """ A client of a server that speaks only the old HTTP+SSE transport
+    (2024-11-05; the spec's backwards-compatibility section, C15): a GET
+    opens a stream whose first event, ``endpoint``, names the URL to POST
+    messages to; every answer comes back on that one stream.  So the
+    session logic is StdioClient's (a reader hands answers to waiters),
+    with the GET stream for stdout and a POST per message for stdin.
+
+    ``fall_back_to_sse(client, error)`` swaps it in when a Streamable HTTP
+    ``initialize`` fails with 400, 404 or 405 and a GET of the same URL
+    brings that ``endpoint`` event.
+    """
+
+    era = "legacy"
+
+    def __init__(self, url, name="server", headers=None, token=None,
+                 **options):
+        self.process = None         # the GET stream's Channel
+        self.command, self.args, self.env, self.cwd = url, [], {}, None
+        self.environ = None
+        self.writing = threading.Lock()
+        self.stderr_tail = collections.deque(maxlen=1)
+        self.answering = 0
+        self.endpoint = None
+        self.ready = threading.Event()
+        MCPClient.__init__(self, url, name, headers, token, **options)
+        self.posts = None           # ConnectionPool of the endpoint
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
+
+    def __repr__(self):
+        return "<LegacySSEClient %s %s>" % (self.name, self.url)
+
+    def describe_era(self):
+        return "MCP %s (HTTP+SSE, messages to %s)" % (self.version,
+                                                       self.endpoint)
+
+    def open_standalone(self):
+        pass                        # the one stream is already open
+
+    def running(self):
+        return self.process is not None and not self.closing
+
+    def start(self):
+        """ GET the stream and wait for its ``endpoint`` event. """
+        self.ready.clear()
+        self.closing = False
+        channel = self.open("GET", None, Deadline(self.connect_timeout,
+                                                  self.connect_timeout),
+                            extra={"Accept": "text/event-stream"})
+        response = channel.response
+        if response.status != 200 or essence(response.getheader(
+                "Content-Type")) != "text/event-stream":
+            body = response.read()
+            channel.close()
+            raise self.status_error(response, body) \
+                if response.status >= 400 else TransportError(
+                    "%s: GET %s is not an SSE stream" % (self.name, self.url))
+        channel.sock.settimeout(None)
+        self.process = channel
+        self.start_reader(self.read_events, "sse-stream", channel)
+        if not self.ready.wait(self.connect_timeout) or not self.endpoint:
+            self.close()
+            raise TransportError("%s: the SSE stream sent no endpoint event "
+                                 "(not an HTTP+SSE server)" % self.name)
+        self.posts = ConnectionPool(self.endpoint, self.connect_timeout)
+
+    def read_events(self, channel):
+        reader = SSEReader(channel.response, on_line=lambda line: self.show(
+            "< " + line if line else "<"))
+        try:
+            for text in reader.events():
+                if text is None:
+                    continue
+                if reader.event == "endpoint":
+                    self.endpoint = urllib.parse.urljoin(self.url,
+                                                         text.strip())
+                    self.ready.set()
+                    continue
+                try:
+                    messages = as_messages(json.loads(text))
+                except ValueError:
+                    log.warning("%s: skipped an event that is not JSON: %s",
+                                self.name, text[:200])
+                    continue
+                for message in messages:
+                    if isinstance(message, dict):
+                        self.dispatch(message)
+        finally:
+            self.ready.set()
+            self.stream_gone(channel)
+
+    def stream_gone(self, channel):
+        with self.lock:
+            mine = self.process is channel
+            if mine:
+                self.process, self.version = None, None
+            waiters = list(self.inflight.values()) if mine else []
+        channel.close()
+        if mine and not self.closing:
+            log.warning("%s: the SSE stream ended; it is opened again on "
+                        "the next use", self.name)
+        for waiter in waiters:
+            waiter.fail(TransportError("%s: the SSE stream ended before the "
+                                       "answer" % self.name))
+
+    def send(self, message):
+        """ POST one message to the endpoint; 202 (or any 2xx) is fine. """
+        if self.posts is None:
+            raise TransportError("%s: the SSE stream is not open"
+                                 % self.name)
+        body = json.dumps(message).encode("utf-8")
+        headers = self.request_headers(None, {
+            "Content-Type": "application/json"})
+        connection, _ = self.posts.take(self.connect_timeout)
+        try:
+            self.show_request("POST", headers, body)
+            connection.request("POST", self.posts.target, body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise TransportError("cannot reach %s at %s: %s" % (
+                self.name, self.endpoint, error))
+        self.show_response(response)
+        self.posts.give_back(connection, response)
+        if response.status >= 400:
+            raise self.status_error(response, answer)
+
+    def close(self):
+        self.closing = True
+        with self.lock:
+            channel, self.process = self.process, None
+            self.version = None
+        if channel is not None:
+            channel.shutdown()
+        for thread in self.readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        self.readers = []
+        for pool in (self.pool, self.posts):
+            if pool is not None:
+                pool.close()
+
+
+def fall_back_to_sse(client, error):
+    """ A LegacySSEClient for the server ``client`` could not initialize,
+    connected, when ``error`` (from a Streamable HTTP initialize) is a 400,
+    404 or 405 and the URL serves the old HTTP+SSE transport (C15); else
+    None. """
+    if type(client) is not MCPClient or \
+            getattr(error, "status", None) not in (400, 404, 405):
+        return None
+    legacy = LegacySSEClient(
+        client.url, client.name, client.headers, client.token,
+        trace=client.trace, on_log=client.on_log,
+        on_sampling=client.on_sampling, on_elicitation=client.on_elicitation,
+        roots=client.roots, on_list_changed=client.on_list_changed,
+        timeout=client.timeout, max_timeout=client.max_timeout)
+    try:
+        legacy.connect()
+    except (TransportError, MCPError) as problem:
+        log.info("%s: no HTTP+SSE transport either: %s", client.name,
+                 problem)
+        legacy.close()
+        return None
+    log.info("%s: the server speaks the old HTTP+SSE transport (C15)",
+             client.name)
+    return legacy
+
+
+def connect_client(client):
+    """ client.connect(), or the HTTP+SSE client that replaces it (C15);
+    returns the client that is connected. """
+    try:
+        client.connect()
+        return client
+    except (TransportError, MCPError) as error:
+        legacy = fall_back_to_sse(client, error)
+        if legacy is None:
+            raise
+        client.close()
+        return legacy
 
 
 # ==========================================================================
@@ -2148,7 +2374,7 @@ class MultiServerClient(object):
 
         def reach(name, client):
             try:
-                client.connect()
+                client = self.clients[name] = connect_client(client)
                 listed[name] = client.list_tools()
                 if self.listen_changes and client.modern and \
                         client.listen_filter():
@@ -2993,6 +3219,11 @@ def build_parser():
     common.add_argument("--trace", action="store_true",
                         default=argparse.SUPPRESS, help="print every HTTP "
                         "exchange with the servers and the model (stderr)")
+    common.add_argument("--era", choices=("auto", "modern", "legacy"),
+                        default=argparse.SUPPRESS, help="protocol era to "
+                        "try first for servers whose entry names none: auto "
+                        "(2026-07-28, else the 2025 handshake), modern, "
+                        "legacy (env MCP_CLIENT_ERA)")
     common.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS, help="log connections, "
                         "retries and server log messages")
@@ -3074,6 +3305,8 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        default_era(config, getattr(args, "era", None) or
+                    environ.get("MCP_CLIENT_ERA"))
         config["host"] = Host(terminal, lambda: make_model(
             config["llm"], environ, trace, on_notice=terminal.warn),
             show_logs=command in ("chat", "ask"))
@@ -3092,6 +3325,17 @@ def main(argv=None, terminal=None, environ=None):
     except KeyboardInterrupt:
         terminal.warn("\ninterrupted")
         return 130
+
+
+def default_era(config, era):
+    """ --era / MCP_CLIENT_ERA for the entries that name no era. """
+    if not era:
+        return
+    if era not in ("auto", "modern", "legacy"):
+        raise ConfigError("MCP_CLIENT_ERA must be auto, modern or legacy, "
+                          "not %r" % era)
+    for entry in config["servers"].values():
+        entry["knobs"].setdefault("era", era)
 
 
 def connect_servers(config, terminal, trace, only=None, listen=False):
@@ -3193,7 +3437,7 @@ def run_fetch(args, config, terminal, trace):
     client = make_client(config["servers"][args.server], trace,
                          config.get("host"), config.get("environ"))
     try:
-        client.connect()
+        client = connect_client(client)
         if args.command == "read":
             result = client.read_resource(args.uri)
             text = resource_text(result)
@@ -3332,7 +3576,7 @@ def run_call(args, config, terminal, trace):
     client = make_client(config["servers"][args.server], trace,
                          config.get("host"), config.get("environ"))
     try:
-        client.connect()
+        client = connect_client(client)
         arguments = call_arguments(args, client)
         progress = ProgressLine(args.tool, terminal.err)
         result = client.call_tool(args.tool, arguments, progress)
@@ -3446,7 +3690,7 @@ def chat_loop(chat, terminal):
             for name, tool in sorted(chat.servers.tools.items()):
                 terminal.say("  %s  %s" % (name, signature(tool.parameters)))
         elif line.split()[:1] in (["/resources"], ["/prompts"], ["/read"],
-                                  ["/prompt"], ["/help"]):
+                                  ["/prompt"], ["/help"], ["/roots"]):
             chat_command(chat, line, terminal)
         elif line:
             chat_turn(chat, line, terminal)
@@ -3455,6 +3699,7 @@ def chat_loop(chat, terminal):
 CHAT_HELP = """\
   /tools                         the tools the model may call
   /resources, /prompts           what the servers offer
+  /roots [PATH...]               show, or set, the roots servers may use
   /read SERVER URI               attach a resource to the conversation
   /prompt SERVER NAME key=value  attach a prompt's messages
   /reset                         start a new conversation
@@ -3470,6 +3715,8 @@ def chat_command(chat, line, terminal):
     try:
         if words[0] == "/help":
             terminal.say(CHAT_HELP)
+        elif words[0] == "/roots":
+            chat_roots(servers, words[1:], terminal)
         elif words[0] in ("/resources", "/prompts"):
             kind = words[0][1:]
             for name in servers.connected:
@@ -3502,6 +3749,18 @@ def chat_command(chat, line, terminal):
                 words[2], len(result.get("messages") or [])))
     except (TransportError, MCPError, ConfigError) as error:
         terminal.warn("error: %s" % error)
+
+
+def chat_roots(servers, paths, terminal):
+    """ /roots: each server's roots; /roots PATH...: new roots for every
+    server, announced with notifications/roots/list_changed. """
+    for name in servers.connected:
+        client = servers.clients[name]
+        if paths:
+            client.roots = config_roots(paths)
+            client.roots_changed()
+        terminal.say("%s: %s" % (name, ", ".join(
+            root["uri"] for root in client.list_roots()) or "none"))
 
 
 def chat_host(chat):

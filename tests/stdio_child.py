@@ -9,6 +9,9 @@ prints a banner on stderr, as real servers do.  Modes:
                 and ignores the end of stdin (a careless wrapper)
     ask         tool "ask" sends the client the request named in its
                 arguments ({"method", "params"}) and returns the answer
+
+In every mode tool "hang" never answers, and notifications/cancelled and
+notifications/roots/list_changed are reported on stderr.
 """
 
 import json
@@ -45,6 +48,8 @@ def call(message):
         sys.stderr.write("about to crash\n")
         sys.stderr.flush()
         os._exit(3)
+    if name == "hang":             # never answers; see cancellations
+        return
     if name == "ask":
         pending["ask-1"] = message
         send({"jsonrpc": "2.0", "id": "ask-1",
@@ -76,6 +81,14 @@ def main():
             if asked is not None:
                 result(asked, text(json.dumps(message, sort_keys=True)))
         elif "id" not in message:
+            if method == "notifications/cancelled":
+                params = message.get("params") or {}
+                sys.stderr.write("cancelled %s: %s\n" % (
+                    params.get("requestId"), params.get("reason")))
+                sys.stderr.flush()
+            elif method == "notifications/roots/list_changed":
+                sys.stderr.write("roots changed\n")
+                sys.stderr.flush()
             continue
         elif method == "initialize":
             result(message, {"protocolVersion": "2024-11-05",
@@ -84,7 +97,7 @@ def main():
         elif method == "tools/list":
             result(message, {"tools": [
                 {"name": n, "inputSchema": {"type": "object"}}
-                for n in ("echo", "env", "crash", "ask")]})
+                for n in ("echo", "env", "crash", "ask", "hang")]})
         elif method == "tools/call":
             call(message)
         else:

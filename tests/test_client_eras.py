@@ -7,11 +7,13 @@ x-mcp-header (SEP-2243), and a broken stream issued again under a new id.
 
 import base64
 import io
+import json
 import logging
+import queue
 import unittest
 
 import mcp_client
-from test_mcp import FakeUpstream, _WeatherServer
+from test_mcp import FakeUpstream, _WeatherServer, loopback_http_server
 from tests.client_fakes import (DISCOVER, INITIALIZE, ScriptedServer, error,
                                 result)
 
@@ -449,6 +451,109 @@ class CustomHeaderTests(_ErasTestCase):
             encoded = value(text)
             self.assertEqual(base64.b64decode(encoded[9:-2]).decode("utf-8"),
                              text)
+
+
+class OldSSEServer(object):
+    """ A 2024-11-05 HTTP+SSE server: GET /sse opens the stream, whose
+    first event names the endpoint; POSTs there get 202 and their answers
+    come on the stream.  POST /sse gets 405, as such servers answer a
+    Streamable HTTP client. """
+
+    def __init__(self):
+        self.outbox = queue.Queue()
+        self.posts, self.gets = [], []
+        self.server, _ = loopback_http_server(
+            "old-sse", do_GET=self.get, do_POST=self.post)
+        self.url = "http://127.0.0.1:%d/sse" % self.server.server_address[1]
+
+    def stop(self):
+        self.outbox.put(None)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def get(self, handler):
+        self.gets.append(dict(handler.headers.items()))
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        handler.wfile.write(b"event: endpoint\ndata: /messages?s=1\n\n")
+        handler.wfile.flush()
+        while True:
+            message = self.outbox.get()
+            if message is None:
+                return
+            handler.wfile.write(b"event: message\ndata: " +
+                                json.dumps(message).encode() + b"\n\n")
+            handler.wfile.flush()
+
+    def post(self, handler):
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length).decode("utf-8"))
+        if handler.path == "/sse":
+            handler.send_response(405)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        self.posts.append((handler.path, body))
+        handler.send_response(202)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        if "id" not in body or "method" not in body:
+            return
+        if body["method"] == "initialize":
+            value = {"protocolVersion": "2024-11-05", "capabilities": {
+                "tools": {}}, "serverInfo": {"name": "old", "version": "0"}}
+        elif body["method"] == "tools/list":
+            value = {"tools": [{"name": "echo", "inputSchema": {
+                "type": "object"}}]}
+        elif body["method"] == "tools/call":
+            value = {"content": [{"type": "text", "text": json.dumps(
+                body["params"]["arguments"])}]}
+        else:
+            self.outbox.put({"jsonrpc": "2.0", "id": body["id"], "error": {
+                "code": -32601, "message": "Method not found"}})
+            return
+        self.outbox.put({"jsonrpc": "2.0", "id": body["id"],
+                         "result": value})
+
+
+class OldTransportTests(unittest.TestCase):
+    """ C15: a server that speaks only the HTTP+SSE transport of
+    2024-11-05 is reached through it, as the spec's backwards
+    compatibility section describes. """
+
+    def test_fall_back_to_http_sse(self):
+        old = OldSSEServer()
+        self.addCleanup(old.stop)
+        client = mcp_client.MCPClient(old.url, "old", timeout=10.0)
+        client = mcp_client.connect_client(client)
+        self.addCleanup(client.close)
+        self.assertIsInstance(client, mcp_client.LegacySSEClient)
+        self.assertEqual(client.version, "2024-11-05")
+        self.assertEqual([t["name"] for t in client.list_tools()], ["echo"])
+        answer = client.call_tool("echo", {"a": 1})
+        self.assertEqual(mcp_client.result_text(answer), '{"a": 1}')
+        self.assertEqual([p for p, _ in old.posts],
+                         ["/messages?s=1"] * 4)
+        self.assertEqual([b.get("method") for _, b in old.posts],
+                         ["initialize", "notifications/initialized",
+                          "tools/list", "tools/call"])
+        self.assertEqual(old.gets[0]["Accept"], "text/event-stream")
+
+    def test_streamable_server_is_not_taken_for_an_old_one(self):
+        """ A 404 from a server with no SSE stream either stays an
+        error. """
+        def respond(record):
+            return 404, {}, b"no"
+        server = ScriptedServer(respond, all_posts=True)
+        self.addCleanup(server.stop)
+        client = mcp_client.MCPClient(server.url, "s", timeout=5.0)
+        self.addCleanup(client.close)
+        with self.assertRaises(mcp_client.TransportError) as caught:
+            mcp_client.connect_client(client)
+        self.assertEqual(caught.exception.status, 404)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,18 @@ class ChatAttachTests(_ClientTestCase):
         self.assertEqual(contents[-1], "What now?")
         self.assertEqual(len(messages), 1 + 1 + 3 + 1)  # system first
 
+    def test_roots_are_shown_and_changed(self):
+        """ /roots PATH sets the roots of every server and sends
+        notifications/roots/list_changed (2025 era; 2026 has none). """
+        status, out, err = self.run_client(["chat"],
+                                           stdin="/roots\n/roots /srv/x\n")
+        self.assertEqual(status, 0, err)
+        self.assertIn("weather: file://", out)
+        self.assertIn("weather: file:///srv/x", out)
+        sent = [(r["body"] or {}).get("method") for r in
+                self.weather.recorded]
+        self.assertEqual(sent.count("notifications/roots/list_changed"), 1)
+
     def test_usage_line(self):
         status, out, err = self.run_client(["chat"], stdin="/read x\n")
         self.assertEqual(status, 0, err)
@@ -126,6 +138,25 @@ class TraceTests(_ClientTestCase):
         self.assertIn('"method": "initialize"', err)
         self.assertIn("<   Mcp-Session-Id: ", err)
         self.assertNotIn("server/discover", err)
+
+    def test_era_flag_and_environment(self):
+        """ --era and MCP_CLIENT_ERA choose the era of entries that name
+        none; an entry's own "era" wins. """
+        status, out, err = self.run_client(
+            ["--trace", "--era", "modern", "tools"])
+        self.assertEqual(status, 0, err)
+        self.assertIn('"method": "server/discover"', err)
+        status, out, err = self.run_client(
+            ["--trace", "tools"], environ={"DEEPSEEK_API_KEY": "k",
+                                           "MCP_CLIENT_ERA": "modern"},
+            servers={"weather": {"url": self.weather.url,
+                                 "era": "legacy"}})
+        self.assertEqual(status, 0, err)
+        self.assertNotIn("server/discover", err)
+        status, out, err = self.run_client(
+            ["tools"], environ={"MCP_CLIENT_ERA": "newest"})
+        self.assertEqual(status, 2)
+        self.assertOneErrorLine(err, "MCP_CLIENT_ERA must be")
 
 
 class ListChangedTests(unittest.TestCase):

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import threading
+import time
 import unittest
 import unittest.mock
 
@@ -144,6 +145,31 @@ class ElicitationTests(_RequestsTestCase):
         self.assertIn("'mauve' is not one of the choices", err)
         self.assertIn("choose one: red, blue", err)
         self.assertIn("[default: \"red\"]", err)
+
+    def test_the_persons_time_does_not_count_against_the_call(self):
+        """ The call's deadline is 0.3 s; the person takes longer to
+        answer the server's question; the call still completes. """
+        host = self.host("", interactive=True)
+        answered = threading.Event()
+        release = threading.Event()
+
+        def slow(prompt):
+            answered.set()
+            release.wait(TIMEOUT)
+            return None             # the person gives up: cancel
+        host.ask = slow
+        client = mcp_client.StdioClient(
+            sys.executable, [CHILD, "ask"], name="c", timeout=0.3,
+            shutdown_wait=0.5, **host.handlers(entry()))
+        self.addCleanup(client.close)
+        client.connect()
+        outcome = self.in_background(self.ask, client, FORM)
+        self.assertTrue(answered.wait(TIMEOUT))
+        # The scenario itself, not a wait for something: the person takes
+        # more than three of the call's timeouts to answer.
+        time.sleep(1.0)
+        release.set()
+        self.assertEqual(outcome()["result"]["result"], {"action": "cancel"})
 
     def test_decline_and_cancel(self):
         host = self.host("n\n", interactive=True)

@@ -132,6 +132,25 @@ class StdioTests(_StdioTestCase):
         wait_for(lambda: all(gone(pid) for pid in pids),
                  message="child or grandchild outlived the client")
 
+    def test_timeout_sends_a_cancellation(self):
+        """ C13, C14 over stdio: a call past its deadline ends with
+        CallTimeout and notifications/cancelled naming its id. """
+        client = self.child()
+        client.connect()
+        with self.assertRaises(mcp_client.CallTimeout):
+            client.call_tool("hang", timeout=0.3)
+        wait_for(lambda: "stderr: cancelled 2: timed out" in
+                 self.log.getvalue())
+        answer = client.call_tool("echo", {"still": "here"})
+        self.assertEqual(mcp_client.result_text(answer), '{"still": "here"}')
+
+    def test_roots_list_changed(self):
+        client = self.child(roots=[{"uri": "file:///a", "name": "a"}])
+        client.connect()
+        client.roots = [{"uri": "file:///b", "name": "b"}]
+        client.roots_changed()
+        wait_for(lambda: "stderr: roots changed" in self.log.getvalue())
+
     def test_missing_command_is_a_clear_error(self):
         client = mcp_client.StdioClient("/nonexistent/mcp-server", name="x")
         self.addCleanup(client.close)
