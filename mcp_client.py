@@ -1597,7 +1597,8 @@ SAFE_ENVIRONMENT = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE",
     "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
     # Windows
-    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA", "PROCESSOR_ARCHITECTURE",
+    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA",
+    "PROCESSOR_ARCHITECTURE",
     "PROGRAMFILES", "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "TMP", "USERNAME",
     "USERPROFILE", "PATHEXT", "COMSPEC", "WINDIR")
 
@@ -1699,7 +1700,7 @@ class StdioClient(MCPClient):
         return MCPClient.describe_era(self).replace(
             ", session none: stateless", ", stdio")
 
-    # -- the child ------------------------------------------------------------
+    # -- the child ---------------------------------------------------------
 
     def running(self):
         return self.process is not None and self.process.poll() is None
@@ -1849,7 +1850,7 @@ class StdioClient(MCPClient):
             waiter.on_progress(params.get("progress"), params.get("total"),
                                params.get("message"))
 
-    # -- the transport ---------------------------------------------------------
+    # -- the transport -----------------------------------------------------
 
     def send(self, message):
         """ One line on the child's stdin (E-3: a broken pipe ends this
@@ -2628,7 +2629,7 @@ class Host(object):
                 name, entry.get("elicitation", "ask"), params)
         return options
 
-    # -- the person ------------------------------------------------------------
+    # -- the person --------------------------------------------------------
 
     def say(self, text):
         self.terminal.err.write(text + "\n")
