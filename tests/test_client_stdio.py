@@ -203,6 +203,43 @@ class StdioConfigTests(_ClientTestCase):
             ["call", "child", "echo", "text=hello"], servers)
         self.assertEqual((status, out), (0, '{"text": "hello"}\n'), err)
 
+    def test_entry_settings(self):
+        """ Claude Desktop's keys as they are; ${VAR} in env values is
+        taken from our environment (so a key need not be written in the
+        file); our own keys are checked. """
+        config = {"mcpServers": {"s": {
+            "command": "npx", "args": ["-y", "pkg", 3], "cwd": "/tmp",
+            "env": {"API_KEY": "${SERVICE_KEY}", "MODE": "fast"},
+            "sampling": "deny", "roots": ["/srv"]}}}
+        path = self.write_json(config)
+        loaded = mcp_client.load_config(path, {"SERVICE_KEY": "k-1"})
+        entry = loaded["servers"]["s"]
+        self.assertEqual((entry["command"], entry["args"], entry["cwd"]),
+                         ("npx", ["-y", "pkg", "3"], "/tmp"))
+        self.assertEqual(entry["env"], {"API_KEY": "k-1", "MODE": "fast"})
+        self.assertEqual((entry["sampling"], entry["elicitation"]),
+                         ("deny", "ask"))
+        for bad, fragment in (
+                ({"command": "x", "sampling": "sometimes"},
+                 "sampling must be one of ask, allow, deny"),
+                ({"type": "stdio", "url": "http://h/mcp"},
+                 'has type stdio but no "command"'),
+                ({"command": "x", "era": "2027"},
+                 "era must be auto, modern or legacy")):
+            with self.assertRaises(mcp_client.ConfigError) as caught:
+                mcp_client.load_config(self.write_json(
+                    {"mcpServers": {"s": bad}}), {})
+            self.assertIn(fragment, str(caught.exception))
+
+    def write_json(self, data):
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "c.json")
+        with open(path, "w") as handle:
+            json.dump(data, handle)
+        self.addCleanup(os.rmdir, folder)
+        self.addCleanup(os.remove, path)
+        return path
+
     def test_entry_without_url_or_command(self):
         status, out, err = self.run_client(["tools"], {"w": {"args": []}})
         self.assertEqual(status, 2)
