@@ -492,7 +492,7 @@ class MCPClient(object):
                     result = self.initialize()
             except (MCPError, TransportError) as error:
                 self.reset_connection()
-                if not self.era_refused(error) or era == order[-1]:
+                if not self.era_refused(error, era) or era == order[-1]:
                     # The handshake's error says more: it is what the
                     # server says to the requests it has known longest.
                     raise problems.get("legacy", error)
@@ -509,12 +509,16 @@ class MCPClient(object):
                      " after falling back" if problems else "")
             return result
 
-    def era_refused(self, error):
+    def era_refused(self, error, era):
         """ Whether an error to discover or initialize means "not my era"
         rather than "unreachable" (C15, C18): a JSON-RPC error, or an HTTP
-        4xx other than 401/403 (those are about credentials). """
+        4xx other than 401/403 (those are about credentials).  -32020 and
+        -32021 come only from a 2026-07-28 server (C18): to discover, it
+        speaks the era and refuses the request itself, so that error
+        stands; to initialize, they say "ask me the 2026 way". """
         if isinstance(error, MCPError):
-            return True
+            return era == "legacy" or error.code not in (
+                HEADER_MISMATCH, MISSING_CAPABILITY)
         status = error.status
         return status is not None and 400 <= status < 500 and \
             status not in (401, 403)

@@ -216,6 +216,19 @@ class FallbackTests(_ErasTestCase):
         ids = [b["id"] for b in server.posts()]
         self.assertNotEqual(ids[0], ids[1])
 
+    def test_modern_refusal_is_not_a_fallback(self):
+        """ C18: -32020 (and -32021) come only from a 2026-07-28 server;
+        the error stands instead of a try at the handshake. """
+        def respond(record):
+            return error(record, 400, -32020, "Mcp-Method header missing")
+        server = self.scripted(respond)
+        client = self.client(server.url)
+        with self.assertRaises(mcp_client.MCPError) as caught:
+            client.connect()
+        self.assertEqual(caught.exception.code, -32020)
+        self.assertEqual([b["method"] for b in server.posts()],
+                         ["server/discover"])
+
     def test_unreachable_server_is_not_a_fallback(self):
         """ A refused connection is an error, not a reason to try the
         other era. """
