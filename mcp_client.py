@@ -60,6 +60,7 @@ its deadline moves (a progress notification pushes it back, C14).
 __version__ = "1.0.0"
 
 import argparse
+import atexit
 import base64
 import collections
 import copy
@@ -78,6 +79,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import weakref
 
 import llm
 
@@ -1723,6 +1725,7 @@ class StdioClient(MCPClient):
             raise TransportError("%s: cannot start %r: %s" % (
                 self.name, self.command, error.strerror or error))
         self.process = process
+        RUNNING_CHILDREN.add(self)
         self.stderr_tail.clear()
         for target in (self.read_stdout, self.read_stderr):
             threading.Thread(target=target, args=(process,), daemon=True,
@@ -1747,6 +1750,7 @@ class StdioClient(MCPClient):
         with self.lock:
             process, self.process = self.process, None
             self.version = None
+        RUNNING_CHILDREN.discard(self)
         if process is not None:
             stop_child(process, self.shutdown_wait)
 
@@ -1921,6 +1925,17 @@ class StdioClient(MCPClient):
 
     def post_no_answer(self, message, timeout=None):
         self.send(message)
+
+
+# Every StdioClient with a child, so that none outlives this process even
+# when a program forgets close() (E-1): at exit they are closed.
+RUNNING_CHILDREN = weakref.WeakSet()
+
+
+@atexit.register
+def close_children():
+    for client in list(RUNNING_CHILDREN):
+        client.close()
 
 
 def stop_child(process, wait):

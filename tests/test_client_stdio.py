@@ -8,12 +8,13 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
 
 import mcp_client
-from test_mcp import _ClientTestCase, wait_for
+from test_mcp import TIMEOUT, _ClientTestCase, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = os.path.join(HERE, "stdio_child.py")
@@ -150,6 +151,31 @@ class StdioTests(_StdioTestCase):
         client.roots = [{"uri": "file:///b", "name": "b"}]
         client.roots_changed()
         wait_for(lambda: "stderr: roots changed" in self.log.getvalue())
+
+    def test_children_end_when_the_client_exits_without_close(self):
+        """ E-1: a program that forgets close() still leaves no child or
+        grandchild behind when it exits (atexit). """
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "pids")
+        self.addCleanup(os.rmdir, folder)
+        self.addCleanup(os.remove, path)
+        script = (
+            "import sys; sys.path.insert(0, %r)\n"
+            "import mcp_client\n"
+            "client = mcp_client.StdioClient(sys.executable, [%r, "
+            "'grandchild', %r], shutdown_wait=0.3)\n"
+            "client.connect()\n"
+            "print('connected')\n"
+            % (os.path.dirname(HERE), CHILD, path))
+        done = subprocess.run([sys.executable, "-c", script],
+                              stdout=subprocess.PIPE, timeout=TIMEOUT,
+                              universal_newlines=True)
+        self.assertEqual(done.stdout, "connected\n")
+        with open(path) as handle:
+            pids = [int(p) for p in handle.read().split()]
+        self.assertEqual(len(pids), 2)
+        wait_for(lambda: all(gone(pid) for pid in pids),
+                 message="a child outlived the client's process")
 
     def test_missing_command_is_a_clear_error(self):
         client = mcp_client.StdioClient("/nonexistent/mcp-server", name="x")
