@@ -60,6 +60,7 @@ its deadline moves (a progress notification pushes it back, C14).
 __version__ = "1.0.0"
 
 import argparse
+import atexit
 import base64
 import collections
 import copy
@@ -78,6 +79,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import weakref
 
 import llm
 
@@ -492,7 +494,7 @@ class MCPClient(object):
                     result = self.initialize()
             except (MCPError, TransportError) as error:
                 self.reset_connection()
-                if not self.era_refused(error) or era == order[-1]:
+                if not self.era_refused(error, era) or era == order[-1]:
                     # The handshake's error says more: it is what the
                     # server says to the requests it has known longest.
                     raise problems.get("legacy", error)
@@ -509,12 +511,16 @@ class MCPClient(object):
                      " after falling back" if problems else "")
             return result
 
-    def era_refused(self, error):
+    def era_refused(self, error, era):
         """ Whether an error to discover or initialize means "not my era"
         rather than "unreachable" (C15, C18): a JSON-RPC error, or an HTTP
-        4xx other than 401/403 (those are about credentials). """
+        4xx other than 401/403 (those are about credentials).  -32020 and
+        -32021 come only from a 2026-07-28 server (C18): to discover, it
+        speaks the era and refuses the request itself, so that error
+        stands; to initialize, they say "ask me the 2026 way". """
         if isinstance(error, MCPError):
-            return True
+            return era == "legacy" or error.code not in (
+                HEADER_MISMATCH, MISSING_CAPABILITY)
         status = error.status
         return status is not None and 400 <= status < 500 and \
             status not in (401, 403)
@@ -1597,7 +1603,8 @@ SAFE_ENVIRONMENT = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE",
     "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
     # Windows
-    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA", "PROCESSOR_ARCHITECTURE",
+    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA",
+    "PROCESSOR_ARCHITECTURE",
     "PROGRAMFILES", "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "TMP", "USERNAME",
     "USERPROFILE", "PATHEXT", "COMSPEC", "WINDIR")
 
@@ -1699,7 +1706,7 @@ class StdioClient(MCPClient):
         return MCPClient.describe_era(self).replace(
             ", session none: stateless", ", stdio")
 
-    # -- the child ------------------------------------------------------------
+    # -- the child ---------------------------------------------------------
 
     def running(self):
         return self.process is not None and self.process.poll() is None
@@ -1718,6 +1725,7 @@ class StdioClient(MCPClient):
             raise TransportError("%s: cannot start %r: %s" % (
                 self.name, self.command, error.strerror or error))
         self.process = process
+        RUNNING_CHILDREN.add(self)
         self.stderr_tail.clear()
         for target in (self.read_stdout, self.read_stderr):
             threading.Thread(target=target, args=(process,), daemon=True,
@@ -1742,6 +1750,7 @@ class StdioClient(MCPClient):
         with self.lock:
             process, self.process = self.process, None
             self.version = None
+        RUNNING_CHILDREN.discard(self)
         if process is not None:
             stop_child(process, self.shutdown_wait)
 
@@ -1849,7 +1858,7 @@ class StdioClient(MCPClient):
             waiter.on_progress(params.get("progress"), params.get("total"),
                                params.get("message"))
 
-    # -- the transport ---------------------------------------------------------
+    # -- the transport -----------------------------------------------------
 
     def send(self, message):
         """ One line on the child's stdin (E-3: a broken pipe ends this
@@ -1916,6 +1925,17 @@ class StdioClient(MCPClient):
 
     def post_no_answer(self, message, timeout=None):
         self.send(message)
+
+
+# Every StdioClient with a child, so that none outlives this process even
+# when a program forgets close() (E-1): at exit they are closed.
+RUNNING_CHILDREN = weakref.WeakSet()
+
+
+@atexit.register
+def close_children():
+    for client in list(RUNNING_CHILDREN):
+        client.close()
 
 
 def stop_child(process, wait):
@@ -2628,7 +2648,7 @@ class Host(object):
                 name, entry.get("elicitation", "ask"), params)
         return options
 
-    # -- the person ------------------------------------------------------------
+    # -- the person --------------------------------------------------------
 
     def say(self, text):
         self.terminal.err.write(text + "\n")

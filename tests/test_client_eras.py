@@ -10,10 +10,12 @@ import io
 import json
 import logging
 import queue
+import threading
 import unittest
 
 import mcp_client
-from test_mcp import FakeUpstream, _WeatherServer, loopback_http_server
+from test_mcp import (TIMEOUT, FakeUpstream, _WeatherServer,
+                      loopback_http_server)
 from tests.client_fakes import (DISCOVER, INITIALIZE, ScriptedServer, error,
                                 result)
 
@@ -29,7 +31,8 @@ class _ErasTestCase(unittest.TestCase):
         return server
 
     def client(self, url, **knobs):
-        client = mcp_client.MCPClient(url, "s", timeout=10.0, **knobs)
+        knobs.setdefault("timeout", 10.0)
+        client = mcp_client.MCPClient(url, "s", **knobs)
         self.addCleanup(client.close)
         return client
 
@@ -213,6 +216,19 @@ class FallbackTests(_ErasTestCase):
         ids = [b["id"] for b in server.posts()]
         self.assertNotEqual(ids[0], ids[1])
 
+    def test_modern_refusal_is_not_a_fallback(self):
+        """ C18: -32020 (and -32021) come only from a 2026-07-28 server;
+        the error stands instead of a try at the handshake. """
+        def respond(record):
+            return error(record, 400, -32020, "Mcp-Method header missing")
+        server = self.scripted(respond)
+        client = self.client(server.url)
+        with self.assertRaises(mcp_client.MCPError) as caught:
+            client.connect()
+        self.assertEqual(caught.exception.code, -32020)
+        self.assertEqual([b["method"] for b in server.posts()],
+                         ["server/discover"])
+
     def test_unreachable_server_is_not_a_fallback(self):
         """ A refused connection is an error, not a reason to try the
         other era. """
@@ -372,6 +388,32 @@ class InputRequiredTests(_ErasTestCase):
         self.assertNotEqual(ids[0], ids[1])
         self.assertEqual([r["method"] for r in server.records
                           if r["method"] != "POST"], [])     # no GET
+
+
+    def test_cancelling_closes_the_stream(self):
+        """ C17: in 2026-07-28 a call is cancelled by closing its stream;
+        no notifications/cancelled is sent (clients send no responses and
+        that era has no such POST). """
+        closed = threading.Event()
+
+        def tools_call(record, count):
+            def stream(out):
+                try:
+                    while not closed.is_set():
+                        out.write(b": waiting\n\n")
+                        out.flush()
+                        closed.wait(0.05)       # a fake's heartbeat
+                except OSError:
+                    closed.set()
+            return 200, {"Content-Type": "text/event-stream"}, stream
+        server = modern_server(self, tools_call)
+        self.addCleanup(closed.set)
+        client = self.client(server.url)
+        client.list_tools()
+        with self.assertRaises(mcp_client.CallTimeout):
+            client.call_tool("t", timeout=0.3)
+        self.assertTrue(closed.wait(TIMEOUT), "the stream stayed open")
+        self.assertEqual(server.posts("notifications/cancelled"), [])
 
 
 HEADER_TOOL = {"name": "h", "inputSchema": {"type": "object", "properties": {

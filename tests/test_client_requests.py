@@ -159,10 +159,11 @@ class ElicitationTests(_RequestsTestCase):
             return None             # the person gives up: cancel
         host.ask = slow
         client = mcp_client.StdioClient(
-            sys.executable, [CHILD, "ask"], name="c", timeout=0.3,
+            sys.executable, [CHILD, "ask"], name="c", timeout=TIMEOUT,
             shutdown_wait=0.5, **host.handlers(entry()))
         self.addCleanup(client.close)
-        client.connect()
+        client.connect()            # a child may start slowly under load
+        client.timeout = 0.3
         outcome = self.in_background(self.ask, client, FORM)
         self.assertTrue(answered.wait(TIMEOUT))
         # The scenario itself, not a wait for something: the person takes

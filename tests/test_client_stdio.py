@@ -8,12 +8,13 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
 
 import mcp_client
-from test_mcp import _ClientTestCase, wait_for
+from test_mcp import TIMEOUT, _ClientTestCase, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = os.path.join(HERE, "stdio_child.py")
@@ -151,6 +152,31 @@ class StdioTests(_StdioTestCase):
         client.roots_changed()
         wait_for(lambda: "stderr: roots changed" in self.log.getvalue())
 
+    def test_children_end_when_the_client_exits_without_close(self):
+        """ E-1: a program that forgets close() still leaves no child or
+        grandchild behind when it exits (atexit). """
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "pids")
+        self.addCleanup(os.rmdir, folder)
+        self.addCleanup(os.remove, path)
+        script = (
+            "import sys; sys.path.insert(0, %r)\n"
+            "import mcp_client\n"
+            "client = mcp_client.StdioClient(sys.executable, [%r, "
+            "'grandchild', %r], shutdown_wait=0.3)\n"
+            "client.connect()\n"
+            "print('connected')\n"
+            % (os.path.dirname(HERE), CHILD, path))
+        done = subprocess.run([sys.executable, "-c", script],
+                              stdout=subprocess.PIPE, timeout=TIMEOUT,
+                              universal_newlines=True)
+        self.assertEqual(done.stdout, "connected\n")
+        with open(path) as handle:
+            pids = [int(p) for p in handle.read().split()]
+        self.assertEqual(len(pids), 2)
+        wait_for(lambda: all(gone(pid) for pid in pids),
+                 message="a child outlived the client's process")
+
     def test_missing_command_is_a_clear_error(self):
         client = mcp_client.StdioClient("/nonexistent/mcp-server", name="x")
         self.addCleanup(client.close)
@@ -202,6 +228,43 @@ class StdioConfigTests(_ClientTestCase):
         status, out, err = self.run_client(
             ["call", "child", "echo", "text=hello"], servers)
         self.assertEqual((status, out), (0, '{"text": "hello"}\n'), err)
+
+    def test_entry_settings(self):
+        """ Claude Desktop's keys as they are; ${VAR} in env values is
+        taken from our environment (so a key need not be written in the
+        file); our own keys are checked. """
+        config = {"mcpServers": {"s": {
+            "command": "npx", "args": ["-y", "pkg", 3], "cwd": "/tmp",
+            "env": {"API_KEY": "${SERVICE_KEY}", "MODE": "fast"},
+            "sampling": "deny", "roots": ["/srv"]}}}
+        path = self.write_json(config)
+        loaded = mcp_client.load_config(path, {"SERVICE_KEY": "k-1"})
+        entry = loaded["servers"]["s"]
+        self.assertEqual((entry["command"], entry["args"], entry["cwd"]),
+                         ("npx", ["-y", "pkg", "3"], "/tmp"))
+        self.assertEqual(entry["env"], {"API_KEY": "k-1", "MODE": "fast"})
+        self.assertEqual((entry["sampling"], entry["elicitation"]),
+                         ("deny", "ask"))
+        for bad, fragment in (
+                ({"command": "x", "sampling": "sometimes"},
+                 "sampling must be one of ask, allow, deny"),
+                ({"type": "stdio", "url": "http://h/mcp"},
+                 'has type stdio but no "command"'),
+                ({"command": "x", "era": "2027"},
+                 "era must be auto, modern or legacy")):
+            with self.assertRaises(mcp_client.ConfigError) as caught:
+                mcp_client.load_config(self.write_json(
+                    {"mcpServers": {"s": bad}}), {})
+            self.assertIn(fragment, str(caught.exception))
+
+    def write_json(self, data):
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "c.json")
+        with open(path, "w") as handle:
+            json.dump(data, handle)
+        self.addCleanup(os.rmdir, folder)
+        self.addCleanup(os.remove, path)
+        return path
 
     def test_entry_without_url_or_command(self):
         status, out, err = self.run_client(["tools"], {"w": {"args": []}})
