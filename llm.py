@@ -227,19 +227,23 @@ class ChatClient(object):
 
     # -- the one public call ------------------------------------------------
 
-    def chat(self, messages, tools=None, stream=False, on_text=None):
+    def chat(self, messages, tools=None, stream=False, on_text=None,
+             options=None):
         """ Send the conversation; return the model's Reply.
 
         With ``stream`` true, text reaches ``on_text`` piece by piece as
         the model writes it.  A retry never repeats text already shown:
         once a streamed answer has started, a broken connection is an
-        error, not a retry.
+        error, not a retry.  ``options`` adds request fields such as
+        ``max_tokens``, ``temperature`` or ``stop`` (MCP sampling asks for
+        them).
         """
         body = {"model": self.model, "messages": messages}
         if tools:
             body["tools"] = tools
         if self.temperature is not None:
             body["temperature"] = self.temperature
+        body.update(options or {})
         if stream:
             body["stream"] = True
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -5,26 +5,51 @@
     python mcp_client.py ask "Weather in Hangzhou and Berlin?"
     python mcp_client.py tools                   what every server offers
     python mcp_client.py call weather get_weather city=Hangzhou
-    python mcp_client.py --trace call ...        show every HTTP exchange
+    python mcp_client.py resources               resources and templates
+    python mcp_client.py read weather weather://Hangzhou/current
+    python mcp_client.py prompts
+    python mcp_client.py prompt weather weather_report city=Hangzhou
+    python mcp_client.py --trace call ...        show every exchange
+    python mcp_client.py -v tools                say which era each server
+                                                 speaks, log its messages
+
+config.json takes the ``mcpServers`` of Claude Desktop as they are:
+``{"command", "args", "env", "cwd"}`` starts a stdio server, ``{"url",
+"headers"}`` reaches an HTTP one; ``"sampling"`` and ``"elicitation"``
+("ask", "allow", "deny"), ``"roots"`` and ``"era"`` are our additions.
 
 The file reads top to bottom as the client half of the lesson that
 mcp_weather.py teaches from the server side:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
-    MCPClient           one Streamable HTTP server (checklist section 3)
+    MCPClient           the protocol session (eras, MRTR, requests from
+                        the server) over Streamable HTTP (checklist 3)
+    StdioClient         the same session over a child's stdin and stdout
+    LegacySSEClient     the same over the HTTP+SSE transport of 2024-11-05
     Tools for a model   names and schemas an OpenAI-compatible API accepts
     MultiServerClient   every configured server, concurrently
     Chat                the model, its tool calls, and the person
+    Host                what servers ask of the person and the model:
+                        sampling, elicitation, roots
     Configuration       config.json and environment overrides
     Command line        main(argv)
 
 One server, without a model::
 
     client = MCPClient("http://127.0.0.1:8000/mcp")
-    client.connect()
+    client.connect()        # server/discover (2026-07-28), else initialize
     print(client.call_tool("get_weather", {"city": "Hangzhou"}))
     client.close()
+
+    client = StdioClient("python3", ["mcp_weather.py", "--stdio"],
+                         on_elicitation=lambda params, client: {
+                             "action": "decline"})
+
+Requests from servers go to the handlers given as keywords
+(``on_sampling``, ``on_elicitation``, ``roots``, ``on_log``,
+``on_list_changed``; see MCPClient); Host supplies them for the command
+line.
 
 Only the standard library is imported; llm.py (beside this file) is the
 model's client.  The HTTP side uses http.client rather than urllib so that
@@ -35,6 +60,9 @@ its deadline moves (a progress notification pushes it back, C14).
 __version__ = "1.0.0"
 
 import argparse
+import atexit
+import base64
+import collections
 import copy
 import hashlib
 import http.client
@@ -44,17 +72,38 @@ import logging
 import os
 import re
 import select
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+import weakref
 
 import llm
 
+# Two eras (checklist 1.1): the handshake era (initialize, sessions), whose
+# latest revision is PROTOCOL_VERSION, and the stateless 2026-07-28 era,
+# where every request names its version in params._meta (1.3).
 PROTOCOL_VERSION = "2025-11-25"
-SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
+MODERN_VERSION = "2026-07-28"
+MODERN_VERSIONS = ("2026-07-28",)
 CLIENT_INFO = {"name": "mcp-weather-client", "version": __version__}
+
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
+# JSON-RPC codes the client reads or sends (checklist 7.1).
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+HEADER_MISMATCH = -32020            # 2026-07-28
+MISSING_CAPABILITY = -32021         # 2026-07-28
+UNSUPPORTED_VERSION = -32022        # 2026-07-28
+USER_REJECTED = -1                  # the person said no (as the SDKs do)
 
 log = logging.getLogger("mcp_client")
 
@@ -64,7 +113,10 @@ log = logging.getLogger("mcp_client")
 # ==========================================================================
 
 class MCPError(Exception):
-    """ The server answered the request with a JSON-RPC error. """
+    """ The server answered the request with a JSON-RPC error (over HTTP,
+    ``status`` is the HTTP status that carried it). """
+
+    status = None
 
     def __init__(self, code, message, data=None):
         Exception.__init__(self, "%s (%s)" % (message, code))
@@ -72,8 +124,16 @@ class MCPError(Exception):
 
 
 class TransportError(Exception):
-    """ No answer could be had over HTTP: server down, bad status, a
-    content type that is not MCP (C3), a stream that could not resume. """
+    """ No answer could be had: server down, bad HTTP status (``status``),
+    a content type that is not MCP (C3), a stream that could not resume, a
+    stdio child that exited. """
+
+    status = None
+
+
+class StreamBroken(TransportError):
+    """ A 2026-07-28 stream ended before its response: there is no
+    resumption in that era, so the request is issued again (C17). """
 
 
 class SessionExpired(TransportError):
@@ -107,6 +167,8 @@ class SSEReader(object):
         self.last_id = last_id
         self.retry = retry
         self.on_line = on_line
+        self.event = "message"      # the type of the event just yielded
+        self.pending = None
 
     def events(self):
         data = []
@@ -120,6 +182,7 @@ class SSEReader(object):
             if not line:
                 text = "\n".join(data)
                 data = []
+                self.event, self.pending = self.pending or "message", None
                 if text.strip():
                     yield text
             elif line.startswith(":"):
@@ -134,6 +197,8 @@ class SSEReader(object):
             data.append(value)
         elif name == "id" and "\0" not in value:
             self.last_id = value
+        elif name == "event":
+            self.pending = value     # 2024-11-05 sends "endpoint" first
         elif name == "retry" and value.isdigit():
             self.retry = int(value)
 
@@ -273,21 +338,60 @@ class Channel(object):
 
 
 # ==========================================================================
-# MCPClient: one Streamable HTTP server
+# MCPClient: the protocol session, over Streamable HTTP
 # ==========================================================================
 
 class MCPClient(object):
     """ A client of one MCP server over Streamable HTTP (checklist section 3).
 
-    Every message is its own POST (C1) that accepts both JSON and SSE (C2);
-    the answer is read by its Content-Type (C3): ``application/json``,
-    ``text/event-stream`` or ``application/x-ndjson``.  After
-    ``initialize`` the session id and the negotiated version ride on every
-    request (C9, C12).  A 404 for the session re-initializes once and
+    The protocol session (ids, eras, MRTR, requests from the server) is this
+    class; the transport is its HTTP half (``exchange``, ``post_no_answer``,
+    ``open``), which StdioClient replaces with a child's stdin and stdout.
+
+    Eras (checklist 1.1-1.3): with ``era = "auto"`` (the default) the first
+    request is ``server/discover`` with the 2026-07-28 ``_meta``; a server
+    that does not speak that era is asked ``initialize`` instead (C18), and a
+    server that answers ``initialize`` with a 2026-only version list is asked
+    ``server/discover`` (``era = "legacy"`` starts there).  ``era =
+    "modern"`` or ``"legacy"`` never falls back.  The era chosen is kept for
+    the client's life (C18: cache the era) and logged at INFO (``-v``).
+
+    Handshake era: every message is its own POST (C1) that accepts both JSON
+    and SSE (C2); the answer is read by its Content-Type (C3):
+    ``application/json``, ``text/event-stream`` or ``application/x-ndjson``.
+    After ``initialize`` the session id and the negotiated version ride on
+    every request (C9, C12).  A 404 for the session re-initializes once and
     retries once (C10, field notes B-7).  An SSE stream that drops before
     the response is resumed with GET and Last-Event-ID after waiting
     ``retry`` (C5-C7).  A call ends at its deadline, with a cancellation
-    sent (C13, C14).  Knobs are attributes, settable as keywords.
+    sent (C13, C14).  Requests from the server (ping, roots/list,
+    sampling/createMessage, elicitation/create) are answered by the
+    handlers below and POSTed back.
+
+    2026-07-28 era (C17): no session; every request carries ``_meta``
+    (protocolVersion, clientCapabilities, clientInfo) and the headers
+    ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name`` and
+    ``Mcp-Param-*`` (from ``x-mcp-header``; a tool whose annotations cannot
+    be honoured is left out of ``list_tools``).  A result's ``resultType``
+    is ``complete`` when absent; ``input_required`` is answered with the
+    same handlers and the request retried under a new id with
+    ``inputResponses`` and the ``requestState`` echoed (MRTR, SEP-2322); an
+    unknown one is an error.  A stream that breaks is re-issued once under
+    a new id; cancelling closes the stream.
+
+    Handlers for what servers ask (the host supplies them; absent ones are
+    not declared as capabilities, so a server does not ask):
+
+        on_sampling(params, client)     -> CreateMessageResult
+        on_elicitation(params, client)  -> ElicitResult
+        roots                           list of {"uri", "name"}, or a
+                                        callable returning one; default:
+                                        the current directory (file://)
+        on_log(name, params)            notifications/message
+        on_list_changed(name, method)   notifications/*/list_changed
+
+    A handler raises MCPError to refuse (sent to the server as the error).
+    Knobs are attributes, settable as keywords.
     """
 
     timeout = 60.0              # seconds a call may go without progress
@@ -295,31 +399,55 @@ class MCPClient(object):
     connect_timeout = 10.0      # seconds to open a TCP connection
     resume_attempts = 5         # GETs in a row that bring nothing new
     default_retry = 1000        # ms before resuming when no retry: came
-    protocol_version = PROTOCOL_VERSION
+    protocol_version = PROTOCOL_VERSION     # offered in initialize
+    modern_version = MODERN_VERSION         # sent in 2026-07-28 _meta
+    era = "auto"                # "auto", "modern" (2026-07-28), "legacy"
+    max_input_rounds = 10       # input_required rounds before giving up
+    standalone_stream = True    # GET stream for the server's requests (C8)
     user_agent = "mcp-weather-client/" + __version__
 
     def __init__(self, url, name="server", headers=None, token=None,
-                 trace=None, on_log=None, **knobs):
+                 trace=None, on_log=None, on_sampling=None,
+                 on_elicitation=None, roots=None, on_list_changed=None,
+                 **knobs):
         for key, value in knobs.items():
-            if not hasattr(MCPClient, key) or key.startswith("_"):
+            if not hasattr(type(self), key) or key.startswith("_"):
                 raise TypeError("unknown MCPClient setting %r" % key)
             setattr(self, key, value)
+        if self.era not in ("auto", "modern", "legacy"):
+            raise TypeError("era must be auto, modern or legacy, not %r"
+                            % (self.era,))
         self.url, self.name = url, name
         self.headers = dict(headers or {})
         self.token = token
         self.trace = trace          # callable(text), for --trace
         self.on_log = on_log        # callable(name, params) for logs
-        self.pool = ConnectionPool(url, self.connect_timeout)
+        self.on_sampling = on_sampling
+        self.on_elicitation = on_elicitation
+        self.on_list_changed = on_list_changed
+        self.roots = roots
+        self.pool = self.make_pool()
+        self.standalone = None      # the GET stream's Channel, when open
+        self.subscription = None    # the subscriptions/listen stream
+        self.readers = []           # threads reading those streams
+        self.closing = False        # close() has begun
         self.session_id = None
         self.version = None
+        self.modern = False         # the 2026-07-28 era was chosen
+        self.chosen_era = None      # kept after the first connect (C18)
         self.server_info = {}
         self.capabilities = {}
         self.instructions = None
+        self.tool_params = {}       # tool -> [(argument, header, type)]
+        self.refused_tools = {}     # tool -> why its annotations fail
         self.generation = 0         # counts initializations, for C10
         self.connecting = threading.Lock()  # held while a session starts
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         self.inflight = {}          # request id -> Waiter
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
 
     def __repr__(self):
         return "<MCPClient %s %s>" % (self.name, self.url)
@@ -330,39 +458,266 @@ class MCPClient(object):
         return " ".join(str(info[key]) for key in ("name", "version")
                         if info.get(key)) or "an unnamed server"
 
+    def describe_era(self):
+        if self.modern:
+            return "MCP %s (stateless: server/discover)" % self.version
+        return "MCP %s (initialize, session %s)" % (
+            self.version, self.session_id or "none: stateless")
+
+    # -- what this client can do (capabilities) -----------------------------
+
+    def client_capabilities(self):
+        """ ClientCapabilities (4.1): only what a handler exists for. """
+        capabilities = {"roots": {"listChanged": True}}
+        if self.modern:
+            capabilities["roots"] = {}          # 2026-07-28 (4.3)
+        if self.on_sampling is not None:
+            capabilities["sampling"] = {"tools": {}}
+        if self.on_elicitation is not None:
+            capabilities["elicitation"] = {"form": {}, "url": {}}
+        return capabilities
+
     # -- lifecycle ---------------------------------------------------------
 
     def connect(self):
+        """ Reach the server in an era both speak; return what it said
+        about itself (the DiscoverResult or the InitializeResult).
+
+        The first era tried follows ``era`` (and, after a first connect,
+        the era that worked: C18); the other one is tried when the answer
+        shows the server does not speak the first (see ``era_refused``).
+        """
+        first = self.chosen_era or ("legacy" if self.era == "legacy"
+                                    else "modern")
+        order = [first]
+        if self.era == "auto" or (self.era == "legacy" and
+                                  self.chosen_era is None):
+            order.append("legacy" if first == "modern" else "modern")
+        problems = {}
+        for era in order:
+            try:
+                if era == "modern":
+                    result = self.discover()
+                else:
+                    result = self.initialize()
+            except (MCPError, TransportError) as error:
+                self.reset_connection()
+                if not self.era_refused(error, era) or era == order[-1]:
+                    # The handshake's error says more: it is what the
+                    # server says to the requests it has known longest.
+                    raise problems.get("legacy", error)
+                log.info("%s: the server does not speak the %s era (%s); "
+                         "trying %s", self.name,
+                         "2026-07-28" if era == "modern" else "2025",
+                         error, "the 2025 handshake" if era == "modern"
+                         else "2026-07-28")
+                problems[era] = error
+                continue
+            self.chosen_era = era
+            log.info("%s: connected to %s, %s%s", self.name,
+                     self.describe_server(), self.describe_era(),
+                     " after falling back" if problems else "")
+            return result
+
+    def era_refused(self, error, era):
+        """ Whether an error to discover or initialize means "not my era"
+        rather than "unreachable" (C15, C18): a JSON-RPC error, or an HTTP
+        4xx other than 401/403 (those are about credentials).  -32020 and
+        -32021 come only from a 2026-07-28 server (C18): to discover, it
+        speaks the era and refuses the request itself, so that error
+        stands; to initialize, they say "ask me the 2026 way". """
+        if isinstance(error, MCPError):
+            return era == "legacy" or error.code not in (
+                HEADER_MISMATCH, MISSING_CAPABILITY)
+        status = error.status
+        return status is not None and 400 <= status < 500 and \
+            status not in (401, 403)
+
+    def reset_connection(self):
+        with self.lock:
+            self.session_id = self.version = None
+            self.modern = False
+
+    def discover(self):
+        """ server/discover (4.3) at ``modern_version``; a -32022 that
+        lists another 2026-era version we speak is retried with it (1.3).
+        """
+        version = self.modern_version
+        for attempt in (1, 2):
+            with self.lock:
+                self.session_id = None
+                self.version, self.modern = version, True
+            try:
+                result = self.exchange("server/discover", None, None, None)
+                break
+            except MCPError as error:
+                supported = supported_versions(error)
+                usable = [v for v in supported if v in MODERN_VERSIONS]
+                if error.code != UNSUPPORTED_VERSION or not usable or \
+                        attempt == 2:
+                    raise
+                version = max(usable)
+                log.info("%s: the server asks for MCP %s; retrying with it",
+                         self.name, version)
+        offered = result.get("supportedVersions")
+        if not isinstance(offered, list):
+            raise MCPError(INVALID_PARAMS, "%s answered server/discover "
+                           "without supportedVersions" % self.name)
+        if version not in offered:
+            usable = [v for v in offered if v in MODERN_VERSIONS]
+            if not usable:
+                raise MCPError(UNSUPPORTED_VERSION, "the server speaks %s"
+                               % ", ".join(map(str, offered)),
+                               {"supported": offered})
+            self.version = max(usable)
+        meta = result.get("_meta") or {}
+        self.server_info = result.get("serverInfo") or \
+            meta.get(META_SERVER_INFO) or {}
+        self.capabilities = result.get("capabilities") or {}
+        self.instructions = result.get("instructions")
+        return result
+
+    def initialize(self):
         """ initialize, then notifications/initialized (lifecycle 4.1).
 
-        Returns the InitializeResult.  The session id comes from the
-        response that carried it (C9); a version this client does not
-        speak ends the connection with a clear error.
+        The session id comes from the response that carried it (C9); a
+        version this client does not speak ends the connection with a clear
+        error.  2024-11-05, which many stdio servers still negotiate, is
+        accepted.
         """
         with self.lock:
             self.session_id = self.version = None
+            self.modern = False
             self.generation += 1
         result = self.exchange("initialize", {
             "protocolVersion": self.protocol_version,
-            "capabilities": {}, "clientInfo": CLIENT_INFO}, None, None)
+            "capabilities": self.client_capabilities(),
+            "clientInfo": CLIENT_INFO}, None, None)
         version = result.get("protocolVersion")
         if version not in SUPPORTED_VERSIONS:
             self.close()
             raise TransportError(
                 "%s speaks MCP %s; this client speaks %s"
-                % (self.name, version, ", ".join(SUPPORTED_VERSIONS)))
+                % (self.name, version, ", ".join(
+                    SUPPORTED_VERSIONS + MODERN_VERSIONS)))
         self.version = version
         self.server_info = result.get("serverInfo") or {}
         self.capabilities = result.get("capabilities") or {}
         self.instructions = result.get("instructions")
         self.notify("notifications/initialized")
-        log.info("%s: connected to %s, MCP %s, session %s", self.name,
-                 self.describe_server(), version,
-                 self.session_id or "(none: stateless)")
+        self.open_standalone()
         return result
+
+    # -- the standalone GET stream (handshake era, C8) -----------------------
+
+    def wants_standalone(self):
+        """ Whether to open the GET stream: only when something here would
+        answer or show what comes on it (a server may send its requests
+        and notifications there rather than on a call's stream). """
+        return self.standalone_stream and self.pool is not None and any(
+            handler is not None for handler in (
+                self.on_sampling, self.on_elicitation, self.on_log,
+                self.on_list_changed, self.roots))
+
+    def open_standalone(self):
+        self.closing = False
+        if self.wants_standalone() and self.session_id is not None:
+            self.start_reader(self.listen_standalone, "get-stream",
+                              self.generation)
+
+    def start_reader(self, target, what, *args):
+        """ A daemon thread reading a long-lived stream; close() waits a
+        moment for it, so that it never dies noisily at exit. """
+        def run():
+            try:
+                target(*args)
+            except Exception as error:     # a stream cut by close()
+                log.debug("%s: %s ended: %s", self.name, what, error)
+        thread = threading.Thread(target=run, daemon=True,
+                                  name="%s-%s" % (self.name, what))
+        self.readers.append(thread)
+        thread.start()
+
+    def listen_standalone(self, generation):
+        """ GET the endpoint with Accept: text/event-stream (C8) and serve
+        what arrives until the session ends: 405 means the server has no
+        such stream; a drop is resumed after ``retry`` with Last-Event-ID
+        (C6, C7), ``resume_attempts`` times in a row at most. """
+        reader = SSEReader(None, on_line=lambda line: self.show(
+            "< (GET) " + line if line else "<"))
+        failures = 0
+        while generation == self.generation and self.session_id and \
+                not self.closing:
+            extra = {"Accept": "text/event-stream"}
+            if reader.last_id is not None:
+                extra["Last-Event-ID"] = reader.last_id
+            try:
+                channel = self.open("GET", None, Deadline(60.0, 60.0),
+                                    extra=extra)
+            except (TransportError, OSError, socket.timeout):
+                return
+            response = channel.response
+            if response.status != 200 or essence(response.getheader(
+                    "Content-Type")) != "text/event-stream":
+                response.read()
+                channel.close()
+                log.debug("%s: no standalone stream (HTTP %d)", self.name,
+                          response.status)
+                return
+            self.standalone = channel
+            channel.sock.settimeout(None)     # quiet for hours is fine
+            seen = reader.last_id
+            reader.fp = response
+            try:
+                for text in reader.events():
+                    if text is not None:
+                        for message in as_messages(parse_message(text)):
+                            self.standalone_message(message)
+            except (OSError, ValueError, TransportError,
+                    http.client.HTTPException) as error:
+                log.debug("%s: the GET stream broke: %s", self.name, error)
+            channel.close()
+            failures = 0 if reader.last_id != seen else failures + 1
+            if failures >= self.resume_attempts or reader.last_id is None:
+                return
+            time.sleep((reader.retry if reader.retry is not None
+                        else self.default_retry) / 1000.0)
+
+    def standalone_message(self, message):
+        """ A message on the GET stream: requests are answered by POST
+        (S23, C4), progress goes to its call, the rest to notification.
+        """
+        if not isinstance(message, dict) or "method" not in message:
+            return
+        if "id" in message:
+            reply = self.reply_to(message)
+            try:
+                self.post_no_answer(reply, timeout=10.0)
+            except (TransportError, OSError,
+                    http.client.HTTPException) as error:
+                log.warning("%s: could not answer %s: %s", self.name,
+                            message["method"], error)
+        elif message["method"] == "notifications/progress":
+            params = message.get("params") or {}
+            with self.lock:
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.progress(params)
+        else:
+            self.notification(message)
 
     def close(self):
         """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
+        for attribute in ("standalone", "subscription"):
+            channel = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if channel is not None:     # closing is cancelling (C17)
+                channel.shutdown()
+        self.closing = True             # the GET reader stops here
+        readers, self.readers = self.readers, []
+        for thread in readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
         session, self.session_id = self.session_id, None
         if session:
             try:
@@ -385,7 +740,7 @@ class MCPClient(object):
                 return
             log.warning("%s: session %s is gone (404); starting a new one",
                         self.name, self.session_id)
-            self.connect()
+            self.initialize()
 
     # -- requests ----------------------------------------------------------
 
@@ -397,35 +752,229 @@ class MCPClient(object):
         ``timeout`` seconds (default ``self.timeout``), never past
         ``max_timeout``.  Raises MCPError for a JSON-RPC error and
         TransportError (or CallTimeout) when no answer can be had.
+
+        In the 2026-07-28 era an ``input_required`` result is answered
+        (``answer_inputs``) and the request sent again, under a new id,
+        with ``inputResponses`` and the server's ``requestState`` echoed
+        unchanged (and none when the server gave none: SEP-2322).
         """
+        self.ensure_connected()
+        first = dict(params or {})
+        params = first
+        for _ in range(self.max_input_rounds + 1):
+            result = self.request_once(method, params, on_progress, timeout)
+            if not self.modern:
+                return result
+            kind = result.get("resultType", "complete")
+            if kind == "complete":
+                return result
+            if kind != "input_required":
+                raise MCPError(INVALID_PARAMS, "%s answered %s with "
+                               "resultType %r, which is not a result this "
+                               "client knows (C17)" % (self.name, method,
+                                                       kind))
+            params = dict(first, inputResponses=self.answer_inputs(
+                result.get("inputRequests")))
+            if "requestState" in result:
+                params["requestState"] = result["requestState"]
+        raise MCPError(INVALID_PARAMS, "%s asked for input %d times in a "
+                       "row for %s; giving up" % (
+                           self.name, self.max_input_rounds, method))
+
+    def ensure_connected(self):
         with self.connecting:   # never send while a session is starting
             if self.version is None:
                 self.connect()
-            generation = self.generation
+
+    def request_once(self, method, params, on_progress, timeout):
+        """ One request; in the handshake era a 404 for the session starts
+        a new one and the request is sent once more (C10); in 2026-07-28 a
+        broken stream is re-issued once under a new id (C17). """
+        generation = self.generation
         try:
             return self.exchange(method, params, on_progress, timeout)
         except SessionExpired:
             self.reinitialize(generation)
+        except StreamBroken as error:
+            log.warning("%s: %s; issuing %s again under a new id",
+                        self.name, error, method)
         return self.exchange(method, params, on_progress, timeout)
 
+    def answer_inputs(self, requests):
+        """ The inputResponses for a 2026-07-28 InputRequiredResult: each
+        input request answered as if the server had sent it (MRTR). """
+        if not isinstance(requests, dict):
+            raise MCPError(INVALID_PARAMS, "%s sent input_required without "
+                           "inputRequests" % self.name)
+        answers = {}
+        for key, wanted in requests.items():
+            wanted = wanted if isinstance(wanted, dict) else {}
+            answers[key] = self.serve_request(wanted.get("method"),
+                                              wanted.get("params") or {})
+        return answers
+
     def list_tools(self):
-        """ Every tool, following nextCursor through the pages. """
-        tools, cursor = [], None
+        """ Every tool, following nextCursor through the pages.  A tool
+        whose ``x-mcp-header`` annotations cannot be honoured is left out
+        (and kept in ``refused_tools``, with why): calling it would send
+        headers the server cannot check (SEP-2243). """
+        tools = []
+        for tool in self.list_all("tools/list", "tools"):
+            name = tool.get("name") if isinstance(tool, dict) else None
+            try:
+                self.tool_params[name] = header_params(tool)
+            except SchemaProblem as problem:
+                self.refused_tools[name] = str(problem)
+                log.warning("%s: tool %r left out: %s", self.name, name,
+                            problem)
+                continue
+            self.refused_tools.pop(name, None)
+            tools.append(tool)
+        return tools
+
+    def list_all(self, method, key):
+        """ Every item of a paginated list (6.4).  A missing nextCursor is
+        the end; in 2026-07-28 an empty string is a cursor like any other.
+        """
+        items, cursor = [], None
         while True:
-            result = self.request("tools/list",
-                                  {"cursor": cursor} if cursor else None)
-            tools.extend(result.get("tools") or [])
+            result = self.request(method, {"cursor": cursor}
+                                  if cursor is not None else None)
+            items.extend(result.get(key) or [])
             cursor = result.get("nextCursor")
-            if not cursor:
-                return tools
+            if cursor is None or (cursor == "" and not self.modern):
+                return items
 
     def call_tool(self, name, arguments=None, on_progress=None,
                   timeout=None):
         """ The CallToolResult: ``content``, maybe ``structuredContent``,
         and ``isError`` when the tool failed (that is not an exception). """
+        self.ensure_connected()
+        if self.modern and name not in self.tool_params and \
+                name not in self.refused_tools:
+            self.list_tools()       # its x-mcp-header annotations (C17)
+        if name in self.refused_tools:
+            raise MCPError(INVALID_PARAMS, "%s: tool %r is refused: %s" % (
+                self.name, name, self.refused_tools[name]))
         return self.request("tools/call", {"name": name,
                                            "arguments": arguments or {}},
                             on_progress, timeout)
+
+    def list_resources(self):
+        return self.list_all("resources/list", "resources")
+
+    def list_resource_templates(self):
+        return self.list_all("resources/templates/list",
+                             "resourceTemplates")
+
+    def read_resource(self, uri):
+        """ The ReadResourceResult: ``contents``, text or base64 blobs. """
+        return self.request("resources/read", {"uri": uri})
+
+    def list_prompts(self):
+        return self.list_all("prompts/list", "prompts")
+
+    def get_prompt(self, name, arguments=None):
+        """ The GetPromptResult: ``messages`` and maybe ``description``. """
+        params = {"name": name}
+        if arguments:
+            params["arguments"] = dict((str(k), str(v))
+                                       for k, v in arguments.items())
+        return self.request("prompts/get", params)
+
+    def complete(self, ref, argument, value, context=None):
+        """ completion/complete (6.5): the suggested values for one
+        argument of a prompt ({"type": "ref/prompt", "name"}) or a resource
+        template ({"type": "ref/resource", "uri"}). """
+        params = {"ref": ref, "argument": {"name": argument,
+                                           "value": value}}
+        if context:
+            params["context"] = {"arguments": context}
+        result = self.request("completion/complete", params)
+        return (result.get("completion") or {}).get("values") or []
+
+    def subscribe(self, uri):
+        return self.request("resources/subscribe", {"uri": uri})
+
+    def listen_filter(self):
+        """ The list changes the server says it announces (capabilities
+        ``listChanged``), as a subscriptions/listen filter. """
+        wanted = {}
+        for kind in ("tools", "prompts", "resources"):
+            if (self.capabilities.get(kind) or {}).get("listChanged"):
+                wanted[kind + "ListChanged"] = True
+        return wanted
+
+    def listen(self, notifications=None):
+        """ 2026-07-28 subscriptions/listen: one long-lived request whose
+        stream brings the change notifications asked for (default: every
+        list change the server announces), each handed to
+        ``notification`` (so ``on_list_changed`` hears them).  Returns the
+        filter the server acknowledged; the stream is read in a thread
+        until close().  The handshake era needs none of this (changes come
+        on the GET stream): it returns None there. """
+        self.ensure_connected()
+        if not self.modern:
+            return None
+        wanted = self.listen_filter() if notifications is None \
+            else notifications
+        message = {"jsonrpc": "2.0", "id": next(self.ids),
+                   "method": "subscriptions/listen",
+                   "params": self.with_meta({"notifications": wanted})}
+        channel = self.open("POST", message, Deadline(self.timeout,
+                                                      self.timeout),
+                            extra=self.modern_headers(message))
+        response = channel.response
+        if essence(response.getheader("Content-Type")) != \
+                "text/event-stream":
+            body = response.read()
+            channel.close()
+            error = json_rpc_error(body)
+            if response.status < 400 and error is None:
+                raise TransportError("%s answered subscriptions/listen "
+                                     "without a stream" % self.name)
+            problem = self.status_error(response, body) \
+                if response.status >= 400 else MCPError(
+                    error["code"], error.get("message", ""),
+                    error.get("data"))
+            raise problem
+        reader = SSEReader(response, on_line=lambda line: self.show(
+            "< (listen) " + line if line else "<"))
+        events = reader.events()
+        acknowledged = None
+        for text in events:
+            if text is None:
+                continue
+            for item in as_messages(parse_message(text)):
+                if isinstance(item, dict) and item.get("method") == \
+                        "notifications/subscriptions/acknowledged":
+                    acknowledged = (item.get("params") or {}).get(
+                        "notifications") or {}
+            if acknowledged is not None:
+                break
+        if acknowledged is None:
+            channel.close()
+            raise TransportError("%s ended subscriptions/listen without "
+                                 "acknowledging it" % self.name)
+        channel.sock.settimeout(None)
+        self.subscription = channel
+        self.start_reader(self.read_subscription, "listen", channel, events)
+        return acknowledged
+
+    def read_subscription(self, channel, events):
+        try:
+            for text in events:
+                if text is None:
+                    continue
+                for item in as_messages(parse_message(text)):
+                    if isinstance(item, dict) and "method" in item and \
+                            "id" not in item:
+                        self.notification(item)
+        except (OSError, ValueError, TransportError,
+                http.client.HTTPException) as error:
+            log.debug("%s: the subscription stream broke: %s", self.name,
+                      error)
+        channel.close()
 
     def ping(self):
         return self.request("ping")
@@ -433,7 +982,7 @@ class MCPClient(object):
     def exchange(self, method, params, on_progress, timeout):
         """ One request, one response, whatever the framing. """
         request_id = next(self.ids)
-        params = dict(params or {})
+        params = self.with_meta(params)
         token = None
         if on_progress is not None:
             token = "%s-%d" % (self.name, request_id)
@@ -445,7 +994,7 @@ class MCPClient(object):
         idle = self.timeout if timeout is None else timeout
         deadline = Deadline(idle, max(self.max_timeout, idle))
         waiter = Waiter(self, request_id, method, token, on_progress,
-                        deadline)
+                        deadline, self.modern_headers(message))
         try:
             return waiter.run(message)
         except socket.timeout:
@@ -456,11 +1005,47 @@ class MCPClient(object):
             self.cancel(waiter, "interrupted by the user")
             raise
 
+    def with_meta(self, params):
+        """ A copy of params; in 2026-07-28 with the _meta every request
+        carries: version, capabilities, clientInfo (C17, 1.3). """
+        params = dict(params or {})
+        if self.modern:
+            params["_meta"] = dict(params.get("_meta") or {}, **{
+                META_VERSION: self.version,
+                META_CAPABILITIES: self.client_capabilities(),
+                META_CLIENT_INFO: CLIENT_INFO})
+        return params
+
+    def modern_headers(self, message):
+        """ Mcp-Method, Mcp-Name and Mcp-Param-* for a 2026-07-28 request
+        (C17, S58-S60): what a proxy routes on without reading the body. """
+        if not self.modern:
+            return {}
+        method, params = message["method"], message.get("params") or {}
+        headers = {"Mcp-Method": header_value(method)}
+        if method in ("tools/call", "prompts/get", "resources/read"):
+            name = params.get("uri" if method == "resources/read"
+                              else "name")
+            headers["Mcp-Name"] = header_value(name)
+        if method == "tools/call":
+            arguments = params.get("arguments") or {}
+            for argument, header, _ in self.tool_params.get(
+                    params.get("name"), ()):
+                value = arguments.get(argument)
+                if value is not None:       # null or absent: no header
+                    headers["Mcp-Param-" + header] = header_value(value)
+        return headers
+
     def cancel(self, waiter, reason):
         """ Tell the server to stop a request (C13); the waiter stops
-        reading.  initialize is never cancelled (lifecycle 4.1). """
+        reading.  initialize is never cancelled (lifecycle 4.1).  In
+        2026-07-28 closing the stream is the cancellation (C17). """
         waiter.cancelled = True
         if waiter.method == "initialize":
+            return
+        if self.modern:
+            if waiter.channel is not None:
+                waiter.channel.shutdown()
             return
         request_id = waiter.request_id
         try:
@@ -470,6 +1055,74 @@ class MCPClient(object):
         except (TransportError, OSError, http.client.HTTPException) as error:
             log.debug("%s: could not send the cancellation: %s",
                       self.name, error)
+
+    # -- requests from the server (and 2026-07-28 input requests) ----------
+
+    def serve_request(self, method, params):
+        """ The result for a request the server sent (or, in 2026-07-28,
+        listed in inputRequests): ping (4.2), roots/list,
+        sampling/createMessage, elicitation/create.  Raises MCPError to
+        refuse; what this client did not declare is -32601. """
+        if method == "ping":
+            return {}
+        if method == "roots/list":
+            return {"roots": self.list_roots()}
+        handler = {"sampling/createMessage": self.on_sampling,
+                   "elicitation/create": self.on_elicitation}.get(method)
+        if handler is None:
+            raise MCPError(METHOD_NOT_FOUND, "Method not found: %s"
+                           % (method,))
+        result = handler(params, self)
+        if not isinstance(result, dict):
+            raise MCPError(-32603, "the %s handler gave no result" % method)
+        return result
+
+    def list_roots(self):
+        """ roots: the configured list, or the current directory. """
+        roots = self.roots() if callable(self.roots) else self.roots
+        if roots is None:
+            roots = [directory_root(os.getcwd())]
+        return [dict(root) for root in roots]
+
+    def roots_changed(self):
+        """ notifications/roots/list_changed, after ``roots`` changed. """
+        if self.version is not None and not self.modern:
+            self.notify("notifications/roots/list_changed")
+
+    def reply_to(self, message):
+        """ The JSON-RPC response to a request from the server. """
+        try:
+            result = self.serve_request(message.get("method"),
+                                        message.get("params") or {})
+        except MCPError as error:
+            body = {"code": error.code, "message": error.message}
+            if error.data is not None:
+                body["data"] = error.data
+            return {"jsonrpc": "2.0", "id": message["id"], "error": body}
+        except Exception as error:      # a handler's bug is the server's no
+            log.warning("%s: answering %s failed: %s", self.name,
+                        message.get("method"), error, exc_info=True)
+            return {"jsonrpc": "2.0", "id": message["id"], "error": {
+                "code": -32603, "message": "Internal error: %s" % error}}
+        return {"jsonrpc": "2.0", "id": message["id"], "result": result}
+
+    def notification(self, message):
+        """ A notification from the server, outside any request's own
+        (progress goes to its waiter): logs and list changes. """
+        method, params = message.get("method"), message.get("params") or {}
+        if method == "notifications/message":
+            if self.on_log:
+                self.on_log(self.name, params)
+            else:
+                log.info("%s: [%s] %s", self.name,
+                         params.get("level", "info"), params.get("data"))
+        elif method.endswith("/list_changed"):
+            if method == "notifications/tools/list_changed":
+                self.tool_params.clear()
+                self.refused_tools.clear()
+            log.info("%s: %s", self.name, method)
+            if self.on_list_changed:
+                self.on_list_changed(self.name, method)
 
     def cancel_all(self, reason="cancelled"):
         """ Cancel every call in flight (Ctrl-C in chat): each gets a
@@ -505,10 +1158,10 @@ class MCPClient(object):
                         "User-Agent": self.user_agent})
         if self.token:
             headers["Authorization"] = "Bearer " + self.token     # C16
-        if session:
+        if session and not self.modern:
             headers["Mcp-Session-Id"] = session                   # C9
         if self.version:
-            headers["MCP-Protocol-Version"] = self.version        # C12
+            headers["MCP-Protocol-Version"] = self.version        # C12, C17
         headers.update(extra or {})
         return headers
 
@@ -564,12 +1217,15 @@ class MCPClient(object):
         text = error.get("message", "") if error else \
             " ".join(body.decode("utf-8", "replace").split())[:200]
         if status in (401, 403):
-            return TransportError(self.auth_problem(response, text))
-        if error:
-            return MCPError(error["code"], text, error.get("data"))
-        return TransportError("%s answered HTTP %d %s%s"
-                              % (self.name, status, response.reason,
-                                 ": " + text if text else ""))
+            problem = TransportError(self.auth_problem(response, text))
+        elif error:
+            problem = MCPError(error["code"], text, error.get("data"))
+        else:
+            problem = TransportError("%s answered HTTP %d %s%s"
+                                     % (self.name, status, response.reason,
+                                        ": " + text if text else ""))
+        problem.status = status
+        return problem
 
     def auth_problem(self, response, reason):
         """ 401/403, with the server's WWW-Authenticate challenge (C16). """
@@ -622,10 +1278,11 @@ class Waiter(object):
     """
 
     def __init__(self, client, request_id, method, token, on_progress,
-                 deadline):
+                 deadline, extra=None):
         self.client, self.request_id, self.method = client, request_id, method
         self.token, self.on_progress = token, on_progress
         self.deadline = deadline
+        self.extra = extra          # 2026-07-28 headers (C17)
         self.channel = None
         self.cancelled = False
 
@@ -635,7 +1292,8 @@ class Waiter(object):
             client.inflight[self.request_id] = self
         try:
             session = client.session_id
-            self.channel = client.open("POST", message, self.deadline)
+            self.channel = client.open("POST", message, self.deadline,
+                                       extra=self.extra)
             return self.result(self.read(self.channel, session))
         except KeyboardInterrupt:
             # Ctrl-C mid-read: nobody will read the rest of this answer.
@@ -720,6 +1378,10 @@ class Waiter(object):
             if answer is not None:
                 return answer
             failures = 0 if reader.last_id != seen else failures + 1
+            if self.client.modern:
+                raise StreamBroken("%s: the stream of %s ended before its "
+                                   "response" % (self.client.name,
+                                                 self.method))
             if reader.last_id is None:
                 raise TransportError("%s: the stream ended before the "
                                      "response, with no event id to resume "
@@ -802,8 +1464,8 @@ class Waiter(object):
             self.answer_server_request(message)
         elif method == "notifications/progress":
             self.progress(message.get("params") or {})
-        elif method == "notifications/message":
-            self.server_log(message.get("params") or {})
+        else:
+            self.client.notification(message)
         return None
 
     def progress(self, params):
@@ -814,39 +1476,42 @@ class Waiter(object):
         self.on_progress(params.get("progress"), params.get("total"),
                          params.get("message"))
 
-    def server_log(self, params):
-        if self.client.on_log:
-            self.client.on_log(self.client.name, params)
-        else:
-            log.info("%s: [%s] %s", self.client.name,
-                     params.get("level", "info"), params.get("data"))
-
     def answer_server_request(self, message):
-        """ Answer ping (4.2), and refuse what this client did not
-        declare in its capabilities (sampling, elicitation, roots). """
-        if message["method"] == "ping":
-            reply = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
-        else:
-            reply = {"jsonrpc": "2.0", "id": message["id"], "error": {
-                "code": -32601,
-                "message": "Method not found: %s" % message["method"]}}
+        """ Answer the server's request (ping 4.2, roots, sampling,
+        elicitation: MCPClient.serve_request) with a POST (S23, C4).  The
+        time a person takes to answer does not count against the call's
+        deadline.  2026-07-28 has no such requests and clients never send
+        responses (C17): one that comes anyway is only logged. """
+        client = self.client
+        if client.modern:
+            log.warning("%s: ignoring a %s request: 2026-07-28 servers ask "
+                        "through input_required", client.name,
+                        message.get("method"))
+            return
+        reply = client.reply_to(message)
+        self.deadline.progressed()
         try:
-            self.client.post_no_answer(reply, timeout=10.0)
+            client.post_no_answer(reply, timeout=10.0)
         except (TransportError, OSError, http.client.HTTPException) as error:
-            log.warning("%s: could not answer %s: %s", self.client.name,
+            log.warning("%s: could not answer %s: %s", client.name,
                         message["method"], error)
 
     def result(self, answer):
-        if "error" in answer:
-            error = answer["error"] if isinstance(answer["error"], dict) \
-                else {"message": str(answer["error"])}
-            raise MCPError(error.get("code"), error.get("message", ""),
-                           error.get("data"))
-        result = answer.get("result")
-        return result if isinstance(result, dict) else {}
+        return response_result(answer)
 
     def trace_line(self, line):
         self.client.show("< " + line if line else "<")
+
+
+def response_result(answer):
+    """ The result of a JSON-RPC response, or its error raised. """
+    if "error" in answer:
+        error = answer["error"] if isinstance(answer["error"], dict) \
+            else {"message": str(answer["error"])}
+        raise MCPError(error.get("code"), error.get("message", ""),
+                       error.get("data"))
+    result = answer.get("result")
+    return result if isinstance(result, dict) else {}
 
 
 def json_rpc_error(body):
@@ -869,6 +1534,658 @@ def parse_message(text):
 def as_messages(value):
     """ A message or a batch (2025-03-26) as a list of messages. """
     return value if isinstance(value, list) else [value]
+
+
+def supported_versions(error):
+    """ The ``supported`` list of an UnsupportedProtocolVersion error
+    (-32022, 1.3), or of any error that names one; [] otherwise. """
+    data = getattr(error, "data", None)
+    supported = data.get("supported") if isinstance(data, dict) else None
+    return [v for v in supported if isinstance(v, str)] \
+        if isinstance(supported, list) else []
+
+
+def header_value(value):
+    """ A value for Mcp-Name or Mcp-Param-* (SEP-2243): booleans as
+    true/false, numbers as JSON writes them, text as itself when it is
+    visible ASCII without surrounding spaces, else ``=?base64?...?=``. """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if text == text.strip() and all(" " <= c <= "~" for c in text):
+        return text
+    return "=?base64?%s?=" % base64.b64encode(
+        text.encode("utf-8")).decode("ascii")
+
+
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")    # RFC 9110
+
+
+def header_params(tool):
+    """ [(argument, header name, type)] for a tool's ``x-mcp-header``
+    annotations (SEP-2243).  Raises SchemaProblem when they cannot be
+    honoured: an empty name, one that is not an HTTP token, a duplicate
+    (names compare without case), or a parameter that is not a string,
+    integer or boolean. """
+    schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+    properties = schema.get("properties") if isinstance(schema, dict) \
+        else None
+    found, seen = [], set()
+    for argument, part in sorted((properties or {}).items()):
+        if not isinstance(part, dict) or "x-mcp-header" not in part:
+            continue
+        header = part["x-mcp-header"]
+        if not isinstance(header, str) or not header:
+            raise SchemaProblem("x-mcp-header of %r is empty" % argument)
+        if not HEADER_TOKEN.match(header):
+            raise SchemaProblem("x-mcp-header %r of %r is not a header name"
+                                % (header, argument))
+        if header.lower() in seen:
+            raise SchemaProblem("x-mcp-header %r appears twice" % header)
+        kind = part.get("type")
+        if kind not in ("string", "integer", "boolean"):
+            raise SchemaProblem("x-mcp-header %r is on a %s parameter; only "
+                                "strings, integers and booleans can be "
+                                "headers" % (header, kind))
+        seen.add(header.lower())
+        found.append((argument, header, kind))
+    return found
+
+
+def directory_root(path):
+    """ A Root for a local directory: a file:// URI and its name. """
+    path = os.path.abspath(path)
+    uri = "file://" + urllib.parse.quote(path.replace(os.sep, "/"))
+    return {"uri": uri, "name": os.path.basename(path) or path}
+
+
+# ==========================================================================
+# StdioClient: a server this client starts as a child process
+# ==========================================================================
+
+# What a child inherits from our environment: enough to find programs and
+# the home directory, and the locale; never the rest, which holds the LLM's
+# key and tokens of other servers (issue 16).  The TypeScript SDK keeps the
+# same short list; its entry's "env" adds the rest.
+SAFE_ENVIRONMENT = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE",
+    "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
+    # Windows
+    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA",
+    "PROCESSOR_ARCHITECTURE",
+    "PROGRAMFILES", "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "TMP", "USERNAME",
+    "USERPROFILE", "PATHEXT", "COMSPEC", "WINDIR")
+
+
+def child_environment(extra=None, environ=None):
+    """ The environment of a stdio child: SAFE_ENVIRONMENT from ours (no
+    exported shell functions), then the entry's own ``env``. """
+    environ = os.environ if environ is None else environ
+    environment = dict((key, environ[key]) for key in SAFE_ENVIRONMENT
+                       if key in environ and
+                       not environ[key].startswith("()"))
+    environment.update((str(k), str(v)) for k, v in (extra or {}).items())
+    return environment
+
+
+class StdioWaiter(object):
+    """ Waits for the response to one request sent to a child: the reader
+    thread hands it over (``put``), or the child's end (``fail``). """
+
+    channel = None          # MCPClient.cancel_all looks for one
+
+    def __init__(self, request_id, method, token, on_progress, deadline):
+        self.request_id, self.method = request_id, method
+        self.token, self.on_progress = token, on_progress
+        self.deadline = deadline
+        self.cancelled = False
+        self.answer = None
+        self.ready = threading.Event()
+        self.busy = lambda: False   # True while a server request is served
+
+    def put(self, message):
+        if self.answer is None:
+            self.answer = message
+            self.ready.set()
+
+    def fail(self, error):
+        self.put(error)
+
+    def wait(self):
+        """ The response; socket.timeout at the deadline, which progress
+        notifications push back (C14). """
+        while not self.ready.wait(max(self.deadline.left(), 0.01)):
+            if self.busy():     # the person is answering the server
+                self.deadline.progressed()
+            elif self.deadline.left() <= 0:
+                raise socket.timeout("deadline passed")
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+class StdioClient(MCPClient):
+    """ A client of one MCP server started as a child process (stdio).
+
+    The protocol session is MCPClient's; only the transport differs: each
+    message is one line of JSON on the child's stdin, and a reader thread
+    takes the lines of its stdout, handing responses to their waiters,
+    requests from the server to the handlers (in a thread of their own, as
+    a person may take a while) and notifications to the log.
+
+    What stdio servers do in the wild (field notes E-1 to E-4): the child
+    gets a small safe environment plus its entry's ``env`` (never the LLM
+    key); its stderr goes to our log; a stdout line that is not JSON is
+    logged and skipped; a child that exits fails the calls in flight with
+    one line and is started again on the next use; a command that does not
+    exist is an error for this server only.  ``close()`` follows the spec's
+    stdio shutdown: close stdin, wait ``shutdown_wait``, SIGTERM, wait,
+    SIGKILL; the child runs in its own process group, which is ended too,
+    so a server started through a wrapper (npx, uvx, a shell script) does
+    not outlive us as a grandchild.
+
+    The handshake comes first here (``era = "legacy"``, falling back to
+    2026-07-28): nearly every published stdio server speaks it, and some
+    never answer a request that comes before initialize.
+    """
+
+    era = "legacy"
+    shutdown_wait = 2.0         # seconds after closing stdin, and SIGTERM
+
+    def __init__(self, command, args=(), env=None, cwd=None, name="server",
+                 environ=None, **options):
+        self.command, self.args = command, list(args or ())
+        self.env, self.cwd = dict(env or {}), cwd
+        self.environ = environ
+        self.process = None
+        self.writing = threading.Lock()
+        self.stderr_tail = collections.deque(maxlen=5)
+        self.answering = 0          # server requests being answered
+        MCPClient.__init__(self, None, name, **options)
+        self.url = "stdio: " + " ".join([command] + self.args)
+
+    def make_pool(self):
+        return None
+
+    def __repr__(self):
+        return "<StdioClient %s %s>" % (self.name, self.url)
+
+    def describe_era(self):
+        return MCPClient.describe_era(self).replace(
+            ", session none: stateless", ", stdio")
+
+    # -- the child ---------------------------------------------------------
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def start(self):
+        """ Start the child, with its stdio as the transport. """
+        argv = [self.command] + self.args
+        log.info("%s: starting %s", self.name, " ".join(argv))
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=self.cwd, bufsize=-1,
+                env=child_environment(self.env, self.environ),
+                start_new_session=(os.name == "posix"))
+        except OSError as error:
+            raise TransportError("%s: cannot start %r: %s" % (
+                self.name, self.command, error.strerror or error))
+        self.process = process
+        RUNNING_CHILDREN.add(self)
+        self.stderr_tail.clear()
+        for target in (self.read_stdout, self.read_stderr):
+            threading.Thread(target=target, args=(process,), daemon=True,
+                             name="%s-%s" % (self.name, target.__name__)
+                             ).start()
+
+    def connect(self):
+        with self.lock:
+            if not self.running():
+                self.session_id = self.version = None
+                self.start()
+        return MCPClient.connect(self)
+
+    def ensure_connected(self):
+        with self.connecting:
+            if self.version is None or not self.running():
+                self.connect()
+
+    def close(self):
+        """ The stdio shutdown (lifecycle): close stdin, wait, SIGTERM,
+        wait, SIGKILL, for the child and its process group. """
+        with self.lock:
+            process, self.process = self.process, None
+            self.version = None
+        RUNNING_CHILDREN.discard(self)
+        if process is not None:
+            stop_child(process, self.shutdown_wait)
+
+    def read_stdout(self, process):
+        """ The reader thread: one JSON-RPC message per line (E-4: a line
+        that is not JSON is logged and skipped). """
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            self.show("< " + line)
+            try:
+                messages = as_messages(json.loads(line))
+            except ValueError:
+                log.warning("%s: skipped a line on stdout that is not "
+                            "JSON-RPC: %s", self.name, line[:200])
+                continue
+            for message in messages:
+                if isinstance(message, dict):
+                    self.dispatch(message)
+        self.child_gone(process)
+        process.stdout.close()
+
+    def read_stderr(self, process):
+        """ The child's stderr goes to our log, never into the protocol. """
+        for raw in iter(process.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self.stderr_tail.append(line)
+                log.info("%s: stderr: %s", self.name, line)
+        process.stderr.close()
+
+    def child_gone(self, process):
+        """ stdout ended: the child exited (or closed it).  The calls in
+        flight fail with one line; the next use starts it again. """
+        try:
+            status = process.wait(timeout=self.shutdown_wait)
+        except subprocess.TimeoutExpired:
+            status = None
+        with self.lock:
+            mine = self.process is process
+            if mine:
+                self.version = None
+            waiters = list(self.inflight.values()) if mine else []
+        if not mine:
+            return      # close() ended it
+        with self.writing:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+        reason = "%s: the server exited%s%s" % (
+            self.name, "" if status is None else " (status %s)" % status,
+            "; its last words: %s" % self.stderr_tail[-1]
+            if self.stderr_tail else "")
+        log.warning("%s; it starts again on the next use", reason)
+        for waiter in waiters:
+            waiter.fail(TransportError(reason))
+
+    def dispatch(self, message):
+        method = message.get("method")
+        if method is None:
+            with self.lock:
+                waiter = self.inflight.get(message.get("id"))
+            if waiter is not None:
+                waiter.put(message)
+            else:
+                log.debug("%s: ignoring a response to %r", self.name,
+                          message.get("id"))
+        elif "id" in message:
+            threading.Thread(target=self.answer, args=(message,),
+                             daemon=True).start()
+        elif method == "notifications/progress":
+            self.progress(message.get("params") or {})
+        else:
+            self.notification(message)
+
+    def answer(self, message):
+        if self.modern:
+            log.warning("%s: ignoring a %s request: 2026-07-28 servers ask "
+                        "through input_required", self.name,
+                        message.get("method"))
+            return
+        with self.lock:             # a person's time is not the call's
+            self.answering += 1
+        try:
+            self.send(self.reply_to(message))
+        except TransportError as error:
+            log.warning("%s: could not answer %s: %s", self.name,
+                        message.get("method"), error)
+        finally:
+            with self.lock:
+                self.answering -= 1
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.deadline.progressed()
+
+    def progress(self, params):
+        with self.lock:
+            waiters = [w for w in self.inflight.values()
+                       if w.token is not None and
+                       w.token == params.get("progressToken")]
+        for waiter in waiters:
+            waiter.deadline.progressed()
+            waiter.on_progress(params.get("progress"), params.get("total"),
+                               params.get("message"))
+
+    # -- the transport -----------------------------------------------------
+
+    def send(self, message):
+        """ One line on the child's stdin (E-3: a broken pipe ends this
+        server, in one line). """
+        text = json.dumps(message, ensure_ascii=False)
+        self.show("> " + text)
+        with self.writing:
+            process = self.process
+            if process is None:
+                raise TransportError("%s: the server is not running"
+                                     % self.name)
+            try:
+                process.stdin.write((text + "\n").encode("utf-8"))
+                process.stdin.flush()
+            except (OSError, ValueError):
+                raise TransportError("%s: the server's stdin is closed (it "
+                                     "exited)" % self.name)
+
+    def exchange(self, method, params, on_progress, timeout):
+        request_id = next(self.ids)
+        params = self.with_meta(params)
+        token = None
+        if on_progress is not None:
+            token = "%s-%d" % (self.name, request_id)
+            params["_meta"] = dict(params.get("_meta") or {},
+                                   progressToken=token)
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params:
+            message["params"] = params
+        idle = self.timeout if timeout is None else timeout
+        waiter = StdioWaiter(request_id, method, token, on_progress,
+                             Deadline(idle, max(self.max_timeout, idle)))
+        waiter.busy = lambda: self.answering > 0
+        with self.lock:
+            self.inflight[request_id] = waiter
+        try:
+            self.send(message)
+            return response_result(waiter.wait())
+        except socket.timeout:
+            self.cancel(waiter, "timed out")
+            raise CallTimeout("%s: no answer to %s within %g s"
+                              % (self.name, method, idle))
+        except KeyboardInterrupt:
+            self.cancel(waiter, "interrupted by the user")
+            raise
+        finally:
+            with self.lock:
+                self.inflight.pop(request_id, None)
+
+    def cancel(self, waiter, reason):
+        """ notifications/cancelled (C13; over stdio in both eras: there
+        is no stream to close), and the waiter stops at once. """
+        waiter.cancelled = True
+        waiter.fail(CallCancelled("%s: %s cancelled" % (self.name,
+                                                        waiter.method)))
+        if waiter.method == "initialize":
+            return
+        try:
+            self.notify("notifications/cancelled", {
+                "requestId": waiter.request_id, "reason": reason})
+        except TransportError as error:
+            log.debug("%s: could not send the cancellation: %s",
+                      self.name, error)
+
+    def post_no_answer(self, message, timeout=None):
+        self.send(message)
+
+
+# Every StdioClient with a child, so that none outlives this process even
+# when a program forgets close() (E-1): at exit they are closed.
+RUNNING_CHILDREN = weakref.WeakSet()
+
+
+@atexit.register
+def close_children():
+    for client in list(RUNNING_CHILDREN):
+        client.close()
+
+
+def stop_child(process, wait):
+    """ End a stdio child: close its stdin and give it ``wait`` seconds,
+    then SIGTERM, then SIGKILL; then the same for what is left of its
+    process group (a wrapper's grandchildren, E-2). """
+    try:
+        process.stdin.close()
+    except OSError:
+        pass
+    for step in (None, signal.SIGTERM, getattr(signal, "SIGKILL", None)):
+        if step is not None:
+            signal_child(process, step)
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if os.name == "posix":
+        end_group(process.pid, wait)
+    for stream in (process.stdout, process.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+
+
+def signal_child(process, number):
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, number)
+        else:
+            process.terminate() if number == signal.SIGTERM else \
+                process.kill()
+    except OSError:
+        pass        # already gone
+
+
+def end_group(group, wait):
+    """ SIGTERM what is left in a process group, then SIGKILL. """
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, number)
+        except OSError:
+            return          # nobody left
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except OSError:
+                return
+            time.sleep(0.02)
+
+
+# ==========================================================================
+# LegacySSEClient: the HTTP+SSE transport of 2024-11-05 (C15)
+# ==========================================================================
+
+class LegacySSEClient(StdioClient):
+    """ A client of a server that speaks only the old HTTP+SSE transport
+    (2024-11-05; the spec's backwards-compatibility section, C15): a GET
+    opens a stream whose first event, ``endpoint``, names the URL to POST
+    messages to; every answer comes back on that one stream.  So the
+    session logic is StdioClient's (a reader hands answers to waiters),
+    with the GET stream for stdout and a POST per message for stdin.
+
+    ``fall_back_to_sse(client, error)`` swaps it in when a Streamable HTTP
+    ``initialize`` fails with 400, 404 or 405 and a GET of the same URL
+    brings that ``endpoint`` event.
+    """
+
+    era = "legacy"
+
+    def __init__(self, url, name="server", headers=None, token=None,
+                 **options):
+        self.process = None         # the GET stream's Channel
+        self.command, self.args, self.env, self.cwd = url, [], {}, None
+        self.environ = None
+        self.writing = threading.Lock()
+        self.stderr_tail = collections.deque(maxlen=1)
+        self.answering = 0
+        self.endpoint = None
+        self.ready = threading.Event()
+        MCPClient.__init__(self, url, name, headers, token, **options)
+        self.posts = None           # ConnectionPool of the endpoint
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
+
+    def __repr__(self):
+        return "<LegacySSEClient %s %s>" % (self.name, self.url)
+
+    def describe_era(self):
+        return "MCP %s (HTTP+SSE, messages to %s)" % (self.version,
+                                                       self.endpoint)
+
+    def open_standalone(self):
+        pass                        # the one stream is already open
+
+    def running(self):
+        return self.process is not None and not self.closing
+
+    def start(self):
+        """ GET the stream and wait for its ``endpoint`` event. """
+        self.ready.clear()
+        self.closing = False
+        channel = self.open("GET", None, Deadline(self.connect_timeout,
+                                                  self.connect_timeout),
+                            extra={"Accept": "text/event-stream"})
+        response = channel.response
+        if response.status != 200 or essence(response.getheader(
+                "Content-Type")) != "text/event-stream":
+            body = response.read()
+            channel.close()
+            raise self.status_error(response, body) \
+                if response.status >= 400 else TransportError(
+                    "%s: GET %s is not an SSE stream" % (self.name, self.url))
+        channel.sock.settimeout(None)
+        self.process = channel
+        self.start_reader(self.read_events, "sse-stream", channel)
+        if not self.ready.wait(self.connect_timeout) or not self.endpoint:
+            self.close()
+            raise TransportError("%s: the SSE stream sent no endpoint event "
+                                 "(not an HTTP+SSE server)" % self.name)
+        self.posts = ConnectionPool(self.endpoint, self.connect_timeout)
+
+    def read_events(self, channel):
+        reader = SSEReader(channel.response, on_line=lambda line: self.show(
+            "< " + line if line else "<"))
+        try:
+            for text in reader.events():
+                if text is None:
+                    continue
+                if reader.event == "endpoint":
+                    self.endpoint = urllib.parse.urljoin(self.url,
+                                                         text.strip())
+                    self.ready.set()
+                    continue
+                try:
+                    messages = as_messages(json.loads(text))
+                except ValueError:
+                    log.warning("%s: skipped an event that is not JSON: %s",
+                                self.name, text[:200])
+                    continue
+                for message in messages:
+                    if isinstance(message, dict):
+                        self.dispatch(message)
+        finally:
+            self.ready.set()
+            self.stream_gone(channel)
+
+    def stream_gone(self, channel):
+        with self.lock:
+            mine = self.process is channel
+            if mine:
+                self.process, self.version = None, None
+            waiters = list(self.inflight.values()) if mine else []
+        channel.close()
+        if mine and not self.closing:
+            log.warning("%s: the SSE stream ended; it is opened again on "
+                        "the next use", self.name)
+        for waiter in waiters:
+            waiter.fail(TransportError("%s: the SSE stream ended before the "
+                                       "answer" % self.name))
+
+    def send(self, message):
+        """ POST one message to the endpoint; 202 (or any 2xx) is fine. """
+        if self.posts is None:
+            raise TransportError("%s: the SSE stream is not open"
+                                 % self.name)
+        body = json.dumps(message).encode("utf-8")
+        headers = self.request_headers(None, {
+            "Content-Type": "application/json"})
+        connection, _ = self.posts.take(self.connect_timeout)
+        try:
+            self.show_request("POST", headers, body)
+            connection.request("POST", self.posts.target, body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise TransportError("cannot reach %s at %s: %s" % (
+                self.name, self.endpoint, error))
+        self.show_response(response)
+        self.posts.give_back(connection, response)
+        if response.status >= 400:
+            raise self.status_error(response, answer)
+
+    def close(self):
+        self.closing = True
+        with self.lock:
+            channel, self.process = self.process, None
+            self.version = None
+        if channel is not None:
+            channel.shutdown()
+        for thread in self.readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        self.readers = []
+        for pool in (self.pool, self.posts):
+            if pool is not None:
+                pool.close()
+
+
+def fall_back_to_sse(client, error):
+    """ A LegacySSEClient for the server ``client`` could not initialize,
+    connected, when ``error`` (from a Streamable HTTP initialize) is a 400,
+    404 or 405 and the URL serves the old HTTP+SSE transport (C15); else
+    None. """
+    if type(client) is not MCPClient or \
+            getattr(error, "status", None) not in (400, 404, 405):
+        return None
+    legacy = LegacySSEClient(
+        client.url, client.name, client.headers, client.token,
+        trace=client.trace, on_log=client.on_log,
+        on_sampling=client.on_sampling, on_elicitation=client.on_elicitation,
+        roots=client.roots, on_list_changed=client.on_list_changed,
+        timeout=client.timeout, max_timeout=client.max_timeout)
+    try:
+        legacy.connect()
+    except (TransportError, MCPError) as problem:
+        log.info("%s: no HTTP+SSE transport either: %s", client.name,
+                 problem)
+        legacy.close()
+        return None
+    log.info("%s: the server speaks the old HTTP+SSE transport (C15)",
+             client.name)
+    return legacy
+
+
+def connect_client(client):
+    """ client.connect(), or the HTTP+SSE client that replaces it (C15);
+    returns the client that is connected. """
+    try:
+        client.connect()
+        return client
+    except (TransportError, MCPError) as error:
+        legacy = fall_back_to_sse(client, error)
+        if legacy is None:
+            raise
+        client.close()
+        return legacy
 
 
 # ==========================================================================
@@ -1041,19 +2358,55 @@ class MultiServerClient(object):
     work.  ``tools`` maps each model-facing name to its server and tool.
     """
 
+    listen_changes = False      # 2026-07-28: subscriptions/listen (chat)
+
     def __init__(self, clients):
         self.clients = dict(clients)            # name -> MCPClient
         self.failures = {}
         self.tools = {}                         # model name -> ModelTool
         self.dropped = []                       # (server, tool, reason)
+        self.stale = set()      # servers whose tools changed since listed
+        self.lock = threading.Lock()
+        for client in self.clients.values():
+            if client.on_list_changed is None:
+                client.on_list_changed = self.changed
+
+    def changed(self, server, method):
+        """ notifications/tools/list_changed: the tools are listed again
+        before the model is next offered them. """
+        if method == "notifications/tools/list_changed":
+            with self.lock:
+                self.stale.add(server)
+
+    def refresh(self):
+        with self.lock:
+            stale, self.stale = self.stale, set()
+        for server in sorted(stale):
+            try:
+                tools = self.clients[server].list_tools()
+            except Exception as error:  # keep the old list; say why
+                log.warning("%s: cannot list the changed tools: %s",
+                            server, error)
+                continue
+            for name in [n for n, t in self.tools.items()
+                         if t.server == server]:
+                del self.tools[name]
+            self.dropped = [d for d in self.dropped if d[0] != server]
+            for tool in tools:
+                self.add_tool(server, tool)
+            log.info("%s: the tools changed; %d offered now", server,
+                     len(tools))
 
     def connect(self):
         listed = {}
 
         def reach(name, client):
             try:
-                client.connect()
+                client = self.clients[name] = connect_client(client)
                 listed[name] = client.list_tools()
+                if self.listen_changes and client.modern and \
+                        client.listen_filter():
+                    self.listen(name, client)
             except Exception as error:    # one server never stops the rest
                 log.debug("%s: connect failed", name, exc_info=True)
                 self.failures[name] = str(error) or type(error).__name__
@@ -1077,12 +2430,22 @@ class MultiServerClient(object):
         name = model_tool_name(server, tool["name"], self.tools)
         self.tools[name] = ModelTool(name, server, tool, parameters)
 
+    def listen(self, name, client):
+        """ Open a 2026-07-28 subscription for list changes; a server that
+        has none is only logged (its tools stay as listed). """
+        try:
+            log.info("%s: listening for %s", name, client.listen())
+        except (TransportError, MCPError) as error:
+            log.info("%s: no subscriptions/listen (%s); list changes will "
+                     "not be seen", name, error)
+
     @property
     def connected(self):
         return sorted(name for name in self.clients
                       if name not in self.failures)
 
     def specs(self):
+        self.refresh()
         return [tool.spec() for tool in self.tools.values()]
 
     def call(self, name, arguments, on_progress=None):
@@ -1241,6 +2604,413 @@ class ProgressLine(object):
 
 
 # ==========================================================================
+# Host: what servers ask of the person and of the model
+# ==========================================================================
+
+class Host(object):
+    """ Answers the requests servers send (or list in 2026-07-28
+    inputRequests), the way a person using Claude Desktop expects:
+
+    ``sampling/createMessage``: the configured model answers, through
+    llm.py, once the person approved it at the terminal (policy ``ask``),
+    or at once (``allow``); ``deny`` does not offer sampling at all.
+    Tools in the request (2025-11-25) go to the model, and its tool calls
+    come back as ``tool_use`` content.
+
+    ``elicitation/create``: form mode asks field by field, validated
+    against the requested schema, with its defaults (SEP-1034) and enums
+    (SEP-1330); a wrong answer is explained and asked again, never sent.
+    URL mode shows the URL and, if the person agrees, opens it
+    (``webbrowser``).  Same policies.
+
+    Where no person is at a terminal (stdin is not a tty), ``ask`` declines
+    with an error that says so and names the setting to change.
+    ``roots``: the entry's list, else the top-level one, else the current
+    directory.  Log messages from servers are shown on ``err`` when
+    ``show_logs`` (the chat), and logged (``-v``) otherwise.
+    """
+
+    def __init__(self, terminal, make_model=None, interactive=None,
+                 show_logs=False, open_url=None):
+        self.terminal = terminal
+        self.make_model = make_model    # () -> llm.ChatClient, on first use
+        self.model = None
+        if interactive is None:
+            interactive = getattr(terminal.stdin, "isatty", lambda: False)()
+        self.interactive = interactive
+        self.show_logs = show_logs
+        self.open_url = open_url or open_in_browser
+        self.asking = threading.Lock()  # one question at a time
+
+    def handlers(self, entry):
+        """ MCPClient keywords for one server entry. """
+        name = entry["name"]
+        options = {"on_log": self.server_log}
+        if entry.get("roots") is not None:
+            options["roots"] = config_roots(entry["roots"])
+        if entry.get("sampling", "ask") != "deny":
+            options["on_sampling"] = lambda params, client: self.sample(
+                name, entry.get("sampling", "ask"), params)
+        if entry.get("elicitation", "ask") != "deny":
+            options["on_elicitation"] = lambda params, client: self.elicit(
+                name, entry.get("elicitation", "ask"), params)
+        return options
+
+    # -- the person --------------------------------------------------------
+
+    def say(self, text):
+        self.terminal.err.write(text + "\n")
+        self.terminal.err.flush()
+
+    def ask(self, prompt):
+        """ One line from the person (None at the end of input). """
+        self.terminal.err.write(prompt)
+        self.terminal.err.flush()
+        line = self.terminal.stdin.readline()
+        return None if not line else line.rstrip("\r\n")
+
+    def yes(self, prompt):
+        answer = self.ask(prompt + " [y/N] ")
+        return answer is not None and answer.strip().lower() in ("y", "yes")
+
+    def need_person(self, server, what, policy):
+        """ The person must answer, and there is none: a clear error. """
+        if not self.interactive:
+            raise MCPError(USER_REJECTED, "%s needs a person to approve it "
+                           "and none is at a terminal; set \"%s\": \"allow\""
+                           " for server %r in config.json to allow it without "
+                           "asking" % (what, what.split()[0], server)
+                           if policy == "ask" else
+                           "%s needs a person at a terminal" % what)
+
+    def server_log(self, server, params):
+        """ notifications/message (6.3): in the chat, shown as it comes. """
+        data = params.get("data")
+        text = data if isinstance(data, str) else json.dumps(data)
+        if self.show_logs:
+            self.say("[%s %s] %s" % (server, params.get("level", "info"),
+                                     text))
+        else:
+            log.info("%s: [%s] %s", server, params.get("level", "info"),
+                     text)
+
+    # -- sampling ----------------------------------------------------------
+
+    def sample(self, server, policy, params):
+        """ sampling/createMessage through the configured model. """
+        if self.make_model is None:
+            raise MCPError(USER_REJECTED, "this client has no model to "
+                           "sample with")
+        if policy == "ask":
+            self.need_person(server, "sampling", policy)
+            with self.asking:
+                self.say("\n[%s asks the model]" % server)
+                for message in params.get("messages") or []:
+                    self.say("  %s: %s" % (message.get("role"),
+                                           content_text(
+                                               message.get("content"))))
+                if not self.yes("Allow server %r to use the model for this?"
+                                % server):
+                    raise MCPError(USER_REJECTED, "the user declined the "
+                                   "sampling request")
+        if self.model is None:
+            self.model = self.make_model()
+        messages, tools, options = sampling_request(params)
+        reply = self.model.chat(messages, tools, options=options)
+        return sampling_result(reply, self.model.model)
+
+    # -- elicitation -------------------------------------------------------
+
+    def elicit(self, server, policy, params):
+        """ elicitation/create: form or URL mode (2025-11-25). """
+        if params.get("mode") == "url":
+            self.need_person(server, "elicitation", "ask")
+            with self.asking:
+                self.say("\n[%s asks you to open a page] %s\n  %s" % (
+                    server, params.get("message", ""), params.get("url")))
+                if not self.yes("Open it in your browser?"):
+                    return {"action": "decline"}
+                self.open_url(params.get("url"))
+                return {"action": "accept"}
+        schema = params.get("requestedSchema") or {}
+        if not self.interactive and policy == "allow":
+            content = elicitation_defaults(schema)
+            if not validate_elicitation(schema, content):
+                return {"action": "accept", "content": content}
+        self.need_person(server, "elicitation", policy)
+        with self.asking:
+            self.say("\n[%s asks] %s" % (server, params.get("message", "")))
+            answer = self.ask("Answer? [y]es, [n]o, [c]ancel: ")
+            if answer is None or answer.strip().lower() in ("c", "cancel"):
+                return {"action": "cancel"}
+            if answer.strip().lower() not in ("y", "yes", ""):
+                return {"action": "decline"}
+            content = self.fill_form(schema)
+        if content is None:
+            return {"action": "cancel"}
+        return {"action": "accept", "content": content}
+
+    def fill_form(self, schema):
+        """ Each field in turn, asked until its answer is valid. """
+        content = {}
+        required = set(schema.get("required") or ())
+        for name, field in (schema.get("properties") or {}).items():
+            while True:
+                line = self.ask(field_prompt(name, field, name in required))
+                if line is None:
+                    return None
+                try:
+                    value = field_value(field, line, name in required)
+                except ValueError as problem:
+                    self.say("  %s" % problem)
+                    continue
+                if value is not None:
+                    content[name] = value
+                break
+        return content
+
+
+def open_in_browser(url):
+    import webbrowser       # only when a server asks for it
+    webbrowser.open(url)
+
+
+def content_text(content):
+    """ SamplingMessage content (one block or a list) as one line. """
+    blocks = content if isinstance(content, list) else [content]
+    parts = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_use":
+            parts.append("[calls %s %s]" % (block.get("name"),
+                                            json.dumps(block.get("input"))))
+        elif block.get("type") == "tool_result":
+            parts.append("[result: %s]" % content_text(block.get("content")))
+        elif block.get("type") == "resource":
+            resource = block.get("resource") or {}
+            parts.append(resource.get("text") or "[resource %s]"
+                         % resource.get("uri"))
+        else:
+            parts.append("[%s]" % block.get("type"))
+    return " ".join(parts)
+
+
+def sampling_request(params):
+    """ CreateMessageRequest params as (messages, tools, options) for a
+    chat-completions API.  tool_use and tool_result blocks (2025-11-25)
+    become tool_calls and tool messages. """
+    messages = []
+    if params.get("systemPrompt"):
+        messages.append({"role": "system", "content": params["systemPrompt"]})
+    for message in params.get("messages") or []:
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [content]
+        uses = [b for b in blocks if isinstance(b, dict) and
+                b.get("type") == "tool_use"]
+        results = [b for b in blocks if isinstance(b, dict) and
+                   b.get("type") == "tool_result"]
+        for block in results:
+            messages.append({"role": "tool", "tool_call_id":
+                             block.get("toolUseId", ""),
+                             "content": content_text(block.get("content"))})
+        rest = [b for b in blocks if b not in uses and b not in results]
+        if rest or uses:
+            entry = {"role": "assistant" if message.get("role") ==
+                     "assistant" else "user",
+                     "content": content_text(rest) if rest else None}
+            if uses:
+                entry["tool_calls"] = [{
+                    "id": b.get("id", ""), "type": "function", "function": {
+                        "name": b.get("name", ""),
+                        "arguments": json.dumps(b.get("input") or {})}}
+                    for b in uses]
+            messages.append(entry)
+    tools = []
+    for tool in params.get("tools") or []:
+        try:
+            tools.append({"type": "function", "function": {
+                "name": tool["name"],
+                "description": tool.get("description") or tool["name"],
+                "parameters": model_parameters(tool.get("inputSchema"))}})
+        except (KeyError, TypeError, SchemaProblem) as problem:
+            raise MCPError(INVALID_PARAMS, "sampling tool %r: %s"
+                           % (tool, problem))
+    options = {}
+    if params.get("maxTokens"):
+        options["max_tokens"] = params["maxTokens"]
+    if params.get("temperature") is not None:
+        options["temperature"] = params["temperature"]
+    if params.get("stopSequences"):
+        options["stop"] = params["stopSequences"]
+    return messages, tools or None, options
+
+
+def sampling_result(reply, model):
+    """ The model's Reply as a CreateMessageResult. """
+    if reply.tool_calls:
+        content = []
+        if reply.content:
+            content.append({"type": "text", "text": reply.content})
+        for call in reply.tool_calls:
+            function = call.get("function") or {}
+            try:
+                arguments = json.loads(function.get("arguments") or "{}")
+            except ValueError:
+                arguments = {}
+            content.append({"type": "tool_use", "id": call.get("id", ""),
+                            "name": function.get("name", ""),
+                            "input": arguments})
+        return {"role": "assistant", "content": content, "model": model,
+                "stopReason": "toolUse"}
+    return {"role": "assistant", "model": model,
+            "content": {"type": "text", "text": reply.content or ""},
+            "stopReason": "maxTokens" if reply.finish_reason == "length"
+            else "endTurn"}
+
+
+def field_choices(field):
+    """ [(value, label)] of an enum field (SEP-1330): ``enum`` (with
+    ``enumNames``), ``oneOf``/``anyOf`` of ``const`` and ``title``. """
+    if isinstance(field.get("enum"), list):
+        names = field.get("enumNames") or field["enum"]
+        return list(zip(field["enum"], names))
+    for key in ("oneOf", "anyOf"):
+        if isinstance(field.get(key), list):
+            return [(c.get("const"), c.get("title") or c.get("const"))
+                    for c in field[key] if isinstance(c, dict)]
+    return None
+
+
+def field_prompt(name, field, required):
+    label = field.get("title") or name
+    text = "  %s%s" % (label, "" if required else " (optional)")
+    if field.get("description"):
+        text += " - %s" % field["description"]
+    choices = field_choices(field) or (
+        field_choices(field.get("items") or {})
+        if field.get("type") == "array" else None)
+    if choices:
+        text += "\n    choose %s: %s" % (
+            "one or more, separated by commas" if field.get("type") ==
+            "array" else "one", ", ".join("%s" % (v if v == l else
+                                                  "%s (%s)" % (v, l))
+                                          for v, l in choices))
+    if field.get("type") == "boolean":
+        text += " [y/n]"
+    if "default" in field:
+        text += " [default: %s]" % json.dumps(field["default"])
+    return text + ": "
+
+
+def field_value(field, line, required):
+    """ The typed value of one answer, or ValueError saying what is wrong.
+    An empty answer takes the default (SEP-1034), or leaves an optional
+    field out (None). """
+    text = line.strip()
+    if not text:
+        if "default" in field:
+            return field["default"]
+        if required:
+            raise ValueError("an answer is required")
+        return None
+    kind = field.get("type", "string")
+    if kind == "boolean":
+        if text.lower() in ("y", "yes", "true"):
+            return True
+        if text.lower() in ("n", "no", "false"):
+            return False
+        raise ValueError("answer yes or no")
+    if kind == "array":
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    elif kind in ("integer", "number"):
+        try:
+            value = int(text) if kind == "integer" else float(text)
+        except ValueError:
+            raise ValueError("%r is not %s" % (text, "an integer"
+                                               if kind == "integer"
+                                               else "a number"))
+    else:
+        value = text
+    problem = value_problem(field, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def value_problem(field, value):
+    """ Why a value does not fit its (flat) elicitation field, or None. """
+    kind = field.get("type", "string")
+    types = {"string": str, "boolean": bool, "array": list,
+             "integer": int, "number": (int, float)}
+    if kind in types and (not isinstance(value, types[kind]) or
+                          (kind in ("integer", "number") and
+                           isinstance(value, bool))):
+        return "expected %s" % kind
+    choices = field_choices(field)
+    if choices is not None and value not in [v for v, _ in choices]:
+        return "%r is not one of the choices" % (value,)
+    if kind == "array":
+        items = field_choices(field.get("items") or {})
+        if items is not None:
+            wrong = [v for v in value if v not in [c for c, _ in items]]
+            if wrong:
+                return "%s: not among the choices" % ", ".join(wrong)
+        for key, test in (("minItems", lambda n: len(value) < n),
+                          ("maxItems", lambda n: len(value) > n)):
+            if key in field and test(field[key]):
+                return "%s is %s" % (key, field[key])
+    if kind in ("integer", "number"):
+        if "minimum" in field and value < field["minimum"]:
+            return "the minimum is %s" % field["minimum"]
+        if "maximum" in field and value > field["maximum"]:
+            return "the maximum is %s" % field["maximum"]
+    if kind == "string":
+        if len(value) < field.get("minLength", 0):
+            return "at least %s characters" % field["minLength"]
+        if "maxLength" in field and len(value) > field["maxLength"]:
+            return "at most %s characters" % field["maxLength"]
+        pattern = FORMATS.get(field.get("format"))
+        if pattern and not re.match(pattern, value):
+            return "not a valid %s" % field["format"]
+    return None
+
+
+FORMATS = {"email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+           "uri": r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$",
+           "date": r"^\d{4}-\d{2}-\d{2}$",
+           "date-time": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"}
+
+
+def elicitation_defaults(schema):
+    """ The content an elicitation's defaults give (SEP-1034). """
+    return dict((name, field["default"]) for name, field in
+                (schema.get("properties") or {}).items()
+                if isinstance(field, dict) and "default" in field)
+
+
+def validate_elicitation(schema, content):
+    """ The problems of an ElicitResult's content against its requested
+    schema: [] when it may be sent. """
+    problems = []
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or ():
+        if name not in content:
+            problems.append("%s is required" % name)
+    for name, value in content.items():
+        field = properties.get(name)
+        if not isinstance(field, dict):
+            problems.append("%s is not in the form" % name)
+            continue
+        problem = value_problem(field, value)
+        if problem:
+            problems.append("%s: %s" % (name, problem))
+    return problems
+
+
+# ==========================================================================
 # Configuration: config.json and environment overrides
 # ==========================================================================
 
@@ -1286,17 +3056,47 @@ def load_config(path, environ=None):
     servers = data.get("mcpServers") or {}
     if not isinstance(servers, dict):
         raise ConfigError("%s: mcpServers must map names to servers" % path)
-    return {"llm": settings, "servers": {
-        name: server_settings(name, entry, environ)
-        for name, entry in servers.items()}}
+    roots = data.get("roots")
+    servers = dict((name, server_settings(name, entry, environ))
+                   for name, entry in servers.items())
+    for entry in servers.values():
+        if entry["roots"] is None:
+            entry["roots"] = roots
+    return {"llm": settings, "servers": servers, "roots": roots,
+            "environ": environ}
+
+
+POLICIES = ("ask", "allow", "deny")
 
 
 def server_settings(name, entry, environ):
+    """ One mcpServers entry, in the conventions of Claude Desktop's file
+    (an existing one can be pasted in): ``command``, ``args``, ``env`` and
+    ``cwd`` start a stdio child; ``url`` (or ``endpoint``) and ``headers``
+    reach an HTTP server.  ``type`` ("stdio", "http", "streamable-http",
+    "sse"), as VS Code and Cursor write it, is accepted.  Our own keys:
+    ``token_env``, ``timeout``, ``max_timeout``, ``era``, ``sampling`` and
+    ``elicitation`` ("ask", "allow" or "deny"; default "ask") and
+    ``roots`` (a list of paths or file:// URIs). """
     if not isinstance(entry, dict):
-        raise ConfigError("server %r: expected an object with a url" % name)
+        raise ConfigError("server %r: expected an object with a url or a "
+                          "command" % name)
     url = entry.get("url") or entry.get("endpoint")
-    if not url:
-        raise ConfigError("server %r has no \"url\"" % name)
+    command = entry.get("command")
+    if entry.get("type") == "stdio" and not command:
+        raise ConfigError("server %r has type stdio but no \"command\""
+                          % name)
+    if not url and not command:
+        raise ConfigError("server %r has neither \"command\" nor \"url\""
+                          % name)
+    settings = {"name": name, "url": None, "command": None,
+                "knobs": server_knobs(name, entry),
+                "sampling": policy(name, entry, "sampling"),
+                "elicitation": policy(name, entry, "elicitation"),
+                "roots": entry.get("roots")}
+    if command:
+        settings.update(stdio_settings(name, entry, command, environ))
+        return settings
     if not is_http_url(url):
         raise ConfigError("server %r: url %r is not http://HOST[:PORT]/PATH"
                           " or https://..." % (name, url))
@@ -1310,9 +3110,47 @@ def server_settings(name, entry, environ):
         if not token:
             raise ConfigError("server %r needs a token: set %s"
                               % (name, entry["token_env"]))
-    knobs = {key: float(entry[key]) for key in ("timeout", "max_timeout")
-             if key in entry}
-    return {"url": url, "headers": headers, "token": token, "knobs": knobs}
+    settings.update(url=url, headers=headers, token=token)
+    return settings
+
+
+def stdio_settings(name, entry, command, environ):
+    args = entry.get("args") or []
+    env = entry.get("env") or {}
+    if not isinstance(command, str) or not isinstance(args, list) or \
+            not isinstance(env, dict):
+        raise ConfigError("server %r: command must be a string, args a list "
+                          "and env an object" % name)
+    return {"command": command, "args": [str(a) for a in args],
+            "env": dict((str(k), expand(str(v), environ, "server %r env %s"
+                                        % (name, k)))
+                        for k, v in env.items()),
+            "cwd": entry.get("cwd"), "headers": {}, "token": None}
+
+
+def server_knobs(name, entry):
+    knobs = {}
+    try:
+        for key in ("timeout", "max_timeout"):
+            if key in entry:
+                knobs[key] = float(entry[key])
+    except (TypeError, ValueError):
+        raise ConfigError("server %r: %s must be a number of seconds"
+                          % (name, key))
+    if "era" in entry:
+        if entry["era"] not in ("auto", "modern", "legacy"):
+            raise ConfigError("server %r: era must be auto, modern or legacy"
+                              % name)
+        knobs["era"] = entry["era"]
+    return knobs
+
+
+def policy(name, entry, key):
+    value = entry.get(key, "ask")
+    if value not in POLICIES:
+        raise ConfigError("server %r: %s must be one of %s, not %r" % (
+            name, key, ", ".join(POLICIES), value))
+    return value
 
 
 def is_http_url(url):
@@ -1356,13 +3194,44 @@ def make_model(settings, environ=None, trace=None, on_notice=None):
                           timeout=float(settings.get("timeout") or 120.0))
 
 
-def make_servers(config, only=None, trace=None):
+def make_client(entry, trace=None, host=None, environ=None):
+    """ The client one server entry describes: a StdioClient for a
+    command, an MCPClient for a URL; ``host`` (a Host) answers what the
+    server asks: sampling, elicitation, roots. """
+    options = dict(entry["knobs"], trace=trace)
+    if host is not None:
+        options.update(host.handlers(entry))
+    elif entry.get("roots") is not None:
+        options["roots"] = config_roots(entry["roots"])
+    if entry.get("command"):
+        return StdioClient(entry["command"], entry["args"], entry["env"],
+                           entry["cwd"], entry["name"], environ=environ,
+                           **options)
+    return MCPClient(entry["url"], entry["name"], entry["headers"],
+                     entry["token"], **options)
+
+
+def config_roots(roots):
+    """ "roots" from config.json: paths or URIs, as Roots (file://). """
+    found = []
+    for root in roots or []:
+        if isinstance(root, dict) and root.get("uri"):
+            found.append({"uri": root["uri"],
+                          "name": root.get("name") or root["uri"]})
+        elif isinstance(root, str) and "://" in root:
+            found.append({"uri": root, "name": root.rstrip("/").rsplit(
+                "/", 1)[-1] or root})
+        elif isinstance(root, str):
+            found.append(directory_root(os.path.expanduser(root)))
+    return found
+
+
+def make_servers(config, only=None, trace=None, host=None, environ=None):
     clients = {}
+    environ = config.get("environ") if environ is None else environ
     for name, entry in config["servers"].items():
         if only is None or name == only:
-            clients[name] = MCPClient(entry["url"], name, entry["headers"],
-                                      entry["token"], trace=trace,
-                                      **entry["knobs"])
+            clients[name] = make_client(entry, trace, host, environ)
     return MultiServerClient(clients)
 
 
@@ -1378,6 +3247,11 @@ def build_parser():
     common.add_argument("--trace", action="store_true",
                         default=argparse.SUPPRESS, help="print every HTTP "
                         "exchange with the servers and the model (stderr)")
+    common.add_argument("--era", choices=("auto", "modern", "legacy"),
+                        default=argparse.SUPPRESS, help="protocol era to "
+                        "try first for servers whose entry names none: auto "
+                        "(2026-07-28, else the 2025 handshake), modern, "
+                        "legacy (env MCP_CLIENT_ERA)")
     common.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS, help="log connections, "
                         "retries and server log messages")
@@ -1408,6 +3282,23 @@ def build_parser():
                       help="arguments as one JSON object instead")
     call.add_argument("--raw", action="store_true", help="print the whole "
                       "CallToolResult as JSON")
+    commands.add_parser("resources", parents=[common], help="list every "
+                        "server's resources and resource templates")
+    read = commands.add_parser("read", parents=[common], help="print a "
+                               "resource")
+    read.add_argument("server")
+    read.add_argument("uri")
+    read.add_argument("--raw", action="store_true", help="print the whole "
+                      "ReadResourceResult as JSON")
+    commands.add_parser("prompts", parents=[common], help="list every "
+                        "server's prompts")
+    prompt = commands.add_parser("prompt", parents=[common], help="print a "
+                                 "prompt's messages")
+    prompt.add_argument("server")
+    prompt.add_argument("name")
+    prompt.add_argument("arguments", nargs="*", metavar="key=value")
+    prompt.add_argument("--raw", action="store_true", help="print the whole "
+                        "GetPromptResult as JSON")
     return parser
 
 
@@ -1442,10 +3333,19 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        default_era(config, getattr(args, "era", None) or
+                    environ.get("MCP_CLIENT_ERA"))
+        config["host"] = Host(terminal, lambda: make_model(
+            config["llm"], environ, trace, on_notice=terminal.warn),
+            show_logs=command in ("chat", "ask"))
         if command == "call":
             return run_call(args, config, terminal, trace)
         if command == "tools":
             return run_tools(config, terminal, trace)
+        if command in LISTINGS:
+            return run_listing(command, config, terminal, trace)
+        if command in ("read", "prompt"):
+            return run_fetch(args, config, terminal, trace)
         return run_chat(args, config, terminal, environ, trace)
     except ConfigError as error:
         terminal.warn("error: %s" % error)
@@ -1455,8 +3355,21 @@ def main(argv=None, terminal=None, environ=None):
         return 130
 
 
-def connect_servers(config, terminal, trace, only=None):
-    servers = make_servers(config, only, trace).connect()
+def default_era(config, era):
+    """ --era / MCP_CLIENT_ERA for the entries that name no era. """
+    if not era:
+        return
+    if era not in ("auto", "modern", "legacy"):
+        raise ConfigError("MCP_CLIENT_ERA must be auto, modern or legacy, "
+                          "not %r" % era)
+    for entry in config["servers"].values():
+        entry["knobs"].setdefault("era", era)
+
+
+def connect_servers(config, terminal, trace, only=None, listen=False):
+    servers = make_servers(config, only, trace, config.get("host"))
+    servers.listen_changes = listen
+    servers.connect()
     for name, reason in sorted(servers.failures.items()):
         terminal.warn("warning: server %r is unavailable, going on without "
                       "it: %s" % (name, reason))
@@ -1486,6 +3399,194 @@ def run_tools(config, terminal, trace):
     return 1 if servers.failures else 0
 
 
+# -- resources and prompts (commands resources, read, prompts, prompt) ------
+
+LISTINGS = {"resources": "resources", "prompts": "prompts"}
+
+
+def run_listing(command, config, terminal, trace):
+    """ Every server's resources and templates, or prompts. """
+    servers = connect_servers(config, terminal, trace)
+    failed = bool(servers.failures)
+    try:
+        for name in servers.connected:
+            client = servers.clients[name]
+            terminal.say("%s  %s  (%s)" % (name, client.url,
+                                            client.describe_server()))
+            if command not in client.capabilities:
+                terminal.say("  (no %s)" % command)
+                continue
+            try:
+                lines = listing_lines(command, client)
+            except (TransportError, MCPError) as error:
+                terminal.warn("error: %s: %s" % (name, error))
+                failed = True
+                continue
+            for line in lines or ["  (none)"]:
+                terminal.say(line)
+    finally:
+        servers.close()
+    return 1 if failed else 0
+
+
+def listing_lines(command, client):
+    lines = []
+    if command == "resources":
+        for item in client.list_resources():
+            lines.append("  %s  %s%s" % (item.get("uri"), item.get("name"),
+                                         "  (%s)" % item["mimeType"]
+                                         if item.get("mimeType") else ""))
+            lines.extend(description_line(item))
+        for item in client.list_resource_templates():
+            lines.append("  %s  %s  (template)" % (
+                item.get("uriTemplate"), item.get("name")))
+            lines.extend(description_line(item))
+        return lines
+    for item in client.list_prompts():
+        arguments = ", ".join(
+            "%s%s" % (a.get("name"), "" if a.get("required") else "?")
+            for a in item.get("arguments") or [] if isinstance(a, dict))
+        lines.append("  %s(%s)" % (item.get("name"), arguments))
+        lines.extend(description_line(item))
+    return lines
+
+
+def description_line(item):
+    text = (item.get("description") or item.get("title") or "").strip()
+    return ["      " + text.splitlines()[0]] if text else []
+
+
+def run_fetch(args, config, terminal, trace):
+    """ read SERVER URI, prompt SERVER NAME key=value... """
+    if args.server not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration (there "
+                          "are: %s)" % (args.server, ", ".join(
+                              sorted(config["servers"])) or "none"))
+    client = make_client(config["servers"][args.server], trace,
+                         config.get("host"), config.get("environ"))
+    try:
+        client = connect_client(client)
+        if args.command == "read":
+            result = client.read_resource(args.uri)
+            text = resource_text(result)
+        else:
+            arguments = prompt_arguments(client, args.name, args.arguments,
+                                         config.get("host"))
+            result = client.get_prompt(args.name, arguments)
+            text = prompt_text(result)
+    except (TransportError, MCPError) as error:
+        terminal.warn("error: %s" % error)
+        return 1
+    finally:
+        client.close()
+    terminal.say(json.dumps(result, indent=2, ensure_ascii=False)
+                 if args.raw else text)
+    return 0
+
+
+def resource_text(result):
+    """ A ReadResourceResult as text: text contents as they are, blobs
+    described. """
+    parts = []
+    for item in result.get("contents") or []:
+        if not isinstance(item, dict):
+            continue
+        if "text" in item:
+            parts.append(item["text"])
+        else:
+            size = len(base64.b64decode(item.get("blob") or "")) \
+                if isinstance(item.get("blob"), str) else 0
+            parts.append("[%s: %d bytes of %s]" % (
+                item.get("uri"), size, item.get("mimeType") or "binary"))
+    return "\n".join(parts)
+
+
+def prompt_text(result):
+    """ A GetPromptResult's messages as "role: text" lines. """
+    return "\n".join("%s: %s" % (message.get("role"), content_text(
+        message.get("content"))) for message in result.get("messages") or []
+        if isinstance(message, dict))
+
+
+def prompt_arguments(client, name, words, host=None):
+    """ key=value words as prompt arguments.  A required argument left out
+    is asked at a terminal, with the server's completions
+    (completion/complete, 6.5) offered; elsewhere it is an error. """
+    arguments = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise ConfigError("argument %r is not key=value" % word)
+        arguments[key] = value
+    prompts = dict((p.get("name"), p) for p in client.list_prompts())
+    if name not in prompts:
+        raise ConfigError("server %r has no prompt %r (it has: %s)" % (
+            client.name, name, ", ".join(sorted(prompts)) or "none"))
+    missing = [a["name"] for a in prompts[name].get("arguments") or []
+               if isinstance(a, dict) and a.get("required") and
+               a.get("name") not in arguments]
+    if missing and (host is None or not host.interactive):
+        raise ConfigError("prompt %r needs %s" % (
+            name, ", ".join("%s=..." % m for m in missing)))
+    for argument in missing:
+        arguments[argument] = ask_argument(client, host, name, argument,
+                                           arguments)
+    return arguments
+
+
+def ask_argument(client, host, prompt, argument, known):
+    """ One prompt argument from the person, with completions: shown
+    once, and on Tab where readline is available. """
+    ref = {"type": "ref/prompt", "name": prompt}
+
+    def values(prefix):
+        if "completions" not in client.capabilities:
+            return []
+        try:
+            return client.complete(ref, argument, prefix, known)
+        except (TransportError, MCPError):
+            return []
+    suggestions = values("")
+    if suggestions:
+        host.say("  %s: for example %s" % (argument,
+                                           ", ".join(suggestions[:10])))
+    with tab_completion(values):
+        answer = host.ask("  %s: " % argument)
+    if answer is None:
+        raise ConfigError("prompt %r needs %s" % (prompt, argument))
+    return answer
+
+
+class tab_completion(object):
+    """ Tab completes from ``values(prefix)`` while a line is read, where
+    the readline module exists and stdin is a terminal. """
+
+    def __init__(self, values):
+        self.values, self.old = values, None
+
+    def __enter__(self):
+        try:
+            import readline
+        except ImportError:
+            return self
+        if not sys.stdin.isatty():
+            return self
+        found = []
+
+        def complete(text, state):
+            if state == 0:
+                found[:] = self.values(text)
+            return found[state] if state < len(found) else None
+        self.readline, self.old = readline, readline.get_completer()
+        readline.set_completer(complete)
+        readline.parse_and_bind("tab: complete")
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None or hasattr(self, "readline"):
+            self.readline.set_completer(self.old)
+
+
 def signature(parameters):
     required = set(parameters.get("required") or ())
     return ", ".join(
@@ -1500,11 +3601,10 @@ def run_call(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    entry = config["servers"][args.server]
-    client = MCPClient(entry["url"], args.server, entry["headers"],
-                       entry["token"], trace=trace, **entry["knobs"])
+    client = make_client(config["servers"][args.server], trace,
+                         config.get("host"), config.get("environ"))
     try:
-        client.connect()
+        client = connect_client(client)
         arguments = call_arguments(args, client)
         progress = ProgressLine(args.tool, terminal.err)
         result = client.call_tool(args.tool, arguments, progress)
@@ -1569,7 +3669,8 @@ def run_chat(args, config, terminal, environ, trace):
     settings = config["llm"]
     model = make_model(settings, environ, trace,
                        on_notice=lambda text: terminal.warn(text))
-    servers = connect_servers(config, terminal, trace)
+    config["host"].model = model
+    servers = connect_servers(config, terminal, trace, listen=True)
     if config["servers"] and not servers.connected:
         terminal.warn("error: no MCP server is reachable")
         servers.close()
@@ -1578,6 +3679,7 @@ def run_chat(args, config, terminal, environ, trace):
                 bool(settings.get("stream", True)),
                 int(settings.get("max_tool_rounds") or 8),
                 terminal.out, terminal.err)
+    chat.host = config["host"]
     try:
         if args.command == "ask":
             return ask_once(chat, args.question, terminal)
@@ -1598,7 +3700,7 @@ def ask_once(chat, question, terminal):
 def chat_loop(chat, terminal):
     tools = ", ".join(sorted(chat.servers.tools)) or "none"
     terminal.say("Chatting with %s; tools: %s.\nCommands: /tools, /reset, "
-                 "/quit." % (chat.model.model, tools))
+                 "/quit (/help for more)." % (chat.model.model, tools))
     while True:
         terminal.out.write("You: ")
         terminal.out.flush()
@@ -1615,8 +3717,82 @@ def chat_loop(chat, terminal):
         elif line == "/tools":
             for name, tool in sorted(chat.servers.tools.items()):
                 terminal.say("  %s  %s" % (name, signature(tool.parameters)))
+        elif line.split()[:1] in (["/resources"], ["/prompts"], ["/read"],
+                                  ["/prompt"], ["/help"], ["/roots"]):
+            chat_command(chat, line, terminal)
         elif line:
             chat_turn(chat, line, terminal)
+
+
+CHAT_HELP = """\
+  /tools                         the tools the model may call
+  /resources, /prompts           what the servers offer
+  /roots [PATH...]               show, or set, the roots servers may use
+  /read SERVER URI               attach a resource to the conversation
+  /prompt SERVER NAME key=value  attach a prompt's messages
+  /reset                         start a new conversation
+  /quit"""
+
+
+def chat_command(chat, line, terminal):
+    """ /resources, /prompts, /read and /prompt in the chat: what is read
+    is attached to the conversation as the person's own message (a
+    prompt's messages keep their roles), for the model to use next. """
+    words = line.split()
+    servers = chat.servers
+    try:
+        if words[0] == "/help":
+            terminal.say(CHAT_HELP)
+        elif words[0] == "/roots":
+            chat_roots(servers, words[1:], terminal)
+        elif words[0] in ("/resources", "/prompts"):
+            kind = words[0][1:]
+            for name in servers.connected:
+                client = servers.clients[name]
+                if kind in client.capabilities:
+                    terminal.say(name)
+                    for text in listing_lines(kind, client) or ["  (none)"]:
+                        terminal.say(text)
+        elif len(words) < 3 or words[1] not in servers.clients:
+            terminal.warn("usage: %s SERVER %s (servers: %s)" % (
+                words[0], "URI" if words[0] == "/read" else
+                "NAME key=value...", ", ".join(servers.connected)))
+        elif words[0] == "/read":
+            result = servers.clients[words[1]].read_resource(words[2])
+            chat.messages.append({"role": "user", "content":
+                                  "Resource %s:\n%s" % (
+                                      words[2], resource_text(result))})
+            terminal.say("(attached %s)" % words[2])
+        else:
+            client = servers.clients[words[1]]
+            arguments = prompt_arguments(client, words[2], words[3:],
+                                         chat_host(chat))
+            result = client.get_prompt(words[2], arguments)
+            for message in result.get("messages") or []:
+                chat.messages.append({
+                    "role": "assistant" if message.get("role") ==
+                    "assistant" else "user",
+                    "content": content_text(message.get("content"))})
+            terminal.say("(attached prompt %s: %d messages)" % (
+                words[2], len(result.get("messages") or [])))
+    except (TransportError, MCPError, ConfigError) as error:
+        terminal.warn("error: %s" % error)
+
+
+def chat_roots(servers, paths, terminal):
+    """ /roots: each server's roots; /roots PATH...: new roots for every
+    server, announced with notifications/roots/list_changed. """
+    for name in servers.connected:
+        client = servers.clients[name]
+        if paths:
+            client.roots = config_roots(paths)
+            client.roots_changed()
+        terminal.say("%s: %s" % (name, ", ".join(
+            root["uri"] for root in client.list_roots()) or "none"))
+
+
+def chat_host(chat):
+    return getattr(chat, "host", None)
 
 
 def chat_turn(chat, line, terminal):

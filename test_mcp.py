@@ -5508,6 +5508,17 @@ class _ClientTestCase(unittest.TestCase):
         self.chat_api.reset()
         del self.weather.recorded[:]
         self.sleeps = []
+        # These tests are about the 2025 handshake era (sessions, DELETE,
+        # resumption, cancellation by notification) and count the requests
+        # on the wire.  Since issue 16 the client tries 2026-07-28 first,
+        # which mcp_weather also speaks, and opens the standalone GET
+        # stream when a host answers requests: they pin the era and leave
+        # the GET stream out; tests/test_client_*.py cover both.
+        for name, value in (("era", "legacy"), ("standalone_stream", False)):
+            patch = unittest.mock.patch.object(mcp_client.MCPClient, name,
+                                               value)
+            patch.start()
+            self.addCleanup(patch.stop)
 
     def serve(self, **settings):
         server = _WeatherServer(self.upstream, **settings)
@@ -6471,7 +6482,8 @@ class ClientConfigTests(_ClientTestCase):
         self.addCleanup(shutil.rmtree, folder)
         cases = (("missing.json", None, "cannot read"),
                  ("bad.json", "{", "is not valid JSON"),
-                 ("nourl.json", {"mcpServers": {"w": {}}}, 'has no "url"'),
+                 ("nourl.json", {"mcpServers": {"w": {}}},
+                  'has neither "command" nor "url"'),
                  ("scheme.json", {"mcpServers": {"w": {
                      "url": "127.0.0.1:8000/mcp"}}}, "is not http://"),
                  ("host.json", {"mcpServers": {"w": {

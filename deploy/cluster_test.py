@@ -489,7 +489,9 @@ def connect_clients(url, count):
     import mcp_client
     clients = []
     for _ in range(count):
-        client = mcp_client.MCPClient(url, timeout=TIMEOUT)
+        # the 2025 handshake: this check is about sessions (a two-era client
+        # would pick 2026-07-28, which has none)
+        client = mcp_client.MCPClient(url, timeout=TIMEOUT, era="legacy")
         client.connect()
         clients.append(client)
     return clients

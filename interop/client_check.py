@@ -8,6 +8,8 @@ Servers, each started on a free port and stopped afterwards:
   sdk-stateless  the same with stateless_http=True
   sdk-json     the same with json_response=True (the SDK then drops progress notifications, B-11:
                the progress step expects none and a completed call)
+  sdk-2026     the sessionful server again, the client in the 2026-07-28 era (era="modern":
+               server/discover, no session); the others run era="legacy" (the 2025 handshake)
   everything   @modelcontextprotocol/server-everything, the TypeScript SDK's reference server, in its
                Streamable HTTP mode (`node dist/index.js streamableHttp`, PORT=...)
 
@@ -124,7 +126,9 @@ def text_of(result):
 # ----------------------------------------------------------------------------------------- the checks
 def check_server(label, server, spec, report):
     print("\n== %s at %s" % (label, server.url), flush=True)
-    client = mcp_client.MCPClient(server.url, name=label, timeout=20.0)
+    # The steps below are those of a 2025 session (ping, C10, S49) unless the spec names the
+    # 2026-07-28 era; the two-era client would otherwise pick 2026-07-28 where the server has it.
+    client = mcp_client.MCPClient(server.url, name=label, timeout=20.0, era=spec.get("era", "legacy"))
     t0 = time.monotonic()
 
     def step(name, run):
@@ -136,16 +140,19 @@ def check_server(label, server, spec, report):
         return ok
 
     def connect():
-        result = client.connect()
+        client.connect()
         has_session = client.session_id is not None
-        ok = result.get("protocolVersion") == "2025-11-25" and has_session == spec["session"]
-        return ok, "MCP %s, %s, session %s" % (result.get("protocolVersion"), client.describe_server(),
+        ok = client.version == spec.get("version", "2025-11-25") and has_session == spec["session"]
+        return ok, "MCP %s, %s, session %s" % (client.version, client.describe_server(),
                                                client.session_id or "none")
     if not step("connect", connect):
         report.line("SKIP", label, "(remaining steps)", "no connection")
         return
 
-    step("ping", lambda: (client.ping() == {}, "empty result"))
+    if spec.get("era") == "modern":     # no session to keep alive: the SDK answers -32601
+        report.line("SKIP", label, "ping", "not a 2026-07-28 request (the SDK's server: -32601)")
+    else:
+        step("ping", lambda: (client.ping() == {}, "empty result"))
 
     def list_tools():
         names = [tool["name"] for tool in client.list_tools()]
@@ -210,8 +217,9 @@ def check_server(label, server, spec, report):
     print("  ---- %s: %.2fs" % (label, time.monotonic() - t0), flush=True)
 
 
-def sdk_spec(session=True, expire=False, progress=3):
+def sdk_spec(session=True, expire=False, progress=3, era="legacy"):
     return {"session": session, "expire": expire, "tools": ["echo", "add", "count", "fail"],
+            "era": era, "version": "2026-07-28" if era == "modern" else "2025-11-25",
             "text": ("echo", {"message": "hello"}, "Echo: hello"),
             "structured": ("add", {"a": 2, "b": 3},
                            lambda r: (r.get("structuredContent") or {}).get("sum") == 5),
@@ -234,7 +242,7 @@ def main(argv=None):
     ap.add_argument("--sdk-python", required=True, help="python of the venv that has mcp 2.x")
     ap.add_argument("--node", help="Node 22+, for server-everything")
     ap.add_argument("--everything", help="dist/index.js of @modelcontextprotocol/server-everything")
-    ap.add_argument("--only", action="append", help="sdk, sdk-stateless, sdk-json, everything")
+    ap.add_argument("--only", action="append", help="sdk, sdk-stateless, sdk-json, sdk-2026, everything")
     ap.add_argument("--verbose", "-v", action="store_true", help="show the client's log")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -243,7 +251,8 @@ def main(argv=None):
     sdk = [args.sdk_python, os.path.join(HERE, "sdk_server.py"), "--port", "0"]
     plan = [("sdk", lambda: ServerProcess(sdk), sdk_spec(expire=True)),
             ("sdk-stateless", lambda: ServerProcess(sdk + ["--stateless"]), sdk_spec(session=False)),
-            ("sdk-json", lambda: ServerProcess(sdk + ["--json"]), sdk_spec(progress=0))]
+            ("sdk-json", lambda: ServerProcess(sdk + ["--json"]), sdk_spec(progress=0)),
+            ("sdk-2026", lambda: ServerProcess(sdk), sdk_spec(session=False, era="modern"))]
     if args.node and args.everything:
         port = free_port()
         plan.append(("everything", lambda: ServerProcess(
