@@ -12,6 +12,7 @@ mcp_weather.py teaches from the server side:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
+    Authorization       OAuth 2.1 for servers that answer 401
     MCPClient           one Streamable HTTP server (checklist section 3)
     Tools for a model   names and schemas an OpenAI-compatible API accepts
     MultiServerClient   every configured server, concurrently
@@ -35,20 +36,26 @@ its deadline moves (a progress notification pushes it back, C14).
 __version__ = "1.0.0"
 
 import argparse
+import base64
 import copy
 import hashlib
 import http.client
+import http.server
 import itertools
 import json
 import logging
 import os
 import re
+import secrets
 import select
 import socket
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
+import webbrowser
 
 import llm
 
@@ -265,6 +272,758 @@ class Channel(object):
 
 
 # ==========================================================================
+# Authorization (OAuth 2.1)
+# ==========================================================================
+#
+# A server that answers 401 sits behind the MCP authorization spec (checklist
+# C16): the MCP server is an OAuth 2.1 *protected resource* and some
+# *authorization server* (AS) issues the tokens.  The client's side, in the
+# order it happens:
+#
+#   1. the 401's WWW-Authenticate names the Protected Resource Metadata
+#      (RFC 9728), else it is looked up at well-known URLs; its "resource"
+#      must name this server, and it lists the authorization servers;
+#   2. the AS metadata (RFC 8414, or OpenID discovery) gives the endpoints;
+#      its "issuer" must be the URL it was looked up for;
+#   3. a client identity: pre-registered in config.json, a Client ID
+#      Metadata Document URL, or Dynamic Client Registration (RFC 7591);
+#   4. the authorization code grant with PKCE (S256), "state", "resource"
+#      (RFC 8707) and the response's "iss" checked (RFC 9207); the code comes
+#      back to a listener on a loopback port (RFC 8252), or pasted;
+#   5. tokens kept in a file only the user can read, refreshed before they
+#      expire, sent only to this server.
+#
+# MCPClient meets this section at two points only: request_headers asks
+# OAuth.header() for the Authorization value, and a 401/403 goes to
+# OAuth.challenged(), which answers whether to send the request again.
+
+OAUTH_TIMEOUT = 30.0            # seconds for one request to an AS
+DEFAULT_TOKEN_FILE = os.path.join("mcp-weather", "tokens.json")
+
+
+class AuthError(TransportError):
+    """ Authorization failed; one line: which server, which step, what the
+    server said. """
+
+    def __init__(self, server, step, said):
+        TransportError.__init__(self, "%s: authorization failed at %s: %s"
+                                % (server, step, said))
+
+
+def token_file(environ=None):
+    """ Where tokens live: $MCP_CLIENT_TOKENS, else the XDG config directory
+    ($XDG_CONFIG_HOME or ~/.config)/mcp-weather/tokens.json. """
+    environ = os.environ if environ is None else environ
+    if environ.get("MCP_CLIENT_TOKENS"):
+        return environ["MCP_CLIENT_TOKENS"]
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config")
+    return os.path.join(base, DEFAULT_TOKEN_FILE)
+
+
+class TokenStore(object):
+    """ Registrations and tokens, by server URL and then by issuer.
+
+        {"https://mcp.example.com/mcp": {
+            "issuer": "https://auth.example.com",
+            "issuers": {"https://auth.example.com": {
+                "client": {"client_id": ..., ...},
+                "tokens": {"access_token": ..., "expires_at": ...}}}}}
+
+    The file is written whole to a temporary file created 0600 in a 0700
+    directory, then renamed over the old one: a token is never readable by
+    another user, not even for a moment, and a crash leaves the old file.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+
+    def load(self):
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save(self, data):
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                             0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+        os.chmod(temporary, 0o600)      # even if it existed with other bits
+        os.replace(temporary, self.path)
+
+    def server(self, url):
+        return self.load().get(url) or {}
+
+    def update(self, url, change):
+        """ change(entry) edits the server's entry in place, under a lock. """
+        with self.lock:
+            data = self.load()
+            entry = data.setdefault(url, {})
+            change(entry)
+            if not entry:
+                del data[url]
+            self.save(data)
+
+    def forget(self, url):
+        """ logout: everything about the server; True if there was any. """
+        with self.lock:
+            data = self.load()
+            if url not in data:
+                return False
+            del data[url]
+            self.save(data)
+            return True
+
+
+def challenge_params(header):
+    """ The parameters of a Bearer challenge (RFC 6750 section 3) as a dict:
+    ``Bearer resource_metadata="...", scope="a b", error="..."``. """
+    params = {}
+    if not header:
+        return params
+    for match in re.finditer(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*'
+                             r'(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))', header):
+        value = match.group(2)
+        if value is None:
+            value = match.group(3)
+        else:
+            value = re.sub(r"\\(.)", r"\1", value)
+        params[match.group(1).lower()] = value
+    return params
+
+
+def base64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_pair():
+    """ PKCE (RFC 7636): a random verifier and its S256 challenge. """
+    verifier = base64url(secrets.token_bytes(32))
+    challenge = base64url(hashlib.sha256(verifier.encode("ascii")).digest())
+    return verifier, challenge
+
+
+def origin_of(url):
+    parts = urllib.parse.urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc)
+
+
+def same_origin(one, other):
+    return origin_of(one).lower() == origin_of(other).lower()
+
+
+def prm_urls(server_url):
+    """ RFC 9728 section 3.1: the well-known name inserted between host and
+    path; then at the root (the MCP spec's fallback order). """
+    parts = urllib.parse.urlsplit(server_url)
+    root = origin_of(server_url) + "/.well-known/oauth-protected-resource"
+    path = parts.path.rstrip("/")
+    return [root + path, root] if path else [root]
+
+
+def as_metadata_urls(issuer):
+    """ RFC 8414 section 3.1 and OpenID Connect Discovery, in the MCP spec's
+    order: for an issuer with a path, the well-known name is inserted after
+    the host (OAuth, then OpenID), then OpenID's appended form; without a
+    path, OAuth then OpenID at the root. """
+    parts = urllib.parse.urlsplit(issuer)
+    origin = origin_of(issuer)
+    path = parts.path.rstrip("/")
+    if not path:
+        return [origin + "/.well-known/oauth-authorization-server",
+                origin + "/.well-known/openid-configuration"]
+    return [origin + "/.well-known/oauth-authorization-server" + path,
+            origin + "/.well-known/openid-configuration" + path,
+            origin + path + "/.well-known/openid-configuration"]
+
+
+def resource_covers(resource, server_url):
+    """ RFC 9728 section 3.3 and RFC 8707: the PRM's resource must name this
+    server: the same URL, or a parent of it on the same origin. """
+    if not resource or not same_origin(resource, server_url):
+        return False
+    mine = urllib.parse.urlsplit(server_url).path.rstrip("/") + "/"
+    theirs = urllib.parse.urlsplit(resource).path.rstrip("/") + "/"
+    return mine.startswith(theirs)
+
+
+def oauth_request(url, form=None, body=None, headers=None, method=None,
+                  timeout=OAUTH_TIMEOUT):
+    """ One request to an AS or a metadata URL: (status, dict or None).
+
+    Bodies are forms (token endpoint, RFC 6749 section 4.1.3) or JSON
+    (registration); answers are JSON.  A non-2xx status is returned, not
+    raised, because the OAuth error body is what the person must see.
+    """
+    data = None
+    headers = dict(headers or {})
+    headers.setdefault("Accept", "application/json")
+    headers.setdefault("User-Agent", MCPClient.user_agent)
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode("ascii")
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data, headers, method=method)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+        status, raw = response.status, response.read()
+        response.close()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+        error.close()
+    except (OSError, http.client.HTTPException) as error:
+        return None, {"error": "unreachable", "error_description":
+                      str(getattr(error, "reason", None) or error)}
+    try:
+        answer = json.loads(raw.decode("utf-8")) if raw else None
+    except ValueError:
+        answer = None
+    return status, answer if isinstance(answer, dict) else None
+
+
+def said(status, answer):
+    """ What an AS said, for the one-line error. """
+    if status is None:
+        return "cannot connect (%s)" % (answer or {}).get("error_description")
+    answer = answer or {}
+    text = "HTTP %d" % status
+    if answer.get("error"):
+        text += " %s" % answer["error"]
+    if answer.get("error_description"):
+        text += ": %s" % answer["error_description"]
+    return text
+
+
+class RedirectListener(object):
+    """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
+    http://127.0.0.1:PORT/callback on a port the system picks.  It answers
+    the browser with a short page and keeps the query of the first request
+    to /callback. """
+
+    page = ("<!doctype html><title>mcp_client.py</title><p>%s "
+            "You can close this tab.</p>")
+
+    def __init__(self, port=0):
+        listener = self
+        self.query = None
+        self.arrived = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                parts = urllib.parse.urlsplit(self.path)
+                if parts.path != "/callback":
+                    self.send_error(404)
+                    return
+                query = urllib.parse.parse_qs(parts.query)
+                text = "Authorization failed: %s." % query["error"][0] \
+                    if "error" in query else "Authorization received."
+                body = (listener.page % text).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                listener.deliver(parts.query)
+
+            def log_message(self, *args):
+                pass            # never log the query: it holds the code
+
+        try:
+            self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        except OSError:
+            self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.redirect_uri = "http://127.0.0.1:%d/callback" % \
+            self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.1})
+        self.thread.daemon = True
+        self.thread.start()
+
+    def deliver(self, query):
+        if self.query is None:
+            self.query = query
+        self.arrived.set()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OAuth(object):
+    """ OAuth 2.1 for one MCP server (the MCP authorization spec, C16).
+
+    Settings (config.json ``"oauth"`` of a server, all optional):
+    ``client_id``, ``client_secret``, ``token_endpoint_auth_method`` (a
+    pre-registered client), ``scope`` (asked for instead of the server's
+    hint), ``client_metadata_url`` (a Client ID Metadata Document, used
+    when the AS supports it), ``grant`` ("client_credentials" for a machine
+    client), ``browser`` (false: print the URL and read the redirected URL
+    back), ``redirect_port``.
+
+    ``header()`` is the Authorization value; ``challenged(status, header)``
+    handles a 401 or 403 and says whether to retry.  Tokens never leave
+    this object except in that header, to the one server.
+    """
+
+    client_name = "mcp-weather-client"
+    redirect_timeout = 300.0    # seconds to wait for the browser
+    refresh_margin = 60.0       # refresh this many seconds before expiry
+    step_up_limit = 3           # authorizations for one request, at most
+
+    def __init__(self, server_url, name="server", settings=None, store=None,
+                 trace=None, open_browser=None, read_line=None, say=None,
+                 explicit=True):
+        self.url, self.name = server_url, name
+        self.settings = dict(settings or {})
+        self.store = store or TokenStore(token_file())
+        self.trace = trace
+        self.open_browser = open_browser or webbrowser.open
+        self.read_line = read_line or sys.stdin.readline
+        self.say = say or (lambda text: (sys.stderr.write(text + "\n"),
+                                         sys.stderr.flush()))
+        # explicit: configured with "oauth"; only then are the 2025-03-26
+        # default endpoints guessed for a server that publishes nothing.
+        self.explicit = explicit
+        self.lock = threading.RLock()
+        self.requested = set()      # scopes asked for so far (step-up union)
+        self.resource = None
+
+    # -- what the transport calls -----------------------------------------
+
+    def header(self):
+        """ "Bearer <token>", refreshed first if it is about to expire
+        (RFC 6749 section 6), or None when there is no token yet. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if not tokens.get("access_token"):
+                return None
+            expires = tokens.get("expires_at")
+            if expires and time.time() > expires - self.refresh_margin:
+                if not self.refresh(state):
+                    return None
+                tokens = self.current().get("tokens") or {}
+            return "Bearer " + tokens["access_token"]
+
+    def challenged(self, status, www_authenticate, sent=None):
+        """ A 401 (no token, or refused) or 403 ``insufficient_scope``:
+        discover, (re-)register and authorize, then return True to retry.
+        ``sent`` is the Authorization value the refused request carried. """
+        params = challenge_params(www_authenticate)
+        with self.lock:
+            if status == 403:
+                return self.forbidden(params)
+            return self.unauthorized(params, sent)
+
+    def unauthorized(self, params, sent=None):
+        context = self.discover(params)
+        state = self.state_for(context["issuer"])
+        tokens = state.get("tokens") or {}
+        current = tokens.get("access_token")
+        if current and sent == "Bearer " + current and \
+                tokens.get("refresh_token") and \
+                params.get("error") != "insufficient_scope":
+            if self.refresh(state, context):
+                return True
+        elif current and sent != "Bearer " + current:
+            self.remember(context["issuer"])    # a newer token: use it
+            return True
+        self.authorize(context, self.pick_scopes(context, params))
+        return True
+
+    def forbidden(self, params):
+        """ Step-up (the MCP spec's scope challenge): authorize again for the
+        union of what was asked before and the challenged scope; a scope
+        already asked for will not be granted by asking again. """
+        if params.get("error") != "insufficient_scope":
+            return False
+        wanted = set((params.get("scope") or "").split())
+        if not wanted or wanted <= self.requested:
+            return False
+        context = self.discover(params)
+        self.authorize(context, self.requested | wanted)
+        return True
+
+    # -- discovery ----------------------------------------------------------
+
+    def show(self, text):
+        if self.trace:
+            self.trace("[%s] oauth: %s" % (self.name, text))
+
+    def fetch_json(self, url, step):
+        self.show("GET %s" % url)
+        status, answer = oauth_request(url)
+        self.show("%s %s" % (status, url))
+        return status, answer
+
+    def discover(self, params):
+        """ PRM, then the AS and its metadata: a dict with ``prm``,
+        ``issuer``, ``metadata`` and ``resource``. """
+        prm = self.protected_resource(params.get("resource_metadata"))
+        if prm is None:
+            # 2025-03-26: no PRM; the MCP server's origin is the AS.
+            issuer = origin_of(self.url)
+            resource = self.url
+        else:
+            servers = prm.get("authorization_servers") or []
+            if not servers:
+                raise AuthError(self.name, "protected resource metadata",
+                                "it lists no authorization_servers")
+            issuer, resource = servers[0], prm["resource"]
+        metadata = self.server_metadata(issuer, legacy=prm is None)
+        self.resource = resource
+        return {"prm": prm or {}, "issuer": issuer, "metadata": metadata,
+                "resource": resource}
+
+    def protected_resource(self, advertised):
+        """ RFC 9728: from the challenge's URL, else path-based, then root.
+        Its ``resource`` must be this server (a mismatch is refused: it
+        would send our token to whoever wrote the document). """
+        urls = [advertised] if advertised else prm_urls(self.url)
+        for url in urls:
+            status, answer = self.fetch_json(url, "protected resource "
+                                             "metadata")
+            if status == 200 and answer is not None:
+                resource = answer.get("resource")
+                if not resource_covers(resource, self.url):
+                    raise AuthError(
+                        self.name, "protected resource metadata",
+                        "its resource %r is not this server (%s); refused"
+                        % (resource, self.url))
+                return answer
+        if advertised:
+            raise AuthError(self.name, "protected resource metadata",
+                            "%s answered %s" % (advertised, status))
+        return None
+
+    def server_metadata(self, issuer, legacy=False):
+        """ RFC 8414 / OpenID Discovery, in as_metadata_urls order; the
+        document's ``issuer`` must equal the issuer it was fetched for
+        (RFC 8414 section 3.3).  Without PRM (2025-03-26) a server that
+        publishes no metadata gets the default endpoints at its root. """
+        for url in as_metadata_urls(issuer):
+            status, answer = self.fetch_json(url, "authorization server "
+                                             "metadata")
+            if status == 200 and answer is not None:
+                if answer.get("issuer") != issuer:
+                    raise AuthError(
+                        self.name, "authorization server metadata",
+                        "%s names issuer %r, expected %r; refused"
+                        % (url, answer.get("issuer"), issuer))
+                return answer
+        if legacy and self.explicit:
+            root = origin_of(issuer)
+            return {"authorization_endpoint": root + "/authorize",
+                    "token_endpoint": root + "/token",
+                    "registration_endpoint": root + "/register"}
+        raise AuthError(self.name, "authorization server metadata",
+                        "none found for %s" % issuer)
+
+    # -- stored state -------------------------------------------------------
+
+    def current(self):
+        entry = self.store.server(self.url)
+        return (entry.get("issuers") or {}).get(entry.get("issuer")) or {}
+
+    def state_for(self, issuer):
+        entry = self.store.server(self.url)
+        return (entry.get("issuers") or {}).get(issuer) or {}
+
+    def remember(self, issuer, client=None, tokens=None):
+        def change(entry):
+            entry["issuer"] = issuer
+            state = entry.setdefault("issuers", {}).setdefault(issuer, {})
+            if client is not None:
+                state["client"] = client
+            if tokens is not None:
+                state["tokens"] = tokens
+        self.store.update(self.url, change)
+
+    # -- client identity ----------------------------------------------------
+
+    def client_for(self, context, redirect_uri):
+        """ Pre-registered (config.json), a Client ID Metadata Document URL
+        when the AS supports it, a registration kept from before, else
+        Dynamic Client Registration (RFC 7591). """
+        settings, metadata = self.settings, context["metadata"]
+        if settings.get("client_id"):
+            return {"client_id": settings["client_id"],
+                    "client_secret": settings.get("client_secret"),
+                    "token_endpoint_auth_method":
+                        settings.get("token_endpoint_auth_method")}
+        if settings.get("client_metadata_url") and \
+                metadata.get("client_id_metadata_document_supported"):
+            return {"client_id": settings["client_metadata_url"],
+                    "token_endpoint_auth_method": "none"}
+        kept = self.state_for(context["issuer"]).get("client")
+        if kept and kept.get("client_id"):
+            return kept
+        return self.register(context, redirect_uri)
+
+    def register(self, context, redirect_uri):
+        endpoint = context["metadata"].get("registration_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, "client registration", "%s offers no "
+                            "registration_endpoint; put a client_id in "
+                            "config.json (\"oauth\")" % context["issuer"])
+        supported = context["metadata"].get(
+            "token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        method = "none" if "none" in supported else supported[0]
+        grants = ["authorization_code"]
+        if "refresh_token" in (context["metadata"].get(
+                "grant_types_supported") or ["refresh_token"]):
+            grants.append("refresh_token")
+        request = {"client_name": self.client_name,
+                   "redirect_uris": [redirect_uri],
+                   "grant_types": grants, "response_types": ["code"],
+                   "token_endpoint_auth_method": method,
+                   "application_type": "native"}
+        self.show("POST %s (registration)" % endpoint)
+        status, answer = oauth_request(endpoint, body=request)
+        if status not in (200, 201) or not (answer or {}).get("client_id"):
+            raise AuthError(self.name, "client registration",
+                            said(status, answer))
+        client = {"client_id": answer["client_id"],
+                  "client_secret": answer.get("client_secret"),
+                  "token_endpoint_auth_method":
+                      answer.get("token_endpoint_auth_method") or
+                      (method if answer.get("client_secret") or
+                       method == "none" else "none"),
+                  "redirect_uri": redirect_uri}
+        self.remember(context["issuer"], client=client)
+        return client
+
+    def client_auth(self, client, metadata, form, headers):
+        """ Token endpoint client authentication (RFC 6749 section 2.3):
+        the registered method, else what the AS offers for a secret. """
+        method = client.get("token_endpoint_auth_method")
+        secret = client.get("client_secret")
+        if not method:
+            supported = metadata.get(
+                "token_endpoint_auth_methods_supported") or \
+                ["client_secret_basic"]
+            method = "none" if not secret else \
+                "client_secret_post" if "client_secret_basic" not in \
+                supported and "client_secret_post" in supported else \
+                "client_secret_basic"
+        if method == "client_secret_basic" and secret:
+            pair = "%s:%s" % (urllib.parse.quote(client["client_id"], ""),
+                              urllib.parse.quote(secret, ""))
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                pair.encode("utf-8")).decode("ascii")
+        elif method == "client_secret_post" and secret:
+            form["client_id"] = client["client_id"]
+            form["client_secret"] = secret
+        else:
+            form["client_id"] = client["client_id"]
+
+    # -- scopes -------------------------------------------------------------
+
+    def pick_scopes(self, context, params):
+        """ The MCP spec's scope selection: config.json's scope, else the
+        challenge's, else the PRM's scopes_supported, else none; plus
+        offline_access when the AS lists it (so that a refresh token comes
+        back), plus what was asked before (step-up union). """
+        text = self.settings.get("scope") or params.get("scope")
+        if text is None:
+            text = " ".join(context["prm"].get("scopes_supported") or [])
+        scopes = set(text.split()) | self.requested
+        if scopes and "offline_access" in (
+                context["metadata"].get("scopes_supported") or []):
+            scopes.add("offline_access")
+        return scopes
+
+    # -- the authorization code grant ---------------------------------------
+
+    def authorize(self, context, scopes):
+        """ Send the person to the AS and trade the code for tokens. """
+        if self.settings.get("grant") == "client_credentials":
+            return self.client_credentials(context, scopes)
+        metadata = context["metadata"]
+        kept = self.state_for(context["issuer"]).get("client") or {}
+        port = urllib.parse.urlsplit(kept.get("redirect_uri") or "").port
+        listener = RedirectListener(self.settings.get("redirect_port") or
+                                    port or 0)
+        try:
+            client = self.client_for(context, listener.redirect_uri)
+            self.remember(context["issuer"], client=client)
+            verifier, challenge = pkce_pair()
+            state = base64url(secrets.token_bytes(16))
+            query = {"response_type": "code", "client_id": client["client_id"],
+                     "redirect_uri": listener.redirect_uri, "state": state,
+                     "code_challenge": challenge,
+                     "code_challenge_method": "S256",
+                     "resource": context["resource"]}
+            if scopes:
+                query["scope"] = " ".join(sorted(scopes))
+            self.requested = set(scopes)
+            endpoint = metadata.get("authorization_endpoint")
+            if not endpoint:
+                raise AuthError(self.name, "authorization", "the "
+                                "authorization server has no "
+                                "authorization_endpoint")
+            url = endpoint + ("&" if "?" in endpoint else "?") + \
+                urllib.parse.urlencode(query)
+            answer = self.wait_for_code(url, listener)
+        finally:
+            listener.close()
+        self.check_response(answer, state, metadata, context["issuer"])
+        form = {"grant_type": "authorization_code", "code": answer["code"],
+                "redirect_uri": listener.redirect_uri,
+                "code_verifier": verifier, "resource": context["resource"]}
+        self.token_request(context, client, form, "token exchange")
+
+    def wait_for_code(self, url, listener):
+        """ Open the browser (webbrowser honours $BROWSER); without one,
+        print the URL and read the redirected URL pasted back.  Either way
+        the listener may get the code first. """
+        opened = False
+        if self.settings.get("browser", True):
+            self.say("%s: opening the browser to authorize; if nothing "
+                     "opens, visit:\n  %s" % (self.name, url))
+            try:
+                opened = self.open_browser(url)
+            except Exception as error:   # a broken $BROWSER is not fatal
+                log.warning("%s: cannot open a browser: %s", self.name, error)
+        if not opened:
+            self.say("%s: open this URL in a browser, authorize, then paste "
+                     "the address the browser ends on here:\n  %s"
+                     % (self.name, url))
+            reader = threading.Thread(target=self.read_pasted,
+                                      args=(listener,))
+            reader.daemon = True
+            reader.start()
+        if not listener.arrived.wait(self.redirect_timeout):
+            raise AuthError(self.name, "authorization", "no answer from the "
+                            "browser within %g s" % self.redirect_timeout)
+        if listener.query is None:
+            raise AuthError(self.name, "authorization", "nothing was pasted")
+        answer = urllib.parse.parse_qs(listener.query)
+        return {key: values[0] for key, values in answer.items()}
+
+    def read_pasted(self, listener):
+        line = self.read_line()
+        if line:
+            listener.deliver(urllib.parse.urlsplit(line.strip()).query)
+        else:
+            listener.arrived.set()
+
+    def check_response(self, answer, state, metadata, issuer):
+        """ RFC 6749 section 4.1.2 and RFC 9207: the state we sent, no
+        error, a code, and ``iss`` equal to the issuer (simple string
+        comparison, RFC 9207 section 2.4): required when the AS says it
+        sends it, and a wrong one is refused even when it did not say. """
+        if answer.get("error"):
+            raise AuthError(self.name, "authorization", "%s%s" % (
+                answer["error"], ": " + answer["error_description"]
+                if answer.get("error_description") else ""))
+        if answer.get("state") != state:
+            raise AuthError(self.name, "authorization", "the state in the "
+                            "answer is not the one sent; refused")
+        expected = metadata.get("issuer", issuer)
+        if "iss" in answer:
+            if answer["iss"] != expected:
+                raise AuthError(self.name, "authorization", "iss %r is not "
+                                "the issuer %r; refused"
+                                % (answer["iss"], expected))
+        elif metadata.get("authorization_response_iss_parameter_supported"):
+            raise AuthError(self.name, "authorization", "the answer has no "
+                            "iss, which %s promised; refused" % expected)
+        if not answer.get("code"):
+            raise AuthError(self.name, "authorization", "no code in the "
+                            "answer")
+
+    def token_request(self, context, client, form, step):
+        endpoint = context["metadata"].get("token_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, step, "the authorization server has "
+                            "no token_endpoint")
+        headers = {}
+        self.client_auth(client, context["metadata"], form, headers)
+        self.show("POST %s (%s)" % (endpoint, step))
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        self.show("%s %s" % (status, endpoint))
+        if status != 200 or not (answer or {}).get("access_token"):
+            raise AuthError(self.name, step, said(status, answer))
+        self.keep_tokens(context, answer)
+
+    def keep_tokens(self, context, answer, old=None):
+        tokens = {"access_token": answer["access_token"],
+                  "token_type": answer.get("token_type", "Bearer"),
+                  "scope": answer.get("scope"),
+                  "resource": context["resource"],
+                  "token_endpoint": context["metadata"].get("token_endpoint")}
+        if answer.get("expires_in"):
+            tokens["expires_at"] = time.time() + float(answer["expires_in"])
+        refresh = answer.get("refresh_token") or (old or {}).get(
+            "refresh_token")
+        if refresh:
+            tokens["refresh_token"] = refresh
+        self.remember(context["issuer"], tokens=tokens)
+
+    def refresh(self, state, context=None):
+        """ The refresh_token grant (RFC 6749 section 6), with the same
+        resource; False (and the token dropped) when the AS refuses. """
+        tokens = state.get("tokens") or {}
+        if not tokens.get("refresh_token"):
+            return False
+        entry = self.store.server(self.url)
+        issuer = context["issuer"] if context else entry.get("issuer")
+        context = context or {
+            "issuer": issuer, "resource": tokens.get("resource") or self.url,
+            "metadata": {"token_endpoint": tokens.get("token_endpoint")}}
+        client = state.get("client") or {}
+        if self.settings.get("client_id"):
+            client = self.client_for(context, None)
+        form = {"grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "resource": context["resource"]}
+        try:
+            self.token_request(context, client, form, "token refresh")
+            return True
+        except AuthError as error:
+            log.info("%s", error)
+            self.remember(issuer, tokens={})
+            return False
+
+    def client_credentials(self, context, scopes):
+        """ A machine client (the client credentials extension): no person,
+        the client authenticates itself at the token endpoint. """
+        form = {"grant_type": "client_credentials",
+                "resource": context["resource"]}
+        if scopes:
+            form["scope"] = " ".join(sorted(scopes))
+        self.requested = set(scopes)
+        client = self.client_for(context, None)
+        self.remember(context["issuer"], client=client)
+        self.token_request(context, client, form, "client credentials")
+
+    # -- the command line ---------------------------------------------------
+
+    def login(self):
+        """ Authorize now (``mcp_client.py login SERVER``), without waiting
+        for a 401: the server's challenge is fetched with one request. """
+        with self.lock:
+            context = self.discover({})
+            self.authorize(context, self.pick_scopes(context, {}))
+
+    def logout(self):
+        """ Forget this server's tokens and registrations. """
+        return self.store.forget(self.url)
+
+
+# ==========================================================================
 # MCPClient: one Streamable HTTP server
 # ==========================================================================
 
@@ -289,6 +1048,7 @@ class MCPClient(object):
     default_retry = 1000        # ms before resuming when no retry: came
     protocol_version = PROTOCOL_VERSION
     user_agent = "mcp-weather-client/" + __version__
+    oauth = None                # an OAuth, for a server that answers 401
 
     def __init__(self, url, name="server", headers=None, token=None,
                  trace=None, on_log=None, **knobs):
@@ -497,6 +1257,10 @@ class MCPClient(object):
                         "User-Agent": self.user_agent})
         if self.token:
             headers["Authorization"] = "Bearer " + self.token     # C16
+        elif self.oauth:
+            value = self.oauth.header()       # the section Authorization
+            if value:
+                headers["Authorization"] = value
         if session:
             headers["Mcp-Session-Id"] = session                   # C9
         if self.version:
@@ -504,7 +1268,8 @@ class MCPClient(object):
         headers.update(extra or {})
         return headers
 
-    def open(self, method, message, deadline, session=None, extra=None):
+    def open(self, method, message, deadline, session=None, extra=None,
+             authorized=0):
         """ Send one HTTP request; return its Channel once the status line
         and headers are in.
 
@@ -547,7 +1312,11 @@ class MCPClient(object):
                                         getattr(error, "strerror", None)
                                         or error))
             self.show_response(response)
-            return Channel(self.pool, connection, response, sock)
+            channel = Channel(self.pool, connection, response, sock)
+            if self.authorize_again(channel, headers, authorized):
+                return self.open(method, message, deadline, session, extra,
+                                 authorized + 1)
+            return channel
 
     def status_error(self, response, body):
         """ A TransportError (or MCPError) for an HTTP error status. """
@@ -562,6 +1331,21 @@ class MCPClient(object):
         return TransportError("%s answered HTTP %d %s%s"
                               % (self.name, status, response.reason,
                                  ": " + text if text else ""))
+
+    def authorize_again(self, channel, headers, authorized):
+        """ A 401/403 from a server with OAuth: authorize (the section
+        Authorization) and say whether to send the request again. """
+        response = channel.response
+        challenge = response.getheader("WWW-Authenticate", "")
+        if self.oauth is None or response.status not in (401, 403) or \
+                authorized >= self.oauth.step_up_limit or \
+                (response.status == 403 and
+                 "insufficient_scope" not in challenge):
+            return False
+        response.read()
+        channel.finish()
+        return self.oauth.challenged(response.status, challenge,
+                                     headers.get("Authorization"))
 
     def auth_problem(self, response, reason):
         """ 401/403, with the server's WWW-Authenticate challenge (C16). """
@@ -1278,7 +2062,7 @@ def load_config(path, environ=None):
     servers = data.get("mcpServers") or {}
     if not isinstance(servers, dict):
         raise ConfigError("%s: mcpServers must map names to servers" % path)
-    return {"llm": settings, "servers": {
+    return {"llm": settings, "tokens": token_file(environ), "servers": {
         name: server_settings(name, entry, environ)
         for name, entry in servers.items()}}
 
@@ -1304,7 +2088,16 @@ def server_settings(name, entry, environ):
                               % (name, entry["token_env"]))
     knobs = {key: float(entry[key]) for key in ("timeout", "max_timeout")
              if key in entry}
-    return {"url": url, "headers": headers, "token": token, "knobs": knobs}
+    oauth = entry.get("oauth", True)    # false: never authorize
+    if not isinstance(oauth, (dict, bool)):
+        raise ConfigError("server %r: \"oauth\" must be an object (client_id,"
+                          " client_secret, scope, ...) or false" % name)
+    if isinstance(oauth, dict):
+        oauth = {key: expand(str(value), environ, "server %r oauth %s"
+                             % (name, key)) if isinstance(value, str)
+                 else value for key, value in oauth.items()}
+    return {"url": url, "headers": headers, "token": token, "knobs": knobs,
+            "oauth": oauth}
 
 
 def is_http_url(url):
@@ -1352,10 +2145,27 @@ def make_servers(config, only=None, trace=None):
     clients = {}
     for name, entry in config["servers"].items():
         if only is None or name == only:
-            clients[name] = MCPClient(entry["url"], name, entry["headers"],
-                                      entry["token"], trace=trace,
-                                      **entry["knobs"])
+            clients[name] = make_client(config, name, trace)
     return MultiServerClient(clients)
+
+
+def make_client(config, name, trace=None):
+    """ The MCPClient of one configured server, with an OAuth unless it
+    has a fixed token or says ``"oauth": false``. """
+    entry = config["servers"][name]
+    return MCPClient(entry["url"], name, entry["headers"], entry["token"],
+                     trace=trace, oauth=make_oauth(config, name, trace),
+                     **entry["knobs"])
+
+
+def make_oauth(config, name, trace=None):
+    entry = config["servers"][name]
+    settings = entry.get("oauth", True)
+    if entry["token"] or settings is False:
+        return None
+    return OAuth(entry["url"], name, settings if isinstance(settings, dict)
+                 else {}, TokenStore(config["tokens"]), trace=trace,
+                 explicit=isinstance(settings, dict))
 
 
 # ==========================================================================
@@ -1370,6 +2180,10 @@ def build_parser():
     common.add_argument("--trace", action="store_true",
                         default=argparse.SUPPRESS, help="print every HTTP "
                         "exchange with the servers and the model (stderr)")
+    common.add_argument("--tokens", default=argparse.SUPPRESS,
+                        metavar="FILE", help="where OAuth tokens are kept "
+                        "(default: $MCP_CLIENT_TOKENS, else "
+                        "~/.config/mcp-weather/tokens.json)")
     common.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS, help="log connections, "
                         "retries and server log messages")
@@ -1400,6 +2214,12 @@ def build_parser():
                       help="arguments as one JSON object instead")
     call.add_argument("--raw", action="store_true", help="print the whole "
                       "CallToolResult as JSON")
+    login = commands.add_parser("login", parents=[common], help="authorize "
+                                "with a server's OAuth now (opens a browser)")
+    login.add_argument("server")
+    logout = commands.add_parser("logout", parents=[common], help="forget "
+                                 "a server's OAuth tokens and registration")
+    logout.add_argument("server")
     return parser
 
 
@@ -1434,6 +2254,9 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        config["tokens"] = getattr(args, "tokens", config["tokens"])
+        if command in ("login", "logout"):
+            return run_login(args, config, terminal, trace)
         if command == "call":
             return run_call(args, config, terminal, trace)
         if command == "tools":
@@ -1492,9 +2315,7 @@ def run_call(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    entry = config["servers"][args.server]
-    client = MCPClient(entry["url"], args.server, entry["headers"],
-                       entry["token"], trace=trace, **entry["knobs"])
+    client = make_client(config, args.server, trace)
     try:
         client.connect()
         arguments = call_arguments(args, client)
@@ -1511,6 +2332,31 @@ def run_call(args, config, terminal, trace):
     else:
         terminal.say(result_text(result))
     return 1 if result.get("isError") else 0
+
+
+def run_login(args, config, terminal, trace):
+    """ ``login SERVER``: authorize now; ``logout SERVER``: forget the
+    tokens and the registration kept for it. """
+    if args.server not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration"
+                          % args.server)
+    oauth = make_oauth(config, args.server, trace)
+    if oauth is None:
+        raise ConfigError("server %r does not use OAuth (it has a token or "
+                          "\"oauth\": false)" % args.server)
+    if args.command == "logout":
+        forgot = oauth.logout()
+        terminal.say("%s: %s" % (args.server, "logged out" if forgot else
+                                 "nothing was stored"))
+        return 0
+    try:
+        oauth.login()
+    except TransportError as error:
+        terminal.warn("error: %s" % error)
+        return 1
+    terminal.say("%s: logged in; tokens are in %s"
+                 % (args.server, config["tokens"]))
+    return 0
 
 
 def call_arguments(args, client):
