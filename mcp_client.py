@@ -2141,31 +2141,32 @@ def make_model(settings, environ=None, trace=None, on_notice=None):
                           timeout=float(settings.get("timeout") or 120.0))
 
 
-def make_servers(config, only=None, trace=None):
+def make_servers(config, only=None, trace=None, say=None):
     clients = {}
     for name, entry in config["servers"].items():
         if only is None or name == only:
-            clients[name] = make_client(config, name, trace)
+            clients[name] = make_client(config, name, trace, say)
     return MultiServerClient(clients)
 
 
-def make_client(config, name, trace=None):
+def make_client(config, name, trace=None, say=None):
     """ The MCPClient of one configured server, with an OAuth unless it
     has a fixed token or says ``"oauth": false``. """
     entry = config["servers"][name]
     return MCPClient(entry["url"], name, entry["headers"], entry["token"],
-                     trace=trace, oauth=make_oauth(config, name, trace),
+                     trace=trace, oauth=make_oauth(config, name, trace, say),
                      **entry["knobs"])
 
 
-def make_oauth(config, name, trace=None):
+def make_oauth(config, name, trace=None, say=None):
+    """ The OAuth of a server; ``say`` shows the person the URL. """
     entry = config["servers"][name]
     settings = entry.get("oauth", True)
     if entry["token"] or settings is False:
         return None
     return OAuth(entry["url"], name, settings if isinstance(settings, dict)
                  else {}, TokenStore(config["tokens"]), trace=trace,
-                 explicit=isinstance(settings, dict))
+                 say=say, explicit=isinstance(settings, dict))
 
 
 # ==========================================================================
@@ -2271,7 +2272,7 @@ def main(argv=None, terminal=None, environ=None):
 
 
 def connect_servers(config, terminal, trace, only=None):
-    servers = make_servers(config, only, trace).connect()
+    servers = make_servers(config, only, trace, terminal.warn).connect()
     for name, reason in sorted(servers.failures.items()):
         terminal.warn("warning: server %r is unavailable, going on without "
                       "it: %s" % (name, reason))
@@ -2315,7 +2316,7 @@ def run_call(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    client = make_client(config, args.server, trace)
+    client = make_client(config, args.server, trace, terminal.warn)
     try:
         client.connect()
         arguments = call_arguments(args, client)
@@ -2340,7 +2341,7 @@ def run_login(args, config, terminal, trace):
     if args.server not in config["servers"]:
         raise ConfigError("no server named %r in the configuration"
                           % args.server)
-    oauth = make_oauth(config, args.server, trace)
+    oauth = make_oauth(config, args.server, trace, terminal.warn)
     if oauth is None:
         raise ConfigError("server %r does not use OAuth (it has a token or "
                           "\"oauth\": false)" % args.server)
