@@ -504,6 +504,107 @@ def said(status, answer):
     return text
 
 
+# -- private_key_jwt: an ES256 client assertion (RFC 7523, RFC 7518 3.4) --
+#
+# The standard library has no elliptic curves, but ECDSA over P-256 is a
+# page of integer arithmetic: the key is read from its PEM (PKCS#8 or SEC 1)
+# with a small DER reader, and the signature is (r, s) for a random nonce
+# from the secrets module.  Python's integers are not constant-time; that
+# is acceptable for a client signing its own short-lived assertions on its
+# own machine, and is why this is used only for the client credentials
+# extension, never for anything a remote party can time at will.
+
+P256_P = 2 ** 256 - 2 ** 224 + 2 ** 192 + 2 ** 96 - 1
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_A = P256_P - 3
+P256_G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+          0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+P256_OID = bytes.fromhex("2a8648ce3d030107")
+
+
+def p256_add(one, other):
+    """ The group law on P-256 in affine coordinates; None is infinity. """
+    if one is None:
+        return other
+    if other is None:
+        return one
+    (x1, y1), (x2, y2) = one, other
+    if x1 == x2 and (y1 + y2) % P256_P == 0:
+        return None
+    if one == other:
+        slope = (3 * x1 * x1 + P256_A) * pow(2 * y1, P256_P - 2, P256_P)
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, P256_P - 2, P256_P)
+    x3 = (slope * slope - x1 - x2) % P256_P
+    return x3, (slope * (x1 - x3) - y1) % P256_P
+
+
+def p256_multiply(k, point=P256_G):
+    result = None
+    while k:
+        if k & 1:
+            result = p256_add(result, point)
+        point = p256_add(point, point)
+        k >>= 1
+    return result
+
+
+def der_items(data):
+    """ The (tag, value) pairs of a DER sequence's contents. """
+    items, at = [], 0
+    while at < len(data):
+        tag, length = data[at], data[at + 1]
+        at += 2
+        if length & 0x80:
+            size = length & 0x7F
+            length = int.from_bytes(data[at:at + size], "big")
+            at += size
+        items.append((tag, data[at:at + length]))
+        at += length
+    return items
+
+
+def ec_private_key(pem):
+    """ The P-256 private scalar of a PEM key: PKCS#8 ("PRIVATE KEY") or
+    SEC 1 ("EC PRIVATE KEY").  ValueError for anything else. """
+    body = "".join(line for line in pem.strip().splitlines()
+                   if not line.startswith("-----"))
+    items = der_items(der_items(base64.b64decode(body))[0][1])
+    if len(items) >= 3 and items[1][0] == 0x30:       # PKCS#8
+        if P256_OID not in items[1][1]:
+            raise ValueError("the key is not on the P-256 curve")
+        items = der_items(der_items(items[2][1])[0][1])
+    if len(items) < 2 or items[1][0] != 0x04:
+        raise ValueError("not an EC private key")
+    return int.from_bytes(items[1][1], "big")
+
+
+def es256_sign(private, message):
+    """ ECDSA P-256 with SHA-256: the JWS signature, r and s as 32 bytes
+    each (RFC 7518 section 3.4). """
+    digest = int.from_bytes(hashlib.sha256(message).digest(), "big")
+    while True:
+        k = secrets.randbelow(P256_N - 1) + 1
+        r = p256_multiply(k)[0] % P256_N
+        s = pow(k, P256_N - 2, P256_N) * (digest + r * private) % P256_N
+        if r and s:
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def client_assertion(client_id, audience, pem):
+    """ A signed JWT that authenticates the client (RFC 7523 section 3):
+    iss and sub are the client, aud the authorization server's issuer. """
+    now = int(time.time())
+    header = {"alg": "ES256", "typ": "JWT"}
+    claims = {"iss": client_id, "sub": client_id, "aud": audience,
+              "iat": now, "exp": now + 300,
+              "jti": base64url(secrets.token_bytes(16))}
+    signing_input = ".".join(base64url(json.dumps(part, separators=(
+        ",", ":")).encode("utf-8")) for part in (header, claims))
+    signature = es256_sign(ec_private_key(pem), signing_input.encode("ascii"))
+    return signing_input + "." + base64url(signature)
+
+
 class RedirectListener(object):
     """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
     http://127.0.0.1:PORT/callback on a port the system picks.  It answers
@@ -597,6 +698,7 @@ class OAuth(object):
         self.explicit = explicit
         self.lock = threading.RLock()
         self.requested = set()      # scopes asked for so far (step-up union)
+        self.memo = None            # current(), between changes
         self.resource = None
 
     # -- what the transport calls -----------------------------------------
@@ -627,6 +729,7 @@ class OAuth(object):
             return self.unauthorized(params, sent)
 
     def unauthorized(self, params, sent=None):
+        self.memo = None
         context = self.discover(params)
         state = self.state_for(context["issuer"])
         tokens = state.get("tokens") or {}
@@ -733,8 +836,14 @@ class OAuth(object):
     # -- stored state -------------------------------------------------------
 
     def current(self):
-        entry = self.store.server(self.url)
-        return (entry.get("issuers") or {}).get(entry.get("issuer")) or {}
+        """ The state of the issuer in use.  Kept in memory between
+        changes, so that a request does not read the file; a 401 reads it
+        again (state_for), which picks up another process's login. """
+        if self.memo is None:
+            entry = self.store.server(self.url)
+            self.memo = (entry.get("issuers") or {}).get(
+                entry.get("issuer")) or {}
+        return self.memo
 
     def state_for(self, issuer):
         entry = self.store.server(self.url)
@@ -749,10 +858,11 @@ class OAuth(object):
             if tokens is not None:
                 state["tokens"] = tokens
         self.store.update(self.url, change)
+        self.memo = None
 
     # -- client identity ----------------------------------------------------
 
-    def client_for(self, context, redirect_uri):
+    def client_for(self, context, redirect_uri, device=False):
         """ Pre-registered (config.json), a Client ID Metadata Document URL
         when the AS supports it, a registration kept from before, else
         Dynamic Client Registration (RFC 7591). """
@@ -769,9 +879,9 @@ class OAuth(object):
         kept = self.state_for(context["issuer"]).get("client")
         if kept and kept.get("client_id"):
             return kept
-        return self.register(context, redirect_uri)
+        return self.register(context, redirect_uri, device)
 
-    def register(self, context, redirect_uri):
+    def register(self, context, redirect_uri, device=False):
         endpoint = context["metadata"].get("registration_endpoint")
         if not endpoint:
             raise AuthError(self.name, "client registration", "%s offers no "
@@ -780,13 +890,15 @@ class OAuth(object):
         supported = context["metadata"].get(
             "token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         method = "none" if "none" in supported else supported[0]
-        grants = ["authorization_code"]
+        grants = ["urn:ietf:params:oauth:grant-type:device_code"] if device \
+            else ["authorization_code"]
         if "refresh_token" in (context["metadata"].get(
                 "grant_types_supported") or ["refresh_token"]):
             grants.append("refresh_token")
         request = {"client_name": self.client_name,
-                   "redirect_uris": [redirect_uri],
-                   "grant_types": grants, "response_types": ["code"],
+                   "redirect_uris": [redirect_uri] if redirect_uri else [],
+                   "grant_types": grants,
+                   "response_types": [] if device else ["code"],
                    "token_endpoint_auth_method": method,
                    "application_type": "native"}
         self.show("POST %s (registration)" % endpoint)
@@ -817,7 +929,20 @@ class OAuth(object):
                 "client_secret_post" if "client_secret_basic" not in \
                 supported and "client_secret_post" in supported else \
                 "client_secret_basic"
-        if method == "client_secret_basic" and secret:
+        if method == "private_key_jwt":
+            form["client_id"] = client["client_id"]
+            form["client_assertion_type"] = \
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            try:
+                form["client_assertion"] = client_assertion(
+                    client["client_id"], metadata.get("issuer") or
+                    origin_of(metadata["token_endpoint"]),
+                    self.private_key())
+            except (ValueError, IndexError) as error:
+                raise AuthError(self.name, "client authentication", "the "
+                                "private_key_pem is not a P-256 key (%s)"
+                                % error)
+        elif method == "client_secret_basic" and secret:
             pair = "%s:%s" % (urllib.parse.quote(client["client_id"], ""),
                               urllib.parse.quote(secret, ""))
             headers["Authorization"] = "Basic " + base64.b64encode(
@@ -827,6 +952,18 @@ class OAuth(object):
             form["client_secret"] = secret
         else:
             form["client_id"] = client["client_id"]
+
+    def private_key(self):
+        """ The PEM of private_key_pem, or of the file private_key_file. """
+        if self.settings.get("private_key_pem"):
+            return self.settings["private_key_pem"]
+        try:
+            with open(self.settings.get("private_key_file") or "",
+                      encoding="ascii") as handle:
+                return handle.read()
+        except (OSError, ValueError) as error:
+            raise AuthError(self.name, "client authentication", "no private "
+                            "key: set private_key_file (%s)" % error)
 
     # -- scopes -------------------------------------------------------------
 
@@ -851,6 +988,9 @@ class OAuth(object):
         if self.settings.get("grant") == "client_credentials":
             return self.client_credentials(context, scopes)
         metadata = context["metadata"]
+        if metadata.get("device_authorization_endpoint") and \
+                not self.browser_available():
+            return self.device_grant(context, scopes)
         kept = self.state_for(context["issuer"]).get("client") or {}
         port = urllib.parse.urlsplit(kept.get("redirect_uri") or "").port
         listener = RedirectListener(self.settings.get("redirect_port") or
@@ -883,6 +1023,61 @@ class OAuth(object):
                 "redirect_uri": listener.redirect_uri,
                 "code_verifier": verifier, "resource": context["resource"]}
         self.token_request(context, client, form, "token exchange")
+
+    def browser_available(self):
+        """ False on a host without a browser (an SSH session), or when
+        config.json says ``"browser": false``. """
+        if not self.settings.get("browser", True):
+            return False
+        if self.open_browser is not webbrowser.open:
+            return True
+        try:
+            webbrowser.get()
+            return True
+        except webbrowser.Error:
+            return False
+
+    def device_grant(self, context, scopes):
+        """ The device authorization grant (RFC 8628) for a host without
+        a browser: the person opens a short URL on any device and types a
+        code, while this client polls the token endpoint. """
+        metadata = context["metadata"]
+        client = self.client_for(context, None, device=True)
+        self.remember(context["issuer"], client=client)
+        form = {"resource": context["resource"]}
+        if scopes:
+            form["scope"] = " ".join(sorted(scopes))
+        self.requested = set(scopes)
+        headers = {}
+        self.client_auth(client, metadata, form, headers)
+        endpoint = metadata["device_authorization_endpoint"]
+        self.show("POST %s (device authorization)" % endpoint)
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        if status != 200 or not (answer or {}).get("device_code"):
+            raise AuthError(self.name, "device authorization",
+                            said(status, answer))
+        self.say("%s: on any device, open %s and enter the code %s" % (
+            self.name, answer.get("verification_uri_complete") or
+            answer.get("verification_uri"), answer.get("user_code")))
+        interval = float(answer.get("interval", 5))
+        deadline = time.time() + float(answer.get("expires_in") or
+                                       self.redirect_timeout)
+        while True:
+            form = {"grant_type": "urn:ietf:params:oauth:grant-type:"
+                    "device_code", "device_code": answer["device_code"],
+                    "resource": context["resource"]}
+            try:
+                return self.token_request(context, client, form,
+                                          "device authorization")
+            except AuthError as error:
+                text = str(error)
+                if time.time() > deadline or not (
+                        "authorization_pending" in text or
+                        "slow_down" in text):
+                    raise
+                if "slow_down" in text:
+                    interval += 5       # RFC 8628 section 3.5
+            time.sleep(interval)
 
     def wait_for_code(self, url, listener):
         """ Open the browser (webbrowser honours $BROWSER); without one,
@@ -1020,6 +1215,7 @@ class OAuth(object):
 
     def logout(self):
         """ Forget this server's tokens and registrations. """
+        self.memo = None
         return self.store.forget(self.url)
 
 

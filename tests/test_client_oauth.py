@@ -71,6 +71,7 @@ class FakeOAuthServer(object):
         self.always_forbid = False
         self.requests, self.authorizations, self.token_forms = [], [], []
         self.registrations, self.mcp_auth = [], []
+        self.device_requests, self.device_pending = [], 2
         self.tokens = {}                # access token -> scope
         self.refresh_tokens = {}
         self.serial = 0
@@ -156,6 +157,12 @@ class FakeOAuthServer(object):
                                                 % len(self.registrations)))
         if path == self.issuer_path + "/token":
             return self.token(handler, dict(urllib.parse.parse_qsl(text)))
+        if path == self.issuer_path + "/device":
+            self.device_requests.append(dict(urllib.parse.parse_qsl(text)))
+            return self.send(handler, 200, {
+                "device_code": "DC-secret", "user_code": "WXYZ-1234",
+                "verification_uri": self.issuer + "/activate",
+                "expires_in": 60, "interval": 0})
         self.send(handler, 404, {"error": "not_found"})
 
     def token(self, handler, form):
@@ -167,6 +174,12 @@ class FakeOAuthServer(object):
             scope = self.refresh_tokens.pop(form.get("refresh_token"), None)
         elif form.get("grant_type") == "client_credentials":
             scope = form.get("scope", "")
+        elif form.get("grant_type").endswith(":device_code"):
+            if self.device_pending:
+                self.device_pending -= 1
+                return self.send(handler, 400, {
+                    "error": "authorization_pending"})
+            scope = self.device_requests[-1].get("scope", "")
         if scope is None:
             return self.send(handler, 400, {"error": "invalid_grant",
                                             "error_description": "unknown"})
@@ -495,6 +508,85 @@ class IdentityTests(OAuthCase):
         self.assertTrue(basic.startswith("Basic "))
 
 
+# RFC 6979 A.2.5: a P-256 private key and its public point.
+P256_KEY = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
+P256_PUBLIC = (
+    0x60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6,
+    0x7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299)
+
+
+def der(tag, value):
+    assert len(value) < 128
+    return bytes([tag, len(value)]) + value
+
+
+def pkcs8_pem(private):
+    """ A PKCS#8 PEM of a P-256 key, built by hand (RFC 5208, RFC 5915). """
+    inner = der(0x30, der(0x02, b"\x01") + der(0x04, private.to_bytes(32,
+                                                                       "big")))
+    algorithm = der(0x30, der(0x06, bytes.fromhex("2a8648ce3d0201")) +
+                    der(0x06, mcp_client.P256_OID))
+    body = der(0x30, der(0x02, b"\x00") + algorithm + der(0x04, inner))
+    return "-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n" \
+        % base64.b64encode(body).decode()
+
+
+def es256_verify(public, message, signature):
+    """ ECDSA verification (FIPS 186-4 6.4.2), for the test. """
+    n = mcp_client.P256_N
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    digest = int.from_bytes(mcp_client.hashlib.sha256(message).digest(),
+                            "big")
+    w = pow(s, n - 2, n)
+    point = mcp_client.p256_add(mcp_client.p256_multiply(digest * w % n),
+                                mcp_client.p256_multiply(r * w % n, public))
+    return point is not None and point[0] % n == r
+
+
+class PrivateKeyJwtTests(OAuthCase):
+    """ private_key_jwt with ES256 (RFC 7523), in the standard library. """
+
+    def test_public_point_of_a_known_key(self):
+        self.assertEqual(mcp_client.p256_multiply(P256_KEY), P256_PUBLIC)
+
+    def test_pkcs8_key_is_read(self):
+        self.assertEqual(mcp_client.ec_private_key(pkcs8_pem(P256_KEY)),
+                         P256_KEY)
+        with self.assertRaises(ValueError):
+            mcp_client.ec_private_key("-----BEGIN PRIVATE KEY-----\n" +
+                                      base64.b64encode(b"\x30\x03\x02\x01"
+                                                       b"\x00").decode())
+
+    def test_assertion_at_the_token_endpoint(self):
+        self.fake.metadata_extra = {"token_endpoint_auth_methods_supported":
+                                    ["private_key_jwt"]}
+        path = os.path.join(self.home, "key.pem")
+        with open(path, "w") as handle:
+            handle.write(pkcs8_pem(P256_KEY))
+        self.client(self.oauth({
+            "client_id": "robot", "grant": "client_credentials",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "private_key_file": path})).connect()
+        form, basic = self.fake.token_forms[0]
+        self.assertIsNone(basic)
+        self.assertEqual(form["client_assertion_type"], "urn:ietf:params:"
+                         "oauth:client-assertion-type:jwt-bearer")
+        head, claims, signature = form["client_assertion"].split(".")
+
+        def decode(part):
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        self.assertEqual(json.loads(decode(head).decode())["alg"], "ES256")
+        claims_json = json.loads(decode(claims).decode())
+        self.assertEqual((claims_json["iss"], claims_json["sub"],
+                          claims_json["aud"]),
+                         ("robot", "robot", self.fake.issuer))
+        self.assertTrue(es256_verify(P256_PUBLIC, ("%s.%s" % (
+            head, claims)).encode(), decode(signature)))
+        self.assertFalse(es256_verify(P256_PUBLIC, b"other", decode(
+            signature)))
+
+
 class TokenTests(OAuthCase):
     """ Refresh, step-up, the file, and where tokens go. """
 
@@ -632,6 +724,24 @@ class TokenTests(OAuthCase):
         self.assertEqual(len(pasted), 1)
         self.assertIn("/callback?code=", pasted[0])
         self.assertEqual(len(self.fake.token_forms), 1)
+
+    def test_device_grant_without_a_browser(self):
+        """ RFC 8628: no browser and the AS offers the device grant: the
+        person gets a URL and a code; the client polls until the AS stops
+        answering authorization_pending. """
+        self.fake.metadata_extra = {"device_authorization_endpoint":
+                                    self.fake.issuer + "/device"}
+        self.client(self.oauth({"browser": False})).connect()
+        self.assertEqual(self.opened, [])
+        self.assertEqual(self.fake.authorizations, [])
+        self.assertEqual(self.fake.device_requests[0]["resource"],
+                         self.fake.url)
+        self.assertIn("enter the code WXYZ-1234", self.said[-1])
+        grants = [form["grant_type"] for form, _ in self.fake.token_forms]
+        self.assertEqual(grants, ["urn:ietf:params:oauth:grant-type:"
+                                  "device_code"] * 3)
+        self.assertEqual(self.fake.registrations[0]["grant_types"][0],
+                         "urn:ietf:params:oauth:grant-type:device_code")
 
     def test_browser_that_never_comes_back_times_out(self):
         oauth = self.oauth()
