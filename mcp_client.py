@@ -456,7 +456,7 @@ def resource_covers(resource, server_url):
 
 
 def oauth_request(url, form=None, body=None, headers=None, method=None,
-                  timeout=OAUTH_TIMEOUT):
+                  timeout=OAUTH_TIMEOUT, reply_headers=None):
     """ One request to an AS or a metadata URL: (status, dict or None).
 
     Bodies are forms (token endpoint, RFC 6749 section 4.1.3) or JSON
@@ -477,9 +477,11 @@ def oauth_request(url, form=None, body=None, headers=None, method=None,
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
         status, raw = response.status, response.read()
+        reply_headers is None or reply_headers.update(response.headers)
         response.close()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
+        reply_headers is None or reply_headers.update(error.headers)
         error.close()
     except (OSError, http.client.HTTPException) as error:
         return None, {"error": "unreachable", "error_description":
@@ -595,14 +597,36 @@ def client_assertion(client_id, audience, pem):
     """ A signed JWT that authenticates the client (RFC 7523 section 3):
     iss and sub are the client, aud the authorization server's issuer. """
     now = int(time.time())
-    header = {"alg": "ES256", "typ": "JWT"}
     claims = {"iss": client_id, "sub": client_id, "aud": audience,
               "iat": now, "exp": now + 300,
               "jti": base64url(secrets.token_bytes(16))}
+    return jws_es256({"alg": "ES256", "typ": "JWT"}, claims,
+                     ec_private_key(pem))
+
+
+def jws_es256(header, claims, private):
+    """ A compact JWS (RFC 7515 section 7.1) signed with ES256. """
     signing_input = ".".join(base64url(json.dumps(part, separators=(
         ",", ":")).encode("utf-8")) for part in (header, claims))
-    signature = es256_sign(ec_private_key(pem), signing_input.encode("ascii"))
+    signature = es256_sign(private, signing_input.encode("ascii"))
     return signing_input + "." + base64url(signature)
+
+
+def dpop_proof(private, method, url, token=None, nonce=None):
+    """ A DPoP proof (RFC 9449 section 4.2): a JWT signed with the key whose
+    public half rides in its header; htm and htu name the request, ath
+    the token it goes with, jti makes each one unique. """
+    x, y = p256_multiply(private)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": {
+        "kty": "EC", "crv": "P-256", "x": base64url(x.to_bytes(32, "big")),
+        "y": base64url(y.to_bytes(32, "big"))}}
+    claims = {"jti": base64url(secrets.token_bytes(16)), "htm": method,
+              "htu": url.split("?")[0].split("#")[0], "iat": int(time.time())}
+    if token:
+        claims["ath"] = base64url(hashlib.sha256(token.encode()).digest())
+    if nonce:
+        claims["nonce"] = nonce
+    return jws_es256(header, claims, private)
 
 
 class RedirectListener(object):
@@ -699,6 +723,7 @@ class OAuth(object):
         self.lock = threading.RLock()
         self.requested = set()      # scopes asked for so far (step-up union)
         self.memo = None            # current(), between changes
+        self.as_nonce = self.rs_nonce = None    # DPoP nonces (RFC 9449)
         self.resource = None
 
     # -- what the transport calls -----------------------------------------
@@ -716,14 +741,19 @@ class OAuth(object):
                 if not self.refresh(state):
                     return None
                 tokens = self.current().get("tokens") or {}
-            return "Bearer " + tokens["access_token"]
+            scheme = "DPoP" if tokens.get("token_type", "").lower() == \
+                "dpop" else "Bearer"
+            return scheme + " " + tokens["access_token"]
 
-    def challenged(self, status, www_authenticate, sent=None):
+    def challenged(self, status, www_authenticate, sent=None, nonce=None):
         """ A 401 (no token, or refused) or 403 ``insufficient_scope``:
         discover, (re-)register and authorize, then return True to retry.
         ``sent`` is the Authorization value the refused request carried. """
         params = challenge_params(www_authenticate)
         with self.lock:
+            if nonce and params.get("error") == "use_dpop_nonce":
+                self.rs_nonce = nonce       # RFC 9449 section 9: retry
+                return True
             if status == 403:
                 return self.forbidden(params)
             return self.unauthorized(params, sent)
@@ -734,12 +764,13 @@ class OAuth(object):
         state = self.state_for(context["issuer"])
         tokens = state.get("tokens") or {}
         current = tokens.get("access_token")
-        if current and sent == "Bearer " + current and \
+        now = current and self.header()
+        if current and sent == now and \
                 tokens.get("refresh_token") and \
                 params.get("error") != "insufficient_scope":
             if self.refresh(state, context):
                 return True
-        elif current and sent != "Bearer " + current:
+        elif current and sent != now:
             self.remember(context["issuer"])    # a newer token: use it
             return True
         self.authorize(context, self.pick_scopes(context, params))
@@ -1108,9 +1139,10 @@ class OAuth(object):
         return {key: values[0] for key, values in answer.items()}
 
     def read_pasted(self, listener):
-        line = self.read_line()
+        """ The whole address, or just its query (code=...&state=...). """
+        line = (self.read_line() or "").strip()
         if line:
-            listener.deliver(urllib.parse.urlsplit(line.strip()).query)
+            listener.deliver(line.partition("?")[2] if "?" in line else line)
         else:
             listener.arrived.set()
 
@@ -1139,19 +1171,63 @@ class OAuth(object):
             raise AuthError(self.name, "authorization", "no code in the "
                             "answer")
 
-    def token_request(self, context, client, form, step):
+    def token_request(self, context, client, form, step, old=None):
         endpoint = context["metadata"].get("token_endpoint")
         if not endpoint:
             raise AuthError(self.name, step, "the authorization server has "
                             "no token_endpoint")
         headers = {}
         self.client_auth(client, context["metadata"], form, headers)
-        self.show("POST %s (%s)" % (endpoint, step))
-        status, answer = oauth_request(endpoint, form=form, headers=headers)
-        self.show("%s %s" % (status, endpoint))
+        key = self.dpop_key(context)
+        for attempt in (1, 2):      # a second time with the AS's DPoP nonce
+            if key:
+                headers["DPoP"] = dpop_proof(key, "POST", endpoint,
+                                             nonce=self.as_nonce)
+            self.show("POST %s (%s)" % (endpoint, step))
+            reply = {}
+            status, answer = oauth_request(endpoint, form=form,
+                                           headers=headers,
+                                           reply_headers=reply)
+            self.show("%s %s" % (status, endpoint))
+            if key and (answer or {}).get("error") == "use_dpop_nonce" and \
+                    reply.get("DPoP-Nonce") and attempt == 1:
+                self.as_nonce = reply["DPoP-Nonce"]     # RFC 9449 section 8
+                continue
+            break
         if status != 200 or not (answer or {}).get("access_token"):
             raise AuthError(self.name, step, said(status, answer))
-        self.keep_tokens(context, answer)
+        self.keep_tokens(context, answer, old)
+
+    # -- DPoP (RFC 9449): tokens bound to a key of this client --------------
+
+    def dpop_key(self, context):
+        """ The P-256 key that DPoP proofs are signed with, made once per
+        server and issuer, when the AS signs DPoP with ES256; else None. """
+        algorithms = context["metadata"].get(
+            "dpop_signing_alg_values_supported") or []
+        if "ES256" not in algorithms:
+            return None
+        state = self.state_for(context["issuer"])
+        if not state.get("dpop_key"):
+            key = "%064x" % (secrets.randbelow(P256_N - 1) + 1)
+            self.store.update(self.url, lambda entry: entry.setdefault(
+                "issuers", {}).setdefault(context["issuer"], {}).update(
+                    dpop_key=key))
+            return int(key, 16)
+        return int(state["dpop_key"], 16)
+
+    def proof(self, method):
+        """ The DPoP header for one request to the MCP server, when the
+        token is DPoP-bound (RFC 9449 section 7): {} for a Bearer token. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if tokens.get("token_type", "").lower() != "dpop" or \
+                    not state.get("dpop_key"):
+                return {}
+            return {"DPoP": dpop_proof(int(state["dpop_key"], 16), method,
+                                       self.url, tokens["access_token"],
+                                       self.rs_nonce)}
 
     def keep_tokens(self, context, answer, old=None):
         tokens = {"access_token": answer["access_token"],
@@ -1177,7 +1253,8 @@ class OAuth(object):
         issuer = context["issuer"] if context else entry.get("issuer")
         context = context or {
             "issuer": issuer, "resource": tokens.get("resource") or self.url,
-            "metadata": {"token_endpoint": tokens.get("token_endpoint")}}
+            "metadata": {"issuer": issuer,
+                         "token_endpoint": tokens.get("token_endpoint")}}
         client = state.get("client") or {}
         if self.settings.get("client_id"):
             client = self.client_for(context, None)
@@ -1185,7 +1262,7 @@ class OAuth(object):
                 "refresh_token": tokens["refresh_token"],
                 "resource": context["resource"]}
         try:
-            self.token_request(context, client, form, "token refresh")
+            self.token_request(context, client, form, "token refresh", tokens)
             return True
         except AuthError as error:
             log.info("%s", error)
@@ -1476,6 +1553,8 @@ class MCPClient(object):
         """
         session = session or self.session_id
         headers = self.request_headers(session, extra)
+        if self.oauth:
+            headers.update(self.oauth.proof(method))    # DPoP, RFC 9449
         body = None
         if message is not None:
             # Always a Content-Length body: some proxies refuse chunked
@@ -1541,7 +1620,8 @@ class MCPClient(object):
         response.read()
         channel.finish()
         return self.oauth.challenged(response.status, challenge,
-                                     headers.get("Authorization"))
+                                     headers.get("Authorization"),
+                                     response.getheader("DPoP-Nonce"))
 
     def auth_problem(self, response, reason):
         """ 401/403, with the server's WWW-Authenticate challenge (C16). """

@@ -1,8 +1,9 @@
 """The client's OAuth 2.1 (issue 17; mcp_client.py, section Authorization):
 discovery orders, the checks that refuse (resource, issuer, iss, state),
-client identities, refresh, step-up and its limit, the token file, the
-command line (login, logout, --trace) and mcp_weather.py --auth-server end
-to end.
+client identities (pre-registered, CIMD, registered, client credentials,
+private_key_jwt with ES256), the device grant, DPoP, refresh, step-up and
+its limit, the token file, the command line (login, logout, --trace) and
+mcp_weather.py --auth-server end to end.
 
 Everything runs against FakeOAuthServer below: one loopback server that is
 at once a protected MCP server and its authorization server (as in the MCP
@@ -72,6 +73,8 @@ class FakeOAuthServer(object):
         self.requests, self.authorizations, self.token_forms = [], [], []
         self.registrations, self.mcp_auth = [], []
         self.device_requests, self.device_pending = [], 2
+        self.dpop_nonce = None          # demanded at the token endpoint
+        self.token_proofs, self.mcp_proofs = [], []
         self.tokens = {}                # access token -> scope
         self.refresh_tokens = {}
         self.serial = 0
@@ -167,6 +170,12 @@ class FakeOAuthServer(object):
 
     def token(self, handler, form):
         self.token_forms.append((form, handler.headers.get("Authorization")))
+        proof = handler.headers.get("DPoP")
+        self.token_proofs.append(proof)
+        if proof and self.dpop_nonce and jwt_parts(proof)[1].get(
+                "nonce") != self.dpop_nonce:
+            return self.send(handler, 400, {"error": "use_dpop_nonce"},
+                             {"DPoP-Nonce": self.dpop_nonce})
         scope = None
         if form.get("grant_type") == "authorization_code":
             scope = self.authorizations[-1].get("scope", "")
@@ -189,14 +198,16 @@ class FakeOAuthServer(object):
         self.tokens[access] = scope
         self.refresh_tokens[refresh] = scope
         self.send(handler, 200, {"access_token": access, "token_type":
-                                 "Bearer", "expires_in": self.expires_in,
+                                 "DPoP" if proof else "Bearer",
+                                 "expires_in": self.expires_in,
                                  "refresh_token": refresh, "scope": scope},
                   {"Cache-Control": "no-store"})
 
     def mcp(self, handler, message):
         auth = handler.headers.get("Authorization")
         self.mcp_auth.append(auth)
-        token = (auth or "").partition("Bearer ")[2]
+        self.mcp_proofs.append(handler.headers.get("DPoP"))
+        token = (auth or "").partition(" ")[2]
         if token not in self.tokens:
             challenge = 'Bearer error="invalid_token"'
             if self.challenge_scope:
@@ -231,6 +242,16 @@ class FakeOAuthServer(object):
             result = {"content": [{"type": "text", "text": "done"}]}
         self.send(handler, 200, {"jsonrpc": "2.0", "id": message["id"],
                                  "result": result})
+
+
+def jwt_parts(token):
+    """ (header, claims, signature bytes, signing input) of a compact JWS. """
+    def decode(part):
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    head, claims, signature = token.split(".")
+    return (json.loads(decode(head).decode()),
+            json.loads(decode(claims).decode()), decode(signature),
+            ("%s.%s" % (head, claims)).encode())
 
 
 def browse(url):
@@ -572,19 +593,64 @@ class PrivateKeyJwtTests(OAuthCase):
         self.assertIsNone(basic)
         self.assertEqual(form["client_assertion_type"], "urn:ietf:params:"
                          "oauth:client-assertion-type:jwt-bearer")
-        head, claims, signature = form["client_assertion"].split(".")
-
-        def decode(part):
-            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        self.assertEqual(json.loads(decode(head).decode())["alg"], "ES256")
-        claims_json = json.loads(decode(claims).decode())
-        self.assertEqual((claims_json["iss"], claims_json["sub"],
-                          claims_json["aud"]),
+        header, claims, signature, signed = jwt_parts(
+            form["client_assertion"])
+        self.assertEqual(header["alg"], "ES256")
+        self.assertEqual((claims["iss"], claims["sub"], claims["aud"]),
                          ("robot", "robot", self.fake.issuer))
-        self.assertTrue(es256_verify(P256_PUBLIC, ("%s.%s" % (
-            head, claims)).encode(), decode(signature)))
-        self.assertFalse(es256_verify(P256_PUBLIC, b"other", decode(
-            signature)))
+        self.assertTrue(es256_verify(P256_PUBLIC, signed, signature))
+        self.assertFalse(es256_verify(P256_PUBLIC, b"other", signature))
+
+
+class DPoPTests(OAuthCase):
+    """ DPoP (RFC 9449): when the AS signs DPoP with ES256, the token is
+    bound to a key of the client and every request carries a fresh proof. """
+
+    def setUp(self):
+        OAuthCase.setUp(self)
+        self.fake.metadata_extra = {"dpop_signing_alg_values_supported":
+                                    ["ES256"]}
+
+    def verify(self, proof, method, url):
+        header, claims, signature, signed = jwt_parts(proof)
+        self.assertEqual((header["typ"], header["alg"]), ("dpop+jwt",
+                                                          "ES256"))
+        jwk = header["jwk"]
+        self.assertNotIn("d", jwk)
+        public = tuple(int.from_bytes(base64.urlsafe_b64decode(
+            jwk[key] + "=="), "big") for key in ("x", "y"))
+        self.assertTrue(es256_verify(public, signed, signature))
+        self.assertEqual((claims["htm"], claims["htu"]), (method, url))
+        return claims
+
+    def test_bound_token_and_fresh_proofs(self):
+        client = self.client()
+        client.connect()
+        client.list_tools()
+        self.assertEqual(len(self.fake.token_proofs), 1)
+        self.verify(self.fake.token_proofs[0], "POST",
+                    self.fake.issuer + "/token")
+        token = "AT-1-secret"
+        ath = mcp_client.base64url(mcp_client.hashlib.sha256(
+            token.encode()).digest())
+        jtis = set()
+        for auth, proof in zip(self.fake.mcp_auth[1:],
+                               self.fake.mcp_proofs[1:]):
+            self.assertEqual(auth, "DPoP " + token)
+            claims = self.verify(proof, "POST", self.fake.url)
+            self.assertEqual(claims["ath"], ath)
+            jtis.add(claims["jti"])
+        self.assertEqual(len(jtis), len(self.fake.mcp_proofs) - 1)
+        self.assertGreaterEqual(len(jtis), 3)
+
+    def test_nonce_from_the_token_endpoint(self):
+        self.fake.dpop_nonce = "n-42"
+        self.client().connect()
+        self.assertEqual(len(self.fake.token_proofs), 2)
+        self.assertNotIn("nonce", jwt_parts(self.fake.token_proofs[0])[1])
+        self.assertEqual(jwt_parts(self.fake.token_proofs[1])[1]["nonce"],
+                         "n-42")
+        self.assertTrue(self.fake.mcp_auth[-1].startswith("DPoP "))
 
 
 class TokenTests(OAuthCase):
