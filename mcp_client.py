@@ -981,8 +981,19 @@ class OAuth(object):
         elif method == "client_secret_post" and secret:
             form["client_id"] = client["client_id"]
             form["client_secret"] = secret
-        else:
+        elif client.get("client_id"):
             form["client_id"] = client["client_id"]
+
+    def workload_assertion(self):
+        if self.settings.get("assertion"):
+            return self.settings["assertion"]
+        try:
+            with open(self.settings.get("assertion_file") or "",
+                      encoding="ascii") as handle:
+                return handle.read().strip()
+        except (OSError, ValueError) as error:
+            raise AuthError(self.name, "jwt_bearer", "no assertion: set "
+                            "assertion_file (%s)" % error)
 
     def private_key(self):
         """ The PEM of private_key_pem, or of the file private_key_file. """
@@ -1016,8 +1027,9 @@ class OAuth(object):
 
     def authorize(self, context, scopes):
         """ Send the person to the AS and trade the code for tokens. """
-        if self.settings.get("grant") == "client_credentials":
-            return self.client_credentials(context, scopes)
+        if self.settings.get("grant") in ("client_credentials",
+                                          "jwt_bearer"):
+            return self.machine_grant(context, scopes)
         metadata = context["metadata"]
         if metadata.get("device_authorization_endpoint") and \
                 not self.browser_available():
@@ -1269,17 +1281,29 @@ class OAuth(object):
             self.remember(issuer, tokens={})
             return False
 
-    def client_credentials(self, context, scopes):
-        """ A machine client (the client credentials extension): no person,
-        the client authenticates itself at the token endpoint. """
+    def machine_grant(self, context, scopes):
+        """ A machine client, no person: ``client_credentials`` (the
+        client authenticates itself at the token endpoint), or
+        ``jwt_bearer`` (RFC 7523 section 2.1, workload identity: a JWT the
+        platform gives this workload, read anew each time from
+        ``assertion_file``, is traded for a token).  A refusal is final:
+        the same assertion would be refused again. """
         form = {"grant_type": "client_credentials",
                 "resource": context["resource"]}
+        if self.settings["grant"] == "jwt_bearer":
+            form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            form["assertion"] = self.workload_assertion()
         if scopes:
             form["scope"] = " ".join(sorted(scopes))
         self.requested = set(scopes)
-        client = self.client_for(context, None)
-        self.remember(context["issuer"], client=client)
-        self.token_request(context, client, form, "client credentials")
+        client = {}                 # jwt_bearer: the assertion says who
+        if self.settings.get("client_id"):
+            client = self.client_for(context, None)
+        elif self.settings["grant"] == "client_credentials":
+            raise AuthError(self.name, "client_credentials", "set client_id "
+                            "and client_secret (or private_key_file) under "
+                            "\"oauth\" in config.json")
+        self.token_request(context, client, form, self.settings["grant"])
 
     # -- the command line ---------------------------------------------------
 

@@ -33,6 +33,8 @@ def oauth_settings(scenario, context):
     for key in ("client_id", "client_secret"):
         if context.get(key):
             settings[key] = context[key]
+    if scenario == "auth/wif-jwt-bearer":
+        settings.update(grant="jwt_bearer", assertion=context.get("valid_jwt"))
     if scenario.startswith("auth/client-credentials"):
         settings["grant"] = "client_credentials"
         if context.get("private_key_pem"):

@@ -183,6 +183,9 @@ class FakeOAuthServer(object):
             scope = self.refresh_tokens.pop(form.get("refresh_token"), None)
         elif form.get("grant_type") == "client_credentials":
             scope = form.get("scope", "")
+        elif form.get("grant_type").endswith(":jwt-bearer") and \
+                form.get("assertion") == "workload-jwt":
+            scope = form.get("scope", "")
         elif form.get("grant_type").endswith(":device_code"):
             if self.device_pending:
                 self.device_pending -= 1
@@ -517,6 +520,30 @@ class IdentityTests(OAuthCase):
         self.client().connect()
         self.assertEqual(len(self.fake.registrations), 2)
         self.assertEqual(self.fake.authorizations[2]["client_id"], "dcr-2")
+
+    def test_jwt_bearer_reads_the_assertion_file(self):
+        """ Workload identity (RFC 7523): the platform's JWT, read from its
+        file, traded for a token; a refusal is not retried. """
+        path = os.path.join(self.home, "workload.jwt")
+        with open(path, "w") as handle:
+            handle.write("workload-jwt\n")
+        settings = {"grant": "jwt_bearer", "assertion_file": path}
+        self.client(self.oauth(settings)).connect()
+        form, basic = self.fake.token_forms[0]
+        self.assertEqual(form["grant_type"],
+                         "urn:ietf:params:oauth:grant-type:jwt-bearer")
+        self.assertEqual(form["assertion"], "workload-jwt")
+        self.assertEqual(form["resource"], self.fake.url)
+        self.assertEqual(self.opened, [])
+        with open(path, "w") as handle:
+            handle.write("expired-jwt")
+        self.fake.tokens.clear()
+        self.fake.refresh_tokens.clear()
+        self.store.forget(self.fake.url)
+        with self.assertRaises(mcp_client.AuthError) as caught:
+            self.client(self.oauth(settings)).connect()
+        self.assertIn("invalid_grant", str(caught.exception))
+        self.assertEqual(len(self.fake.token_forms), 2)
 
     def test_client_credentials(self):
         oauth = self.oauth({"client_id": "robot", "client_secret": "pw",
