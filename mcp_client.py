@@ -984,6 +984,48 @@ class OAuth(object):
         elif client.get("client_id"):
             form["client_id"] = client["client_id"]
 
+    def identity_assertion(self, context):
+        """ Enterprise-managed authorization: the person's ID token from
+        the company's identity provider (``id_token_file``, from its SSO
+        login) is exchanged there (RFC 8693 token exchange) for an
+        identity assertion grant (ID-JAG) addressed to this server's
+        authorization server, which is then the jwt-bearer assertion. """
+        settings = self.settings
+        endpoint = settings.get("idp_token_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, "enterprise", "set idp_token_endpoint"
+                            " under \"oauth\" in config.json")
+        if settings.get("id_token"):
+            id_token = settings["id_token"]
+        else:
+            try:
+                with open(settings.get("id_token_file") or "",
+                          encoding="ascii") as handle:
+                    id_token = handle.read().strip()
+            except (OSError, ValueError) as error:
+                raise AuthError(self.name, "enterprise", "no ID token: set "
+                                "id_token_file (%s)" % error)
+        prefix = "urn:ietf:params:oauth:"
+        form = {"grant_type": prefix + "grant-type:token-exchange",
+                "subject_token": id_token,
+                "subject_token_type": prefix + "token-type:id_token",
+                "requested_token_type": prefix + "token-type:id-jag",
+                "audience": context["issuer"],
+                "resource": context["resource"]}
+        headers = {}
+        if settings.get("idp_client_id"):
+            self.client_auth({"client_id": settings["idp_client_id"],
+                              "client_secret":
+                                  settings.get("idp_client_secret")},
+                             {}, form, headers)
+        self.show("POST %s (token exchange)" % endpoint)
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        self.show("%s %s" % (status, endpoint))
+        if status != 200 or not (answer or {}).get("access_token"):
+            raise AuthError(self.name, "identity provider token exchange",
+                            said(status, answer))
+        return answer["access_token"]
+
     def workload_assertion(self):
         if self.settings.get("assertion"):
             return self.settings["assertion"]
@@ -1027,8 +1069,8 @@ class OAuth(object):
 
     def authorize(self, context, scopes):
         """ Send the person to the AS and trade the code for tokens. """
-        if self.settings.get("grant") in ("client_credentials",
-                                          "jwt_bearer"):
+        if self.settings.get("grant") in ("client_credentials", "jwt_bearer",
+                                          "enterprise"):
             return self.machine_grant(context, scopes)
         metadata = context["metadata"]
         if metadata.get("device_authorization_endpoint") and \
@@ -1293,6 +1335,9 @@ class OAuth(object):
         if self.settings["grant"] == "jwt_bearer":
             form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
             form["assertion"] = self.workload_assertion()
+        elif self.settings["grant"] == "enterprise":
+            form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            form["assertion"] = self.identity_assertion(context)
         if scopes:
             form["scope"] = " ".join(sorted(scopes))
         self.requested = set(scopes)

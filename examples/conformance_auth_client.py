@@ -33,6 +33,10 @@ def oauth_settings(scenario, context):
     for key in ("client_id", "client_secret"):
         if context.get(key):
             settings[key] = context[key]
+    if scenario == "auth/enterprise-managed-authorization":
+        settings.update(grant="enterprise", id_token=context.get("idp_id_token"),
+                        idp_token_endpoint=context.get("idp_token_endpoint"),
+                        idp_client_id=context.get("idp_client_id"))
     if scenario == "auth/wif-jwt-bearer":
         settings.update(grant="jwt_bearer", assertion=context.get("valid_jwt"))
     if scenario.startswith("auth/client-credentials"):

@@ -74,6 +74,7 @@ class FakeOAuthServer(object):
         self.registrations, self.mcp_auth = [], []
         self.device_requests, self.device_pending = [], 2
         self.dpop_nonce = None          # demanded at the token endpoint
+        self.exchanges = []             # token exchanges at /idp/token
         self.token_proofs, self.mcp_proofs = [], []
         self.tokens = {}                # access token -> scope
         self.refresh_tokens = {}
@@ -160,6 +161,12 @@ class FakeOAuthServer(object):
                                                 % len(self.registrations)))
         if path == self.issuer_path + "/token":
             return self.token(handler, dict(urllib.parse.parse_qsl(text)))
+        if path == "/idp/token":
+            self.exchanges.append(dict(urllib.parse.parse_qsl(text)))
+            return self.send(handler, 200, {
+                "access_token": "id-jag-1", "token_type": "N_A",
+                "issued_token_type": "urn:ietf:params:oauth:token-type:"
+                "id-jag"})
         if path == self.issuer_path + "/device":
             self.device_requests.append(dict(urllib.parse.parse_qsl(text)))
             return self.send(handler, 200, {
@@ -184,7 +191,7 @@ class FakeOAuthServer(object):
         elif form.get("grant_type") == "client_credentials":
             scope = form.get("scope", "")
         elif form.get("grant_type").endswith(":jwt-bearer") and \
-                form.get("assertion") == "workload-jwt":
+                form.get("assertion") in ("workload-jwt", "id-jag-1"):
             scope = form.get("scope", "")
         elif form.get("grant_type").endswith(":device_code"):
             if self.device_pending:
@@ -544,6 +551,32 @@ class IdentityTests(OAuthCase):
             self.client(self.oauth(settings)).connect()
         self.assertIn("invalid_grant", str(caught.exception))
         self.assertEqual(len(self.fake.token_forms), 2)
+
+    def test_enterprise_managed(self):
+        """ The ID token is exchanged at the IdP for an ID-JAG (RFC 8693),
+        which the client, authenticated, trades at the AS (RFC 7523). """
+        path = os.path.join(self.home, "id_token")
+        with open(path, "w") as handle:
+            handle.write("the-id-token")
+        self.client(self.oauth({
+            "grant": "enterprise", "id_token_file": path,
+            "idp_token_endpoint": self.fake.origin + "/idp/token",
+            "idp_client_id": "idp-client", "client_id": "me",
+            "client_secret": "pw", "token_endpoint_auth_method":
+                "client_secret_basic"})).connect()
+        prefix = "urn:ietf:params:oauth:"
+        self.assertEqual(self.fake.exchanges, [{
+            "grant_type": prefix + "grant-type:token-exchange",
+            "subject_token": "the-id-token",
+            "subject_token_type": prefix + "token-type:id_token",
+            "requested_token_type": prefix + "token-type:id-jag",
+            "audience": self.fake.issuer, "resource": self.fake.url,
+            "client_id": "idp-client"}])
+        form, basic = self.fake.token_forms[0]
+        self.assertEqual((form["grant_type"], form["assertion"]),
+                         (prefix + "grant-type:jwt-bearer", "id-jag-1"))
+        self.assertTrue(basic.startswith("Basic "))
+        self.assertEqual(self.opened, [])
 
     def test_client_credentials(self):
         oauth = self.oauth({"client_id": "robot", "client_secret": "pw",
