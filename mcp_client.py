@@ -644,6 +644,9 @@ class RedirectListener(object):
         self.arrived = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 5.0   # browsers open spare connections and send
+                            # nothing on them: do not wait on those
+
             def do_GET(self):
                 parts = urllib.parse.urlsplit(self.path)
                 if parts.path != "/callback":
@@ -692,13 +695,17 @@ class OAuth(object):
     ``client_id``, ``client_secret``, ``token_endpoint_auth_method`` (a
     pre-registered client), ``scope`` (asked for instead of the server's
     hint), ``client_metadata_url`` (a Client ID Metadata Document, used
-    when the AS supports it), ``grant`` ("client_credentials" for a machine
-    client), ``browser`` (false: print the URL and read the redirected URL
-    back), ``redirect_port``.
+    when the AS supports it), ``browser`` (false: the device grant, else
+    print the URL and read the redirected URL back), ``redirect_port``;
+    for a client with no person, ``grant``: "client_credentials" (with a
+    secret, or ``private_key_file`` for private_key_jwt), "jwt_bearer"
+    (``assertion_file``) or "enterprise" (``id_token_file``,
+    ``idp_token_endpoint``, ``idp_client_id``).
 
-    ``header()`` is the Authorization value; ``challenged(status, header)``
-    handles a 401 or 403 and says whether to retry.  Tokens never leave
-    this object except in that header, to the one server.
+    ``header()`` is the Authorization value, ``proof(method)`` the DPoP
+    header when the token is bound to a key; ``challenged(status, header,
+    sent, nonce)`` handles a 401 or 403 and says whether to retry.  Tokens
+    never leave this object except in that header, to the one server.
     """
 
     client_name = "mcp-weather-client"
@@ -724,13 +731,13 @@ class OAuth(object):
         self.requested = set()      # scopes asked for so far (step-up union)
         self.memo = None            # current(), between changes
         self.as_nonce = self.rs_nonce = None    # DPoP nonces (RFC 9449)
-        self.resource = None
 
     # -- what the transport calls -----------------------------------------
 
     def header(self):
-        """ "Bearer <token>", refreshed first if it is about to expire
-        (RFC 6749 section 6), or None when there is no token yet. """
+        """ "Bearer <token>" (or "DPoP <token>"), refreshed first if it is
+        about to expire (RFC 6749 section 6), or None when there is no token
+        yet. """
         with self.lock:
             state = self.current()
             tokens = state.get("tokens") or {}
@@ -759,6 +766,11 @@ class OAuth(object):
             return self.unauthorized(params, sent)
 
     def unauthorized(self, params, sent=None):
+        """ A 401: discovery runs again every time, because the server may
+        have moved to another AS (then its own registration is used or made
+        there).  A refused token is refreshed when it can be, a token newer
+        than the one refused (another thread's) is just retried, else the
+        person is asked. """
         self.memo = None
         context = self.discover(params)
         state = self.state_for(context["issuer"])
@@ -795,7 +807,7 @@ class OAuth(object):
         if self.trace:
             self.trace("[%s] oauth: %s" % (self.name, text))
 
-    def fetch_json(self, url, step):
+    def fetch_json(self, url):
         self.show("GET %s" % url)
         status, answer = oauth_request(url)
         self.show("%s %s" % (status, url))
@@ -816,7 +828,6 @@ class OAuth(object):
                                 "it lists no authorization_servers")
             issuer, resource = servers[0], prm["resource"]
         metadata = self.server_metadata(issuer, legacy=prm is None)
-        self.resource = resource
         return {"prm": prm or {}, "issuer": issuer, "metadata": metadata,
                 "resource": resource}
 
@@ -826,8 +837,7 @@ class OAuth(object):
         would send our token to whoever wrote the document). """
         urls = [advertised] if advertised else prm_urls(self.url)
         for url in urls:
-            status, answer = self.fetch_json(url, "protected resource "
-                                             "metadata")
+            status, answer = self.fetch_json(url)
             if status == 200 and answer is not None:
                 resource = answer.get("resource")
                 if not resource_covers(resource, self.url):
@@ -847,8 +857,7 @@ class OAuth(object):
         (RFC 8414 section 3.3).  Without PRM (2025-03-26) a server that
         publishes no metadata gets the default endpoints at its root. """
         for url in as_metadata_urls(issuer):
-            status, answer = self.fetch_json(url, "authorization server "
-                                             "metadata")
+            status, answer = self.fetch_json(url)
             if status == 200 and answer is not None:
                 if answer.get("issuer") != issuer:
                     raise AuthError(
