@@ -49,6 +49,7 @@ import re
 import secrets
 import select
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -629,6 +630,12 @@ def dpop_proof(private, method, url, token=None, nonce=None):
     return jws_es256(header, claims, private)
 
 
+class LoopbackServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """ A thread per connection: browsers open spare connections and send
+    nothing on them, which must not hold up the one that brings the code. """
+    daemon_threads = True
+
+
 class RedirectListener(object):
     """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
     http://127.0.0.1:PORT/callback on a port the system picks.  It answers
@@ -644,8 +651,7 @@ class RedirectListener(object):
         self.arrived = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            timeout = 5.0   # browsers open spare connections and send
-                            # nothing on them: do not wait on those
+            timeout = 30.0  # a spare connection's thread ends in time
 
             def do_GET(self):
                 parts = urllib.parse.urlsplit(self.path)
@@ -668,9 +674,9 @@ class RedirectListener(object):
                 pass            # never log the query: it holds the code
 
         try:
-            self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+            self.server = LoopbackServer(("127.0.0.1", port), Handler)
         except OSError:
-            self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+            self.server = LoopbackServer(("127.0.0.1", 0), Handler)
         self.redirect_uri = "http://127.0.0.1:%d/callback" % \
             self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import time
@@ -868,6 +869,24 @@ class TokenTests(OAuthCase):
                                   "device_code"] * 3)
         self.assertEqual(self.fake.registrations[0]["grant_types"][0],
                          "urn:ietf:params:oauth:grant-type:device_code")
+
+    def test_spare_browser_connection_does_not_block(self):
+        """ Browsers open a connection ahead and send nothing on it; the
+        listener still takes the redirect at once. """
+        spare = []
+
+        def browser(url):
+            redirect = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+                url).query))["redirect_uri"]
+            port = urllib.parse.urlsplit(redirect).port
+            spare.append(socket.create_connection(("127.0.0.1", port), 5))
+            return browse(url)
+        oauth = self.oauth()
+        oauth.open_browser = browser
+        oauth.redirect_timeout = 3.0    # far below the handler's timeout
+        self.client(oauth).connect()
+        spare[0].close()
+        self.assertEqual(len(self.fake.token_forms), 1)
 
     def test_browser_that_never_comes_back_times_out(self):
         oauth = self.oauth()
