@@ -478,11 +478,13 @@ def oauth_request(url, form=None, body=None, headers=None, method=None,
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
         status, raw = response.status, response.read()
-        reply_headers is None or reply_headers.update(response.headers)
+        reply_headers is None or reply_headers.update(
+            (key.lower(), value) for key, value in response.headers.items())
         response.close()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
-        reply_headers is None or reply_headers.update(error.headers)
+        reply_headers is None or reply_headers.update(
+            (key.lower(), value) for key, value in error.headers.items())
         error.close()
     except (OSError, http.client.HTTPException) as error:
         return None, {"error": "unreachable", "error_description":
@@ -1259,8 +1261,8 @@ class OAuth(object):
                                            reply_headers=reply)
             self.show("%s %s" % (status, endpoint))
             if key and (answer or {}).get("error") == "use_dpop_nonce" and \
-                    reply.get("DPoP-Nonce") and attempt == 1:
-                self.as_nonce = reply["DPoP-Nonce"]     # RFC 9449 section 8
+                    reply.get("dpop-nonce") and attempt == 1:
+                self.as_nonce = reply["dpop-nonce"]     # RFC 9449 section 8
                 continue
             break
         if status != 200 or not (answer or {}).get("access_token"):
@@ -1369,10 +1371,19 @@ class OAuth(object):
 
     def login(self):
         """ Authorize now (``mcp_client.py login SERVER``), without waiting
-        for a 401: the server's challenge is fetched with one request. """
+        for a call: one ping without a token brings the server's challenge
+        (its metadata URL and scope), then the person is asked. """
         with self.lock:
-            context = self.discover({})
-            self.authorize(context, self.pick_scopes(context, {}))
+            reply = {}
+            status, _ = oauth_request(self.url, body={
+                "jsonrpc": "2.0", "id": 0, "method": "ping"}, headers={
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": PROTOCOL_VERSION},
+                reply_headers=reply)
+            params = challenge_params(reply.get("www-authenticate")) \
+                if status in (401, 403) else {}
+            context = self.discover(params)
+            self.authorize(context, self.pick_scopes(context, params))
 
     def logout(self):
         """ Forget this server's tokens and registrations. """

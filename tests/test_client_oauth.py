@@ -944,6 +944,18 @@ class CommandLineTests(OAuthCase):
         self.assertEqual((status, out.strip()), (0, "fake: logged out"))
         self.assertNotIn(self.fake.url, self.store.load())
 
+    def test_login_follows_the_challenge(self):
+        """ login asks the server first: metadata found only through the
+        challenge, and the challenge's scope. """
+        self.fake.prm_paths = ["/custom/prm.json"]
+        self.fake.challenge_scope = "weather admin"
+        config = self.write_config()
+        status, out, err = self.run_main("--config", config, "login", "fake")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(self.fake.mcp_auth, [None])
+        self.assertEqual(self.fake.authorizations[0]["scope"],
+                         "admin weather")
+
     def test_oauth_false_keeps_the_old_error(self):
         config = self.write_config(False)
         status, out, err = self.run_main("--config", config, "call", "fake",
