@@ -23,6 +23,7 @@ mcp_weather.py teaches from the server side:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
+    Authorization       OAuth 2.1 for servers that answer 401
     MCPClient           the protocol session (eras, MRTR, requests from
                         the server) over Streamable HTTP (checklist 3)
     StdioClient         the same session over a child's stdin and stdout
@@ -66,20 +67,26 @@ import collections
 import copy
 import hashlib
 import http.client
+import http.server
 import itertools
 import json
 import logging
 import os
 import re
+import secrets
 import select
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import weakref
+import webbrowser
 
 import llm
 
@@ -338,6 +345,1125 @@ class Channel(object):
 
 
 # ==========================================================================
+# Authorization (OAuth 2.1)
+# ==========================================================================
+#
+# A server that answers 401 sits behind the MCP authorization spec (checklist
+# C16): the MCP server is an OAuth 2.1 *protected resource* and some
+# *authorization server* (AS) issues the tokens.  The client's side, in the
+# order it happens:
+#
+#   1. the 401's WWW-Authenticate names the Protected Resource Metadata
+#      (RFC 9728), else it is looked up at well-known URLs; its "resource"
+#      must name this server, and it lists the authorization servers;
+#   2. the AS metadata (RFC 8414, or OpenID discovery) gives the endpoints;
+#      its "issuer" must be the URL it was looked up for;
+#   3. a client identity: pre-registered in config.json, a Client ID
+#      Metadata Document URL, or Dynamic Client Registration (RFC 7591);
+#   4. the authorization code grant with PKCE (S256), "state", "resource"
+#      (RFC 8707) and the response's "iss" checked (RFC 9207); the code comes
+#      back to a listener on a loopback port (RFC 8252), or pasted;
+#   5. tokens kept in a file only the user can read, refreshed before they
+#      expire, sent only to this server.
+#
+# MCPClient meets this section at two points only: request_headers asks
+# OAuth.header() for the Authorization value, and a 401/403 goes to
+# OAuth.challenged(), which answers whether to send the request again.
+
+OAUTH_TIMEOUT = 30.0            # seconds for one request to an AS
+DEFAULT_TOKEN_FILE = os.path.join("mcp-weather", "tokens.json")
+
+
+class AuthError(TransportError):
+    """ Authorization failed; one line: which server, which step, what the
+    server said. """
+
+    def __init__(self, server, step, said):
+        TransportError.__init__(self, "%s: authorization failed at %s: %s"
+                                % (server, step, said))
+
+
+def token_file(environ=None):
+    """ Where tokens live: $MCP_CLIENT_TOKENS, else the XDG config directory
+    ($XDG_CONFIG_HOME or ~/.config)/mcp-weather/tokens.json. """
+    environ = os.environ if environ is None else environ
+    if environ.get("MCP_CLIENT_TOKENS"):
+        return environ["MCP_CLIENT_TOKENS"]
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config")
+    return os.path.join(base, DEFAULT_TOKEN_FILE)
+
+
+class TokenStore(object):
+    """ Registrations and tokens, by server URL and then by issuer.
+
+        {"https://mcp.example.com/mcp": {
+            "issuer": "https://auth.example.com",
+            "issuers": {"https://auth.example.com": {
+                "client": {"client_id": ..., ...},
+                "tokens": {"access_token": ..., "expires_at": ...}}}}}
+
+    The file is written whole to a temporary file created 0600 in a 0700
+    directory, then renamed over the old one: a token is never readable by
+    another user, not even for a moment, and a crash leaves the old file.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+
+    def load(self):
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save(self, data):
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                             0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+        os.chmod(temporary, 0o600)      # even if it existed with other bits
+        os.replace(temporary, self.path)
+
+    def server(self, url):
+        return self.load().get(url) or {}
+
+    def update(self, url, change):
+        """ change(entry) edits the server's entry in place, under a lock. """
+        with self.lock:
+            data = self.load()
+            entry = data.setdefault(url, {})
+            change(entry)
+            if not entry:
+                del data[url]
+            self.save(data)
+
+    def forget(self, url):
+        """ logout: everything about the server; True if there was any. """
+        with self.lock:
+            data = self.load()
+            if url not in data:
+                return False
+            del data[url]
+            self.save(data)
+            return True
+
+
+def challenge_params(header):
+    """ The parameters of a Bearer challenge (RFC 6750 section 3) as a dict:
+    ``Bearer resource_metadata="...", scope="a b", error="..."``. """
+    params = {}
+    if not header:
+        return params
+    for match in re.finditer(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*'
+                             r'(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))', header):
+        value = match.group(2)
+        if value is None:
+            value = match.group(3)
+        else:
+            value = re.sub(r"\\(.)", r"\1", value)
+        params[match.group(1).lower()] = value
+    return params
+
+
+def base64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_pair():
+    """ PKCE (RFC 7636): a random verifier and its S256 challenge. """
+    verifier = base64url(secrets.token_bytes(32))
+    challenge = base64url(hashlib.sha256(verifier.encode("ascii")).digest())
+    return verifier, challenge
+
+
+def origin_of(url):
+    parts = urllib.parse.urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc)
+
+
+def same_origin(one, other):
+    return origin_of(one).lower() == origin_of(other).lower()
+
+
+def prm_urls(server_url):
+    """ RFC 9728 section 3.1: the well-known name inserted between host and
+    path; then at the root (the MCP spec's fallback order). """
+    parts = urllib.parse.urlsplit(server_url)
+    root = origin_of(server_url) + "/.well-known/oauth-protected-resource"
+    path = parts.path.rstrip("/")
+    return [root + path, root] if path else [root]
+
+
+def as_metadata_urls(issuer):
+    """ RFC 8414 section 3.1 and OpenID Connect Discovery, in the MCP spec's
+    order: for an issuer with a path, the well-known name is inserted after
+    the host (OAuth, then OpenID), then OpenID's appended form; without a
+    path, OAuth then OpenID at the root. """
+    parts = urllib.parse.urlsplit(issuer)
+    origin = origin_of(issuer)
+    path = parts.path.rstrip("/")
+    if not path:
+        return [origin + "/.well-known/oauth-authorization-server",
+                origin + "/.well-known/openid-configuration"]
+    return [origin + "/.well-known/oauth-authorization-server" + path,
+            origin + "/.well-known/openid-configuration" + path,
+            origin + path + "/.well-known/openid-configuration"]
+
+
+def resource_covers(resource, server_url):
+    """ RFC 9728 section 3.3 and RFC 8707: the PRM's resource must name this
+    server: the same URL, or a parent of it on the same origin. """
+    if not resource or not same_origin(resource, server_url):
+        return False
+    mine = urllib.parse.urlsplit(server_url).path.rstrip("/") + "/"
+    theirs = urllib.parse.urlsplit(resource).path.rstrip("/") + "/"
+    return mine.startswith(theirs)
+
+
+def oauth_request(url, form=None, body=None, headers=None, method=None,
+                  timeout=OAUTH_TIMEOUT, reply_headers=None):
+    """ One request to an AS or a metadata URL: (status, dict or None).
+
+    Bodies are forms (token endpoint, RFC 6749 section 4.1.3) or JSON
+    (registration); answers are JSON.  A non-2xx status is returned, not
+    raised, because the OAuth error body is what the person must see.
+    """
+    data = None
+    headers = dict(headers or {})
+    headers.setdefault("Accept", "application/json")
+    headers.setdefault("User-Agent", MCPClient.user_agent)
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode("ascii")
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data, headers, method=method)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+        status, raw = response.status, response.read()
+        reply_headers is None or reply_headers.update(
+            (key.lower(), value) for key, value in response.headers.items())
+        response.close()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+        reply_headers is None or reply_headers.update(
+            (key.lower(), value) for key, value in error.headers.items())
+        error.close()
+    except (OSError, http.client.HTTPException) as error:
+        return None, {"error": "unreachable", "error_description":
+                      str(getattr(error, "reason", None) or error)}
+    try:
+        answer = json.loads(raw.decode("utf-8")) if raw else None
+    except ValueError:
+        answer = None
+    return status, answer if isinstance(answer, dict) else None
+
+
+def said(status, answer):
+    """ What an AS said, for the one-line error. """
+    if status is None:
+        return "cannot connect (%s)" % (answer or {}).get("error_description")
+    answer = answer or {}
+    text = "HTTP %d" % status
+    if answer.get("error"):
+        text += " %s" % answer["error"]
+    if answer.get("error_description"):
+        text += ": %s" % answer["error_description"]
+    return text
+
+
+# -- private_key_jwt: an ES256 client assertion (RFC 7523, RFC 7518 3.4) --
+#
+# The standard library has no elliptic curves, but ECDSA over P-256 is a
+# page of integer arithmetic: the key is read from its PEM (PKCS#8 or SEC 1)
+# with a small DER reader, and the signature is (r, s) for a random nonce
+# from the secrets module.  Python's integers are not constant-time; that
+# is acceptable for a client signing its own short-lived assertions on its
+# own machine, and is why this is used only for the client credentials
+# extension, never for anything a remote party can time at will.
+
+P256_P = 2 ** 256 - 2 ** 224 + 2 ** 192 + 2 ** 96 - 1
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_A = P256_P - 3
+P256_G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+          0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+P256_OID = bytes.fromhex("2a8648ce3d030107")
+
+
+def p256_add(one, other):
+    """ The group law on P-256 in affine coordinates; None is infinity. """
+    if one is None:
+        return other
+    if other is None:
+        return one
+    (x1, y1), (x2, y2) = one, other
+    if x1 == x2 and (y1 + y2) % P256_P == 0:
+        return None
+    if one == other:
+        slope = (3 * x1 * x1 + P256_A) * pow(2 * y1, P256_P - 2, P256_P)
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, P256_P - 2, P256_P)
+    x3 = (slope * slope - x1 - x2) % P256_P
+    return x3, (slope * (x1 - x3) - y1) % P256_P
+
+
+def p256_multiply(k, point=P256_G):
+    result = None
+    while k:
+        if k & 1:
+            result = p256_add(result, point)
+        point = p256_add(point, point)
+        k >>= 1
+    return result
+
+
+def der_items(data):
+    """ The (tag, value) pairs of a DER sequence's contents. """
+    items, at = [], 0
+    while at < len(data):
+        tag, length = data[at], data[at + 1]
+        at += 2
+        if length & 0x80:
+            size = length & 0x7F
+            length = int.from_bytes(data[at:at + size], "big")
+            at += size
+        items.append((tag, data[at:at + length]))
+        at += length
+    return items
+
+
+def ec_private_key(pem):
+    """ The P-256 private scalar of a PEM key: PKCS#8 ("PRIVATE KEY") or
+    SEC 1 ("EC PRIVATE KEY").  ValueError for anything else. """
+    body = "".join(line for line in pem.strip().splitlines()
+                   if not line.startswith("-----"))
+    items = der_items(der_items(base64.b64decode(body))[0][1])
+    if len(items) >= 3 and items[1][0] == 0x30:       # PKCS#8
+        if P256_OID not in items[1][1]:
+            raise ValueError("the key is not on the P-256 curve")
+        items = der_items(der_items(items[2][1])[0][1])
+    if len(items) < 2 or items[1][0] != 0x04:
+        raise ValueError("not an EC private key")
+    return int.from_bytes(items[1][1], "big")
+
+
+def es256_sign(private, message):
+    """ ECDSA P-256 with SHA-256: the JWS signature, r and s as 32 bytes
+    each (RFC 7518 section 3.4). """
+    digest = int.from_bytes(hashlib.sha256(message).digest(), "big")
+    while True:
+        k = secrets.randbelow(P256_N - 1) + 1
+        r = p256_multiply(k)[0] % P256_N
+        s = pow(k, P256_N - 2, P256_N) * (digest + r * private) % P256_N
+        if r and s:
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def client_assertion(client_id, audience, pem):
+    """ A signed JWT that authenticates the client (RFC 7523 section 3):
+    iss and sub are the client, aud the authorization server's issuer. """
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": audience,
+              "iat": now, "exp": now + 300,
+              "jti": base64url(secrets.token_bytes(16))}
+    return jws_es256({"alg": "ES256", "typ": "JWT"}, claims,
+                     ec_private_key(pem))
+
+
+def jws_es256(header, claims, private):
+    """ A compact JWS (RFC 7515 section 7.1) signed with ES256. """
+    signing_input = ".".join(base64url(json.dumps(part, separators=(
+        ",", ":")).encode("utf-8")) for part in (header, claims))
+    signature = es256_sign(private, signing_input.encode("ascii"))
+    return signing_input + "." + base64url(signature)
+
+
+def dpop_proof(private, method, url, token=None, nonce=None):
+    """ A DPoP proof (RFC 9449 section 4.2): a JWT signed with the key whose
+    public half rides in its header; htm and htu name the request, ath
+    the token it goes with, jti makes each one unique. """
+    x, y = p256_multiply(private)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": {
+        "kty": "EC", "crv": "P-256", "x": base64url(x.to_bytes(32, "big")),
+        "y": base64url(y.to_bytes(32, "big"))}}
+    claims = {"jti": base64url(secrets.token_bytes(16)), "htm": method,
+              "htu": url.split("?")[0].split("#")[0], "iat": int(time.time())}
+    if token:
+        claims["ath"] = base64url(hashlib.sha256(token.encode()).digest())
+    if nonce:
+        claims["nonce"] = nonce
+    return jws_es256(header, claims, private)
+
+
+class LoopbackServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """ A thread per connection: browsers open spare connections and send
+    nothing on them, which must not hold up the one that brings the code. """
+    daemon_threads = True
+
+
+class RedirectListener(object):
+    """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
+    http://127.0.0.1:PORT/callback on a port the system picks.  It answers
+    the browser with a short page and keeps the query of the first request
+    to /callback. """
+
+    page = ("<!doctype html><title>mcp_client.py</title><p>%s "
+            "You can close this tab.</p>")
+
+    def __init__(self, port=0):
+        listener = self
+        self.query = None
+        self.arrived = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 30.0  # a spare connection's thread ends in time
+
+            def do_GET(self):
+                parts = urllib.parse.urlsplit(self.path)
+                if parts.path != "/callback":
+                    self.send_error(404)
+                    return
+                query = urllib.parse.parse_qs(parts.query)
+                text = "Authorization failed: %s." % query["error"][0] \
+                    if "error" in query else "Authorization received."
+                body = (listener.page % text).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                listener.deliver(parts.query)
+
+            def log_message(self, *args):
+                pass            # never log the query: it holds the code
+
+        try:
+            self.server = LoopbackServer(("127.0.0.1", port), Handler)
+        except OSError:
+            self.server = LoopbackServer(("127.0.0.1", 0), Handler)
+        self.redirect_uri = "http://127.0.0.1:%d/callback" % \
+            self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.1})
+        self.thread.daemon = True
+        self.thread.start()
+
+    def deliver(self, query):
+        if self.query is None:
+            self.query = query
+        self.arrived.set()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OAuth(object):
+    """ OAuth 2.1 for one MCP server (the MCP authorization spec, C16).
+
+    Settings (config.json ``"oauth"`` of a server, all optional):
+    ``client_id``, ``client_secret``, ``token_endpoint_auth_method`` (a
+    pre-registered client), ``scope`` (asked for instead of the server's
+    hint), ``client_metadata_url`` (a Client ID Metadata Document, used
+    when the AS supports it), ``browser`` (false: the device grant, else
+    print the URL and read the redirected URL back), ``redirect_port``;
+    for a client with no person, ``grant``: "client_credentials" (with a
+    secret, or ``private_key_file`` for private_key_jwt), "jwt_bearer"
+    (``assertion_file``) or "enterprise" (``id_token_file``,
+    ``idp_token_endpoint``, ``idp_client_id``).
+
+    ``header()`` is the Authorization value, ``proof(method)`` the DPoP
+    header when the token is bound to a key; ``challenged(status, header,
+    sent, nonce)`` handles a 401 or 403 and says whether to retry.  Tokens
+    never leave this object except in that header, to the one server.
+    """
+
+    client_name = "mcp-weather-client"
+    redirect_timeout = 300.0    # seconds to wait for the browser
+    refresh_margin = 60.0       # refresh this many seconds before expiry
+    step_up_limit = 3           # authorizations for one request, at most
+
+    def __init__(self, server_url, name="server", settings=None, store=None,
+                 trace=None, open_browser=None, read_line=None, say=None,
+                 explicit=True):
+        self.url, self.name = server_url, name
+        self.settings = dict(settings or {})
+        self.store = store or TokenStore(token_file())
+        self.trace = trace
+        self.open_browser = open_browser or webbrowser.open
+        self.read_line = read_line or sys.stdin.readline
+        self.say = say or (lambda text: (sys.stderr.write(text + "\n"),
+                                         sys.stderr.flush()))
+        # explicit: configured with "oauth"; only then are the 2025-03-26
+        # default endpoints guessed for a server that publishes nothing.
+        self.explicit = explicit
+        self.lock = threading.RLock()
+        self.requested = set()      # scopes asked for so far (step-up union)
+        self.memo = None            # current(), between changes
+        self.as_nonce = self.rs_nonce = None    # DPoP nonces (RFC 9449)
+
+    # -- what the transport calls -----------------------------------------
+
+    def header(self):
+        """ "Bearer <token>" (or "DPoP <token>"), refreshed first if it is
+        about to expire (RFC 6749 section 6), or None when there is no token
+        yet. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if not tokens.get("access_token"):
+                return None
+            expires = tokens.get("expires_at")
+            if expires and time.time() > expires - self.refresh_margin:
+                if not self.refresh(state):
+                    return None
+                tokens = self.current().get("tokens") or {}
+            scheme = "DPoP" if tokens.get("token_type", "").lower() == \
+                "dpop" else "Bearer"
+            return scheme + " " + tokens["access_token"]
+
+    def challenged(self, status, www_authenticate, sent=None, nonce=None):
+        """ A 401 (no token, or refused) or 403 ``insufficient_scope``:
+        discover, (re-)register and authorize, then return True to retry.
+        ``sent`` is the Authorization value the refused request carried. """
+        params = challenge_params(www_authenticate)
+        with self.lock:
+            if nonce and params.get("error") == "use_dpop_nonce":
+                self.rs_nonce = nonce       # RFC 9449 section 9: retry
+                return True
+            if status == 403:
+                return self.forbidden(params)
+            return self.unauthorized(params, sent)
+
+    def unauthorized(self, params, sent=None):
+        """ A 401: discovery runs again every time, because the server may
+        have moved to another AS (then its own registration is used or made
+        there).  A refused token is refreshed when it can be, a token newer
+        than the one refused (another thread's) is just retried, else the
+        person is asked. """
+        self.memo = None
+        context = self.discover(params)
+        state = self.state_for(context["issuer"])
+        tokens = state.get("tokens") or {}
+        current = tokens.get("access_token")
+        now = current and self.header()
+        if current and sent == now and \
+                tokens.get("refresh_token") and \
+                params.get("error") != "insufficient_scope":
+            if self.refresh(state, context):
+                return True
+        elif current and sent != now:
+            self.remember(context["issuer"])    # a newer token: use it
+            return True
+        self.authorize(context, self.pick_scopes(context, params))
+        return True
+
+    def forbidden(self, params):
+        """ Step-up (the MCP spec's scope challenge): authorize again for the
+        union of what was asked before and the challenged scope; a scope
+        already asked for will not be granted by asking again. """
+        if params.get("error") != "insufficient_scope":
+            return False
+        wanted = set((params.get("scope") or "").split())
+        if not wanted or wanted <= self.requested:
+            return False
+        context = self.discover(params)
+        self.authorize(context, self.requested | wanted)
+        return True
+
+    # -- discovery ----------------------------------------------------------
+
+    def show(self, text):
+        if self.trace:
+            self.trace("[%s] oauth: %s" % (self.name, text))
+
+    def fetch_json(self, url):
+        self.show("GET %s" % url)
+        status, answer = oauth_request(url)
+        self.show("%s %s" % (status, url))
+        return status, answer
+
+    def discover(self, params):
+        """ PRM, then the AS and its metadata: a dict with ``prm``,
+        ``issuer``, ``metadata`` and ``resource``. """
+        prm = self.protected_resource(params.get("resource_metadata"))
+        if prm is None:
+            # 2025-03-26: no PRM; the MCP server's origin is the AS.
+            issuer = origin_of(self.url)
+            resource = self.url
+        else:
+            servers = prm.get("authorization_servers") or []
+            if not servers:
+                raise AuthError(self.name, "protected resource metadata",
+                                "it lists no authorization_servers")
+            issuer, resource = servers[0], prm["resource"]
+        metadata = self.server_metadata(issuer, legacy=prm is None)
+        return {"prm": prm or {}, "issuer": issuer, "metadata": metadata,
+                "resource": resource}
+
+    def protected_resource(self, advertised):
+        """ RFC 9728: from the challenge's URL, else path-based, then root.
+        Its ``resource`` must be this server (a mismatch is refused: it
+        would send our token to whoever wrote the document). """
+        urls = [advertised] if advertised else prm_urls(self.url)
+        for url in urls:
+            status, answer = self.fetch_json(url)
+            if status == 200 and answer is not None:
+                resource = answer.get("resource")
+                if not resource_covers(resource, self.url):
+                    raise AuthError(
+                        self.name, "protected resource metadata",
+                        "its resource %r is not this server (%s); refused"
+                        % (resource, self.url))
+                return answer
+        if advertised:
+            raise AuthError(self.name, "protected resource metadata",
+                            "%s answered %s" % (advertised, status))
+        return None
+
+    def server_metadata(self, issuer, legacy=False):
+        """ RFC 8414 / OpenID Discovery, in as_metadata_urls order; the
+        document's ``issuer`` must equal the issuer it was fetched for
+        (RFC 8414 section 3.3).  Without PRM (2025-03-26) a server that
+        publishes no metadata gets the default endpoints at its root. """
+        for url in as_metadata_urls(issuer):
+            status, answer = self.fetch_json(url)
+            if status == 200 and answer is not None:
+                if answer.get("issuer") != issuer:
+                    raise AuthError(
+                        self.name, "authorization server metadata",
+                        "%s names issuer %r, expected %r; refused"
+                        % (url, answer.get("issuer"), issuer))
+                return answer
+        if legacy and self.explicit:
+            root = origin_of(issuer)
+            return {"authorization_endpoint": root + "/authorize",
+                    "token_endpoint": root + "/token",
+                    "registration_endpoint": root + "/register"}
+        raise AuthError(self.name, "authorization server metadata",
+                        "none found for %s" % issuer)
+
+    # -- stored state -------------------------------------------------------
+
+    def current(self):
+        """ The state of the issuer in use.  Kept in memory between
+        changes, so that a request does not read the file; a 401 reads it
+        again (state_for), which picks up another process's login. """
+        if self.memo is None:
+            entry = self.store.server(self.url)
+            self.memo = (entry.get("issuers") or {}).get(
+                entry.get("issuer")) or {}
+        return self.memo
+
+    def state_for(self, issuer):
+        entry = self.store.server(self.url)
+        return (entry.get("issuers") or {}).get(issuer) or {}
+
+    def remember(self, issuer, client=None, tokens=None):
+        def change(entry):
+            entry["issuer"] = issuer
+            state = entry.setdefault("issuers", {}).setdefault(issuer, {})
+            if client is not None:
+                state["client"] = client
+            if tokens is not None:
+                state["tokens"] = tokens
+        self.store.update(self.url, change)
+        self.memo = None
+
+    # -- client identity ----------------------------------------------------
+
+    def client_for(self, context, redirect_uri, device=False):
+        """ Pre-registered (config.json), a Client ID Metadata Document URL
+        when the AS supports it, a registration kept from before, else
+        Dynamic Client Registration (RFC 7591). """
+        settings, metadata = self.settings, context["metadata"]
+        if settings.get("client_id"):
+            return {"client_id": settings["client_id"],
+                    "client_secret": settings.get("client_secret"),
+                    "token_endpoint_auth_method":
+                        settings.get("token_endpoint_auth_method")}
+        if settings.get("client_metadata_url") and \
+                metadata.get("client_id_metadata_document_supported"):
+            return {"client_id": settings["client_metadata_url"],
+                    "token_endpoint_auth_method": "none"}
+        kept = self.state_for(context["issuer"]).get("client")
+        if kept and kept.get("client_id"):
+            return kept
+        return self.register(context, redirect_uri, device)
+
+    def register(self, context, redirect_uri, device=False):
+        endpoint = context["metadata"].get("registration_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, "client registration", "%s offers no "
+                            "registration_endpoint; put a client_id in "
+                            "config.json (\"oauth\")" % context["issuer"])
+        supported = context["metadata"].get(
+            "token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        method = "none" if "none" in supported else supported[0]
+        grants = ["urn:ietf:params:oauth:grant-type:device_code"] if device \
+            else ["authorization_code"]
+        if "refresh_token" in (context["metadata"].get(
+                "grant_types_supported") or ["refresh_token"]):
+            grants.append("refresh_token")
+        request = {"client_name": self.client_name,
+                   "redirect_uris": [redirect_uri] if redirect_uri else [],
+                   "grant_types": grants,
+                   "response_types": [] if device else ["code"],
+                   "token_endpoint_auth_method": method,
+                   "application_type": "native"}
+        self.show("POST %s (registration)" % endpoint)
+        status, answer = oauth_request(endpoint, body=request)
+        if status not in (200, 201) or not (answer or {}).get("client_id"):
+            raise AuthError(self.name, "client registration",
+                            said(status, answer))
+        client = {"client_id": answer["client_id"],
+                  "client_secret": answer.get("client_secret"),
+                  "token_endpoint_auth_method":
+                      answer.get("token_endpoint_auth_method") or
+                      (method if answer.get("client_secret") or
+                       method == "none" else "none"),
+                  "redirect_uri": redirect_uri}
+        self.remember(context["issuer"], client=client)
+        return client
+
+    def client_auth(self, client, metadata, form, headers):
+        """ Token endpoint client authentication (RFC 6749 section 2.3):
+        the registered method, else what the AS offers for a secret. """
+        method = client.get("token_endpoint_auth_method")
+        secret = client.get("client_secret")
+        if not method:
+            supported = metadata.get(
+                "token_endpoint_auth_methods_supported") or \
+                ["client_secret_basic"]
+            method = "none" if not secret else \
+                "client_secret_post" if "client_secret_basic" not in \
+                supported and "client_secret_post" in supported else \
+                "client_secret_basic"
+        if method == "private_key_jwt":
+            form["client_id"] = client["client_id"]
+            form["client_assertion_type"] = \
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            try:
+                form["client_assertion"] = client_assertion(
+                    client["client_id"], metadata.get("issuer") or
+                    origin_of(metadata["token_endpoint"]),
+                    self.private_key())
+            except (ValueError, IndexError) as error:
+                raise AuthError(self.name, "client authentication", "the "
+                                "private_key_pem is not a P-256 key (%s)"
+                                % error)
+        elif method == "client_secret_basic" and secret:
+            pair = "%s:%s" % (urllib.parse.quote(client["client_id"], ""),
+                              urllib.parse.quote(secret, ""))
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                pair.encode("utf-8")).decode("ascii")
+        elif method == "client_secret_post" and secret:
+            form["client_id"] = client["client_id"]
+            form["client_secret"] = secret
+        elif client.get("client_id"):
+            form["client_id"] = client["client_id"]
+
+    def identity_assertion(self, context):
+        """ Enterprise-managed authorization: the person's ID token from
+        the company's identity provider (``id_token_file``, from its SSO
+        login) is exchanged there (RFC 8693 token exchange) for an
+        identity assertion grant (ID-JAG) addressed to this server's
+        authorization server, which is then the jwt-bearer assertion. """
+        settings = self.settings
+        endpoint = settings.get("idp_token_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, "enterprise", "set idp_token_endpoint"
+                            " under \"oauth\" in config.json")
+        if settings.get("id_token"):
+            id_token = settings["id_token"]
+        else:
+            try:
+                with open(settings.get("id_token_file") or "",
+                          encoding="ascii") as handle:
+                    id_token = handle.read().strip()
+            except (OSError, ValueError) as error:
+                raise AuthError(self.name, "enterprise", "no ID token: set "
+                                "id_token_file (%s)" % error)
+        prefix = "urn:ietf:params:oauth:"
+        form = {"grant_type": prefix + "grant-type:token-exchange",
+                "subject_token": id_token,
+                "subject_token_type": prefix + "token-type:id_token",
+                "requested_token_type": prefix + "token-type:id-jag",
+                "audience": context["issuer"],
+                "resource": context["resource"]}
+        headers = {}
+        if settings.get("idp_client_id"):
+            self.client_auth({"client_id": settings["idp_client_id"],
+                              "client_secret":
+                                  settings.get("idp_client_secret")},
+                             {}, form, headers)
+        self.show("POST %s (token exchange)" % endpoint)
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        self.show("%s %s" % (status, endpoint))
+        if status != 200 or not (answer or {}).get("access_token"):
+            raise AuthError(self.name, "identity provider token exchange",
+                            said(status, answer))
+        return answer["access_token"]
+
+    def workload_assertion(self):
+        if self.settings.get("assertion"):
+            return self.settings["assertion"]
+        try:
+            with open(self.settings.get("assertion_file") or "",
+                      encoding="ascii") as handle:
+                return handle.read().strip()
+        except (OSError, ValueError) as error:
+            raise AuthError(self.name, "jwt_bearer", "no assertion: set "
+                            "assertion_file (%s)" % error)
+
+    def private_key(self):
+        """ The PEM of private_key_pem, or of the file private_key_file. """
+        if self.settings.get("private_key_pem"):
+            return self.settings["private_key_pem"]
+        try:
+            with open(self.settings.get("private_key_file") or "",
+                      encoding="ascii") as handle:
+                return handle.read()
+        except (OSError, ValueError) as error:
+            raise AuthError(self.name, "client authentication", "no private "
+                            "key: set private_key_file (%s)" % error)
+
+    # -- scopes -------------------------------------------------------------
+
+    def pick_scopes(self, context, params):
+        """ The MCP spec's scope selection: config.json's scope, else the
+        challenge's, else the PRM's scopes_supported, else none; plus
+        offline_access when the AS lists it (so that a refresh token comes
+        back), plus what was asked before (step-up union). """
+        text = self.settings.get("scope") or params.get("scope")
+        if text is None:
+            text = " ".join(context["prm"].get("scopes_supported") or [])
+        scopes = set(text.split()) | self.requested
+        if scopes and "offline_access" in (
+                context["metadata"].get("scopes_supported") or []):
+            scopes.add("offline_access")
+        return scopes
+
+    # -- the authorization code grant ---------------------------------------
+
+    def authorize(self, context, scopes):
+        """ Send the person to the AS and trade the code for tokens. """
+        if self.settings.get("grant") in ("client_credentials", "jwt_bearer",
+                                          "enterprise"):
+            return self.machine_grant(context, scopes)
+        metadata = context["metadata"]
+        if metadata.get("device_authorization_endpoint") and \
+                not self.browser_available():
+            return self.device_grant(context, scopes)
+        kept = self.state_for(context["issuer"]).get("client") or {}
+        port = urllib.parse.urlsplit(kept.get("redirect_uri") or "").port
+        listener = RedirectListener(self.settings.get("redirect_port") or
+                                    port or 0)
+        try:
+            client = self.client_for(context, listener.redirect_uri)
+            self.remember(context["issuer"], client=client)
+            verifier, challenge = pkce_pair()
+            state = base64url(secrets.token_bytes(16))
+            query = {"response_type": "code", "client_id": client["client_id"],
+                     "redirect_uri": listener.redirect_uri, "state": state,
+                     "code_challenge": challenge,
+                     "code_challenge_method": "S256",
+                     "resource": context["resource"]}
+            if scopes:
+                query["scope"] = " ".join(sorted(scopes))
+            self.requested = set(scopes)
+            endpoint = metadata.get("authorization_endpoint")
+            if not endpoint:
+                raise AuthError(self.name, "authorization", "the "
+                                "authorization server has no "
+                                "authorization_endpoint")
+            url = endpoint + ("&" if "?" in endpoint else "?") + \
+                urllib.parse.urlencode(query)
+            answer = self.wait_for_code(url, listener)
+        finally:
+            listener.close()
+        self.check_response(answer, state, metadata, context["issuer"])
+        form = {"grant_type": "authorization_code", "code": answer["code"],
+                "redirect_uri": listener.redirect_uri,
+                "code_verifier": verifier, "resource": context["resource"]}
+        self.token_request(context, client, form, "token exchange")
+
+    def browser_available(self):
+        """ False on a host without a browser (an SSH session), or when
+        config.json says ``"browser": false``. """
+        if not self.settings.get("browser", True):
+            return False
+        if self.open_browser is not webbrowser.open:
+            return True
+        try:
+            webbrowser.get()
+            return True
+        except webbrowser.Error:
+            return False
+
+    def device_grant(self, context, scopes):
+        """ The device authorization grant (RFC 8628) for a host without
+        a browser: the person opens a short URL on any device and types a
+        code, while this client polls the token endpoint. """
+        metadata = context["metadata"]
+        client = self.client_for(context, None, device=True)
+        self.remember(context["issuer"], client=client)
+        form = {"resource": context["resource"]}
+        if scopes:
+            form["scope"] = " ".join(sorted(scopes))
+        self.requested = set(scopes)
+        headers = {}
+        self.client_auth(client, metadata, form, headers)
+        endpoint = metadata["device_authorization_endpoint"]
+        self.show("POST %s (device authorization)" % endpoint)
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        if status != 200 or not (answer or {}).get("device_code"):
+            raise AuthError(self.name, "device authorization",
+                            said(status, answer))
+        self.say("%s: on any device, open %s and enter the code %s" % (
+            self.name, answer.get("verification_uri_complete") or
+            answer.get("verification_uri"), answer.get("user_code")))
+        interval = float(answer.get("interval", 5))
+        deadline = time.time() + float(answer.get("expires_in") or
+                                       self.redirect_timeout)
+        while True:
+            form = {"grant_type": "urn:ietf:params:oauth:grant-type:"
+                    "device_code", "device_code": answer["device_code"],
+                    "resource": context["resource"]}
+            try:
+                return self.token_request(context, client, form,
+                                          "device authorization")
+            except AuthError as error:
+                text = str(error)
+                if time.time() > deadline or not (
+                        "authorization_pending" in text or
+                        "slow_down" in text):
+                    raise
+                if "slow_down" in text:
+                    interval += 5       # RFC 8628 section 3.5
+            time.sleep(interval)
+
+    def wait_for_code(self, url, listener):
+        """ Open the browser (webbrowser honours $BROWSER); without one,
+        print the URL and read the redirected URL pasted back.  Either way
+        the listener may get the code first. """
+        opened = False
+        if self.settings.get("browser", True):
+            self.say("%s: opening the browser to authorize; if nothing "
+                     "opens, visit:\n  %s" % (self.name, url))
+            try:
+                opened = self.open_browser(url)
+            except Exception as error:   # a broken $BROWSER is not fatal
+                log.warning("%s: cannot open a browser: %s", self.name, error)
+        if not opened:
+            self.say("%s: open this URL in a browser, authorize, then paste "
+                     "the address the browser ends on here:\n  %s"
+                     % (self.name, url))
+            reader = threading.Thread(target=self.read_pasted,
+                                      args=(listener,))
+            reader.daemon = True
+            reader.start()
+        if not listener.arrived.wait(self.redirect_timeout):
+            raise AuthError(self.name, "authorization", "no answer from the "
+                            "browser within %g s" % self.redirect_timeout)
+        if listener.query is None:
+            raise AuthError(self.name, "authorization", "nothing was pasted")
+        answer = urllib.parse.parse_qs(listener.query)
+        return {key: values[0] for key, values in answer.items()}
+
+    def read_pasted(self, listener):
+        """ The whole address, or just its query (code=...&state=...). """
+        line = (self.read_line() or "").strip()
+        if line:
+            listener.deliver(line.partition("?")[2] if "?" in line else line)
+        else:
+            listener.arrived.set()
+
+    def check_response(self, answer, state, metadata, issuer):
+        """ RFC 6749 section 4.1.2 and RFC 9207: the state we sent, no
+        error, a code, and ``iss`` equal to the issuer (simple string
+        comparison, RFC 9207 section 2.4): required when the AS says it
+        sends it, and a wrong one is refused even when it did not say. """
+        if answer.get("error"):
+            raise AuthError(self.name, "authorization", "%s%s" % (
+                answer["error"], ": " + answer["error_description"]
+                if answer.get("error_description") else ""))
+        if answer.get("state") != state:
+            raise AuthError(self.name, "authorization", "the state in the "
+                            "answer is not the one sent; refused")
+        expected = metadata.get("issuer", issuer)
+        if "iss" in answer:
+            if answer["iss"] != expected:
+                raise AuthError(self.name, "authorization", "iss %r is not "
+                                "the issuer %r; refused"
+                                % (answer["iss"], expected))
+        elif metadata.get("authorization_response_iss_parameter_supported"):
+            raise AuthError(self.name, "authorization", "the answer has no "
+                            "iss, which %s promised; refused" % expected)
+        if not answer.get("code"):
+            raise AuthError(self.name, "authorization", "no code in the "
+                            "answer")
+
+    def token_request(self, context, client, form, step, old=None):
+        endpoint = context["metadata"].get("token_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, step, "the authorization server has "
+                            "no token_endpoint")
+        headers = {}
+        self.client_auth(client, context["metadata"], form, headers)
+        key = self.dpop_key(context)
+        for attempt in (1, 2):      # a second time with the AS's DPoP nonce
+            if key:
+                headers["DPoP"] = dpop_proof(key, "POST", endpoint,
+                                             nonce=self.as_nonce)
+            self.show("POST %s (%s)" % (endpoint, step))
+            reply = {}
+            status, answer = oauth_request(endpoint, form=form,
+                                           headers=headers,
+                                           reply_headers=reply)
+            self.show("%s %s" % (status, endpoint))
+            if key and (answer or {}).get("error") == "use_dpop_nonce" and \
+                    reply.get("dpop-nonce") and attempt == 1:
+                self.as_nonce = reply["dpop-nonce"]     # RFC 9449 section 8
+                continue
+            break
+        if status != 200 or not (answer or {}).get("access_token"):
+            raise AuthError(self.name, step, said(status, answer))
+        self.keep_tokens(context, answer, old)
+
+    # -- DPoP (RFC 9449): tokens bound to a key of this client --------------
+
+    def dpop_key(self, context):
+        """ The P-256 key that DPoP proofs are signed with, made once per
+        server and issuer, when the AS signs DPoP with ES256; else None. """
+        algorithms = context["metadata"].get(
+            "dpop_signing_alg_values_supported") or []
+        if "ES256" not in algorithms:
+            return None
+        state = self.state_for(context["issuer"])
+        if not state.get("dpop_key"):
+            key = "%064x" % (secrets.randbelow(P256_N - 1) + 1)
+            self.store.update(self.url, lambda entry: entry.setdefault(
+                "issuers", {}).setdefault(context["issuer"], {}).update(
+                    dpop_key=key))
+            return int(key, 16)
+        return int(state["dpop_key"], 16)
+
+    def proof(self, method):
+        """ The DPoP header for one request to the MCP server, when the
+        token is DPoP-bound (RFC 9449 section 7): {} for a Bearer token. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if tokens.get("token_type", "").lower() != "dpop" or \
+                    not state.get("dpop_key"):
+                return {}
+            return {"DPoP": dpop_proof(int(state["dpop_key"], 16), method,
+                                       self.url, tokens["access_token"],
+                                       self.rs_nonce)}
+
+    def keep_tokens(self, context, answer, old=None):
+        tokens = {"access_token": answer["access_token"],
+                  "token_type": answer.get("token_type", "Bearer"),
+                  "scope": answer.get("scope"),
+                  "resource": context["resource"],
+                  "token_endpoint": context["metadata"].get("token_endpoint")}
+        if answer.get("expires_in"):
+            tokens["expires_at"] = time.time() + float(answer["expires_in"])
+        refresh = answer.get("refresh_token") or (old or {}).get(
+            "refresh_token")
+        if refresh:
+            tokens["refresh_token"] = refresh
+        self.remember(context["issuer"], tokens=tokens)
+
+    def refresh(self, state, context=None):
+        """ The refresh_token grant (RFC 6749 section 6), with the same
+        resource; False (and the token dropped) when the AS refuses. """
+        tokens = state.get("tokens") or {}
+        if not tokens.get("refresh_token"):
+            return False
+        entry = self.store.server(self.url)
+        issuer = context["issuer"] if context else entry.get("issuer")
+        context = context or {
+            "issuer": issuer, "resource": tokens.get("resource") or self.url,
+            "metadata": {"issuer": issuer,
+                         "token_endpoint": tokens.get("token_endpoint")}}
+        client = state.get("client") or {}
+        if self.settings.get("client_id"):
+            client = self.client_for(context, None)
+        form = {"grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "resource": context["resource"]}
+        try:
+            self.token_request(context, client, form, "token refresh", tokens)
+            return True
+        except AuthError as error:
+            log.info("%s", error)
+            self.remember(issuer, tokens={})
+            return False
+
+    def machine_grant(self, context, scopes):
+        """ A machine client, no person: ``client_credentials`` (the
+        client authenticates itself at the token endpoint), or
+        ``jwt_bearer`` (RFC 7523 section 2.1, workload identity: a JWT the
+        platform gives this workload, read anew each time from
+        ``assertion_file``, is traded for a token).  A refusal is final:
+        the same assertion would be refused again. """
+        form = {"grant_type": "client_credentials",
+                "resource": context["resource"]}
+        if self.settings["grant"] == "jwt_bearer":
+            form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            form["assertion"] = self.workload_assertion()
+        elif self.settings["grant"] == "enterprise":
+            form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            form["assertion"] = self.identity_assertion(context)
+        if scopes:
+            form["scope"] = " ".join(sorted(scopes))
+        self.requested = set(scopes)
+        client = {}                 # jwt_bearer: the assertion says who
+        if self.settings.get("client_id"):
+            client = self.client_for(context, None)
+        elif self.settings["grant"] == "client_credentials":
+            raise AuthError(self.name, "client_credentials", "set client_id "
+                            "and client_secret (or private_key_file) under "
+                            "\"oauth\" in config.json")
+        self.token_request(context, client, form, self.settings["grant"])
+
+    # -- the command line ---------------------------------------------------
+
+    def login(self):
+        """ Authorize now (``mcp_client.py login SERVER``), without waiting
+        for a call: one ping without a token brings the server's challenge
+        (its metadata URL and scope), then the person is asked. """
+        with self.lock:
+            reply = {}
+            status, _ = oauth_request(self.url, body={
+                "jsonrpc": "2.0", "id": 0, "method": "ping"}, headers={
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": PROTOCOL_VERSION},
+                reply_headers=reply)
+            params = challenge_params(reply.get("www-authenticate")) \
+                if status in (401, 403) else {}
+            context = self.discover(params)
+            self.authorize(context, self.pick_scopes(context, params))
+
+    def logout(self):
+        """ Forget this server's tokens and registrations. """
+        self.memo = None
+        return self.store.forget(self.url)
+
+
+# ==========================================================================
 # MCPClient: the protocol session, over Streamable HTTP
 # ==========================================================================
 
@@ -405,6 +1531,7 @@ class MCPClient(object):
     max_input_rounds = 10       # input_required rounds before giving up
     standalone_stream = True    # GET stream for the server's requests (C8)
     user_agent = "mcp-weather-client/" + __version__
+    oauth = None                # an OAuth, for a server that answers 401
 
     def __init__(self, url, name="server", headers=None, token=None,
                  trace=None, on_log=None, on_sampling=None,
@@ -1158,6 +2285,10 @@ class MCPClient(object):
                         "User-Agent": self.user_agent})
         if self.token:
             headers["Authorization"] = "Bearer " + self.token     # C16
+        elif self.oauth:
+            value = self.oauth.header()       # the section Authorization
+            if value:
+                headers["Authorization"] = value
         if session and not self.modern:
             headers["Mcp-Session-Id"] = session                   # C9
         if self.version:
@@ -1165,7 +2296,8 @@ class MCPClient(object):
         headers.update(extra or {})
         return headers
 
-    def open(self, method, message, deadline, session=None, extra=None):
+    def open(self, method, message, deadline, session=None, extra=None,
+             authorized=0):
         """ Send one HTTP request; return its Channel once the status line
         and headers are in.
 
@@ -1176,6 +2308,8 @@ class MCPClient(object):
         """
         session = session or self.session_id
         headers = self.request_headers(session, extra)
+        if self.oauth:
+            headers.update(self.oauth.proof(method))    # DPoP, RFC 9449
         body = None
         if message is not None:
             # Always a Content-Length body: some proxies refuse chunked
@@ -1208,7 +2342,11 @@ class MCPClient(object):
                                         getattr(error, "strerror", None)
                                         or error))
             self.show_response(response)
-            return Channel(self.pool, connection, response, sock)
+            channel = Channel(self.pool, connection, response, sock)
+            if self.authorize_again(channel, headers, authorized):
+                return self.open(method, message, deadline, session, extra,
+                                 authorized + 1)
+            return channel
 
     def status_error(self, response, body):
         """ A TransportError (or MCPError) for an HTTP error status. """
@@ -1226,6 +2364,22 @@ class MCPClient(object):
                                         ": " + text if text else ""))
         problem.status = status
         return problem
+
+    def authorize_again(self, channel, headers, authorized):
+        """ A 401/403 from a server with OAuth: authorize (the section
+        Authorization) and say whether to send the request again. """
+        response = channel.response
+        challenge = response.getheader("WWW-Authenticate", "")
+        if self.oauth is None or response.status not in (401, 403) or \
+                authorized >= self.oauth.step_up_limit or \
+                (response.status == 403 and
+                 "insufficient_scope" not in challenge):
+            return False
+        response.read()
+        channel.finish()
+        return self.oauth.challenged(response.status, challenge,
+                                     headers.get("Authorization"),
+                                     response.getheader("DPoP-Nonce"))
 
     def auth_problem(self, response, reason):
         """ 401/403, with the server's WWW-Authenticate challenge (C16). """
@@ -3063,7 +4217,7 @@ def load_config(path, environ=None):
         if entry["roots"] is None:
             entry["roots"] = roots
     return {"llm": settings, "servers": servers, "roots": roots,
-            "environ": environ}
+            "environ": environ, "tokens": token_file(environ)}
 
 
 POLICIES = ("ask", "allow", "deny")
@@ -3110,7 +4264,15 @@ def server_settings(name, entry, environ):
         if not token:
             raise ConfigError("server %r needs a token: set %s"
                               % (name, entry["token_env"]))
-    settings.update(url=url, headers=headers, token=token)
+    oauth = entry.get("oauth", True)    # false: never authorize
+    if not isinstance(oauth, (dict, bool)):
+        raise ConfigError("server %r: \"oauth\" must be an object (client_id,"
+                          " client_secret, scope, ...) or false" % name)
+    if isinstance(oauth, dict):
+        oauth = dict((key, expand(value, environ, "server %r oauth %s"
+                                  % (name, key)) if isinstance(value, str)
+                      else value) for key, value in oauth.items())
+    settings.update(url=url, headers=headers, token=token, oauth=oauth)
     return settings
 
 
@@ -3194,10 +4356,13 @@ def make_model(settings, environ=None, trace=None, on_notice=None):
                           timeout=float(settings.get("timeout") or 120.0))
 
 
-def make_client(entry, trace=None, host=None, environ=None):
-    """ The client one server entry describes: a StdioClient for a
-    command, an MCPClient for a URL; ``host`` (a Host) answers what the
-    server asks: sampling, elicitation, roots. """
+def make_client(config, name, trace=None, host=None, say=None):
+    """ The client of one configured server: a StdioClient for a command,
+    an MCPClient for a URL (with an OAuth unless it has a fixed token or
+    says ``"oauth": false``); ``host`` (a Host) answers what the server
+    asks: sampling, elicitation, roots; ``say`` shows the person an
+    authorization URL. """
+    entry = config["servers"][name]
     options = dict(entry["knobs"], trace=trace)
     if host is not None:
         options.update(host.handlers(entry))
@@ -3205,10 +4370,21 @@ def make_client(entry, trace=None, host=None, environ=None):
         options["roots"] = config_roots(entry["roots"])
     if entry.get("command"):
         return StdioClient(entry["command"], entry["args"], entry["env"],
-                           entry["cwd"], entry["name"], environ=environ,
+                           entry["cwd"], name, environ=config.get("environ"),
                            **options)
-    return MCPClient(entry["url"], entry["name"], entry["headers"],
-                     entry["token"], **options)
+    return MCPClient(entry["url"], name, entry["headers"], entry["token"],
+                     oauth=make_oauth(config, name, trace, say), **options)
+
+
+def make_oauth(config, name, trace=None, say=None):
+    """ The OAuth of an HTTP server; ``say`` shows the person the URL. """
+    entry = config["servers"][name]
+    settings = entry.get("oauth", True)
+    if entry.get("command") or entry["token"] or settings is False:
+        return None
+    return OAuth(entry["url"], name, settings if isinstance(settings, dict)
+                 else {}, TokenStore(config["tokens"]), trace=trace,
+                 say=say, explicit=isinstance(settings, dict))
 
 
 def config_roots(roots):
@@ -3226,12 +4402,11 @@ def config_roots(roots):
     return found
 
 
-def make_servers(config, only=None, trace=None, host=None, environ=None):
+def make_servers(config, only=None, trace=None, host=None, say=None):
     clients = {}
-    environ = config.get("environ") if environ is None else environ
     for name, entry in config["servers"].items():
         if only is None or name == only:
-            clients[name] = make_client(entry, trace, host, environ)
+            clients[name] = make_client(config, name, trace, host, say)
     return MultiServerClient(clients)
 
 
@@ -3252,6 +4427,10 @@ def build_parser():
                         "try first for servers whose entry names none: auto "
                         "(2026-07-28, else the 2025 handshake), modern, "
                         "legacy (env MCP_CLIENT_ERA)")
+    common.add_argument("--tokens", default=argparse.SUPPRESS,
+                        metavar="FILE", help="where OAuth tokens are kept "
+                        "(default: $MCP_CLIENT_TOKENS, else "
+                        "~/.config/mcp-weather/tokens.json)")
     common.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS, help="log connections, "
                         "retries and server log messages")
@@ -3299,6 +4478,12 @@ def build_parser():
     prompt.add_argument("arguments", nargs="*", metavar="key=value")
     prompt.add_argument("--raw", action="store_true", help="print the whole "
                         "GetPromptResult as JSON")
+    login = commands.add_parser("login", parents=[common], help="authorize "
+                                "with a server's OAuth now (opens a browser)")
+    login.add_argument("server")
+    logout = commands.add_parser("logout", parents=[common], help="forget "
+                                 "a server's OAuth tokens and registration")
+    logout.add_argument("server")
     return parser
 
 
@@ -3333,6 +4518,9 @@ def main(argv=None, terminal=None, environ=None):
     try:
         config = load_config(getattr(args, "config", DEFAULT_CONFIG),
                              environ)
+        config["tokens"] = getattr(args, "tokens", config["tokens"])
+        if command in ("login", "logout"):
+            return run_login(args, config, terminal, trace)
         default_era(config, getattr(args, "era", None) or
                     environ.get("MCP_CLIENT_ERA"))
         config["host"] = Host(terminal, lambda: make_model(
@@ -3367,7 +4555,8 @@ def default_era(config, era):
 
 
 def connect_servers(config, terminal, trace, only=None, listen=False):
-    servers = make_servers(config, only, trace, config.get("host"))
+    servers = make_servers(config, only, trace, config.get("host"),
+                           terminal.warn)
     servers.listen_changes = listen
     servers.connect()
     for name, reason in sorted(servers.failures.items()):
@@ -3462,8 +4651,8 @@ def run_fetch(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    client = make_client(config["servers"][args.server], trace,
-                         config.get("host"), config.get("environ"))
+    client = make_client(config, args.server, trace, config.get("host"),
+                         terminal.warn)
     try:
         client = connect_client(client)
         if args.command == "read":
@@ -3601,8 +4790,8 @@ def run_call(args, config, terminal, trace):
         raise ConfigError("no server named %r in the configuration (there "
                           "are: %s)" % (args.server, ", ".join(
                               sorted(config["servers"])) or "none"))
-    client = make_client(config["servers"][args.server], trace,
-                         config.get("host"), config.get("environ"))
+    client = make_client(config, args.server, trace, config.get("host"),
+                         terminal.warn)
     try:
         client = connect_client(client)
         arguments = call_arguments(args, client)
@@ -3619,6 +4808,32 @@ def run_call(args, config, terminal, trace):
     else:
         terminal.say(result_text(result))
     return 1 if result.get("isError") else 0
+
+
+def run_login(args, config, terminal, trace):
+    """ ``login SERVER``: authorize now; ``logout SERVER``: forget the
+    tokens and the registration kept for it. """
+    if args.server not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration"
+                          % args.server)
+    oauth = make_oauth(config, args.server, trace, terminal.warn)
+    if oauth is None:
+        raise ConfigError("server %r does not use OAuth (it is a stdio "
+                          "server, or has a token or \"oauth\": false)"
+                          % args.server)
+    if args.command == "logout":
+        forgot = oauth.logout()
+        terminal.say("%s: %s" % (args.server, "logged out" if forgot else
+                                 "nothing was stored"))
+        return 0
+    try:
+        oauth.login()
+    except TransportError as error:
+        terminal.warn("error: %s" % error)
+        return 1
+    terminal.say("%s: logged in; tokens are in %s"
+                 % (args.server, config["tokens"]))
+    return 0
 
 
 def call_arguments(args, client):

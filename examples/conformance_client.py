@@ -10,7 +10,8 @@ client sent.  It says what to do through the environment:
     MCP_CONFORMANCE_SCENARIO           the scenario's name (initialize, tools_call, sse-retry, ...)
     MCP_CONFORMANCE_PROTOCOL_VERSION   the wire the mock server plays (2025-11-25, 2026-07-28);
                                        unset in the 0.1 releases, which only know 2025-11-25
-    MCP_CONFORMANCE_CONTEXT            JSON the scenario hands over (e.g. the tool calls to make)
+    MCP_CONFORMANCE_CONTEXT            JSON the scenario hands over (e.g. the tool calls to make,
+                                       or an auth scenario's pre-registered client or keys)
 
 This file has no protocol code of its own: it maps each scenario to the public calls of MCPClient
 that the command line makes (``connect``, ``list_tools``, ``call_tool``, ``list_resources``,
@@ -20,18 +21,28 @@ default, else a plain value of its type).  The era follows the wire the suite pl
 is ``era="modern"`` (server/discover, per-request _meta, Mcp-* headers, MRTR), an older date is
 ``era="legacy"`` offering that revision in ``initialize``.
 
+The auth/* scenarios (../interop/run_conformance_auth.sh) put an OAuth authorization server in
+front of the mock server.  The driver gives the client what a person puts under "oauth" in
+config.json (oauth_settings), and the client does the rest with its own OAuth code, as
+``mcp_client.py call`` would.  The authorization URL goes to $BROWSER, conformance_browser.py
+beside this file unless set, which fetches it and follows its redirect to the client's loopback
+listener, as a browser would.  Tokens go to a temporary file.
+
 Exit status 0 when the scenario's calls went through, 1 (and the error on stderr) otherwise.
 Standard library only, like mcp_client.py.
 """
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import mcp_client  # noqa: E402
 from mcp_client import MCPClient, MCPError, TransportError  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 CANNED_SAMPLE = "A canned answer from the conformance driver."
+CIMD_URL = "https://conformance-test.local/client-metadata.json"
 
 
 # ==========================================================================
@@ -153,6 +164,42 @@ SCENARIOS = {
 
 
 # ==========================================================================
+# Authorization: what config.json's "oauth" would hold
+# ==========================================================================
+
+def oauth_settings(scenario, context):
+    """ The "oauth" settings of a server entry, for an auth/* scenario. """
+    settings = {"client_metadata_url": CIMD_URL}    # used only if the AS supports it
+    for key in ("client_id", "client_secret"):
+        if context.get(key):
+            settings[key] = context[key]
+    if scenario == "auth/enterprise-managed-authorization":
+        settings.update(grant="enterprise", id_token=context.get("idp_id_token"),
+                        idp_token_endpoint=context.get("idp_token_endpoint"),
+                        idp_client_id=context.get("idp_client_id"))
+    if scenario == "auth/wif-jwt-bearer":
+        settings.update(grant="jwt_bearer", assertion=context.get("valid_jwt"))
+    if scenario.startswith("auth/client-credentials"):
+        settings["grant"] = "client_credentials"
+        if context.get("private_key_pem"):
+            settings["token_endpoint_auth_method"] = "private_key_jwt"
+            settings["private_key_pem"] = context["private_key_pem"]
+            settings["signing_algorithm"] = context.get("signing_algorithm", "ES256")
+    return settings
+
+
+def make_oauth(url, scenario, context):
+    """ The client's OAuth for an auth/* scenario, with a throwaway token file; None otherwise. """
+    if not scenario.startswith("auth/"):
+        return None
+    os.environ.setdefault("BROWSER", "%s %s %%s" % (
+        sys.executable, os.path.join(HERE, "conformance_browser.py")))
+    tokens = os.path.join(tempfile.mkdtemp(prefix="mcp-auth-"), "tokens.json")
+    return mcp_client.OAuth(url, "conformance", oauth_settings(scenario, context),
+                            mcp_client.TokenStore(tokens), trace=mcp_client.log.debug)
+
+
+# ==========================================================================
 # Command line
 # ==========================================================================
 
@@ -177,12 +224,14 @@ def main(argv=None):
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     version = os.environ.get("MCP_CONFORMANCE_PROTOCOL_VERSION") or mcp_client.PROTOCOL_VERSION
     context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
-    run = SCENARIOS.get(scenario, use_everything)
-    if scenario not in SCENARIOS:
+    run = SCENARIOS.get(scenario, call_first_tool if scenario.startswith("auth/")
+                        else use_everything)
+    if scenario not in SCENARIOS and not scenario.startswith("auth/"):
         sys.stderr.write("conformance_client: no mapping for %r; using every tool, resource and prompt\n"
                          % scenario)
     trace = (lambda text: sys.stderr.write(text + "\n")) if os.environ.get("MCP_TRACE") else None
-    client = MCPClient(argv[0], scenario or "server", trace=trace, **client_keywords(version))
+    client = MCPClient(argv[0], scenario or "server", trace=trace,
+                       oauth=make_oauth(argv[0], scenario, context), **client_keywords(version))
     try:
         run(client, context)
     except (MCPError, TransportError) as error:
