@@ -64,6 +64,7 @@ import argparse
 import atexit
 import base64
 import collections
+import contextlib
 import copy
 import hashlib
 import http.client
@@ -2108,6 +2109,17 @@ class MCPClient(object):
 
     def exchange(self, method, params, on_progress, timeout):
         """ One request, one response, whatever the framing. """
+        message, token = self.new_request(method, params, on_progress)
+        idle, deadline = self.call_deadline(timeout)
+        waiter = Waiter(self, message["id"], method, token, on_progress,
+                        deadline, self.modern_headers(message))
+        with self.cancelled_if_abandoned(waiter, idle):
+            return waiter.run(message)
+
+    def new_request(self, method, params, on_progress):
+        """ (message, progress token) of a new request: a fresh id, the
+        2026-07-28 _meta, and a progressToken when progress is wanted
+        (6.1). """
         request_id = next(self.ids)
         params = self.with_meta(params)
         token = None
@@ -2118,16 +2130,24 @@ class MCPClient(object):
         message = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params:
             message["params"] = params
+        return message, token
+
+    def call_deadline(self, timeout):
+        """ (idle seconds, Deadline): a progress notification pushes the
+        idle limit back, up to max_timeout in all (C14). """
         idle = self.timeout if timeout is None else timeout
-        deadline = Deadline(idle, max(self.max_timeout, idle))
-        waiter = Waiter(self, request_id, method, token, on_progress,
-                        deadline, self.modern_headers(message))
+        return idle, Deadline(idle, max(self.max_timeout, idle))
+
+    @contextlib.contextmanager
+    def cancelled_if_abandoned(self, waiter, idle):
+        """ A request we stop waiting for, at its deadline or on ^C, is
+        cancelled (C13, C14), so that the server stops its work too. """
         try:
-            return waiter.run(message)
+            yield
         except socket.timeout:
             self.cancel(waiter, "timed out")
             raise CallTimeout("%s: no answer to %s within %g s"
-                              % (self.name, method, idle))
+                              % (self.name, waiter.method, idle))
         except KeyboardInterrupt:
             self.cancel(waiter, "interrupted by the user")
             raise
@@ -3040,32 +3060,18 @@ class StdioClient(MCPClient):
                                      "exited)" % self.name)
 
     def exchange(self, method, params, on_progress, timeout):
-        request_id = next(self.ids)
-        params = self.with_meta(params)
-        token = None
-        if on_progress is not None:
-            token = "%s-%d" % (self.name, request_id)
-            params["_meta"] = dict(params.get("_meta") or {},
-                                   progressToken=token)
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params:
-            message["params"] = params
-        idle = self.timeout if timeout is None else timeout
+        message, token = self.new_request(method, params, on_progress)
+        idle, deadline = self.call_deadline(timeout)
+        request_id = message["id"]
         waiter = StdioWaiter(request_id, method, token, on_progress,
-                             Deadline(idle, max(self.max_timeout, idle)))
+                             deadline)
         waiter.busy = lambda: self.answering > 0
         with self.lock:
             self.inflight[request_id] = waiter
         try:
-            self.send(message)
-            return response_result(waiter.wait())
-        except socket.timeout:
-            self.cancel(waiter, "timed out")
-            raise CallTimeout("%s: no answer to %s within %g s"
-                              % (self.name, method, idle))
-        except KeyboardInterrupt:
-            self.cancel(waiter, "interrupted by the user")
-            raise
+            with self.cancelled_if_abandoned(waiter, idle):
+                self.send(message)
+                return response_result(waiter.wait())
         finally:
             with self.lock:
                 self.inflight.pop(request_id, None)
@@ -4645,14 +4651,25 @@ def description_line(item):
     return ["      " + text.splitlines()[0]] if text else []
 
 
+def check_server_name(name, config):
+    """ A name on the command line that config.json does not have is one
+    line that lists the names it has. """
+    if name not in config["servers"]:
+        raise ConfigError("no server named %r in the configuration (there "
+                          "are: %s)" % (name, ", ".join(
+                              sorted(config["servers"])) or "none"))
+
+
+def command_client(args, config, terminal, trace):
+    """ The client of the server a command names (call, read, prompt). """
+    check_server_name(args.server, config)
+    return make_client(config, args.server, trace, config.get("host"),
+                       terminal.warn)
+
+
 def run_fetch(args, config, terminal, trace):
     """ read SERVER URI, prompt SERVER NAME key=value... """
-    if args.server not in config["servers"]:
-        raise ConfigError("no server named %r in the configuration (there "
-                          "are: %s)" % (args.server, ", ".join(
-                              sorted(config["servers"])) or "none"))
-    client = make_client(config, args.server, trace, config.get("host"),
-                         terminal.warn)
+    client = command_client(args, config, terminal, trace)
     try:
         client = connect_client(client)
         if args.command == "read":
@@ -4786,12 +4803,7 @@ def signature(parameters):
 
 
 def run_call(args, config, terminal, trace):
-    if args.server not in config["servers"]:
-        raise ConfigError("no server named %r in the configuration (there "
-                          "are: %s)" % (args.server, ", ".join(
-                              sorted(config["servers"])) or "none"))
-    client = make_client(config, args.server, trace, config.get("host"),
-                         terminal.warn)
+    client = command_client(args, config, terminal, trace)
     try:
         client = connect_client(client)
         arguments = call_arguments(args, client)
@@ -4813,9 +4825,7 @@ def run_call(args, config, terminal, trace):
 def run_login(args, config, terminal, trace):
     """ ``login SERVER``: authorize now; ``logout SERVER``: forget the
     tokens and the registration kept for it. """
-    if args.server not in config["servers"]:
-        raise ConfigError("no server named %r in the configuration"
-                          % args.server)
+    check_server_name(args.server, config)
     oauth = make_oauth(config, args.server, trace, terminal.warn)
     if oauth is None:
         raise ConfigError("server %r does not use OAuth (it is a stdio "
