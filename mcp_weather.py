@@ -1395,6 +1395,7 @@ class Stream(object):
         self.generation = 0                   # bumped per attached writer
         self.live = False                     # a writer is attached now
         self.carries_requests = True          # False: answered as JSON
+        self.ends_without_turn = False        # a listen stream's last words
         self.cut_at = None                    # see cut()
         self.dropped = None                   # see let_go()
         self.cond = threading.Condition()
@@ -1701,13 +1702,15 @@ class Listener(object):
     """
 
     def __init__(self, request_id, honoured, send, stream=None, client="",
-                 session=None):
+                 session=None, principal=""):
         self.id, self.honoured = request_id, honoured
         self.methods = frozenset(method for flag, method in LISTEN_FLAGS
                                  if honoured.get(flag) is True)
         self.uris = frozenset(honoured.get("resourceSubscriptions", ()))
+        self.task_ids = frozenset(honoured.get("taskIds", ()))
         self.send, self.stream = send, stream
         self.client, self.session = client, session
+        self.principal = principal      # whose tasks it may hear of
         self.ended = False
 
     def wants(self, message):
@@ -1715,7 +1718,12 @@ class Listener(object):
         method = message.get("method")
         if method == "notifications/resources/updated":
             return message["params"].get("uri") in self.uris
+        if method == "notifications/tasks":             # Tasks
+            return message["params"].get("taskId") in self.task_ids
         return method in self.methods
+
+    def asks_nothing(self):
+        return not (self.methods or self.uris or self.task_ids)
 
     def tagged(self, message):
         """ The message with the subscription id in params._meta. """
@@ -3095,6 +3103,22 @@ class Tasks(object):
                            % task_id[:100], data={"taskId": task_id[:100]})
         return task
 
+    def known_to(self, task_ids, principal):
+        """ The ids, of task_ids, of live 2026-07-28 tasks this principal
+        made: those a listen stream may hear of (notifications/tasks).
+        Another token's task is left out as an unknown one is, so a
+        listener learns nothing of tasks that are not its own. """
+        now, known = self.clock(), []
+        with self._lock:
+            for task_id in task_ids:
+                task = self._tasks.get(task_id)
+                if task is not None and not self._expired(task, now) and \
+                        task.scope == "" and hmac.compare_digest(
+                        task.principal.encode("utf-8"),
+                        principal.encode("utf-8")):
+                    known.append(task_id)
+        return known
+
     # -- the bound and the reaper --------------------------------------------
 
     def _expired(self, task, now):
@@ -3350,6 +3374,7 @@ class MCPDispatcher(object):
         self.resources.listeners.append(self.resources_changed)
         self.templates.listeners.append(self.resources_changed)
         self.prompts.listeners.append(self.prompts_changed)
+        self.tasks.listeners.append(self.task_changed)
 
     # -- registration (the decorators a server's setup uses) ---------------
 
@@ -3598,6 +3623,11 @@ class MCPDispatcher(object):
         if message.get("method") in TASK_METHODS and \
                 not declares_tasks(declared):
             raise tasks_capability_missing(message["method"])   # Tasks
+        if message.get("method") == "subscriptions/listen" and \
+                "taskIds" in (params.get("notifications") or {}) and \
+                not declares_tasks(declared):
+            raise tasks_capability_missing(     # Tasks: notifications/tasks
+                "subscriptions/listen with taskIds")
         if message.get("method") != "tools/call" or not isinstance(name, str):
             return
         tool = self.tools.get(name)
@@ -4030,7 +4060,7 @@ class MCPDispatcher(object):
         refused, so none can hold every thread. """
         honoured = self.honoured_filter(call)
         listener = Listener(call.id, honoured, call.send, call.stream,
-                            call.client, call.session)
+                            call.client, call.session, call.principal)
         limit = self.config.max_client_listens
         with self.listeners_lock:
             mine = sum(1 for other in self.listeners
@@ -4046,7 +4076,7 @@ class MCPDispatcher(object):
             {"notifications": honoured})))
         if listener.uris:
             self.watch.wake()
-        if not listener.methods and not listener.uris:
+        if listener.asks_nothing():
             self.unlisten(listener)
             listener.end(self.listen_result(listener, call.version))
         return {}
@@ -4072,12 +4102,13 @@ class MCPDispatcher(object):
         if len(uris) > MAX_SUBSCRIPTIONS:
             raise RPCError(INVALID_PARAMS, "Too many subscriptions: at most "
                            "%d per listen stream" % MAX_SUBSCRIPTIONS)
-        if not uris and not any(wanted.get(flag) for flag, _ in
-                                LISTEN_FLAGS):
+        task_ids = self.wanted_task_ids(call, wanted)
+        if not uris and not task_ids and \
+                not any(wanted.get(flag) for flag, _ in LISTEN_FLAGS):
             raise RPCError(INVALID_PARAMS, "Invalid params: the filter asks "
                            "for no notification (set toolsListChanged, "
-                           "promptsListChanged, resourcesListChanged or "
-                           "resourceSubscriptions)")
+                           "promptsListChanged, resourcesListChanged, "
+                           "resourceSubscriptions or taskIds)")
         offered = self.capabilities(call.version)
         honoured = {}
         for flag, kind in (("toolsListChanged", "tools"),
@@ -4090,7 +4121,28 @@ class MCPDispatcher(object):
                  self.find_resource(uri)[0] is not None]
         if known:
             honoured["resourceSubscriptions"] = known
+        mine = self.tasks.known_to(
+            list(collections.OrderedDict.fromkeys(task_ids)), call.principal)
+        if mine:
+            honoured["taskIds"] = mine
         return honoured
+
+    def wanted_task_ids(self, call, wanted):
+        """ notifications.taskIds: the tasks whose every change the client
+        wants to hear of (notifications/tasks, the tasks extension).  Only
+        for a request that declares the extension: else -32021 (S62). """
+        task_ids = wanted.get("taskIds", [])
+        if not isinstance(task_ids, list) or \
+                not all(isinstance(task_id, str) for task_id in task_ids):
+            raise RPCError(INVALID_PARAMS, "Invalid params: notifications."
+                           "taskIds must be a list of task ids")
+        if len(task_ids) > MAX_SUBSCRIPTIONS:
+            raise RPCError(INVALID_PARAMS, "Too many task ids: at most %d "
+                           "per listen stream" % MAX_SUBSCRIPTIONS)
+        if "taskIds" in wanted and call.modern and \
+                not declares_tasks(call.client_capabilities):
+            raise tasks_capability_missing("subscriptions/listen with taskIds")
+        return task_ids
 
     def listen_result(self, listener, version):
         """ The response that ends a listen stream gracefully. """
@@ -4099,6 +4151,20 @@ class MCPDispatcher(object):
             result["resultType"] = "complete"
             result["_meta"][META_SERVER_INFO] = self.server_info
         return result
+
+    def task_changed(self, task_id, detailed, principal):
+        """ Tasks' listener: a task changed; the listen streams that named
+        it, of the token that made it, hear notifications/tasks with the
+        whole task, as tasks/get has it (the tasks extension). """
+        with self.listeners_lock:
+            listeners = [l for l in self.listeners if task_id in l.task_ids
+                         and hmac.compare_digest(
+                             l.principal.encode("utf-8"),
+                             principal.encode("utf-8"))]
+        if listeners:
+            message = task_notification(detailed)
+            for listener in listeners:
+                listener.notify(message)
 
     def tell_listeners(self, message):
         with self.listeners_lock:
@@ -4129,11 +4195,15 @@ class MCPDispatcher(object):
         """ Shutdown: answer every listen request (of one stdio session,
         if given), which ends its stream gracefully; or, at the end of a
         stdio client's input, just forget them. """
-        with self.listeners_lock:
+        with self.listeners_lock:         # all at once: O(n), not O(n^2)
             ending = [l for l in self.listeners
                       if session is None or l.session is session]
+            self.listeners = [l for l in self.listeners
+                              if not (session is None or
+                                      l.session is session)]
+        if any(listener.uris for listener in ending):
+            self.watch.nudge()
         for listener in ending:
-            self.unlisten(listener)
             if graceful:
                 listener.end(self.listen_result(listener,
                                                 MODERN_VERSIONS[-1]))
@@ -6479,10 +6549,18 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         """ subscriptions/listen (2026-07-28): the answer is an SSE stream
         that stays open, carrying the acknowledgement and then the changes
         the client asked for (Listener), with keep-alives like every
-        stream.  It ends when the client closes it (a look every
-        peer_poll seconds notices), or gracefully at shutdown, when
-        MCPServer.drain() has the dispatcher answer the request.  A refused
-        request (a bad filter, too many streams) is a JSON answer.
+        stream.  It ends when the client closes it, or gracefully at
+        shutdown, when MCPServer.drain() has the dispatcher answer the
+        request.  A refused request (a bad filter, too many streams) is a
+        JSON answer.
+
+        Its thread sleeps like a GET stream's (KeepAlives): nothing here
+        is to be cancelled, so pump() gets no cancel and takes no look
+        every peer_poll seconds, which for thousands of listen streams
+        would wake every thread four times a second (issue 18).  A client
+        that closed the stream is seen by KeepAlives at its next
+        keep-alive (peer_gone), which lets the thread go (Stream.let_go);
+        the subscription ends with it (6.2).
 
         The stream lives in this process: behind several nodes, the
         changes a listener hears are those of the node that holds its
@@ -6492,6 +6570,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                            "subscriptions/listen is text/event-stream",
                            status=406)
         stream = Stream(0, self.config.replay_buffer, replayable=False)
+        stream.ends_without_turn = True
         cancel = Cancellation()
         generation = stream.attach()
         listener = None
@@ -6505,7 +6584,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 if listener is None or listener.ended:
                     stream.finish()         # a refusal, or nothing honoured
                 self.deliver(stream, "sse" if listener else "json", None,
-                             version, cancel=cancel, generation=generation)
+                             version, generation=generation)
             finally:
                 if listener is not None:
                     self.dispatcher.unlisten(listener)
@@ -6686,11 +6765,15 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         taken again only when messages came: a keep-alive, the end of a
         stream or a writer letting go is a few bytes, written without one,
         so thousands of streams waking together (their clients gone, a
-        shutdown) never make the line long (Turns, issue 18). """
+        shutdown) never make the line long (Turns, issue 18).  The last
+        words of a listen stream (the response that ends it at shutdown, a
+        few hundred bytes) go out without one too: 10,000 listen streams
+        ending at once in a line of turns took more than --shutdown-timeout
+        (5,371 of 10,000 answered in 10 s). """
         if not stream.finished:
             self.give_turn()
         events, finished, attached = stream.wait(cursor, generation, timeout)
-        if events:
+        if events and not (finished and stream.ends_without_turn):
             self.take_turn()
         return events, finished, attached
 
@@ -7157,9 +7240,13 @@ class MCPServer(ThreadingHTTPServer):
             session.standalone.finish()
         self.dispatcher.end_listeners()     # their responses end them
         self.dispatcher.watch.stop()
+        # Every listen stream's thread writes its response (a message: it
+        # takes a turn), so thousands of them need more than a moment: they
+        # get what is left of the timeout, at least a second.
         with self.active_cond:
-            self.active_cond.wait_for(lambda: self.active["streams"] == 0,
-                                      timeout=1.0)
+            self.active_cond.wait_for(
+                lambda: self.active["streams"] == 0,
+                timeout=max(1.0, deadline - time.monotonic()))
 
 
 def endpoint_url(address, path, tls=False):

@@ -2,7 +2,9 @@
 """Stream scale (issue 18): one server process holds N open streams.
 
     python soak/streams.py --streams 10000 --keepalive 3 --hold 60
-    python soak/streams.py --ci           # 2,000 streams for 20 s (.ci/run)
+    python soak/streams.py --streams 10000 --kind both --keepalive 3 --hold 60
+    python soak/streams.py --ci           # 2,000 streams, half of them
+                                          # listen, for 20 s (.ci/run)
 
 Starts mcp_weather.py as a subprocess (--port 0, --keepalive, room in
 --max-sessions), unless --url names a running server (then --pid lets its
@@ -16,7 +18,9 @@ memory and threads be read).  Then:
                 takes any number of descriptors, unlike select().  At most
                 --opening streams wait for their head at once, so the
                 server's listen backlog never overflows.
-  3. hold       for --hold seconds, every stream must get a keep-alive
+  3. hold       (after --warmup seconds, 0 by default, for the server to
+                catch up with the opening burst) for --hold seconds, every
+                stream must get a keep-alive
                 comment at most --keepalive + --tolerance seconds after the
                 one before (or after its opening); a stream the server
                 closes fails.  Meanwhile a prober makes new sessions
@@ -39,9 +43,9 @@ failed.  Linux only (it reads /proc).  Standard library only.
 
 2026-07-28 clients hold subscriptions/listen streams instead of GET
 streams: a POST whose SSE answer stays open (S37).  --kind listen opens
-those (no sessions then), --kind both half and half; see listen_request()
-for the request sent, the one place to adapt when the server's listen
-streams land.
+those (no sessions then), --kind both half and half (listen_request() is
+the request sent).  The server's threads of both kinds sleep alike, their
+keep-alives written by its one KeepAlives thread.
 """
 
 import argparse
@@ -120,7 +124,8 @@ class Server(object):
     def __init__(self, args, extra):
         command = [args.python, args.server, "--port", "0", "--keepalive",
                    str(args.keepalive), "--max-sessions",
-                   str(max(10000, args.streams + 1000))] + extra
+                   str(max(10000, args.streams + 1000)),
+                   "--max-client-listens", "0"] + extra    # one address
         print("server: %s" % " ".join(command))
         env = dict(os.environ)
         env.pop("MCP_AUTH_TOKEN", None)
@@ -269,13 +274,16 @@ def get_request(host, port, path, session):
 
 
 def listen_request(host, port, path, number):
-    """ A 2026-07-28 subscriptions/listen POST (S37): no session; its SSE
-    answer stays open and carries keep-alives like a GET stream.  The
-    params follow checklist item 5.1 (toolsListChanged); adapt them here to
-    what the server's listen streams take once they are merged. """
+    """ A 2026-07-28 subscriptions/listen POST (S37, 5.1): no session; the
+    filter (params.notifications) asks for tool list changes; its SSE
+    answer stays open, acknowledgement first, and carries keep-alives like
+    a GET stream.  Every stream comes from this one address, so the server
+    this script starts has --max-client-listens 0 (give a running server,
+    --url, the same). """
     message = {"jsonrpc": "2.0", "id": number,
                "method": "subscriptions/listen",
-               "params": {"toolsListChanged": True, "_meta": {
+               "params": {"notifications": {"toolsListChanged": True},
+                          "_meta": {
                    "io.modelcontextprotocol/protocolVersion": MODERN,
                    "io.modelcontextprotocol/clientCapabilities": {},
                    "io.modelcontextprotocol/clientInfo": {
@@ -294,13 +302,15 @@ class Stream(object):
     """ One open stream: its socket, and when each keep-alive came. """
 
     __slots__ = ("sock", "kind", "request", "head", "opened", "status",
-                 "tail", "last", "gaps", "count", "ended", "sent")
+                 "tail", "last", "gaps", "count", "ended", "sent",
+                 "worst_at")
 
     def __init__(self, sock, kind, request):
         self.sock, self.kind, self.request = sock, kind, request
         self.head, self.opened, self.status = b"", None, None
         self.tail, self.last, self.gaps = b"", None, []
         self.count, self.ended, self.sent = 0, False, 0
+        self.worst_at = None    # seconds into the hold of its longest gap
 
     def feed(self, data, now, hold_from):
         """ Body bytes: count the keep-alive comments, and the gap before
@@ -310,7 +320,10 @@ class Stream(object):
         self.tail = text[-(len(KEEPALIVE) - 1):]
         for _ in range(found):
             if self.last is not None and now >= hold_from:
-                self.gaps.append(now - self.last)
+                gap = now - self.last
+                if not self.gaps or gap > max(self.gaps):
+                    self.worst_at = now - hold_from
+                self.gaps.append(gap)
             self.last = now
             self.count += 1
 
@@ -479,8 +492,14 @@ def parse_args(argv):
     parser.add_argument("--max-latency", type=float, default=2.0,
                         help="slowest answer to a new request allowed (s)")
     parser.add_argument("--settle", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=0.0,
+                        help="seconds between the last stream opened and "
+                        "the start of the hold (default 0: the hold starts "
+                        "at once, while the server may still be catching "
+                        "up with the opening burst)")
     parser.add_argument("--ci", action="store_true",
-                        help="2,000 streams held for 20 s")
+                        help="2,000 streams held for 20 s, half of them "
+                        "listen streams unless --kind says")
     parser.add_argument("--url", help="a running server (else one is "
                         "started)")
     parser.add_argument("--pid", type=int, help="with --url: its process, "
@@ -493,9 +512,13 @@ def parse_args(argv):
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra flag for the server (repeatable), "
                         "e.g. --server-arg=--thread-stack=512")
+    kind_given = any(a == "--kind" or a.startswith("--kind=")
+                     for a in (sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.ci:
         args.streams, args.hold = 2000, 20.0
+        if not kind_given:
+            args.kind = "both"
     return args
 
 
@@ -552,6 +575,9 @@ def main(argv=None):
 
     samples = []
     prober = Prober(host, port, path, args.probe_pause)
+    if args.warmup > 0:
+        warm_until = time.monotonic() + args.warmup
+        streams.run(lambda: time.monotonic() >= warm_until)
     streams.hold_from, streams.pause = time.monotonic(), 0.0
     hold_until = streams.hold_from + args.hold
     prober.start()
@@ -575,6 +601,18 @@ def main(argv=None):
           "--tolerance)" % (len(gaps), len(held), percentile(gaps, 0.5),
                             percentile(gaps, 0.99),
                             max(gaps + late_ends or [0]), limit))
+    when = sorted(s.worst_at for s in late if s.worst_at is not None)
+    if when:
+        print("  the late keep-alives came %.1f to %.1f s into the hold"
+              % (when[0], when[-1]))
+    for kind in ("get", "listen"):
+        mine = [s for s in held if s.kind == kind]
+        if mine and args.kind == "both":
+            kind_gaps = [g for s in mine for g in s.gaps]
+            print("  %s streams: %d, gap p99 %.2f s, max %.2f s, %d late"
+                  % (kind, len(mine), percentile(kind_gaps, 0.99),
+                     max(kind_gaps or [0]), sum(1 for s in late
+                                                if s.kind == kind)))
     print("this client's own longest pause between two looks at its "
           "sockets: %.2f s (a late keep-alive is the server's only when "
           "this is short)" % streams.pause)

@@ -41,7 +41,9 @@ def is_data(event):
 class ListenTestCase(_StreamTestCase):
     """ Helpers: open a listen stream, read its messages. """
 
-    settings = {"watch_interval": 0.2}
+    # A client that closes its listen stream is seen at the next keep-alive
+    # (KeepAlives, as for GET streams), so keep-alives come often here.
+    settings = {"watch_interval": 0.2, "keepalive": 0.3}
 
     @classmethod
     def tearDownClass(cls):
@@ -163,7 +165,8 @@ class ListenTests(ListenTestCase):
 
     def test_closing_the_stream_ends_the_subscription(self):
         """ 6.2: a client that closes the stream has cancelled it; the
-        server forgets it within a few peer polls. """
+        server forgets it at the next keep-alive (KeepAlives sees the
+        client gone and lets the stream's thread go). """
         stream = self.listen({"toolsListChanged": True})
         self.acknowledged(stream)
         self.listening()
