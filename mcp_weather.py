@@ -15,10 +15,12 @@ set SENIVERSE_KEY to use Seniverse instead).
 The file reads top to bottom as a lesson in the protocol, in the order its
 parts depend on each other:
 
+    Compatibility        what Python 3.6 lacks, defined once (feature tests)
     Configuration        every knob, with its flag and environment variable
     JSON and JSON-RPC    strict parsing, messages, error codes
     JSON Schema          a small validator for tool arguments
     Tools                the registry and its decorator
+    Resources and prompts  their registries, templates and subscriptions
     Sessions and streams what a server keeps between HTTP requests
     Tasks                tool calls answered later (2026-07-28 extension)
     The MCP dispatcher   the protocol itself: no HTTP in it
