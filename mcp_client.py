@@ -4443,8 +4443,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="mcp_client.py", parents=[common],
         description="Chat with an OpenAI-compatible model that can call the "
-        "tools of several MCP servers (Streamable HTTP).  Without a command, "
-        "starts an interactive chat.",
+        "tools of several MCP servers (Streamable HTTP or stdio).  Without a "
+        "command, starts an interactive chat.",
         epilog="environment: LLM_BASE_URL, LLM_MODEL and LLM_API_KEY "
         "override config.json; the key is otherwise read from the variable "
         "named by llm.api_key_env (default DEEPSEEK_API_KEY).  Exit status: "
