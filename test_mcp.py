@@ -4424,6 +4424,32 @@ class StdioTransportTests(unittest.TestCase):
 _URL = re.compile(r"http://127\.0\.0\.1:(\d+)/mcp")
 
 
+def spawn_server(test, upstream, *args):
+    """ mcp_weather.py as a subprocess on --port 0 against upstream:
+    (proc, port, stderr lines, the thread reading them).  The port comes
+    from the URL the server logs; test's cleanups stop the process. """
+    proc = subprocess.Popen(
+        [sys.executable, SERVER_FILE, "--port", "0"] + list(args),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, env=_server_env(upstream))
+    test.addCleanup(GracefulShutdownTests.stop, proc)
+    lines, found = [], threading.Event()
+
+    def pump():
+        for raw in iter(proc.stderr.readline, b""):
+            lines.append(raw.decode("utf-8", "replace"))
+            if _URL.search(lines[-1]):
+                found.set()
+        proc.stderr.close()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    test.assertTrue(found.wait(TIMEOUT), "".join(lines))
+    port = int([_URL.search(l) for l in lines if _URL.search(l)][0]
+               .group(1))
+    return proc, port, lines, reader
+
+
 @unittest.skipUnless(os.name == "posix" and hasattr(signal, "SIGTERM"),
                      "POSIX signals")
 class GracefulShutdownTests(unittest.TestCase):
@@ -4439,26 +4465,7 @@ class GracefulShutdownTests(unittest.TestCase):
         cls.upstream.stop()
 
     def start_server(self):
-        proc = subprocess.Popen(
-            [sys.executable, SERVER_FILE, "--port", "0", "--log-level",
-             "info"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=_server_env(self.upstream))
-        self.addCleanup(self.stop, proc)
-        lines, found = [], threading.Event()
-
-        def pump():
-            for raw in iter(proc.stderr.readline, b""):
-                lines.append(raw.decode("utf-8", "replace"))
-                if _URL.search(lines[-1]):
-                    found.set()
-            proc.stderr.close()
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        self.assertTrue(found.wait(TIMEOUT), "".join(lines))
-        port = int([_URL.search(l) for l in lines if _URL.search(l)][0]
-                   .group(1))
-        return proc, port, lines, reader
+        return spawn_server(self, self.upstream, "--log-level", "info")
 
     @staticmethod
     def stop(proc):
@@ -9100,7 +9107,37 @@ class ClientSessionCapTests(_StreamTestCase):
 # Issue 8: faulty weather services ############################################
 ###############################################################################
 
-class _FaultyUpstream(object):
+class _RawUpstream(object):
+    """ A stand-in web service on a raw socket on loopback, a thread per
+    connection: ``serve(conn)`` of a subclass says what it does with each.
+    For services that misbehave below what http.server lets one write. """
+
+    name = "raw-upstream"
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.base_url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True,
+                         name=self.name).start()
+
+    def stop(self):
+        self.stopping.set()
+        self.listener.close()
+
+    def accept(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True,
+                             name=self.name + "-conn").start()
+
+
+class _FaultyUpstream(_RawUpstream):
     """ Open-Meteo that misbehaves on purpose, on a raw socket.  Requests
     to ``target`` (a path, default /v1/search) meet ``fault``; others get
     the good samples.  Faults:
@@ -9119,28 +9156,11 @@ class _FaultyUpstream(object):
       wrong-shape 200 with JSON of the wrong shape
     """
 
+    name = "faulty-upstream"
+
     def __init__(self):
         self.fault, self.target, self.delay = None, "/v1/search", 2.0
-        self.stopping = threading.Event()
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.base_url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True,
-                         name="faulty-upstream").start()
-
-    def stop(self):
-        self.stopping.set()
-        self.listener.close()
-
-    def accept(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True,
-                             name="faulty-upstream-conn").start()
+        _RawUpstream.__init__(self)
 
     def serve(self, conn):
         conn.settimeout(TIMEOUT)

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import unittest
 import unittest.mock
 
@@ -24,7 +23,7 @@ import mcp_weather
 import test_mcp
 from test_mcp import (_StreamTestCase, _EventStream, _messages, _is_method,
                       _server_env, FakeUpstream, ACCEPT_BOTH, ACCEPT_JSON,
-                      ACCEPT_SSE, LATEST, SERVER_FILE, TIMEOUT, _URL,
+                      ACCEPT_SSE, LATEST, SERVER_FILE, TIMEOUT,
                       http_request, wait_for)
 
 SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
@@ -400,26 +399,7 @@ class ListenShutdownTests(unittest.TestCase):
     def test_sigterm_answers_the_listen_request(self):
         upstream = FakeUpstream().start()
         self.addCleanup(upstream.stop)
-        proc = subprocess.Popen(
-            [sys.executable, SERVER_FILE, "--port", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=_server_env(upstream))
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        self.addCleanup(proc.wait)
-        lines, found = [], threading.Event()
-
-        def pump():
-            for raw in iter(proc.stderr.readline, b""):
-                lines.append(raw.decode("utf-8", "replace"))
-                if _URL.search(lines[-1]):
-                    found.set()
-            proc.stderr.close()
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        self.assertTrue(found.wait(TIMEOUT), "".join(lines))
-        port = int([_URL.search(l) for l in lines if _URL.search(l)][0]
-                   .group(1))
+        proc, port, lines, reader = test_mcp.spawn_server(self, upstream)
         message = _StreamTestCase.modern_message(
             "subscriptions/listen", {"notifications": {
                 "toolsListChanged": True}}, "sub")

@@ -20,7 +20,7 @@ import mcp_weather
 from test_mcp import TIMEOUT, wait_for
 from tests.test_listen import ListenTestCase, SUBSCRIPTION
 from tests.test_stream_scale import read_head, read_keepalives
-from tests.test_tasks import EXTENSION, add_test_tools
+from tests.test_tasks import EXTENSION, WithTaskTools
 
 CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 WITH_TASKS = {"extensions": {EXTENSION: {}}}
@@ -115,25 +115,8 @@ class ListenStreamSleepsTests(ListenTestCase):
         self.assertTrue(seen["cancelled"])
 
 
-class TaskNotificationTests(ListenTestCase):
+class TaskNotificationTests(WithTaskTools, ListenTestCase):
     """ notifications/tasks on a listen stream that names the task. """
-
-    @classmethod
-    def setUpClass(cls):
-        super(TaskNotificationTests, cls).setUpClass()
-        cls.gate, cls.seen = mcp_weather.Cancellation(), {}
-        add_test_tools(cls.dispatcher, cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gate.set()
-        cls.dispatcher.tasks.close_all()
-        super(TaskNotificationTests, cls).tearDownClass()
-
-    def setUp(self):
-        super(TaskNotificationTests, self).setUp()
-        type(self).gate = mcp_weather.Cancellation()
-        self.addCleanup(lambda: self.gate.set())
 
     def start_task(self):
         message = self.modern_message(

@@ -76,12 +76,14 @@ def add_test_tools(dispatcher, holder):
         return call.as_task(lambda task_call: "Hello, %s!" % name)
 
 
-class TaskTestCase(ServerTestCase):
-    """ A server with the weather tools and add_test_tools. """
+class WithTaskTools(object):
+    """ Mixin for a TestCase with a server: add_test_tools on its
+    dispatcher, a fresh gate per test (opened at its end), and every task
+    closed with the class. """
 
     @classmethod
     def setUpClass(cls):
-        super(TaskTestCase, cls).setUpClass()
+        super(WithTaskTools, cls).setUpClass()
         cls.gate, cls.seen = mcp_weather.Cancellation(), {}
         add_test_tools(cls.dispatcher, cls)
 
@@ -89,13 +91,17 @@ class TaskTestCase(ServerTestCase):
     def tearDownClass(cls):
         cls.gate.set()
         cls.dispatcher.tasks.close_all()
-        super(TaskTestCase, cls).tearDownClass()
+        super(WithTaskTools, cls).tearDownClass()
 
     def setUp(self):
-        super(TaskTestCase, self).setUp()
+        super(WithTaskTools, self).setUp()
         type(self).gate = mcp_weather.Cancellation()
         self.seen.clear()
         self.addCleanup(lambda: self.gate.set())
+
+
+class TaskTestCase(WithTaskTools, ServerTestCase):
+    """ A server with the weather tools and add_test_tools. """
 
     # -- 2026-07-28 requests -------------------------------------------------
 

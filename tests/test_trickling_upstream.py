@@ -5,16 +5,15 @@ the head.  No read timeout would ever fire on such a connection (bytes keep
 coming); --weather-timeout must still bound the call, the server must cut
 the connection, and no thread may be left behind (field notes B-4)."""
 
-import socket
 import threading
 import time
 import unittest
 
-from test_mcp import (ServerTestCase, TIMEOUT, _fd_count, _set_up_beside,
-                      wait_for)
+from test_mcp import (ServerTestCase, TIMEOUT, _RawUpstream, _fd_count,
+                      _set_up_beside, wait_for)
 
 
-class TricklingUpstream(object):
+class TricklingUpstream(_RawUpstream):
     """ A raw-socket Open-Meteo whose every answer trickles: ``mode``
       slow-line    "HTTP/1.1 200 OK", then one header line, one byte every
                    20 ms, that never ends
@@ -22,32 +21,15 @@ class TricklingUpstream(object):
       flood        header lines as fast as the socket takes them
     ``open`` counts the connections the server under test still holds. """
 
+    name = "trickling-upstream"
+
     def __init__(self):
         self.mode = "slow-line"
         self.open = 0
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.base_url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True,
-                         name="trickling-upstream").start()
+        _RawUpstream.__init__(self)
 
-    def stop(self):
-        self.stopping.set()
-        self.listener.close()
-
-    def accept(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.trickle, args=(conn,), daemon=True,
-                             name="trickling-upstream-conn").start()
-
-    def trickle(self, conn):
+    def serve(self, conn):
         with self.lock:
             self.open += 1
         try:
