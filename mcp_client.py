@@ -19,15 +19,33 @@ config.json takes the ``mcpServers`` of Claude Desktop as they are:
 ("ask", "allow", "deny"), ``"roots"`` and ``"era"`` are our additions.
 
 The file reads top to bottom as the client half of the lesson that
-mcp_weather.py teaches from the server side:
+mcp_weather.py teaches from the server side, each section using only the
+ones above it:
 
     Errors              what can go wrong, each as one line for a person
     The wire            SSE and NDJSON readers, deadlines, connections
-    Authorization       OAuth 2.1 for servers that answer 401
-    MCPClient           the protocol session (eras, MRTR, requests from
-                        the server) over Streamable HTTP (checklist 3)
-    StdioClient         the same session over a child's stdin and stdout
-    LegacySSEClient     the same over the HTTP+SSE transport of 2024-11-05
+    Authorization       OAuth 2.1 for servers that answer 401 (C16), one
+                        class per step of the flow: 1 discovery (PRM and
+                        AS metadata), 2 client registration (pre-registered,
+                        CIMD, dynamic), 3 the authorization code with PKCE
+                        and its redirect listener (or the device grant),
+                        4 tokens (exchange, refresh, storage, DPoP),
+                        5 client credentials and other machine grants;
+                        then OAuth, which runs them on a 401 or 403
+    Messages            JSON-RPC responses and errors, Mcp-* header values
+    The protocol core   what every transport shares: JSONRPCSession (ids,
+                        deadlines, cancelling, answering what the server
+                        asks: sampling, elicitation, roots), MCPLifecycle
+                        (the eras: server/discover or initialize) and
+                        MCPRequests (tools, resources, prompts, MRTR)
+    Streamable HTTP     HTTPTransport (POST, session header, status and
+                        authorization), Waiter (one response through JSON,
+                        SSE or NDJSON framing, resumption), HTTPStreams (the
+                        GET stream, subscriptions/listen); MCPClient is the
+                        core plus these (checklist 3)
+    stdio               StdioClient: the same core over a child's stdin
+                        and stdout
+    Legacy HTTP+SSE     LegacySSEClient: the transport of 2024-11-05 (C15)
     Tools for a model   names and schemas an OpenAI-compatible API accepts
     MultiServerClient   every configured server, concurrently
     Chat                the model, its tool calls, and the person
@@ -154,6 +172,10 @@ class CallTimeout(TransportError):
 
 class CallCancelled(TransportError):
     """ The call was cancelled on our side (Ctrl-C, or cancel_all). """
+
+
+class SchemaProblem(ValueError):
+    """ An inputSchema that cannot be made acceptable to a model's API. """
 
 
 # ==========================================================================
@@ -354,22 +376,29 @@ class Channel(object):
 # *authorization server* (AS) issues the tokens.  The client's side, in the
 # order it happens:
 #
-#   1. the 401's WWW-Authenticate names the Protected Resource Metadata
-#      (RFC 9728), else it is looked up at well-known URLs; its "resource"
-#      must name this server, and it lists the authorization servers;
-#   2. the AS metadata (RFC 8414, or OpenID discovery) gives the endpoints;
-#      its "issuer" must be the URL it was looked up for;
-#   3. a client identity: pre-registered in config.json, a Client ID
+#   1. discovery: the 401's WWW-Authenticate names the Protected Resource
+#      Metadata (RFC 9728), else it is looked up at well-known URLs; its
+#      "resource" must name this server, and it lists the authorization
+#      servers, whose metadata (RFC 8414, or OpenID discovery) gives the
+#      endpoints; its "issuer" must be the URL it was looked up for;
+#   2. client registration: pre-registered in config.json, a Client ID
 #      Metadata Document URL, or Dynamic Client Registration (RFC 7591);
-#   4. the authorization code grant with PKCE (S256), "state", "resource"
+#   3. the authorization code grant with PKCE (S256), "state", "resource"
 #      (RFC 8707) and the response's "iss" checked (RFC 9207); the code comes
 #      back to a listener on a loopback port (RFC 8252), or pasted;
-#   5. tokens kept in a file only the user can read, refreshed before they
-#      expire, sent only to this server.
+#   4. tokens: traded for the code, kept in a file only the user can read,
+#      refreshed before they expire, sent only to this server;
+#   5. or, for a client with no person, client credentials (or another
+#      machine grant) in place of step 3.
 #
 # MCPClient meets this section at two points only: request_headers asks
 # OAuth.header() for the Authorization value, and a 401/403 goes to
 # OAuth.challenged(), which answers whether to send the request again.
+#
+# The helpers come first (the token file, challenge parsing, PKCE, the
+# well-known URLs, one request to an AS, and ES256 signing for
+# private_key_jwt and DPoP); then one class per step above, each a mixin of
+# OAuth, the last class of the section, which runs the steps.
 
 OAUTH_TIMEOUT = 30.0            # seconds for one request to an AS
 DEFAULT_TOKEN_FILE = os.path.join("mcp-weather", "tokens.json")
@@ -705,184 +734,22 @@ def dpop_proof(private, method, url, token=None, nonce=None):
     return jws_es256(header, claims, private)
 
 
-class LoopbackServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """ A thread per connection: browsers open spare connections and send
-    nothing on them, which must not hold up the one that brings the code. """
-    daemon_threads = True
+# ==========================================================================
+# Authorization, step 1: discovery (RFC 9728, RFC 8414)
+# ==========================================================================
 
+class OAuthDiscovery(object):
+    """ Step 1 (C16): who issues tokens for this server, and where.
 
-class RedirectListener(object):
-    """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
-    http://127.0.0.1:PORT/callback on a port the system picks.  It answers
-    the browser with a short page and keeps the query of the first request
-    to /callback. """
-
-    page = ("<!doctype html><title>mcp_client.py</title><p>%s "
-            "You can close this tab.</p>")
-
-    def __init__(self, port=0):
-        listener = self
-        self.query = None
-        self.arrived = threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            timeout = 30.0  # a spare connection's thread ends in time
-
-            def do_GET(self):
-                parts = urllib.parse.urlsplit(self.path)
-                if parts.path != "/callback":
-                    self.send_error(404)
-                    return
-                query = urllib.parse.parse_qs(parts.query)
-                text = "Authorization failed: %s." % query["error"][0] \
-                    if "error" in query else "Authorization received."
-                body = (listener.page % text).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body)
-                listener.deliver(parts.query)
-
-            def log_message(self, *args):
-                pass            # never log the query: it holds the code
-
-        try:
-            self.server = LoopbackServer(("127.0.0.1", port), Handler)
-        except OSError:
-            self.server = LoopbackServer(("127.0.0.1", 0), Handler)
-        self.redirect_uri = "http://127.0.0.1:%d/callback" % \
-            self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.1})
-        self.thread.daemon = True
-        self.thread.start()
-
-    def deliver(self, query):
-        if self.query is None:
-            self.query = query
-        self.arrived.set()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class OAuth(object):
-    """ OAuth 2.1 for one MCP server (the MCP authorization spec, C16).
-
-    Settings (config.json ``"oauth"`` of a server, all optional):
-    ``client_id``, ``client_secret``, ``token_endpoint_auth_method`` (a
-    pre-registered client), ``scope`` (asked for instead of the server's
-    hint), ``client_metadata_url`` (a Client ID Metadata Document, used
-    when the AS supports it), ``browser`` (false: the device grant, else
-    print the URL and read the redirected URL back), ``redirect_port``;
-    for a client with no person, ``grant``: "client_credentials" (with a
-    secret, or ``private_key_file`` for private_key_jwt), "jwt_bearer"
-    (``assertion_file``) or "enterprise" (``id_token_file``,
-    ``idp_token_endpoint``, ``idp_client_id``).
-
-    ``header()`` is the Authorization value, ``proof(method)`` the DPoP
-    header when the token is bound to a key; ``challenged(status, header,
-    sent, nonce)`` handles a 401 or 403 and says whether to retry.  Tokens
-    never leave this object except in that header, to the one server.
+    The 401's ``WWW-Authenticate`` names the Protected Resource Metadata
+    (RFC 9728), else it is looked up at the path-based, then the root
+    well-known URL (the server's side: S66, S67); its ``resource`` must
+    name this server and its ``authorization_servers`` list the AS (S65).
+    The AS metadata (RFC 8414, else OpenID Discovery) gives the endpoints;
+    its ``issuer`` must be the URL it was looked up for.  A 2025-03-26
+    server has no PRM: its origin is the AS, at default endpoints when it
+    publishes no metadata (S72).
     """
-
-    client_name = "mcp-weather-client"
-    redirect_timeout = 300.0    # seconds to wait for the browser
-    refresh_margin = 60.0       # refresh this many seconds before expiry
-    step_up_limit = 3           # authorizations for one request, at most
-
-    def __init__(self, server_url, name="server", settings=None, store=None,
-                 trace=None, open_browser=None, read_line=None, say=None,
-                 explicit=True):
-        self.url, self.name = server_url, name
-        self.settings = dict(settings or {})
-        self.store = store or TokenStore(token_file())
-        self.trace = trace
-        self.open_browser = open_browser or webbrowser.open
-        self.read_line = read_line or sys.stdin.readline
-        self.say = say or (lambda text: (sys.stderr.write(text + "\n"),
-                                         sys.stderr.flush()))
-        # explicit: configured with "oauth"; only then are the 2025-03-26
-        # default endpoints guessed for a server that publishes nothing.
-        self.explicit = explicit
-        self.lock = threading.RLock()
-        self.requested = set()      # scopes asked for so far (step-up union)
-        self.memo = None            # current(), between changes
-        self.as_nonce = self.rs_nonce = None    # DPoP nonces (RFC 9449)
-
-    # -- what the transport calls -----------------------------------------
-
-    def header(self):
-        """ "Bearer <token>" (or "DPoP <token>"), refreshed first if it is
-        about to expire (RFC 6749 section 6), or None when there is no token
-        yet. """
-        with self.lock:
-            state = self.current()
-            tokens = state.get("tokens") or {}
-            if not tokens.get("access_token"):
-                return None
-            expires = tokens.get("expires_at")
-            if expires and time.time() > expires - self.refresh_margin:
-                if not self.refresh(state):
-                    return None
-                tokens = self.current().get("tokens") or {}
-            scheme = "DPoP" if tokens.get("token_type", "").lower() == \
-                "dpop" else "Bearer"
-            return scheme + " " + tokens["access_token"]
-
-    def challenged(self, status, www_authenticate, sent=None, nonce=None):
-        """ A 401 (no token, or refused) or 403 ``insufficient_scope``:
-        discover, (re-)register and authorize, then return True to retry.
-        ``sent`` is the Authorization value the refused request carried. """
-        params = challenge_params(www_authenticate)
-        with self.lock:
-            if nonce and params.get("error") == "use_dpop_nonce":
-                self.rs_nonce = nonce       # RFC 9449 section 9: retry
-                return True
-            if status == 403:
-                return self.forbidden(params)
-            return self.unauthorized(params, sent)
-
-    def unauthorized(self, params, sent=None):
-        """ A 401: discovery runs again every time, because the server may
-        have moved to another AS (then its own registration is used or made
-        there).  A refused token is refreshed when it can be, a token newer
-        than the one refused (another thread's) is just retried, else the
-        person is asked. """
-        self.memo = None
-        context = self.discover(params)
-        state = self.state_for(context["issuer"])
-        tokens = state.get("tokens") or {}
-        current = tokens.get("access_token")
-        now = current and self.header()
-        if current and sent == now and \
-                tokens.get("refresh_token") and \
-                params.get("error") != "insufficient_scope":
-            if self.refresh(state, context):
-                return True
-        elif current and sent != now:
-            self.remember(context["issuer"])    # a newer token: use it
-            return True
-        self.authorize(context, self.pick_scopes(context, params))
-        return True
-
-    def forbidden(self, params):
-        """ Step-up (the MCP spec's scope challenge): authorize again for the
-        union of what was asked before and the challenged scope; a scope
-        already asked for will not be granted by asking again. """
-        if params.get("error") != "insufficient_scope":
-            return False
-        wanted = set((params.get("scope") or "").split())
-        if not wanted or wanted <= self.requested:
-            return False
-        context = self.discover(params)
-        self.authorize(context, self.requested | wanted)
-        return True
-
-    # -- discovery ----------------------------------------------------------
 
     def show(self, text):
         if self.trace:
@@ -954,34 +821,23 @@ class OAuth(object):
         raise AuthError(self.name, "authorization server metadata",
                         "none found for %s" % issuer)
 
-    # -- stored state -------------------------------------------------------
 
-    def current(self):
-        """ The state of the issuer in use.  Kept in memory between
-        changes, so that a request does not read the file; a 401 reads it
-        again (state_for), which picks up another process's login. """
-        if self.memo is None:
-            entry = self.store.server(self.url)
-            self.memo = (entry.get("issuers") or {}).get(
-                entry.get("issuer")) or {}
-        return self.memo
+# ==========================================================================
+# Authorization, step 2: client registration
+# ==========================================================================
 
-    def state_for(self, issuer):
-        entry = self.store.server(self.url)
-        return (entry.get("issuers") or {}).get(issuer) or {}
+class OAuthRegistration(object):
+    """ Step 2 (C16): an identity for this client at the AS.
 
-    def remember(self, issuer, client=None, tokens=None):
-        def change(entry):
-            entry["issuer"] = issuer
-            state = entry.setdefault("issuers", {}).setdefault(issuer, {})
-            if client is not None:
-                state["client"] = client
-            if tokens is not None:
-                state["tokens"] = tokens
-        self.store.update(self.url, change)
-        self.memo = None
-
-    # -- client identity ----------------------------------------------------
+    In this order: a client pre-registered in config.json (``client_id``,
+    ``client_secret``), a Client ID Metadata Document URL (CIMD:
+    ``client_metadata_url``, when the AS says
+    ``client_id_metadata_document_supported``), a registration kept from an
+    earlier run, else Dynamic Client Registration (RFC 7591).  Then how the
+    client proves it at the token endpoint (RFC 6749 section 2.3): none,
+    client_secret_basic, client_secret_post, or private_key_jwt (RFC 7523,
+    signed by the ES256 helpers above).
+    """
 
     def client_for(self, context, redirect_uri, device=False):
         """ Pre-registered (config.json), a Client ID Metadata Document URL
@@ -1074,72 +930,108 @@ class OAuth(object):
         elif client.get("client_id"):
             form["client_id"] = client["client_id"]
 
-    def identity_assertion(self, context):
-        """ Enterprise-managed authorization: the person's ID token from
-        the company's identity provider (``id_token_file``, from its SSO
-        login) is exchanged there (RFC 8693 token exchange) for an
-        identity assertion grant (ID-JAG) addressed to this server's
-        authorization server, which is then the jwt-bearer assertion. """
-        settings = self.settings
-        endpoint = settings.get("idp_token_endpoint")
-        if not endpoint:
-            raise AuthError(self.name, "enterprise", "set idp_token_endpoint"
-                            " under \"oauth\" in config.json")
-        if settings.get("id_token"):
-            id_token = settings["id_token"]
-        else:
-            try:
-                with open(settings.get("id_token_file") or "",
-                          encoding="ascii") as handle:
-                    id_token = handle.read().strip()
-            except (OSError, ValueError) as error:
-                raise AuthError(self.name, "enterprise", "no ID token: set "
-                                "id_token_file (%s)" % error)
-        prefix = "urn:ietf:params:oauth:"
-        form = {"grant_type": prefix + "grant-type:token-exchange",
-                "subject_token": id_token,
-                "subject_token_type": prefix + "token-type:id_token",
-                "requested_token_type": prefix + "token-type:id-jag",
-                "audience": context["issuer"],
-                "resource": context["resource"]}
-        headers = {}
-        if settings.get("idp_client_id"):
-            self.client_auth({"client_id": settings["idp_client_id"],
-                              "client_secret":
-                                  settings.get("idp_client_secret")},
-                             {}, form, headers)
-        self.show("POST %s (token exchange)" % endpoint)
-        status, answer = oauth_request(endpoint, form=form, headers=headers)
-        self.show("%s %s" % (status, endpoint))
-        if status != 200 or not (answer or {}).get("access_token"):
-            raise AuthError(self.name, "identity provider token exchange",
-                            said(status, answer))
-        return answer["access_token"]
-
-    def workload_assertion(self):
-        if self.settings.get("assertion"):
-            return self.settings["assertion"]
-        try:
-            with open(self.settings.get("assertion_file") or "",
-                      encoding="ascii") as handle:
-                return handle.read().strip()
-        except (OSError, ValueError) as error:
-            raise AuthError(self.name, "jwt_bearer", "no assertion: set "
-                            "assertion_file (%s)" % error)
-
     def private_key(self):
         """ The PEM of private_key_pem, or of the file private_key_file. """
-        if self.settings.get("private_key_pem"):
-            return self.settings["private_key_pem"]
-        try:
-            with open(self.settings.get("private_key_file") or "",
-                      encoding="ascii") as handle:
-                return handle.read()
-        except (OSError, ValueError) as error:
-            raise AuthError(self.name, "client authentication", "no private "
-                            "key: set private_key_file (%s)" % error)
+        return self.secret_setting("private_key_pem", "private_key_file",
+                                   "client authentication", "private key",
+                                   strip=False)
 
-    # -- scopes -------------------------------------------------------------
+    def secret_setting(self, key, file_key, step, what, strip=True):
+        """ A secret of config.json's "oauth" (a private key here; an
+        assertion or an ID token in step 5): the value of ``key``, else the
+        content of the file ``file_key`` names, read anew each time. """
+        if self.settings.get(key):
+            return self.settings[key]
+        try:
+            with open(self.settings.get(file_key) or "",
+                      encoding="ascii") as handle:
+                text = handle.read()
+        except (OSError, ValueError) as error:
+            raise AuthError(self.name, step, "no %s: set %s (%s)"
+                            % (what, file_key, error))
+        return text.strip() if strip else text
+
+
+# ==========================================================================
+# Authorization, step 3: the authorization code grant with PKCE
+# ==========================================================================
+
+class LoopbackServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """ A thread per connection: browsers open spare connections and send
+    nothing on them, which must not hold up the one that brings the code. """
+    daemon_threads = True
+
+
+class RedirectListener(object):
+    """ The loopback redirect URI of a native app (RFC 8252 section 7.3):
+    http://127.0.0.1:PORT/callback on a port the system picks.  It answers
+    the browser with a short page and keeps the query of the first request
+    to /callback. """
+
+    page = ("<!doctype html><title>mcp_client.py</title><p>%s "
+            "You can close this tab.</p>")
+
+    def __init__(self, port=0):
+        listener = self
+        self.query = None
+        self.arrived = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 30.0  # a spare connection's thread ends in time
+
+            def do_GET(self):
+                parts = urllib.parse.urlsplit(self.path)
+                if parts.path != "/callback":
+                    self.send_error(404)
+                    return
+                query = urllib.parse.parse_qs(parts.query)
+                text = "Authorization failed: %s." % query["error"][0] \
+                    if "error" in query else "Authorization received."
+                body = (listener.page % text).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                listener.deliver(parts.query)
+
+            def log_message(self, *args):
+                pass            # never log the query: it holds the code
+
+        try:
+            self.server = LoopbackServer(("127.0.0.1", port), Handler)
+        except OSError:
+            self.server = LoopbackServer(("127.0.0.1", 0), Handler)
+        self.redirect_uri = "http://127.0.0.1:%d/callback" % \
+            self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.1})
+        self.thread.daemon = True
+        self.thread.start()
+
+    def deliver(self, query):
+        if self.query is None:
+            self.query = query
+        self.arrived.set()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OAuthCodeGrant(object):
+    """ Step 3 (C16): the person authorizes this client.
+
+    The scopes come first (pick_scopes: config.json, the challenge's
+    ``scope`` (S68, S71), the PRM's scopes_supported).  The browser goes
+    to the authorization endpoint with PKCE (S256), ``state`` and
+    ``resource`` (RFC 8707); the code comes back to the RedirectListener on
+    a loopback port (RFC 8252), or the address is pasted; the answer's
+    ``state`` and ``iss`` (RFC 9207) are checked, and the code is traded
+    for tokens (step 4).  A host without a browser uses the device grant
+    (RFC 8628) instead.
+    """
 
     def pick_scopes(self, context, params):
         """ The MCP spec's scope selection: config.json's scope, else the
@@ -1154,8 +1046,6 @@ class OAuth(object):
                 context["metadata"].get("scopes_supported") or []):
             scopes.add("offline_access")
         return scopes
-
-    # -- the authorization code grant ---------------------------------------
 
     def authorize(self, context, scopes):
         """ Send the person to the AS and trade the code for tokens. """
@@ -1315,6 +1205,49 @@ class OAuth(object):
             raise AuthError(self.name, "authorization", "no code in the "
                             "answer")
 
+
+# ==========================================================================
+# Authorization, step 4: tokens (exchange, refresh, storage, DPoP)
+# ==========================================================================
+
+class OAuthTokens(object):
+    """ Step 4 (C16): the tokens, and the state they are kept in.
+
+    token_request trades a grant (a code, a device code, a refresh token,
+    client credentials) at the token endpoint, always with the
+    ``resource`` the token is for (RFC 8707: the server takes only tokens
+    issued for it, S69); keep_tokens stores the answer in the TokenStore
+    (a file only the user can read) by server and issuer; refresh runs the
+    refresh_token grant before expiry or after a 401 (S70).  A token bound
+    to a key of this client (DPoP, RFC 9449) carries a proof on every
+    request.
+    """
+
+    def current(self):
+        """ The state of the issuer in use.  Kept in memory between
+        changes, so that a request does not read the file; a 401 reads it
+        again (state_for), which picks up another process's login. """
+        if self.memo is None:
+            entry = self.store.server(self.url)
+            self.memo = (entry.get("issuers") or {}).get(
+                entry.get("issuer")) or {}
+        return self.memo
+
+    def state_for(self, issuer):
+        entry = self.store.server(self.url)
+        return (entry.get("issuers") or {}).get(issuer) or {}
+
+    def remember(self, issuer, client=None, tokens=None):
+        def change(entry):
+            entry["issuer"] = issuer
+            state = entry.setdefault("issuers", {}).setdefault(issuer, {})
+            if client is not None:
+                state["client"] = client
+            if tokens is not None:
+                state["tokens"] = tokens
+        self.store.update(self.url, change)
+        self.memo = None
+
     def token_request(self, context, client, form, step, old=None):
         endpoint = context["metadata"].get("token_endpoint")
         if not endpoint:
@@ -1341,37 +1274,6 @@ class OAuth(object):
         if status != 200 or not (answer or {}).get("access_token"):
             raise AuthError(self.name, step, said(status, answer))
         self.keep_tokens(context, answer, old)
-
-    # -- DPoP (RFC 9449): tokens bound to a key of this client --------------
-
-    def dpop_key(self, context):
-        """ The P-256 key that DPoP proofs are signed with, made once per
-        server and issuer, when the AS signs DPoP with ES256; else None. """
-        algorithms = context["metadata"].get(
-            "dpop_signing_alg_values_supported") or []
-        if "ES256" not in algorithms:
-            return None
-        state = self.state_for(context["issuer"])
-        if not state.get("dpop_key"):
-            key = "%064x" % (secrets.randbelow(P256_N - 1) + 1)
-            self.store.update(self.url, lambda entry: entry.setdefault(
-                "issuers", {}).setdefault(context["issuer"], {}).update(
-                    dpop_key=key))
-            return int(key, 16)
-        return int(state["dpop_key"], 16)
-
-    def proof(self, method):
-        """ The DPoP header for one request to the MCP server, when the
-        token is DPoP-bound (RFC 9449 section 7): {} for a Bearer token. """
-        with self.lock:
-            state = self.current()
-            tokens = state.get("tokens") or {}
-            if tokens.get("token_type", "").lower() != "dpop" or \
-                    not state.get("dpop_key"):
-                return {}
-            return {"DPoP": dpop_proof(int(state["dpop_key"], 16), method,
-                                       self.url, tokens["access_token"],
-                                       self.rs_nonce)}
 
     def keep_tokens(self, context, answer, old=None):
         tokens = {"access_token": answer["access_token"],
@@ -1413,6 +1315,52 @@ class OAuth(object):
             self.remember(issuer, tokens={})
             return False
 
+    # -- DPoP (RFC 9449): tokens bound to a key of this client --------------
+
+    def dpop_key(self, context):
+        """ The P-256 key that DPoP proofs are signed with, made once per
+        server and issuer, when the AS signs DPoP with ES256; else None. """
+        algorithms = context["metadata"].get(
+            "dpop_signing_alg_values_supported") or []
+        if "ES256" not in algorithms:
+            return None
+        state = self.state_for(context["issuer"])
+        if not state.get("dpop_key"):
+            key = "%064x" % (secrets.randbelow(P256_N - 1) + 1)
+            self.store.update(self.url, lambda entry: entry.setdefault(
+                "issuers", {}).setdefault(context["issuer"], {}).update(
+                    dpop_key=key))
+            return int(key, 16)
+        return int(state["dpop_key"], 16)
+
+    def proof(self, method):
+        """ The DPoP header for one request to the MCP server, when the
+        token is DPoP-bound (RFC 9449 section 7): {} for a Bearer token. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if tokens.get("token_type", "").lower() != "dpop" or \
+                    not state.get("dpop_key"):
+                return {}
+            return {"DPoP": dpop_proof(int(state["dpop_key"], 16), method,
+                                       self.url, tokens["access_token"],
+                                       self.rs_nonce)}
+
+
+# ==========================================================================
+# Authorization, step 5: client credentials and other machine grants
+# ==========================================================================
+
+class OAuthMachineGrants(object):
+    """ Step 5 (C16): a client with no person (config.json ``"grant"``).
+
+    ``client_credentials`` (RFC 6749 section 4.4), the client
+    authenticated by its secret or private_key_jwt; ``jwt_bearer`` (RFC
+    7523), a workload's own assertion; ``enterprise``, the person's ID
+    token exchanged at the company's identity provider (RFC 8693) for an
+    identity assertion grant (ID-JAG).
+    """
+
     def machine_grant(self, context, scopes):
         """ A machine client, no person: ``client_credentials`` (the
         client authenticates itself at the token endpoint), or
@@ -1440,6 +1388,163 @@ class OAuth(object):
                             "\"oauth\" in config.json")
         self.token_request(context, client, form, self.settings["grant"])
 
+    def workload_assertion(self):
+        return self.secret_setting("assertion", "assertion_file",
+                                   "jwt_bearer", "assertion")
+
+    def identity_assertion(self, context):
+        """ Enterprise-managed authorization: the person's ID token from
+        the company's identity provider (``id_token_file``, from its SSO
+        login) is exchanged there (RFC 8693 token exchange) for an
+        identity assertion grant (ID-JAG) addressed to this server's
+        authorization server, which is then the jwt-bearer assertion. """
+        settings = self.settings
+        endpoint = settings.get("idp_token_endpoint")
+        if not endpoint:
+            raise AuthError(self.name, "enterprise", "set idp_token_endpoint"
+                            " under \"oauth\" in config.json")
+        id_token = self.secret_setting("id_token", "id_token_file",
+                                       "enterprise", "ID token")
+        prefix = "urn:ietf:params:oauth:"
+        form = {"grant_type": prefix + "grant-type:token-exchange",
+                "subject_token": id_token,
+                "subject_token_type": prefix + "token-type:id_token",
+                "requested_token_type": prefix + "token-type:id-jag",
+                "audience": context["issuer"],
+                "resource": context["resource"]}
+        headers = {}
+        if settings.get("idp_client_id"):
+            self.client_auth({"client_id": settings["idp_client_id"],
+                              "client_secret":
+                                  settings.get("idp_client_secret")},
+                             {}, form, headers)
+        self.show("POST %s (token exchange)" % endpoint)
+        status, answer = oauth_request(endpoint, form=form, headers=headers)
+        self.show("%s %s" % (status, endpoint))
+        if status != 200 or not (answer or {}).get("access_token"):
+            raise AuthError(self.name, "identity provider token exchange",
+                            said(status, answer))
+        return answer["access_token"]
+
+
+# ==========================================================================
+# Authorization: OAuth, the flow as the transport meets it
+# ==========================================================================
+
+class OAuth(OAuthDiscovery, OAuthRegistration, OAuthCodeGrant, OAuthTokens,
+            OAuthMachineGrants):
+    """ OAuth 2.1 for one MCP server (the MCP authorization spec, C16).
+
+    Settings (config.json ``"oauth"`` of a server, all optional):
+    ``client_id``, ``client_secret``, ``token_endpoint_auth_method`` (a
+    pre-registered client), ``scope`` (asked for instead of the server's
+    hint), ``client_metadata_url`` (a Client ID Metadata Document, used
+    when the AS supports it), ``browser`` (false: the device grant, else
+    print the URL and read the redirected URL back), ``redirect_port``;
+    for a client with no person, ``grant``: "client_credentials" (with a
+    secret, or ``private_key_file`` for private_key_jwt), "jwt_bearer"
+    (``assertion_file``) or "enterprise" (``id_token_file``,
+    ``idp_token_endpoint``, ``idp_client_id``).
+
+    ``header()`` is the Authorization value, ``proof(method)`` the DPoP
+    header when the token is bound to a key; ``challenged(status, header,
+    sent, nonce)`` handles a 401 or 403 and says whether to retry.  Tokens
+    never leave this object except in that header, to the one server.
+    """
+
+    client_name = "mcp-weather-client"
+    redirect_timeout = 300.0    # seconds to wait for the browser
+    refresh_margin = 60.0       # refresh this many seconds before expiry
+    step_up_limit = 3           # authorizations for one request, at most
+
+    def __init__(self, server_url, name="server", settings=None, store=None,
+                 trace=None, open_browser=None, read_line=None, say=None,
+                 explicit=True):
+        self.url, self.name = server_url, name
+        self.settings = dict(settings or {})
+        self.store = store or TokenStore(token_file())
+        self.trace = trace
+        self.open_browser = open_browser or webbrowser.open
+        self.read_line = read_line or sys.stdin.readline
+        self.say = say or (lambda text: (sys.stderr.write(text + "\n"),
+                                         sys.stderr.flush()))
+        # explicit: configured with "oauth"; only then are the 2025-03-26
+        # default endpoints guessed for a server that publishes nothing.
+        self.explicit = explicit
+        self.lock = threading.RLock()
+        self.requested = set()      # scopes asked for so far (step-up union)
+        self.memo = None            # current(), between changes
+        self.as_nonce = self.rs_nonce = None    # DPoP nonces (RFC 9449)
+
+    # -- what the transport calls -----------------------------------------
+
+    def header(self):
+        """ "Bearer <token>" (or "DPoP <token>"), refreshed first if it is
+        about to expire (RFC 6749 section 6), or None when there is no token
+        yet. """
+        with self.lock:
+            state = self.current()
+            tokens = state.get("tokens") or {}
+            if not tokens.get("access_token"):
+                return None
+            expires = tokens.get("expires_at")
+            if expires and time.time() > expires - self.refresh_margin:
+                if not self.refresh(state):
+                    return None
+                tokens = self.current().get("tokens") or {}
+            scheme = "DPoP" if tokens.get("token_type", "").lower() == \
+                "dpop" else "Bearer"
+            return scheme + " " + tokens["access_token"]
+
+    def challenged(self, status, www_authenticate, sent=None, nonce=None):
+        """ A 401 (no token, or refused) or 403 ``insufficient_scope``:
+        discover, (re-)register and authorize, then return True to retry.
+        ``sent`` is the Authorization value the refused request carried. """
+        params = challenge_params(www_authenticate)
+        with self.lock:
+            if nonce and params.get("error") == "use_dpop_nonce":
+                self.rs_nonce = nonce       # RFC 9449 section 9: retry
+                return True
+            if status == 403:
+                return self.forbidden(params)
+            return self.unauthorized(params, sent)
+
+    def unauthorized(self, params, sent=None):
+        """ A 401: discovery runs again every time, because the server may
+        have moved to another AS (then its own registration is used or made
+        there).  A refused token is refreshed when it can be, a token newer
+        than the one refused (another thread's) is just retried, else the
+        person is asked. """
+        self.memo = None
+        context = self.discover(params)
+        state = self.state_for(context["issuer"])
+        tokens = state.get("tokens") or {}
+        current = tokens.get("access_token")
+        now = current and self.header()
+        if current and sent == now and \
+                tokens.get("refresh_token") and \
+                params.get("error") != "insufficient_scope":
+            if self.refresh(state, context):
+                return True
+        elif current and sent != now:
+            self.remember(context["issuer"])    # a newer token: use it
+            return True
+        self.authorize(context, self.pick_scopes(context, params))
+        return True
+
+    def forbidden(self, params):
+        """ Step-up (the MCP spec's scope challenge): authorize again for the
+        union of what was asked before and the challenged scope; a scope
+        already asked for will not be granted by asking again. """
+        if params.get("error") != "insufficient_scope":
+            return False
+        wanted = set((params.get("scope") or "").split())
+        if not wanted or wanted <= self.requested:
+            return False
+        context = self.discover(params)
+        self.authorize(context, self.requested | wanted)
+        return True
+
     # -- the command line ---------------------------------------------------
 
     def login(self):
@@ -1465,134 +1570,131 @@ class OAuth(object):
 
 
 # ==========================================================================
-# MCPClient: the protocol session, over Streamable HTTP
+# Messages: JSON-RPC responses and errors, Mcp-* header values
 # ==========================================================================
 
-class MCPClient(object):
-    """ A client of one MCP server over Streamable HTTP (checklist section 3).
+def response_result(answer):
+    """ The result of a JSON-RPC response, or its error raised. """
+    if "error" in answer:
+        error = answer["error"] if isinstance(answer["error"], dict) \
+            else {"message": str(answer["error"])}
+        raise MCPError(error.get("code"), error.get("message", ""),
+                       error.get("data"))
+    result = answer.get("result")
+    return result if isinstance(result, dict) else {}
 
-    The protocol session (ids, eras, MRTR, requests from the server) is this
-    class; the transport is its HTTP half (``exchange``, ``post_no_answer``,
-    ``open``), which StdioClient replaces with a child's stdin and stdout.
 
-    Eras (checklist 1.1-1.3): with ``era = "auto"`` (the default) the first
-    request is ``server/discover`` with the 2026-07-28 ``_meta``; a server
-    that does not speak that era is asked ``initialize`` instead (C18), and a
-    server that answers ``initialize`` with a 2026-only version list is asked
-    ``server/discover`` (``era = "legacy"`` starts there).  ``era =
-    "modern"`` or ``"legacy"`` never falls back.  The era chosen is kept for
-    the client's life (C18: cache the era) and logged at INFO (``-v``).
+def json_rpc_error(body):
+    """ The ``error`` object of a JSON-RPC error body, or None. """
+    try:
+        error = json.loads(body.decode("utf-8")).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, dict) and "code" in error else None
 
-    Handshake era: every message is its own POST (C1) that accepts both JSON
-    and SSE (C2); the answer is read by its Content-Type (C3):
-    ``application/json``, ``text/event-stream`` or ``application/x-ndjson``.
-    After ``initialize`` the session id and the negotiated version ride on
-    every request (C9, C12).  A 404 for the session re-initializes once and
-    retries once (C10, field notes B-7).  An SSE stream that drops before
-    the response is resumed with GET and Last-Event-ID after waiting
-    ``retry`` (C5-C7).  A call ends at its deadline, with a cancellation
-    sent (C13, C14).  Requests from the server (ping, roots/list,
-    sampling/createMessage, elicitation/create) are answered by the
-    handlers below and POSTed back.
 
-    2026-07-28 era (C17): no session; every request carries ``_meta``
-    (protocolVersion, clientCapabilities, clientInfo) and the headers
-    ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name`` and
-    ``Mcp-Param-*`` (from ``x-mcp-header``; a tool whose annotations cannot
-    be honoured is left out of ``list_tools``).  A result's ``resultType``
-    is ``complete`` when absent; ``input_required`` is answered with the
-    same handlers and the request retried under a new id with
-    ``inputResponses`` and the ``requestState`` echoed (MRTR, SEP-2322); an
-    unknown one is an error.  A stream that breaks is re-issued once under
-    a new id; cancelling closes the stream.
+def parse_message(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise TransportError("the server sent something that is not JSON: "
+                             "%s" % text[:200])
 
-    Handlers for what servers ask (the host supplies them; absent ones are
-    not declared as capabilities, so a server does not ask):
 
-        on_sampling(params, client)     -> CreateMessageResult
-        on_elicitation(params, client)  -> ElicitResult
-        roots                           list of {"uri", "name"}, or a
-                                        callable returning one; default:
-                                        the current directory (file://)
-        on_log(name, params)            notifications/message
-        on_list_changed(name, method)   notifications/*/list_changed
+def as_messages(value):
+    """ A message or a batch (2025-03-26) as a list of messages. """
+    return value if isinstance(value, list) else [value]
 
-    A handler raises MCPError to refuse (sent to the server as the error).
-    Knobs are attributes, settable as keywords.
+
+def supported_versions(error):
+    """ The ``supported`` list of an UnsupportedProtocolVersion error
+    (-32022, 1.3), or of any error that names one; [] otherwise. """
+    data = getattr(error, "data", None)
+    supported = data.get("supported") if isinstance(data, dict) else None
+    return [v for v in supported if isinstance(v, str)] \
+        if isinstance(supported, list) else []
+
+
+def header_value(value):
+    """ A value for Mcp-Name or Mcp-Param-* (SEP-2243): booleans as
+    true/false, numbers as JSON writes them, text as itself when it is
+    visible ASCII without surrounding spaces, else ``=?base64?...?=``. """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if text == text.strip() and all(" " <= c <= "~" for c in text):
+        return text
+    return "=?base64?%s?=" % base64.b64encode(
+        text.encode("utf-8")).decode("ascii")
+
+
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")    # RFC 9110
+
+
+def header_params(tool):
+    """ [(argument, header name, type)] for a tool's ``x-mcp-header``
+    annotations (SEP-2243).  Raises SchemaProblem when they cannot be
+    honoured: an empty name, one that is not an HTTP token, a duplicate
+    (names compare without case), or a parameter that is not a string,
+    integer or boolean. """
+    schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+    properties = schema.get("properties") if isinstance(schema, dict) \
+        else None
+    found, seen = [], set()
+    for argument, part in sorted((properties or {}).items()):
+        if not isinstance(part, dict) or "x-mcp-header" not in part:
+            continue
+        header = part["x-mcp-header"]
+        if not isinstance(header, str) or not header:
+            raise SchemaProblem("x-mcp-header of %r is empty" % argument)
+        if not HEADER_TOKEN.match(header):
+            raise SchemaProblem("x-mcp-header %r of %r is not a header name"
+                                % (header, argument))
+        if header.lower() in seen:
+            raise SchemaProblem("x-mcp-header %r appears twice" % header)
+        kind = part.get("type")
+        if kind not in ("string", "integer", "boolean"):
+            raise SchemaProblem("x-mcp-header %r is on a %s parameter; only "
+                                "strings, integers and booleans can be "
+                                "headers" % (header, kind))
+        seen.add(header.lower())
+        found.append((argument, header, kind))
+    return found
+
+
+def directory_root(path):
+    """ A Root for a local directory: a file:// URI and its name. """
+    path = os.path.abspath(path)
+    uri = "file://" + urllib.parse.quote(path.replace(os.sep, "/"))
+    return {"uri": uri, "name": os.path.basename(path) or path}
+
+
+# ==========================================================================
+# The protocol client core: what every transport shares
+# ==========================================================================
+#
+# An MCP client is a JSON-RPC session (ids, deadlines, requests in flight,
+# answers to what the server asks), a lifecycle (which era; the handshake
+# or server/discover) and the MCP API on top (tools, resources, prompts).
+# None of it knows how a message travels: a transport provides
+# ``exchange`` (one request, its response), ``post_no_answer`` (a
+# notification or a response) and ``close``.  MCPClient is these three
+# classes plus the Streamable HTTP transport; StdioClient and
+# LegacySSEClient are MCPClient with that transport replaced.  The knobs
+# they all read (timeout, era, ...) are MCPClient's.
+
+class JSONRPCSession(object):
+    """ The JSON-RPC session (checklist 4.0, 6.1, 6.2).
+
+    Each request gets a fresh id, the 2026-07-28 ``_meta`` (C17) and a
+    progressToken when progress is wanted; a deadline that progress
+    notifications push back (C14); a cancellation when the client stops
+    waiting (C13).  What the server asks (ping, roots/list,
+    sampling/createMessage, elicitation/create; in 2026-07-28 listed in
+    inputRequests) is answered by the handlers the host gave, and only
+    those are declared as capabilities; notifications (logs, list changes)
+    go to ``on_log`` and ``on_list_changed``.
     """
-
-    timeout = 60.0              # seconds a call may go without progress
-    max_timeout = 600.0         # seconds a call may take, progress or not
-    connect_timeout = 10.0      # seconds to open a TCP connection
-    resume_attempts = 5         # GETs in a row that bring nothing new
-    default_retry = 1000        # ms before resuming when no retry: came
-    protocol_version = PROTOCOL_VERSION     # offered in initialize
-    modern_version = MODERN_VERSION         # sent in 2026-07-28 _meta
-    era = "auto"                # "auto", "modern" (2026-07-28), "legacy"
-    max_input_rounds = 10       # input_required rounds before giving up
-    standalone_stream = True    # GET stream for the server's requests (C8)
-    user_agent = "mcp-weather-client/" + __version__
-    oauth = None                # an OAuth, for a server that answers 401
-
-    def __init__(self, url, name="server", headers=None, token=None,
-                 trace=None, on_log=None, on_sampling=None,
-                 on_elicitation=None, roots=None, on_list_changed=None,
-                 **knobs):
-        for key, value in knobs.items():
-            if not hasattr(type(self), key) or key.startswith("_"):
-                raise TypeError("unknown MCPClient setting %r" % key)
-            setattr(self, key, value)
-        if self.era not in ("auto", "modern", "legacy"):
-            raise TypeError("era must be auto, modern or legacy, not %r"
-                            % (self.era,))
-        self.url, self.name = url, name
-        self.headers = dict(headers or {})
-        self.token = token
-        self.trace = trace          # callable(text), for --trace
-        self.on_log = on_log        # callable(name, params) for logs
-        self.on_sampling = on_sampling
-        self.on_elicitation = on_elicitation
-        self.on_list_changed = on_list_changed
-        self.roots = roots
-        self.pool = self.make_pool()
-        self.standalone = None      # the GET stream's Channel, when open
-        self.subscription = None    # the subscriptions/listen stream
-        self.readers = []           # threads reading those streams
-        self.closing = False        # close() has begun
-        self.session_id = None
-        self.version = None
-        self.modern = False         # the 2026-07-28 era was chosen
-        self.chosen_era = None      # kept after the first connect (C18)
-        self.server_info = {}
-        self.capabilities = {}
-        self.instructions = None
-        self.tool_params = {}       # tool -> [(argument, header, type)]
-        self.refused_tools = {}     # tool -> why its annotations fail
-        self.generation = 0         # counts initializations, for C10
-        self.connecting = threading.Lock()  # held while a session starts
-        self.ids = itertools.count(1)
-        self.lock = threading.Lock()
-        self.inflight = {}          # request id -> Waiter
-
-    def make_pool(self):
-        return ConnectionPool(self.url, self.connect_timeout)
-
-    def __repr__(self):
-        return "<MCPClient %s %s>" % (self.name, self.url)
-
-    def describe_server(self):
-        """ "name version" from serverInfo, for logs and listings. """
-        info = self.server_info
-        return " ".join(str(info[key]) for key in ("name", "version")
-                        if info.get(key)) or "an unnamed server"
-
-    def describe_era(self):
-        if self.modern:
-            return "MCP %s (stateless: server/discover)" % self.version
-        return "MCP %s (initialize, session %s)" % (
-            self.version, self.session_id or "none: stateless")
-
-    # -- what this client can do (capabilities) -----------------------------
 
     def client_capabilities(self):
         """ ClientCapabilities (4.1): only what a handler exists for. """
@@ -1605,7 +1707,177 @@ class MCPClient(object):
             capabilities["elicitation"] = {"form": {}, "url": {}}
         return capabilities
 
-    # -- lifecycle ---------------------------------------------------------
+    def new_request(self, method, params, on_progress):
+        """ (message, progress token) of a new request: a fresh id, the
+        2026-07-28 _meta, and a progressToken when progress is wanted
+        (6.1). """
+        request_id = next(self.ids)
+        params = self.with_meta(params)
+        token = None
+        if on_progress is not None:
+            token = "%s-%d" % (self.name, request_id)
+            params["_meta"] = dict(params.get("_meta") or {},
+                                   progressToken=token)
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params:
+            message["params"] = params
+        return message, token
+
+    def call_deadline(self, timeout):
+        """ (idle seconds, Deadline): a progress notification pushes the
+        idle limit back, up to max_timeout in all (C14). """
+        idle = self.timeout if timeout is None else timeout
+        return idle, Deadline(idle, max(self.max_timeout, idle))
+
+    @contextlib.contextmanager
+    def cancelled_if_abandoned(self, waiter, idle):
+        """ A request we stop waiting for, at its deadline or on ^C, is
+        cancelled (C13, C14), so that the server stops its work too. """
+        try:
+            yield
+        except socket.timeout:
+            self.cancel(waiter, "timed out")
+            raise CallTimeout("%s: no answer to %s within %g s"
+                              % (self.name, waiter.method, idle))
+        except KeyboardInterrupt:
+            self.cancel(waiter, "interrupted by the user")
+            raise
+
+    def with_meta(self, params):
+        """ A copy of params; in 2026-07-28 with the _meta every request
+        carries: version, capabilities, clientInfo (C17, 1.3). """
+        params = dict(params or {})
+        if self.modern:
+            params["_meta"] = dict(params.get("_meta") or {}, **{
+                META_VERSION: self.version,
+                META_CAPABILITIES: self.client_capabilities(),
+                META_CLIENT_INFO: CLIENT_INFO})
+        return params
+
+    def cancel(self, waiter, reason):
+        """ Tell the server to stop a request (C13); the waiter stops
+        reading.  initialize is never cancelled (lifecycle 4.1).  In
+        2026-07-28 closing the stream is the cancellation (C17). """
+        waiter.cancelled = True
+        if waiter.method == "initialize":
+            return
+        if self.modern:
+            if waiter.channel is not None:
+                waiter.channel.shutdown()
+            return
+        request_id = waiter.request_id
+        try:
+            self.notify("notifications/cancelled",
+                        {"requestId": request_id, "reason": reason},
+                        timeout=5.0)
+        except (TransportError, OSError, http.client.HTTPException) as error:
+            log.debug("%s: could not send the cancellation: %s",
+                      self.name, error)
+
+    def cancel_all(self, reason="cancelled"):
+        """ Cancel every call in flight (Ctrl-C in chat): each gets a
+        notifications/cancelled and its reader stops at once. """
+        with self.lock:
+            waiters = list(self.inflight.values())
+        for waiter in waiters:
+            self.cancel(waiter, reason)
+            if waiter.channel is not None:
+                waiter.channel.shutdown()
+
+    def notify(self, method, params=None, timeout=None):
+        """ POST a notification; the server answers 202 (C4). """
+        message = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self.post_no_answer(message, timeout)
+
+    # -- requests from the server (and 2026-07-28 input requests) ----------
+
+    def serve_request(self, method, params):
+        """ The result for a request the server sent (or, in 2026-07-28,
+        listed in inputRequests): ping (4.2), roots/list,
+        sampling/createMessage, elicitation/create.  Raises MCPError to
+        refuse; what this client did not declare is -32601. """
+        if method == "ping":
+            return {}
+        if method == "roots/list":
+            return {"roots": self.list_roots()}
+        handler = {"sampling/createMessage": self.on_sampling,
+                   "elicitation/create": self.on_elicitation}.get(method)
+        if handler is None:
+            raise MCPError(METHOD_NOT_FOUND, "Method not found: %s"
+                           % (method,))
+        result = handler(params, self)
+        if not isinstance(result, dict):
+            raise MCPError(-32603, "the %s handler gave no result" % method)
+        return result
+
+    def list_roots(self):
+        """ roots: the configured list, or the current directory. """
+        roots = self.roots() if callable(self.roots) else self.roots
+        if roots is None:
+            roots = [directory_root(os.getcwd())]
+        return [dict(root) for root in roots]
+
+    def roots_changed(self):
+        """ notifications/roots/list_changed, after ``roots`` changed. """
+        if self.version is not None and not self.modern:
+            self.notify("notifications/roots/list_changed")
+
+    def reply_to(self, message):
+        """ The JSON-RPC response to a request from the server. """
+        try:
+            result = self.serve_request(message.get("method"),
+                                        message.get("params") or {})
+        except MCPError as error:
+            body = {"code": error.code, "message": error.message}
+            if error.data is not None:
+                body["data"] = error.data
+            return {"jsonrpc": "2.0", "id": message["id"], "error": body}
+        except Exception as error:      # a handler's bug is the server's no
+            log.warning("%s: answering %s failed: %s", self.name,
+                        message.get("method"), error, exc_info=True)
+            return {"jsonrpc": "2.0", "id": message["id"], "error": {
+                "code": -32603, "message": "Internal error: %s" % error}}
+        return {"jsonrpc": "2.0", "id": message["id"], "result": result}
+
+    def notification(self, message):
+        """ A notification from the server, outside any request's own
+        (progress goes to its waiter): logs and list changes. """
+        method, params = message.get("method"), message.get("params") or {}
+        if method == "notifications/message":
+            if self.on_log:
+                self.on_log(self.name, params)
+            else:
+                log.info("%s: [%s] %s", self.name,
+                         params.get("level", "info"), params.get("data"))
+        elif method.endswith("/list_changed"):
+            if method == "notifications/tools/list_changed":
+                self.tool_params.clear()
+                self.refused_tools.clear()
+            log.info("%s: %s", self.name, method)
+            if self.on_list_changed:
+                self.on_list_changed(self.name, method)
+
+
+class MCPLifecycle(object):
+    """ The lifecycle (checklist 1.1-1.3, 4.1, 4.3): reach the server in an
+    era both speak.  2026-07-28 asks ``server/discover`` and has no session;
+    the handshake era sends ``initialize`` and ``notifications/initialized``
+    and keeps a session, started anew after a 404 (C10).  Which era is
+    tried first, and when the other is, is MCPClient's docstring. """
+
+    def describe_server(self):
+        """ "name version" from serverInfo, for logs and listings. """
+        info = self.server_info
+        return " ".join(str(info[key]) for key in ("name", "version")
+                        if info.get(key)) or "an unnamed server"
+
+    def describe_era(self):
+        if self.modern:
+            return "MCP %s (stateless: server/discover)" % self.version
+        return "MCP %s (initialize, session %s)" % (
+            self.version, self.session_id or "none: stateless")
 
     def connect(self):
         """ Reach the server in an era both speak; return what it said
@@ -1736,128 +2008,6 @@ class MCPClient(object):
         self.open_standalone()
         return result
 
-    # -- the standalone GET stream (handshake era, C8) -----------------------
-
-    def wants_standalone(self):
-        """ Whether to open the GET stream: only when something here would
-        answer or show what comes on it (a server may send its requests
-        and notifications there rather than on a call's stream). """
-        return self.standalone_stream and self.pool is not None and any(
-            handler is not None for handler in (
-                self.on_sampling, self.on_elicitation, self.on_log,
-                self.on_list_changed, self.roots))
-
-    def open_standalone(self):
-        self.closing = False
-        if self.wants_standalone() and self.session_id is not None:
-            self.start_reader(self.listen_standalone, "get-stream",
-                              self.generation)
-
-    def start_reader(self, target, what, *args):
-        """ A daemon thread reading a long-lived stream; close() waits a
-        moment for it, so that it never dies noisily at exit. """
-        def run():
-            try:
-                target(*args)
-            except Exception as error:     # a stream cut by close()
-                log.debug("%s: %s ended: %s", self.name, what, error)
-        thread = threading.Thread(target=run, daemon=True,
-                                  name="%s-%s" % (self.name, what))
-        self.readers.append(thread)
-        thread.start()
-
-    def listen_standalone(self, generation):
-        """ GET the endpoint with Accept: text/event-stream (C8) and serve
-        what arrives until the session ends: 405 means the server has no
-        such stream; a drop is resumed after ``retry`` with Last-Event-ID
-        (C6, C7), ``resume_attempts`` times in a row at most. """
-        reader = SSEReader(None, on_line=lambda line: self.show(
-            "< (GET) " + line if line else "<"))
-        failures = 0
-        while generation == self.generation and self.session_id and \
-                not self.closing:
-            extra = {"Accept": "text/event-stream"}
-            if reader.last_id is not None:
-                extra["Last-Event-ID"] = reader.last_id
-            try:
-                channel = self.open("GET", None, Deadline(60.0, 60.0),
-                                    extra=extra)
-            except (TransportError, OSError, socket.timeout):
-                return
-            response = channel.response
-            if response.status != 200 or essence(response.getheader(
-                    "Content-Type")) != "text/event-stream":
-                response.read()
-                channel.close()
-                log.debug("%s: no standalone stream (HTTP %d)", self.name,
-                          response.status)
-                return
-            self.standalone = channel
-            channel.sock.settimeout(None)     # quiet for hours is fine
-            seen = reader.last_id
-            reader.fp = response
-            try:
-                for text in reader.events():
-                    if text is not None:
-                        for message in as_messages(parse_message(text)):
-                            self.standalone_message(message)
-            except (OSError, ValueError, TransportError,
-                    http.client.HTTPException) as error:
-                log.debug("%s: the GET stream broke: %s", self.name, error)
-            channel.close()
-            failures = 0 if reader.last_id != seen else failures + 1
-            if failures >= self.resume_attempts or reader.last_id is None:
-                return
-            time.sleep((reader.retry if reader.retry is not None
-                        else self.default_retry) / 1000.0)
-
-    def standalone_message(self, message):
-        """ A message on the GET stream: requests are answered by POST
-        (S23, C4), progress goes to its call, the rest to notification.
-        """
-        if not isinstance(message, dict) or "method" not in message:
-            return
-        if "id" in message:
-            reply = self.reply_to(message)
-            try:
-                self.post_no_answer(reply, timeout=10.0)
-            except (TransportError, OSError,
-                    http.client.HTTPException) as error:
-                log.warning("%s: could not answer %s: %s", self.name,
-                            message["method"], error)
-        elif message["method"] == "notifications/progress":
-            params = message.get("params") or {}
-            with self.lock:
-                waiters = list(self.inflight.values())
-            for waiter in waiters:
-                waiter.progress(params)
-        else:
-            self.notification(message)
-
-    def close(self):
-        """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
-        for attribute in ("standalone", "subscription"):
-            channel = getattr(self, attribute)
-            setattr(self, attribute, None)
-            if channel is not None:     # closing is cancelling (C17)
-                channel.shutdown()
-        self.closing = True             # the GET reader stops here
-        readers, self.readers = self.readers, []
-        for thread in readers:
-            if thread is not threading.current_thread():
-                thread.join(1.0)
-        session, self.session_id = self.session_id, None
-        if session:
-            try:
-                channel = self.open("DELETE", None, Deadline(5.0, 5.0),
-                                    session=session)
-                channel.response.read()
-                channel.finish()
-            except (TransportError, OSError, http.client.HTTPException):
-                pass    # the server is gone: nothing left to free
-        self.version = None         # a later request starts a new session
-        self.pool.close()
-
     def reinitialize(self, generation):
         """ Start a new session after a 404 (C10), unless another thread
         already did since ``generation``.  The calls of one round run at
@@ -1870,7 +2020,18 @@ class MCPClient(object):
                         self.name, self.session_id)
             self.initialize()
 
-    # -- requests ----------------------------------------------------------
+    def ensure_connected(self):
+        with self.connecting:   # never send while a session is starting
+            if self.version is None:
+                self.connect()
+
+
+class MCPRequests(object):
+    """ The MCP API: tools (5), resources, prompts, completion (6.5) and
+    ping (4.2), each a ``request``: paginated lists followed to the end
+    (6.4), a 404 or a broken stream retried once (C10, C17), and in
+    2026-07-28 an ``input_required`` result answered and the request sent
+    again (MRTR, SEP-2322). """
 
     def request(self, method, params=None, on_progress=None, timeout=None):
         """ Send one request and return its result.
@@ -1908,11 +2069,6 @@ class MCPClient(object):
         raise MCPError(INVALID_PARAMS, "%s asked for input %d times in a "
                        "row for %s; giving up" % (
                            self.name, self.max_input_rounds, method))
-
-    def ensure_connected(self):
-        with self.connecting:   # never send while a session is starting
-            if self.version is None:
-                self.connect()
 
     def request_once(self, method, params, on_progress, timeout):
         """ One request; in the handshake era a 404 for the session starts
@@ -2024,88 +2180,26 @@ class MCPClient(object):
     def subscribe(self, uri):
         return self.request("resources/subscribe", {"uri": uri})
 
-    def listen_filter(self):
-        """ The list changes the server says it announces (capabilities
-        ``listChanged``), as a subscriptions/listen filter. """
-        wanted = {}
-        for kind in ("tools", "prompts", "resources"):
-            if (self.capabilities.get(kind) or {}).get("listChanged"):
-                wanted[kind + "ListChanged"] = True
-        return wanted
-
-    def listen(self, notifications=None):
-        """ 2026-07-28 subscriptions/listen: one long-lived request whose
-        stream brings the change notifications asked for (default: every
-        list change the server announces), each handed to
-        ``notification`` (so ``on_list_changed`` hears them).  Returns the
-        filter the server acknowledged; the stream is read in a thread
-        until close().  The handshake era needs none of this (changes come
-        on the GET stream): it returns None there. """
-        self.ensure_connected()
-        if not self.modern:
-            return None
-        wanted = self.listen_filter() if notifications is None \
-            else notifications
-        message = {"jsonrpc": "2.0", "id": next(self.ids),
-                   "method": "subscriptions/listen",
-                   "params": self.with_meta({"notifications": wanted})}
-        channel = self.open("POST", message, Deadline(self.timeout,
-                                                      self.timeout),
-                            extra=self.modern_headers(message))
-        response = channel.response
-        if essence(response.getheader("Content-Type")) != \
-                "text/event-stream":
-            body = response.read()
-            channel.close()
-            error = json_rpc_error(body)
-            if response.status < 400 and error is None:
-                raise TransportError("%s answered subscriptions/listen "
-                                     "without a stream" % self.name)
-            problem = self.status_error(response, body) \
-                if response.status >= 400 else MCPError(
-                    error["code"], error.get("message", ""),
-                    error.get("data"))
-            raise problem
-        reader = SSEReader(response, on_line=lambda line: self.show(
-            "< (listen) " + line if line else "<"))
-        events = reader.events()
-        acknowledged = None
-        for text in events:
-            if text is None:
-                continue
-            for item in as_messages(parse_message(text)):
-                if isinstance(item, dict) and item.get("method") == \
-                        "notifications/subscriptions/acknowledged":
-                    acknowledged = (item.get("params") or {}).get(
-                        "notifications") or {}
-            if acknowledged is not None:
-                break
-        if acknowledged is None:
-            channel.close()
-            raise TransportError("%s ended subscriptions/listen without "
-                                 "acknowledging it" % self.name)
-        channel.sock.settimeout(None)
-        self.subscription = channel
-        self.start_reader(self.read_subscription, "listen", channel, events)
-        return acknowledged
-
-    def read_subscription(self, channel, events):
-        try:
-            for text in events:
-                if text is None:
-                    continue
-                for item in as_messages(parse_message(text)):
-                    if isinstance(item, dict) and "method" in item and \
-                            "id" not in item:
-                        self.notification(item)
-        except (OSError, ValueError, TransportError,
-                http.client.HTTPException) as error:
-            log.debug("%s: the subscription stream broke: %s", self.name,
-                      error)
-        channel.close()
-
     def ping(self):
         return self.request("ping")
+
+
+# ==========================================================================
+# Streamable HTTP: the transport of MCPClient (checklist section 3)
+# ==========================================================================
+
+class HTTPTransport(object):
+    """ Messages over Streamable HTTP: each one its own POST (C1) with
+    ``Accept: application/json, text/event-stream`` (C2), the session id
+    and negotiated version as headers (C9, C12), in 2026-07-28 the
+    ``Mcp-Method``/``Mcp-Name``/``Mcp-Param-*`` headers (C17), and the
+    ``Authorization`` of the token or of OAuth (C16).  A 401/403 goes to
+    OAuth and the request is sent again; another error status becomes
+    one line (MCPError or TransportError).  The response itself is read
+    by a Waiter; ``close`` DELETEs the session (C11). """
+
+    def make_pool(self):
+        return ConnectionPool(self.url, self.connect_timeout)
 
     def exchange(self, method, params, on_progress, timeout):
         """ One request, one response, whatever the framing. """
@@ -2116,52 +2210,31 @@ class MCPClient(object):
         with self.cancelled_if_abandoned(waiter, idle):
             return waiter.run(message)
 
-    def new_request(self, method, params, on_progress):
-        """ (message, progress token) of a new request: a fresh id, the
-        2026-07-28 _meta, and a progressToken when progress is wanted
-        (6.1). """
-        request_id = next(self.ids)
-        params = self.with_meta(params)
-        token = None
-        if on_progress is not None:
-            token = "%s-%d" % (self.name, request_id)
-            params["_meta"] = dict(params.get("_meta") or {},
-                                   progressToken=token)
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params:
-            message["params"] = params
-        return message, token
+    def post_no_answer(self, message, timeout=None):
+        """ POST a notification or a response: 202 and no body (C4). """
+        wait = self.timeout if timeout is None else timeout
+        channel = self.open("POST", message, Deadline(wait, wait))
+        body = channel.response.read()
+        channel.finish()
+        if channel.response.status >= 400:
+            raise self.status_error(channel.response, body)
 
-    def call_deadline(self, timeout):
-        """ (idle seconds, Deadline): a progress notification pushes the
-        idle limit back, up to max_timeout in all (C14). """
-        idle = self.timeout if timeout is None else timeout
-        return idle, Deadline(idle, max(self.max_timeout, idle))
-
-    @contextlib.contextmanager
-    def cancelled_if_abandoned(self, waiter, idle):
-        """ A request we stop waiting for, at its deadline or on ^C, is
-        cancelled (C13, C14), so that the server stops its work too. """
-        try:
-            yield
-        except socket.timeout:
-            self.cancel(waiter, "timed out")
-            raise CallTimeout("%s: no answer to %s within %g s"
-                              % (self.name, waiter.method, idle))
-        except KeyboardInterrupt:
-            self.cancel(waiter, "interrupted by the user")
-            raise
-
-    def with_meta(self, params):
-        """ A copy of params; in 2026-07-28 with the _meta every request
-        carries: version, capabilities, clientInfo (C17, 1.3). """
-        params = dict(params or {})
-        if self.modern:
-            params["_meta"] = dict(params.get("_meta") or {}, **{
-                META_VERSION: self.version,
-                META_CAPABILITIES: self.client_capabilities(),
-                META_CLIENT_INFO: CLIENT_INFO})
-        return params
+    def request_headers(self, session, extra=None):
+        headers = dict(self.headers)
+        headers.update({"Accept": "application/json, text/event-stream",
+                        "User-Agent": self.user_agent})
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token     # C16
+        elif self.oauth:
+            value = self.oauth.header()       # the section Authorization
+            if value:
+                headers["Authorization"] = value
+        if session and not self.modern:
+            headers["Mcp-Session-Id"] = session                   # C9
+        if self.version:
+            headers["MCP-Protocol-Version"] = self.version        # C12, C17
+        headers.update(extra or {})
+        return headers
 
     def modern_headers(self, message):
         """ Mcp-Method, Mcp-Name and Mcp-Param-* for a 2026-07-28 request
@@ -2181,139 +2254,6 @@ class MCPClient(object):
                 value = arguments.get(argument)
                 if value is not None:       # null or absent: no header
                     headers["Mcp-Param-" + header] = header_value(value)
-        return headers
-
-    def cancel(self, waiter, reason):
-        """ Tell the server to stop a request (C13); the waiter stops
-        reading.  initialize is never cancelled (lifecycle 4.1).  In
-        2026-07-28 closing the stream is the cancellation (C17). """
-        waiter.cancelled = True
-        if waiter.method == "initialize":
-            return
-        if self.modern:
-            if waiter.channel is not None:
-                waiter.channel.shutdown()
-            return
-        request_id = waiter.request_id
-        try:
-            self.notify("notifications/cancelled",
-                        {"requestId": request_id, "reason": reason},
-                        timeout=5.0)
-        except (TransportError, OSError, http.client.HTTPException) as error:
-            log.debug("%s: could not send the cancellation: %s",
-                      self.name, error)
-
-    # -- requests from the server (and 2026-07-28 input requests) ----------
-
-    def serve_request(self, method, params):
-        """ The result for a request the server sent (or, in 2026-07-28,
-        listed in inputRequests): ping (4.2), roots/list,
-        sampling/createMessage, elicitation/create.  Raises MCPError to
-        refuse; what this client did not declare is -32601. """
-        if method == "ping":
-            return {}
-        if method == "roots/list":
-            return {"roots": self.list_roots()}
-        handler = {"sampling/createMessage": self.on_sampling,
-                   "elicitation/create": self.on_elicitation}.get(method)
-        if handler is None:
-            raise MCPError(METHOD_NOT_FOUND, "Method not found: %s"
-                           % (method,))
-        result = handler(params, self)
-        if not isinstance(result, dict):
-            raise MCPError(-32603, "the %s handler gave no result" % method)
-        return result
-
-    def list_roots(self):
-        """ roots: the configured list, or the current directory. """
-        roots = self.roots() if callable(self.roots) else self.roots
-        if roots is None:
-            roots = [directory_root(os.getcwd())]
-        return [dict(root) for root in roots]
-
-    def roots_changed(self):
-        """ notifications/roots/list_changed, after ``roots`` changed. """
-        if self.version is not None and not self.modern:
-            self.notify("notifications/roots/list_changed")
-
-    def reply_to(self, message):
-        """ The JSON-RPC response to a request from the server. """
-        try:
-            result = self.serve_request(message.get("method"),
-                                        message.get("params") or {})
-        except MCPError as error:
-            body = {"code": error.code, "message": error.message}
-            if error.data is not None:
-                body["data"] = error.data
-            return {"jsonrpc": "2.0", "id": message["id"], "error": body}
-        except Exception as error:      # a handler's bug is the server's no
-            log.warning("%s: answering %s failed: %s", self.name,
-                        message.get("method"), error, exc_info=True)
-            return {"jsonrpc": "2.0", "id": message["id"], "error": {
-                "code": -32603, "message": "Internal error: %s" % error}}
-        return {"jsonrpc": "2.0", "id": message["id"], "result": result}
-
-    def notification(self, message):
-        """ A notification from the server, outside any request's own
-        (progress goes to its waiter): logs and list changes. """
-        method, params = message.get("method"), message.get("params") or {}
-        if method == "notifications/message":
-            if self.on_log:
-                self.on_log(self.name, params)
-            else:
-                log.info("%s: [%s] %s", self.name,
-                         params.get("level", "info"), params.get("data"))
-        elif method.endswith("/list_changed"):
-            if method == "notifications/tools/list_changed":
-                self.tool_params.clear()
-                self.refused_tools.clear()
-            log.info("%s: %s", self.name, method)
-            if self.on_list_changed:
-                self.on_list_changed(self.name, method)
-
-    def cancel_all(self, reason="cancelled"):
-        """ Cancel every call in flight (Ctrl-C in chat): each gets a
-        notifications/cancelled and its reader stops at once. """
-        with self.lock:
-            waiters = list(self.inflight.values())
-        for waiter in waiters:
-            self.cancel(waiter, reason)
-            if waiter.channel is not None:
-                waiter.channel.shutdown()
-
-    def notify(self, method, params=None, timeout=None):
-        """ POST a notification; the server answers 202 (C4). """
-        message = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self.post_no_answer(message, timeout)
-
-    def post_no_answer(self, message, timeout=None):
-        """ POST a notification or a response: 202 and no body (C4). """
-        wait = self.timeout if timeout is None else timeout
-        channel = self.open("POST", message, Deadline(wait, wait))
-        body = channel.response.read()
-        channel.finish()
-        if channel.response.status >= 400:
-            raise self.status_error(channel.response, body)
-
-    # -- HTTP --------------------------------------------------------------
-
-    def request_headers(self, session, extra=None):
-        headers = dict(self.headers)
-        headers.update({"Accept": "application/json, text/event-stream",
-                        "User-Agent": self.user_agent})
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token     # C16
-        elif self.oauth:
-            value = self.oauth.header()       # the section Authorization
-            if value:
-                headers["Authorization"] = value
-        if session and not self.modern:
-            headers["Mcp-Session-Id"] = session                   # C9
-        if self.version:
-            headers["MCP-Protocol-Version"] = self.version        # C12, C17
-        headers.update(extra or {})
         return headers
 
     def open(self, method, message, deadline, session=None, extra=None,
@@ -2412,6 +2352,30 @@ class MCPClient(object):
         if challenge:
             text += "; WWW-Authenticate: %s" % challenge
         return text
+
+    def close(self):
+        """ DELETE the session (C11; 404 and 405 are fine), drop sockets. """
+        for attribute in ("standalone", "subscription"):
+            channel = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if channel is not None:     # closing is cancelling (C17)
+                channel.shutdown()
+        self.closing = True             # the GET reader stops here
+        readers, self.readers = self.readers, []
+        for thread in readers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        session, self.session_id = self.session_id, None
+        if session:
+            try:
+                channel = self.open("DELETE", None, Deadline(5.0, 5.0),
+                                    session=session)
+                channel.response.read()
+                channel.finish()
+            except (TransportError, OSError, http.client.HTTPException):
+                pass    # the server is gone: nothing left to free
+        self.version = None         # a later request starts a new session
+        self.pool.close()
 
     # -- tracing (for teaching: --trace shows the wire) ---------------------
 
@@ -2677,100 +2641,303 @@ class Waiter(object):
         self.client.show("< " + line if line else "<")
 
 
-def response_result(answer):
-    """ The result of a JSON-RPC response, or its error raised. """
-    if "error" in answer:
-        error = answer["error"] if isinstance(answer["error"], dict) \
-            else {"message": str(answer["error"])}
-        raise MCPError(error.get("code"), error.get("message", ""),
-                       error.get("data"))
-    result = answer.get("result")
-    return result if isinstance(result, dict) else {}
+class HTTPStreams(object):
+    """ The long-lived streams of Streamable HTTP: the standalone GET
+    stream of the handshake era (C8), on which a server sends its own
+    requests and notifications, resumed with Last-Event-ID (C6, C7); and
+    the 2026-07-28 ``subscriptions/listen`` request, whose stream brings
+    the list changes asked for.  Each is read by a daemon thread. """
+
+    def wants_standalone(self):
+        """ Whether to open the GET stream: only when something here would
+        answer or show what comes on it (a server may send its requests
+        and notifications there rather than on a call's stream). """
+        return self.standalone_stream and self.pool is not None and any(
+            handler is not None for handler in (
+                self.on_sampling, self.on_elicitation, self.on_log,
+                self.on_list_changed, self.roots))
+
+    def open_standalone(self):
+        self.closing = False
+        if self.wants_standalone() and self.session_id is not None:
+            self.start_reader(self.listen_standalone, "get-stream",
+                              self.generation)
+
+    def start_reader(self, target, what, *args):
+        """ A daemon thread reading a long-lived stream; close() waits a
+        moment for it, so that it never dies noisily at exit. """
+        def run():
+            try:
+                target(*args)
+            except Exception as error:     # a stream cut by close()
+                log.debug("%s: %s ended: %s", self.name, what, error)
+        thread = threading.Thread(target=run, daemon=True,
+                                  name="%s-%s" % (self.name, what))
+        self.readers.append(thread)
+        thread.start()
+
+    def listen_standalone(self, generation):
+        """ GET the endpoint with Accept: text/event-stream (C8) and serve
+        what arrives until the session ends: 405 means the server has no
+        such stream; a drop is resumed after ``retry`` with Last-Event-ID
+        (C6, C7), ``resume_attempts`` times in a row at most. """
+        reader = SSEReader(None, on_line=lambda line: self.show(
+            "< (GET) " + line if line else "<"))
+        failures = 0
+        while generation == self.generation and self.session_id and \
+                not self.closing:
+            extra = {"Accept": "text/event-stream"}
+            if reader.last_id is not None:
+                extra["Last-Event-ID"] = reader.last_id
+            try:
+                channel = self.open("GET", None, Deadline(60.0, 60.0),
+                                    extra=extra)
+            except (TransportError, OSError, socket.timeout):
+                return
+            response = channel.response
+            if response.status != 200 or essence(response.getheader(
+                    "Content-Type")) != "text/event-stream":
+                response.read()
+                channel.close()
+                log.debug("%s: no standalone stream (HTTP %d)", self.name,
+                          response.status)
+                return
+            self.standalone = channel
+            channel.sock.settimeout(None)     # quiet for hours is fine
+            seen = reader.last_id
+            reader.fp = response
+            try:
+                for text in reader.events():
+                    if text is not None:
+                        for message in as_messages(parse_message(text)):
+                            self.standalone_message(message)
+            except (OSError, ValueError, TransportError,
+                    http.client.HTTPException) as error:
+                log.debug("%s: the GET stream broke: %s", self.name, error)
+            channel.close()
+            failures = 0 if reader.last_id != seen else failures + 1
+            if failures >= self.resume_attempts or reader.last_id is None:
+                return
+            time.sleep((reader.retry if reader.retry is not None
+                        else self.default_retry) / 1000.0)
+
+    def standalone_message(self, message):
+        """ A message on the GET stream: requests are answered by POST
+        (S23, C4), progress goes to its call, the rest to notification.
+        """
+        if not isinstance(message, dict) or "method" not in message:
+            return
+        if "id" in message:
+            reply = self.reply_to(message)
+            try:
+                self.post_no_answer(reply, timeout=10.0)
+            except (TransportError, OSError,
+                    http.client.HTTPException) as error:
+                log.warning("%s: could not answer %s: %s", self.name,
+                            message["method"], error)
+        elif message["method"] == "notifications/progress":
+            params = message.get("params") or {}
+            with self.lock:
+                waiters = list(self.inflight.values())
+            for waiter in waiters:
+                waiter.progress(params)
+        else:
+            self.notification(message)
+
+    # -- 2026-07-28: subscriptions/listen ------------------------------------
+
+    def listen_filter(self):
+        """ The list changes the server says it announces (capabilities
+        ``listChanged``), as a subscriptions/listen filter. """
+        wanted = {}
+        for kind in ("tools", "prompts", "resources"):
+            if (self.capabilities.get(kind) or {}).get("listChanged"):
+                wanted[kind + "ListChanged"] = True
+        return wanted
+
+    def listen(self, notifications=None):
+        """ 2026-07-28 subscriptions/listen: one long-lived request whose
+        stream brings the change notifications asked for (default: every
+        list change the server announces), each handed to
+        ``notification`` (so ``on_list_changed`` hears them).  Returns the
+        filter the server acknowledged; the stream is read in a thread
+        until close().  The handshake era needs none of this (changes come
+        on the GET stream): it returns None there. """
+        self.ensure_connected()
+        if not self.modern:
+            return None
+        wanted = self.listen_filter() if notifications is None \
+            else notifications
+        message = {"jsonrpc": "2.0", "id": next(self.ids),
+                   "method": "subscriptions/listen",
+                   "params": self.with_meta({"notifications": wanted})}
+        channel = self.open("POST", message, Deadline(self.timeout,
+                                                      self.timeout),
+                            extra=self.modern_headers(message))
+        response = channel.response
+        if essence(response.getheader("Content-Type")) != \
+                "text/event-stream":
+            body = response.read()
+            channel.close()
+            error = json_rpc_error(body)
+            if response.status < 400 and error is None:
+                raise TransportError("%s answered subscriptions/listen "
+                                     "without a stream" % self.name)
+            problem = self.status_error(response, body) \
+                if response.status >= 400 else MCPError(
+                    error["code"], error.get("message", ""),
+                    error.get("data"))
+            raise problem
+        reader = SSEReader(response, on_line=lambda line: self.show(
+            "< (listen) " + line if line else "<"))
+        events = reader.events()
+        acknowledged = None
+        for text in events:
+            if text is None:
+                continue
+            for item in as_messages(parse_message(text)):
+                if isinstance(item, dict) and item.get("method") == \
+                        "notifications/subscriptions/acknowledged":
+                    acknowledged = (item.get("params") or {}).get(
+                        "notifications") or {}
+            if acknowledged is not None:
+                break
+        if acknowledged is None:
+            channel.close()
+            raise TransportError("%s ended subscriptions/listen without "
+                                 "acknowledging it" % self.name)
+        channel.sock.settimeout(None)
+        self.subscription = channel
+        self.start_reader(self.read_subscription, "listen", channel, events)
+        return acknowledged
+
+    def read_subscription(self, channel, events):
+        try:
+            for text in events:
+                if text is None:
+                    continue
+                for item in as_messages(parse_message(text)):
+                    if isinstance(item, dict) and "method" in item and \
+                            "id" not in item:
+                        self.notification(item)
+        except (OSError, ValueError, TransportError,
+                http.client.HTTPException) as error:
+            log.debug("%s: the subscription stream broke: %s", self.name,
+                      error)
+        channel.close()
 
 
-def json_rpc_error(body):
-    """ The ``error`` object of a JSON-RPC error body, or None. """
-    try:
-        error = json.loads(body.decode("utf-8")).get("error")
-    except (ValueError, AttributeError):
-        return None
-    return error if isinstance(error, dict) and "code" in error else None
+class MCPClient(MCPRequests, MCPLifecycle, JSONRPCSession, HTTPStreams,
+                HTTPTransport):
+    """ A client of one MCP server over Streamable HTTP (checklist section 3).
 
+    The protocol core (JSONRPCSession, MCPLifecycle, MCPRequests: ids,
+    eras, MRTR, requests from the server) over the Streamable HTTP
+    transport (HTTPTransport and HTTPStreams: ``exchange``,
+    ``post_no_answer``, ``open``), which StdioClient replaces with a
+    child's stdin and stdout.  The knobs of them all are here.
 
-def parse_message(text):
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise TransportError("the server sent something that is not JSON: "
-                             "%s" % text[:200])
+    Eras (checklist 1.1-1.3): with ``era = "auto"`` (the default) the first
+    request is ``server/discover`` with the 2026-07-28 ``_meta``; a server
+    that does not speak that era is asked ``initialize`` instead (C18), and a
+    server that answers ``initialize`` with a 2026-only version list is asked
+    ``server/discover`` (``era = "legacy"`` starts there).  ``era =
+    "modern"`` or ``"legacy"`` never falls back.  The era chosen is kept for
+    the client's life (C18: cache the era) and logged at INFO (``-v``).
 
+    Handshake era: every message is its own POST (C1) that accepts both JSON
+    and SSE (C2); the answer is read by its Content-Type (C3):
+    ``application/json``, ``text/event-stream`` or ``application/x-ndjson``.
+    After ``initialize`` the session id and the negotiated version ride on
+    every request (C9, C12).  A 404 for the session re-initializes once and
+    retries once (C10, field notes B-7).  An SSE stream that drops before
+    the response is resumed with GET and Last-Event-ID after waiting
+    ``retry`` (C5-C7).  A call ends at its deadline, with a cancellation
+    sent (C13, C14).  Requests from the server (ping, roots/list,
+    sampling/createMessage, elicitation/create) are answered by the
+    handlers below and POSTed back.
 
-def as_messages(value):
-    """ A message or a batch (2025-03-26) as a list of messages. """
-    return value if isinstance(value, list) else [value]
+    2026-07-28 era (C17): no session; every request carries ``_meta``
+    (protocolVersion, clientCapabilities, clientInfo) and the headers
+    ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name`` and
+    ``Mcp-Param-*`` (from ``x-mcp-header``; a tool whose annotations cannot
+    be honoured is left out of ``list_tools``).  A result's ``resultType``
+    is ``complete`` when absent; ``input_required`` is answered with the
+    same handlers and the request retried under a new id with
+    ``inputResponses`` and the ``requestState`` echoed (MRTR, SEP-2322); an
+    unknown one is an error.  A stream that breaks is re-issued once under
+    a new id; cancelling closes the stream.
 
+    Handlers for what servers ask (the host supplies them; absent ones are
+    not declared as capabilities, so a server does not ask):
 
-def supported_versions(error):
-    """ The ``supported`` list of an UnsupportedProtocolVersion error
-    (-32022, 1.3), or of any error that names one; [] otherwise. """
-    data = getattr(error, "data", None)
-    supported = data.get("supported") if isinstance(data, dict) else None
-    return [v for v in supported if isinstance(v, str)] \
-        if isinstance(supported, list) else []
+        on_sampling(params, client)     -> CreateMessageResult
+        on_elicitation(params, client)  -> ElicitResult
+        roots                           list of {"uri", "name"}, or a
+                                        callable returning one; default:
+                                        the current directory (file://)
+        on_log(name, params)            notifications/message
+        on_list_changed(name, method)   notifications/*/list_changed
 
+    A handler raises MCPError to refuse (sent to the server as the error).
+    Knobs are attributes, settable as keywords.
+    """
 
-def header_value(value):
-    """ A value for Mcp-Name or Mcp-Param-* (SEP-2243): booleans as
-    true/false, numbers as JSON writes them, text as itself when it is
-    visible ASCII without surrounding spaces, else ``=?base64?...?=``. """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = value if isinstance(value, str) else json.dumps(value)
-    if text == text.strip() and all(" " <= c <= "~" for c in text):
-        return text
-    return "=?base64?%s?=" % base64.b64encode(
-        text.encode("utf-8")).decode("ascii")
+    timeout = 60.0              # seconds a call may go without progress
+    max_timeout = 600.0         # seconds a call may take, progress or not
+    connect_timeout = 10.0      # seconds to open a TCP connection
+    resume_attempts = 5         # GETs in a row that bring nothing new
+    default_retry = 1000        # ms before resuming when no retry: came
+    protocol_version = PROTOCOL_VERSION     # offered in initialize
+    modern_version = MODERN_VERSION         # sent in 2026-07-28 _meta
+    era = "auto"                # "auto", "modern" (2026-07-28), "legacy"
+    max_input_rounds = 10       # input_required rounds before giving up
+    standalone_stream = True    # GET stream for the server's requests (C8)
+    user_agent = "mcp-weather-client/" + __version__
+    oauth = None                # an OAuth, for a server that answers 401
 
+    def __init__(self, url, name="server", headers=None, token=None,
+                 trace=None, on_log=None, on_sampling=None,
+                 on_elicitation=None, roots=None, on_list_changed=None,
+                 **knobs):
+        for key, value in knobs.items():
+            if not hasattr(type(self), key) or key.startswith("_"):
+                raise TypeError("unknown MCPClient setting %r" % key)
+            setattr(self, key, value)
+        if self.era not in ("auto", "modern", "legacy"):
+            raise TypeError("era must be auto, modern or legacy, not %r"
+                            % (self.era,))
+        self.url, self.name = url, name
+        self.headers = dict(headers or {})
+        self.token = token
+        self.trace = trace          # callable(text), for --trace
+        self.on_log = on_log        # callable(name, params) for logs
+        self.on_sampling = on_sampling
+        self.on_elicitation = on_elicitation
+        self.on_list_changed = on_list_changed
+        self.roots = roots
+        self.pool = self.make_pool()
+        self.standalone = None      # the GET stream's Channel, when open
+        self.subscription = None    # the subscriptions/listen stream
+        self.readers = []           # threads reading those streams
+        self.closing = False        # close() has begun
+        self.session_id = None
+        self.version = None
+        self.modern = False         # the 2026-07-28 era was chosen
+        self.chosen_era = None      # kept after the first connect (C18)
+        self.server_info = {}
+        self.capabilities = {}
+        self.instructions = None
+        self.tool_params = {}       # tool -> [(argument, header, type)]
+        self.refused_tools = {}     # tool -> why its annotations fail
+        self.generation = 0         # counts initializations, for C10
+        self.connecting = threading.Lock()  # held while a session starts
+        self.ids = itertools.count(1)
+        self.lock = threading.Lock()
+        self.inflight = {}          # request id -> Waiter
 
-HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")    # RFC 9110
-
-
-def header_params(tool):
-    """ [(argument, header name, type)] for a tool's ``x-mcp-header``
-    annotations (SEP-2243).  Raises SchemaProblem when they cannot be
-    honoured: an empty name, one that is not an HTTP token, a duplicate
-    (names compare without case), or a parameter that is not a string,
-    integer or boolean. """
-    schema = tool.get("inputSchema") if isinstance(tool, dict) else None
-    properties = schema.get("properties") if isinstance(schema, dict) \
-        else None
-    found, seen = [], set()
-    for argument, part in sorted((properties or {}).items()):
-        if not isinstance(part, dict) or "x-mcp-header" not in part:
-            continue
-        header = part["x-mcp-header"]
-        if not isinstance(header, str) or not header:
-            raise SchemaProblem("x-mcp-header of %r is empty" % argument)
-        if not HEADER_TOKEN.match(header):
-            raise SchemaProblem("x-mcp-header %r of %r is not a header name"
-                                % (header, argument))
-        if header.lower() in seen:
-            raise SchemaProblem("x-mcp-header %r appears twice" % header)
-        kind = part.get("type")
-        if kind not in ("string", "integer", "boolean"):
-            raise SchemaProblem("x-mcp-header %r is on a %s parameter; only "
-                                "strings, integers and booleans can be "
-                                "headers" % (header, kind))
-        seen.add(header.lower())
-        found.append((argument, header, kind))
-    return found
-
-
-def directory_root(path):
-    """ A Root for a local directory: a file:// URI and its name. """
-    path = os.path.abspath(path)
-    uri = "file://" + urllib.parse.quote(path.replace(os.sep, "/"))
-    return {"uri": uri, "name": os.path.basename(path) or path}
+    def __repr__(self):
+        return "<MCPClient %s %s>" % (self.name, self.url)
 
 
 # ==========================================================================
@@ -3370,10 +3537,6 @@ def model_tool_name(server, tool, taken=()):
         digest = hashlib.sha1(original.encode("utf-8")).hexdigest()[:8]
         name = name[:MAX_NAME - 9] + "_" + digest
     return name
-
-
-class SchemaProblem(ValueError):
-    """ An inputSchema that cannot be made acceptable to a model's API. """
 
 
 SCHEMA_TYPES = ("object", "array", "string", "number", "integer",
@@ -4457,33 +4620,23 @@ def build_parser():
     ask.add_argument("question")
     commands.add_parser("tools", parents=[common],
                         help="list what every server offers")
-    call = commands.add_parser("call", parents=[common], help="call a tool "
-                               "directly, without the model")
-    call.add_argument("server")
-    call.add_argument("tool")
+    call = server_command(commands, common, "call", "call a tool directly, "
+                          "without the model", "tool")
     call.add_argument("arguments", nargs="*", metavar="key=value",
                       help="arguments, typed by the tool's inputSchema")
     call.add_argument("--json", dest="json_arguments", metavar="OBJECT",
                       help="arguments as one JSON object instead")
-    call.add_argument("--raw", action="store_true", help="print the whole "
-                      "CallToolResult as JSON")
+    raw_flag(call, "CallToolResult")
     commands.add_parser("resources", parents=[common], help="list every "
                         "server's resources and resource templates")
-    read = commands.add_parser("read", parents=[common], help="print a "
-                               "resource")
-    read.add_argument("server")
-    read.add_argument("uri")
-    read.add_argument("--raw", action="store_true", help="print the whole "
-                      "ReadResourceResult as JSON")
+    raw_flag(server_command(commands, common, "read", "print a resource",
+                            "uri"), "ReadResourceResult")
     commands.add_parser("prompts", parents=[common], help="list every "
                         "server's prompts")
-    prompt = commands.add_parser("prompt", parents=[common], help="print a "
-                                 "prompt's messages")
-    prompt.add_argument("server")
-    prompt.add_argument("name")
+    prompt = server_command(commands, common, "prompt", "print a prompt's "
+                            "messages", "name")
     prompt.add_argument("arguments", nargs="*", metavar="key=value")
-    prompt.add_argument("--raw", action="store_true", help="print the whole "
-                        "GetPromptResult as JSON")
+    raw_flag(prompt, "GetPromptResult")
     login = commands.add_parser("login", parents=[common], help="authorize "
                                 "with a server's OAuth now (opens a browser)")
     login.add_argument("server")
@@ -4491,6 +4644,21 @@ def build_parser():
                                  "a server's OAuth tokens and registration")
     logout.add_argument("server")
     return parser
+
+
+def server_command(commands, common, command, text, what):
+    """ A subcommand naming a server and one of its things (a tool, a
+    resource's uri, a prompt): ``COMMAND server WHAT``. """
+    parser = commands.add_parser(command, parents=[common], help=text)
+    parser.add_argument("server")
+    parser.add_argument(what)
+    return parser
+
+
+def raw_flag(parser, result):
+    """ --raw: print the whole result as JSON instead of its text. """
+    parser.add_argument("--raw", action="store_true", help="print the whole "
+                        "%s as JSON" % result)
 
 
 class Terminal(object):
