@@ -13,25 +13,109 @@ beyond the standard library, and no API key (weather comes from Open-Meteo;
 set SENIVERSE_KEY to use Seniverse instead).
 
 The file reads top to bottom as a lesson in the protocol, in the order its
-parts depend on each other:
+parts depend on each other.  Each section opens with a banner; the map:
 
-    Compatibility        what Python 3.6 lacks, defined once (feature tests)
-    Configuration        every knob, with its flag and environment variable
-    JSON and JSON-RPC    strict parsing, messages, error codes
-    JSON Schema          a small validator for tool arguments
-    Tools                the registry and its decorator
-    Resources and prompts  their registries, templates and subscriptions
-    Sessions and streams what a server keeps between HTTP requests
-    Tasks                tool calls answered later (2026-07-28 extension)
-    The MCP dispatcher   the protocol itself: no HTTP in it
-    HTTP/1.1 messages    header fields, read without the email package
-    Weather              Open-Meteo and Seniverse clients, with a cache
-    Weather tools        get_weather, get_forecast and get_forecasts
-    Authorization        OAuth 2.0 bearer tokens, checked by introspection
-    HTTP transport       Streamable HTTP on http.server
-    Worker processes     --workers: every core of one host on one port
-    stdio transport      the same dispatcher over stdin and stdout
-    Command line         main(argv)
+Compatibility: Python 3.6
+    What CPython 3.7 added and this file uses, defined once by feature
+    tests (ThreadingHTTPServer, str.isascii, TLS 1.2 as the floor).  On
+    3.7 and later every name is the standard library's own.
+
+Configuration
+    Every knob in one place: the protocol revisions of each era (legacy
+    2025 revisions with initialize and sessions, stateless 2026-07-28;
+    checklist 1.1), Config's class attributes, and for each its flag and
+    environment variable, parsed strictly (parse_setting).
+
+JSON and JSON-RPC
+    Strict JSON (UTF-8, S8; no NaN, no million-digit integers), the
+    JSON-RPC 2.0 message kinds (request, notification, response; 4.0),
+    the error codes and the HTTP status each maps to (7.1, 7.2): RPCError
+    is how every handler below says no.
+
+JSON Schema (a small subset of 2020-12)
+    The validator tools/call checks arguments with (5.3): compiled once per
+    schema, every problem reported with its path, so that a model can
+    correct its call.
+
+Tools
+    Tool (name, description, inputSchema, outputSchema, annotations,
+    taskSupport; 5.2), the parameters a tool marks x-mcp-header for
+    2026-07-28 (S60), the registries that list changes come from, and the
+    content blocks a tool may return (text, image, audio, resource links,
+    embedded resources), fitted to each revision.
+
+Resources and prompts
+    Resource, ResourceTemplate (URI templates) and Prompt, and how their
+    functions' return values become resources/read contents and
+    prompts/get messages.
+
+Sessions and streams
+    What a server keeps between HTTP requests, under sub-banners: the
+    requests it may send a client (sampling, elicitation, roots; S23, S24)
+    and MRTR's sealed requestState; Cancellation (6.2); Stream, the
+    ordered, replayable outbox of one SSE stream, and Session (S38-S51);
+    Listener, one subscriptions/listen stream; SessionStore, bounded and
+    expiring (B-5); the threads (Turns, WorkerPool, Alarms); and "A call":
+    Call, what a handler uses to talk back (progress 6.1, logging 6.3),
+    with the questions to the client in ClientQuestions, how they travel
+    in ClientRequests, and their 2026-07-28 form in InputRounds.
+
+Tasks
+    The tasks extension of 2026-07-28 and the tasks utility of 2025-11-25:
+    a tools/call answered with a task handle, polled with tasks/get,
+    answered in the end; Task, TaskCall and the Tasks store with its
+    bound and its reaper.
+
+The MCP dispatcher
+    The protocol itself, with no HTTP in it.  One class per feature, each
+    under its own sub-banner: FeatureCommon (pages and cursors, 6.4),
+    ToolsFeature (5), TasksFeature, ResourcesFeature with ResourceWatch,
+    PromptsFeature and CompletionFeature (6.5), LoggingFeature (6.3),
+    ServerNotifications (S34) and ListenFeature (subscriptions/listen);
+    then MCPDispatcher, which composes them and owns the method tables
+    and the lifecycle: dispatch, errors, capabilities (4.1), initialize
+    and ping (4.1, 4.2), server/discover and the 2026-07-28 checks (1.3,
+    4.3, S62-S64).
+
+HTTP/1.1 messages
+    Header fields read straight off the socket without the email package
+    (HeaderFields, read_headers): the same case-insensitive view
+    http.client offers, at a fraction of the cost per request.
+
+Weather
+    The upstream side: Upstream and UpstreamConnection (kept-alive HTTP/1.1
+    with deadlines and size bounds, cut off at once when a call is
+    cancelled), a TTL cache, and the Open-Meteo and Seniverse providers.
+
+Weather tools
+    get_weather, get_forecast and get_forecasts, the weather:// resources
+    and templates, the weather_report prompt and its completions, and
+    build_dispatcher(): the example that puts the sections above to use.
+
+Authorization: an OAuth 2.0 resource server
+    Bearer tokens checked by introspection (RFC 7662) with a cache, the
+    audience and scopes a token must carry (S69-S71), and the principal a
+    session is bound to (S47).
+
+HTTP transport
+    Streamable HTTP on http.server: reading and checking a request (method,
+    path, Host and Origin, S2-S6; Content-Type and Accept, S9-S10; the
+    token; the session, S48-S49; the version and 2026-07-28 headers,
+    S53-S61), choosing the framing (JSON, SSE, NDJSON) and writing it
+    (S17-S31), GET streams and resumption (S32-S44), DELETE (S50), the
+    protected-resource metadata (S65-S67), keep-alives, and MCPServer.
+
+Worker processes
+    --workers: one listening socket shared by several processes, so every
+    core of one host serves one port; the parent restarts a worker that
+    dies.
+
+stdio transport
+    The same dispatcher over stdin and stdout: one message per line, one
+    implicit session.
+
+Command line
+    main(argv): the flags, logging, and the choice of transport.
 
 Cookbook:
 
@@ -1217,6 +1301,9 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical",
 
 MAX_SUBSCRIPTIONS = 1000              # resource URIs one session may watch
 
+
+# -- Requests to the client: sampling, elicitation, roots (S23, S24) ----------
+
 # Requests a server may send to a client: the client capability each needs,
 # and the first revision that has it.
 CLIENT_METHODS = {
@@ -1322,6 +1409,8 @@ def missing_capability(names):
                     status=400)
 
 
+# -- Cancellation (6.2) -------------------------------------------------------
+
 class Cancelled(Exception):
     """ The client cancelled the request: stop, and send no response. """
 
@@ -1373,6 +1462,8 @@ class Cancellation(object):
         with self._lock:
             self._waiters.remove(waiter)
 
+
+# -- Streams and sessions (2.3-2.6) -------------------------------------------
 
 class Stream(object):
     """ The ordered outbox of one SSE stream.
@@ -1676,6 +1767,8 @@ class Session(object):
             stream.finish()
 
 
+# -- Listen streams (2026-07-28) ----------------------------------------------
+
 # subscriptions/listen (2026-07-28): what a client may ask to hear, as the
 # filter's flag and the notification it lets through.
 LISTEN_FLAGS = (("toolsListChanged", "notifications/tools/list_changed"),
@@ -1763,6 +1856,8 @@ class Listener(object):
         if self.stream is not None:
             self.stream.finish()
 
+
+# -- The session store (2.6; field notes B-5) ---------------------------------
 
 class SessionStore(object):
     """ Live sessions, with an idle timeout on by default and a cap (B-5).
@@ -1867,6 +1962,8 @@ class SessionStore(object):
     def _drop(self, session_id):
         self._sessions.pop(session_id).close()
 
+
+# -- Threads: turns, workers, alarms ------------------------------------------
 
 class Turns(object):
     """ Connection threads take turns at running Python, first come first
@@ -2154,87 +2251,22 @@ class Alarms(object):
             log.exception("alarm failed")
 
 
-class Call(object):
-    """ One request being handled: what a method or tool needs to talk back.
+# -- A call: one request being handled ----------------------------------------
 
-    ``progress`` and ``log`` send notifications related to this request on
-    its own stream (S23, S24); ``cancelled`` is set when the client cancels
-    (6.2) or, in 2026-07-28, closes the stream (S29).  ``sample``,
-    ``elicit`` and ``list_roots`` ask the client something and wait for the
-    answer, which it POSTs back; ``close_stream`` lets a long call free its
-    connection (S20).
+class ClientQuestions(object):
+    """ What a handler may ask the client (S23): sampling, elicitation,
+    roots.
+
+    MCP lets a server ask the client back while it handles a request:
+    sampling/createMessage has the client's language model write a reply
+    (with tools of this server offered to it, from 2025-11-25),
+    elicitation/create asks the person for a few values (form mode,
+    2025-06-18) or to visit a URL (URL mode, 2025-11-25), roots/list
+    names the places the person lets the server look at.  Each needs the
+    client capability of the same name (4.1).  These methods build the
+    request and hand it to ask() (ClientRequests), which knows how each
+    era carries it.
     """
-
-    def __init__(self, dispatcher, message, send, session, version,
-                 cancelled=None, principal="", stream=None, client=""):
-        self.dispatcher, self.principal = dispatcher, principal
-        self.client = client or principal   # whose listen streams (bound)
-        self.listener = None                # subscriptions/listen: its own
-        self.stream = stream
-        self.id = message["id"]
-        self.key = json.dumps(self.id)
-        self.method = message["method"]
-        self.params = message.get("params") or {}
-        self.send, self.session, self.version = send, session, version
-        self.meta = self.params.get("_meta")
-        if not isinstance(self.meta, dict):
-            self.meta = {}
-        token = self.meta.get("progressToken")
-        self.progress_token = token if is_request_id(token) else None
-        self.log_level = session.log_level if session else None
-        if self.modern:
-            self.log_level = self.meta.get(META_LOG_LEVEL)
-        self.cancelled = cancelled or Cancellation()
-        self.created_session = None
-        self._last_progress = None
-        self.asked = []                 # keys of requests to the client
-        self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
-        self.state = {}     # a handler's own data across MRTR rounds
-        self.may_create_task = False    # set by tools/call (see Tasks)
-
-    @property
-    def modern(self):
-        return self.version in MODERN_VERSIONS
-
-    def progress(self, progress, total=None, message=None):
-        """ Report progress, if the client asked for it with a
-        progressToken; values must increase (6.1). """
-        if self.progress_token is None or self.cancelled.is_set():
-            return
-        if self._last_progress is not None and progress <= self._last_progress:
-            raise ValueError("progress must increase")
-        self._last_progress = progress
-        params = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message:
-            params["message"] = message
-        self.send(notification("notifications/progress", params))
-
-    def log(self, level, data, logger=SERVER_NAME):
-        """ Send notifications/message if the client's level lets it
-        through (6.3).  Never put secrets in data. """
-        if self.log_level is None or self.cancelled.is_set():
-            return
-        if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
-            self.send(notification("notifications/message", {
-                "level": level, "logger": logger, "data": data}))
-
-    def cancel(self):
-        self.cancelled.set()
-
-    def check_cancelled(self):
-        if self.cancelled.is_set():
-            raise Cancelled()
-
-    def as_task(self, work):
-        """ For a defer_task tool: return call.as_task(work) once what the
-        request itself must settle is settled (answers asked by MRTR).
-        work(call) then runs as a task when the client takes tasks, else
-        at once; it returns what a tool function returns (see Tasks). """
-        return TaskWork(work)
-
-    # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
 
     def sample(self, messages, max_tokens=1000, key=None, tools=None,
                tool_choice=None, **params):
@@ -2371,6 +2403,21 @@ class Call(object):
         "name": ...}], the places the person lets the server look at. """
         return self.ask(("roots/list", {}), key)["roots"]
 
+
+class ClientRequests(object):
+    """ How a request reaches the client and its answer comes back.
+
+    In a 2025 session the request goes on the stream of the request being
+    handled (S23), the client POSTs its answer back (202, S15), and
+    MCPDispatcher.on_response hands it to the waiting call.  2026-07-28
+    has no server-to-client requests (S24): the handler's questions end
+    the round with an InputRequiredResult, and the client retries with the
+    answers (InputRounds).  Either way a request may go only where the
+    spec allows it (check_can_ask): the revision, the client's declared
+    capabilities and, in 2025, a session with a stream that carries
+    events.
+    """
+
     def ask(self, request, key=None):
         """ One (method, params) request to the client; its result. """
         key = key or "%s-%d" % (request[0].split("/")[0], len(self.asked) + 1)
@@ -2434,24 +2481,6 @@ class Call(object):
             raise ClientRequestError("the client's answer to %s %s"
                                      % (method, problem))
         return answer["result"]
-
-    def answers_given(self, requests):
-        """ 2026-07-28: the answers the client sent with this retry (or in
-        earlier rounds, kept in requestState), or InputRequired. """
-        found, missing = {}, collections.OrderedDict()
-        for key, (method, params) in requests.items():
-            answer = self.inputs.get(key)
-            if answer is None:
-                missing[key] = {"method": method, "params": params}
-                continue
-            problem = answer_problem(method, answer)
-            if problem:
-                raise RPCError(INVALID_PARAMS, "Invalid params: "
-                               "inputResponses.%s %s" % (key[:60], problem))
-            found[key] = self.used_inputs[key] = answer
-        if missing:
-            raise InputRequired(missing)
-        return found
 
     def check_can_ask(self, method, feature=None):
         """ A request may go to the client only where the spec allows it:
@@ -2520,6 +2549,38 @@ class Call(object):
                 "url" not in declared
         return feature is None or isinstance(declared.get(feature), dict)
 
+
+class InputRounds(object):
+    """ Multi-round-trip requests (MRTR, 2026-07-28): questions as results.
+
+    A tools/call, prompts/get or resources/read whose handler asks the
+    client something ends with {"resultType": "input_required",
+    "inputRequests": {key: request}, "requestState": ...} (S63).  The
+    client answers each request and sends the same request again with
+    inputResponses and the requestState; the handler runs again from the
+    start and this time finds its answers.  requestState is sealed
+    (HMAC) and bound to the request, since the client could change it;
+    it also carries the handler's own ``call.state`` between rounds.
+    """
+
+    def answers_given(self, requests):
+        """ 2026-07-28: the answers the client sent with this retry (or in
+        earlier rounds, kept in requestState), or InputRequired. """
+        found, missing = {}, collections.OrderedDict()
+        for key, (method, params) in requests.items():
+            answer = self.inputs.get(key)
+            if answer is None:
+                missing[key] = {"method": method, "params": params}
+                continue
+            problem = answer_problem(method, answer)
+            if problem:
+                raise RPCError(INVALID_PARAMS, "Invalid params: "
+                               "inputResponses.%s %s" % (key[:60], problem))
+            found[key] = self.used_inputs[key] = answer
+        if missing:
+            raise InputRequired(missing)
+        return found
+
     def load_inputs(self, secret):
         """ 2026-07-28 retries of tools/call, prompts/get and resources/read
         carry inputResponses and the requestState this server sealed.
@@ -2555,6 +2616,88 @@ class Call(object):
                 "requestState": seal({"request": self.fingerprint(),
                                       "inputs": self.used_inputs,
                                       "state": self.state}, secret)}
+
+
+class Call(ClientQuestions, ClientRequests, InputRounds):
+    """ One request being handled: what a method or tool needs to talk back.
+
+    ``progress`` and ``log`` send notifications related to this request on
+    its own stream (S23, S24); ``cancelled`` is set when the client cancels
+    (6.2) or, in 2026-07-28, closes the stream (S29).  ``sample``,
+    ``elicit`` and ``list_roots`` ask the client something and wait for the
+    answer, which it POSTs back; ``close_stream`` lets a long call free its
+    connection (S20).  The questions to the client are ClientQuestions,
+    how they travel ClientRequests, and their 2026-07-28 form InputRounds.
+    """
+
+    def __init__(self, dispatcher, message, send, session, version,
+                 cancelled=None, principal="", stream=None, client=""):
+        self.dispatcher, self.principal = dispatcher, principal
+        self.client = client or principal   # whose listen streams (bound)
+        self.listener = None                # subscriptions/listen: its own
+        self.stream = stream
+        self.id = message["id"]
+        self.key = json.dumps(self.id)
+        self.method = message["method"]
+        self.params = message.get("params") or {}
+        self.send, self.session, self.version = send, session, version
+        self.meta = self.params.get("_meta")
+        if not isinstance(self.meta, dict):
+            self.meta = {}
+        token = self.meta.get("progressToken")
+        self.progress_token = token if is_request_id(token) else None
+        self.log_level = session.log_level if session else None
+        if self.modern:
+            self.log_level = self.meta.get(META_LOG_LEVEL)
+        self.cancelled = cancelled or Cancellation()
+        self.created_session = None
+        self._last_progress = None
+        self.asked = []                 # keys of requests to the client
+        self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
+        self.state = {}     # a handler's own data across MRTR rounds
+        self.may_create_task = False    # set by tools/call (see Tasks)
+
+    @property
+    def modern(self):
+        return self.version in MODERN_VERSIONS
+
+    def progress(self, progress, total=None, message=None):
+        """ Report progress, if the client asked for it with a
+        progressToken; values must increase (6.1). """
+        if self.progress_token is None or self.cancelled.is_set():
+            return
+        if self._last_progress is not None and progress <= self._last_progress:
+            raise ValueError("progress must increase")
+        self._last_progress = progress
+        params = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message:
+            params["message"] = message
+        self.send(notification("notifications/progress", params))
+
+    def log(self, level, data, logger=SERVER_NAME):
+        """ Send notifications/message if the client's level lets it
+        through (6.3).  Never put secrets in data. """
+        if self.log_level is None or self.cancelled.is_set():
+            return
+        if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
+            self.send(notification("notifications/message", {
+                "level": level, "logger": logger, "data": data}))
+
+    def cancel(self):
+        self.cancelled.set()
+
+    def check_cancelled(self):
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def as_task(self, work):
+        """ For a defer_task tool: return call.as_task(work) once what the
+        request itself must settle is settled (answers asked by MRTR).
+        work(call) then runs as a task when the client takes tasks, else
+        at once; it returns what a tool function returns (see Tasks). """
+        return TaskWork(work)
 
     def close_stream(self):
         """ Close this request's SSE connection now, keeping the stream: the
