@@ -1008,12 +1008,16 @@ class Registry(object):
         self.listeners = []
 
     def add(self, item):
+        """ Offer item (replacing one with the same key); the listeners
+        hear of it, so clients get notifications/*/list_changed. """
         with self._lock:
             self._items[item.key] = item
         self._changed()
         return item
 
     def remove(self, key):
+        """ Stop offering the item with this key; returns it, or None if
+        there was none (then nothing changed and nobody is told). """
         with self._lock:
             removed = self._items.pop(key, None)
         if removed is not None:
@@ -2856,13 +2860,7 @@ class Task(object):
         fields, with inputRequests, result or error as the status has them.
         Durations are integer milliseconds (ttlMs, pollIntervalMs). """
         with self.changed:
-            task = {"taskId": self.id, "status": self.status,
-                    "createdAt": iso_time(self.created),
-                    "lastUpdatedAt": iso_time(self.updated),
-                    "ttlMs": max(1, int(self.ttl * 1000)),
-                    "pollIntervalMs": max(1, int(self.poll_interval * 1000))}
-            if self.message:
-                task["statusMessage"] = self.message
+            task = self.shared_fields(self.status, "ttlMs", "pollIntervalMs")
             if self.status == "input_required":
                 task["inputRequests"] = dict(self.pending)
             elif self.status == "completed":
@@ -2880,14 +2878,20 @@ class Task(object):
             if status == "completed" and isinstance(self.result, dict) and \
                     self.result.get("isError") is True:
                 status = "failed"
-            task = {"taskId": self.id, "status": status,
-                    "createdAt": iso_time(self.created),
-                    "lastUpdatedAt": iso_time(self.updated),
-                    "ttl": max(1, int(self.ttl * 1000)),
-                    "pollInterval": max(1, int(self.poll_interval * 1000))}
-            if self.message:
-                task["statusMessage"] = self.message
-            return task
+            return self.shared_fields(status, "ttl", "pollInterval")
+
+    def shared_fields(self, status, ttl, poll_interval):
+        """ The fields both revisions of a task have, in this order; ttl
+        and poll_interval are the names the revision gives the durations
+        (integer milliseconds both).  The caller holds self.changed. """
+        task = {"taskId": self.id, "status": status,
+                "createdAt": iso_time(self.created),
+                "lastUpdatedAt": iso_time(self.updated),
+                ttl: max(1, int(self.ttl * 1000)),
+                poll_interval: max(1, int(self.poll_interval * 1000))}
+        if self.message:
+            task["statusMessage"] = self.message
+        return task
 
     def waiting(self, waiting):
         """ 2025-11-25: input_required while a question to the client is
