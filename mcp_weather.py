@@ -13,25 +13,109 @@ beyond the standard library, and no API key (weather comes from Open-Meteo;
 set SENIVERSE_KEY to use Seniverse instead).
 
 The file reads top to bottom as a lesson in the protocol, in the order its
-parts depend on each other:
+parts depend on each other.  Each section opens with a banner; the map:
 
-    Compatibility        what Python 3.6 lacks, defined once (feature tests)
-    Configuration        every knob, with its flag and environment variable
-    JSON and JSON-RPC    strict parsing, messages, error codes
-    JSON Schema          a small validator for tool arguments
-    Tools                the registry and its decorator
-    Resources and prompts  their registries, templates and subscriptions
-    Sessions and streams what a server keeps between HTTP requests
-    Tasks                tool calls answered later (2026-07-28 extension)
-    The MCP dispatcher   the protocol itself: no HTTP in it
-    HTTP/1.1 messages    header fields, read without the email package
-    Weather              Open-Meteo and Seniverse clients, with a cache
-    Weather tools        get_weather, get_forecast and get_forecasts
-    Authorization        OAuth 2.0 bearer tokens, checked by introspection
-    HTTP transport       Streamable HTTP on http.server
-    Worker processes     --workers: every core of one host on one port
-    stdio transport      the same dispatcher over stdin and stdout
-    Command line         main(argv)
+Compatibility: Python 3.6
+    What CPython 3.7 added and this file uses, defined once by feature
+    tests (ThreadingHTTPServer, str.isascii, TLS 1.2 as the floor).  On
+    3.7 and later every name is the standard library's own.
+
+Configuration
+    Every knob in one place: the protocol revisions of each era (legacy
+    2025 revisions with initialize and sessions, stateless 2026-07-28;
+    checklist 1.1), Config's class attributes, and for each its flag and
+    environment variable, parsed strictly (parse_setting).
+
+JSON and JSON-RPC
+    Strict JSON (UTF-8, S8; no NaN, no million-digit integers), the
+    JSON-RPC 2.0 message kinds (request, notification, response; 4.0),
+    the error codes and the HTTP status each maps to (7.1, 7.2): RPCError
+    is how every handler below says no.
+
+JSON Schema (a small subset of 2020-12)
+    The validator tools/call checks arguments with (5.3): compiled once per
+    schema, every problem reported with its path, so that a model can
+    correct its call.
+
+Tools
+    Tool (name, description, inputSchema, outputSchema, annotations,
+    taskSupport; 5.2), the parameters a tool marks x-mcp-header for
+    2026-07-28 (S60), the registries that list changes come from, and the
+    content blocks a tool may return (text, image, audio, resource links,
+    embedded resources), fitted to each revision.
+
+Resources and prompts
+    Resource, ResourceTemplate (URI templates) and Prompt, and how their
+    functions' return values become resources/read contents and
+    prompts/get messages.
+
+Sessions and streams
+    What a server keeps between HTTP requests, under sub-banners: the
+    requests it may send a client (sampling, elicitation, roots; S23, S24)
+    and MRTR's sealed requestState; Cancellation (6.2); Stream, the
+    ordered, replayable outbox of one SSE stream, and Session (S38-S51);
+    Listener, one subscriptions/listen stream; SessionStore, bounded and
+    expiring (B-5); the threads (Turns, WorkerPool, Alarms); and "A call":
+    Call, what a handler uses to talk back (progress 6.1, logging 6.3),
+    with the questions to the client in ClientQuestions, how they travel
+    in ClientRequests, and their 2026-07-28 form in InputRounds.
+
+Tasks
+    The tasks extension of 2026-07-28 and the tasks utility of 2025-11-25:
+    a tools/call answered with a task handle, polled with tasks/get,
+    answered in the end; Task, TaskCall and the Tasks store with its
+    bound and its reaper.
+
+The MCP dispatcher
+    The protocol itself, with no HTTP in it.  One class per feature, each
+    under its own sub-banner: FeatureCommon (pages and cursors, 6.4),
+    ToolsFeature (5), TasksFeature, ResourcesFeature with ResourceWatch,
+    PromptsFeature and CompletionFeature (6.5), LoggingFeature (6.3),
+    ServerNotifications (S34) and ListenFeature (subscriptions/listen);
+    then MCPDispatcher, which composes them and owns the method tables
+    and the lifecycle: dispatch, errors, capabilities (4.1), initialize
+    and ping (4.1, 4.2), server/discover and the 2026-07-28 checks (1.3,
+    4.3, S62-S64).
+
+HTTP/1.1 messages
+    Header fields read straight off the socket without the email package
+    (HeaderFields, read_headers): the same case-insensitive view
+    http.client offers, at a fraction of the cost per request.
+
+Weather
+    The upstream side: Upstream and UpstreamConnection (kept-alive HTTP/1.1
+    with deadlines and size bounds, cut off at once when a call is
+    cancelled), a TTL cache, and the Open-Meteo and Seniverse providers.
+
+Weather tools
+    get_weather, get_forecast and get_forecasts, the weather:// resources
+    and templates, the weather_report prompt and its completions, and
+    build_dispatcher(): the example that puts the sections above to use.
+
+Authorization: an OAuth 2.0 resource server
+    Bearer tokens checked by introspection (RFC 7662) with a cache, the
+    audience and scopes a token must carry (S69-S71), and the principal a
+    session is bound to (S47).
+
+HTTP transport
+    Streamable HTTP on http.server: reading and checking a request (method,
+    path, Host and Origin, S2-S6; Content-Type and Accept, S9-S10; the
+    token; the session, S48-S49; the version and 2026-07-28 headers,
+    S53-S61), choosing the framing (JSON, SSE, NDJSON) and writing it
+    (S17-S31), GET streams and resumption (S32-S44), DELETE (S50), the
+    protected-resource metadata (S65-S67), keep-alives, and MCPServer.
+
+Worker processes
+    --workers: one listening socket shared by several processes, so every
+    core of one host serves one port; the parent restarts a worker that
+    dies.
+
+stdio transport
+    The same dispatcher over stdin and stdout: one message per line, one
+    implicit session.
+
+Command line
+    main(argv): the flags, logging, and the choice of transport.
 
 Cookbook:
 
@@ -924,12 +1008,16 @@ class Registry(object):
         self.listeners = []
 
     def add(self, item):
+        """ Offer item (replacing one with the same key); the listeners
+        hear of it, so clients get notifications/*/list_changed. """
         with self._lock:
             self._items[item.key] = item
         self._changed()
         return item
 
     def remove(self, key):
+        """ Stop offering the item with this key; returns it, or None if
+        there was none (then nothing changed and nobody is told). """
         with self._lock:
             removed = self._items.pop(key, None)
         if removed is not None:
@@ -1217,6 +1305,9 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical",
 
 MAX_SUBSCRIPTIONS = 1000              # resource URIs one session may watch
 
+
+# -- Requests to the client: sampling, elicitation, roots (S23, S24) ----------
+
 # Requests a server may send to a client: the client capability each needs,
 # and the first revision that has it.
 CLIENT_METHODS = {
@@ -1322,6 +1413,8 @@ def missing_capability(names):
                     status=400)
 
 
+# -- Cancellation (6.2) -------------------------------------------------------
+
 class Cancelled(Exception):
     """ The client cancelled the request: stop, and send no response. """
 
@@ -1373,6 +1466,8 @@ class Cancellation(object):
         with self._lock:
             self._waiters.remove(waiter)
 
+
+# -- Streams and sessions (2.3-2.6) -------------------------------------------
 
 class Stream(object):
     """ The ordered outbox of one SSE stream.
@@ -1676,6 +1771,8 @@ class Session(object):
             stream.finish()
 
 
+# -- Listen streams (2026-07-28) ----------------------------------------------
+
 # subscriptions/listen (2026-07-28): what a client may ask to hear, as the
 # filter's flag and the notification it lets through.
 LISTEN_FLAGS = (("toolsListChanged", "notifications/tools/list_changed"),
@@ -1763,6 +1860,8 @@ class Listener(object):
         if self.stream is not None:
             self.stream.finish()
 
+
+# -- The session store (2.6; field notes B-5) ---------------------------------
 
 class SessionStore(object):
     """ Live sessions, with an idle timeout on by default and a cap (B-5).
@@ -1867,6 +1966,8 @@ class SessionStore(object):
     def _drop(self, session_id):
         self._sessions.pop(session_id).close()
 
+
+# -- Threads: turns, workers, alarms ------------------------------------------
 
 class Turns(object):
     """ Connection threads take turns at running Python, first come first
@@ -2154,87 +2255,22 @@ class Alarms(object):
             log.exception("alarm failed")
 
 
-class Call(object):
-    """ One request being handled: what a method or tool needs to talk back.
+# -- A call: one request being handled ----------------------------------------
 
-    ``progress`` and ``log`` send notifications related to this request on
-    its own stream (S23, S24); ``cancelled`` is set when the client cancels
-    (6.2) or, in 2026-07-28, closes the stream (S29).  ``sample``,
-    ``elicit`` and ``list_roots`` ask the client something and wait for the
-    answer, which it POSTs back; ``close_stream`` lets a long call free its
-    connection (S20).
+class ClientQuestions(object):
+    """ What a handler may ask the client (S23): sampling, elicitation,
+    roots.
+
+    MCP lets a server ask the client back while it handles a request:
+    sampling/createMessage has the client's language model write a reply
+    (with tools of this server offered to it, from 2025-11-25),
+    elicitation/create asks the person for a few values (form mode,
+    2025-06-18) or to visit a URL (URL mode, 2025-11-25), roots/list
+    names the places the person lets the server look at.  Each needs the
+    client capability of the same name (4.1).  These methods build the
+    request and hand it to ask() (ClientRequests), which knows how each
+    era carries it.
     """
-
-    def __init__(self, dispatcher, message, send, session, version,
-                 cancelled=None, principal="", stream=None, client=""):
-        self.dispatcher, self.principal = dispatcher, principal
-        self.client = client or principal   # whose listen streams (bound)
-        self.listener = None                # subscriptions/listen: its own
-        self.stream = stream
-        self.id = message["id"]
-        self.key = json.dumps(self.id)
-        self.method = message["method"]
-        self.params = message.get("params") or {}
-        self.send, self.session, self.version = send, session, version
-        self.meta = self.params.get("_meta")
-        if not isinstance(self.meta, dict):
-            self.meta = {}
-        token = self.meta.get("progressToken")
-        self.progress_token = token if is_request_id(token) else None
-        self.log_level = session.log_level if session else None
-        if self.modern:
-            self.log_level = self.meta.get(META_LOG_LEVEL)
-        self.cancelled = cancelled or Cancellation()
-        self.created_session = None
-        self._last_progress = None
-        self.asked = []                 # keys of requests to the client
-        self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
-        self.state = {}     # a handler's own data across MRTR rounds
-        self.may_create_task = False    # set by tools/call (see Tasks)
-
-    @property
-    def modern(self):
-        return self.version in MODERN_VERSIONS
-
-    def progress(self, progress, total=None, message=None):
-        """ Report progress, if the client asked for it with a
-        progressToken; values must increase (6.1). """
-        if self.progress_token is None or self.cancelled.is_set():
-            return
-        if self._last_progress is not None and progress <= self._last_progress:
-            raise ValueError("progress must increase")
-        self._last_progress = progress
-        params = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message:
-            params["message"] = message
-        self.send(notification("notifications/progress", params))
-
-    def log(self, level, data, logger=SERVER_NAME):
-        """ Send notifications/message if the client's level lets it
-        through (6.3).  Never put secrets in data. """
-        if self.log_level is None or self.cancelled.is_set():
-            return
-        if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
-            self.send(notification("notifications/message", {
-                "level": level, "logger": logger, "data": data}))
-
-    def cancel(self):
-        self.cancelled.set()
-
-    def check_cancelled(self):
-        if self.cancelled.is_set():
-            raise Cancelled()
-
-    def as_task(self, work):
-        """ For a defer_task tool: return call.as_task(work) once what the
-        request itself must settle is settled (answers asked by MRTR).
-        work(call) then runs as a task when the client takes tasks, else
-        at once; it returns what a tool function returns (see Tasks). """
-        return TaskWork(work)
-
-    # -- requests to the client (S23; MRTR in 2026-07-28) -------------------
 
     def sample(self, messages, max_tokens=1000, key=None, tools=None,
                tool_choice=None, **params):
@@ -2371,6 +2407,21 @@ class Call(object):
         "name": ...}], the places the person lets the server look at. """
         return self.ask(("roots/list", {}), key)["roots"]
 
+
+class ClientRequests(object):
+    """ How a request reaches the client and its answer comes back.
+
+    In a 2025 session the request goes on the stream of the request being
+    handled (S23), the client POSTs its answer back (202, S15), and
+    MCPDispatcher.on_response hands it to the waiting call.  2026-07-28
+    has no server-to-client requests (S24): the handler's questions end
+    the round with an InputRequiredResult, and the client retries with the
+    answers (InputRounds).  Either way a request may go only where the
+    spec allows it (check_can_ask): the revision, the client's declared
+    capabilities and, in 2025, a session with a stream that carries
+    events.
+    """
+
     def ask(self, request, key=None):
         """ One (method, params) request to the client; its result. """
         key = key or "%s-%d" % (request[0].split("/")[0], len(self.asked) + 1)
@@ -2434,24 +2485,6 @@ class Call(object):
             raise ClientRequestError("the client's answer to %s %s"
                                      % (method, problem))
         return answer["result"]
-
-    def answers_given(self, requests):
-        """ 2026-07-28: the answers the client sent with this retry (or in
-        earlier rounds, kept in requestState), or InputRequired. """
-        found, missing = {}, collections.OrderedDict()
-        for key, (method, params) in requests.items():
-            answer = self.inputs.get(key)
-            if answer is None:
-                missing[key] = {"method": method, "params": params}
-                continue
-            problem = answer_problem(method, answer)
-            if problem:
-                raise RPCError(INVALID_PARAMS, "Invalid params: "
-                               "inputResponses.%s %s" % (key[:60], problem))
-            found[key] = self.used_inputs[key] = answer
-        if missing:
-            raise InputRequired(missing)
-        return found
 
     def check_can_ask(self, method, feature=None):
         """ A request may go to the client only where the spec allows it:
@@ -2520,6 +2553,38 @@ class Call(object):
                 "url" not in declared
         return feature is None or isinstance(declared.get(feature), dict)
 
+
+class InputRounds(object):
+    """ Multi-round-trip requests (MRTR, 2026-07-28): questions as results.
+
+    A tools/call, prompts/get or resources/read whose handler asks the
+    client something ends with {"resultType": "input_required",
+    "inputRequests": {key: request}, "requestState": ...} (S63).  The
+    client answers each request and sends the same request again with
+    inputResponses and the requestState; the handler runs again from the
+    start and this time finds its answers.  requestState is sealed
+    (HMAC) and bound to the request, since the client could change it;
+    it also carries the handler's own ``call.state`` between rounds.
+    """
+
+    def answers_given(self, requests):
+        """ 2026-07-28: the answers the client sent with this retry (or in
+        earlier rounds, kept in requestState), or InputRequired. """
+        found, missing = {}, collections.OrderedDict()
+        for key, (method, params) in requests.items():
+            answer = self.inputs.get(key)
+            if answer is None:
+                missing[key] = {"method": method, "params": params}
+                continue
+            problem = answer_problem(method, answer)
+            if problem:
+                raise RPCError(INVALID_PARAMS, "Invalid params: "
+                               "inputResponses.%s %s" % (key[:60], problem))
+            found[key] = self.used_inputs[key] = answer
+        if missing:
+            raise InputRequired(missing)
+        return found
+
     def load_inputs(self, secret):
         """ 2026-07-28 retries of tools/call, prompts/get and resources/read
         carry inputResponses and the requestState this server sealed.
@@ -2555,6 +2620,88 @@ class Call(object):
                 "requestState": seal({"request": self.fingerprint(),
                                       "inputs": self.used_inputs,
                                       "state": self.state}, secret)}
+
+
+class Call(ClientQuestions, ClientRequests, InputRounds):
+    """ One request being handled: what a method or tool needs to talk back.
+
+    ``progress`` and ``log`` send notifications related to this request on
+    its own stream (S23, S24); ``cancelled`` is set when the client cancels
+    (6.2) or, in 2026-07-28, closes the stream (S29).  ``sample``,
+    ``elicit`` and ``list_roots`` ask the client something and wait for the
+    answer, which it POSTs back; ``close_stream`` lets a long call free its
+    connection (S20).  The questions to the client are ClientQuestions,
+    how they travel ClientRequests, and their 2026-07-28 form InputRounds.
+    """
+
+    def __init__(self, dispatcher, message, send, session, version,
+                 cancelled=None, principal="", stream=None, client=""):
+        self.dispatcher, self.principal = dispatcher, principal
+        self.client = client or principal   # whose listen streams (bound)
+        self.listener = None                # subscriptions/listen: its own
+        self.stream = stream
+        self.id = message["id"]
+        self.key = json.dumps(self.id)
+        self.method = message["method"]
+        self.params = message.get("params") or {}
+        self.send, self.session, self.version = send, session, version
+        self.meta = self.params.get("_meta")
+        if not isinstance(self.meta, dict):
+            self.meta = {}
+        token = self.meta.get("progressToken")
+        self.progress_token = token if is_request_id(token) else None
+        self.log_level = session.log_level if session else None
+        if self.modern:
+            self.log_level = self.meta.get(META_LOG_LEVEL)
+        self.cancelled = cancelled or Cancellation()
+        self.created_session = None
+        self._last_progress = None
+        self.asked = []                 # keys of requests to the client
+        self.inputs, self.used_inputs = {}, {}    # MRTR answers, by key
+        self.state = {}     # a handler's own data across MRTR rounds
+        self.may_create_task = False    # set by tools/call (see Tasks)
+
+    @property
+    def modern(self):
+        return self.version in MODERN_VERSIONS
+
+    def progress(self, progress, total=None, message=None):
+        """ Report progress, if the client asked for it with a
+        progressToken; values must increase (6.1). """
+        if self.progress_token is None or self.cancelled.is_set():
+            return
+        if self._last_progress is not None and progress <= self._last_progress:
+            raise ValueError("progress must increase")
+        self._last_progress = progress
+        params = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message:
+            params["message"] = message
+        self.send(notification("notifications/progress", params))
+
+    def log(self, level, data, logger=SERVER_NAME):
+        """ Send notifications/message if the client's level lets it
+        through (6.3).  Never put secrets in data. """
+        if self.log_level is None or self.cancelled.is_set():
+            return
+        if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
+            self.send(notification("notifications/message", {
+                "level": level, "logger": logger, "data": data}))
+
+    def cancel(self):
+        self.cancelled.set()
+
+    def check_cancelled(self):
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def as_task(self, work):
+        """ For a defer_task tool: return call.as_task(work) once what the
+        request itself must settle is settled (answers asked by MRTR).
+        work(call) then runs as a task when the client takes tasks, else
+        at once; it returns what a tool function returns (see Tasks). """
+        return TaskWork(work)
 
     def close_stream(self):
         """ Close this request's SSE connection now, keeping the stream: the
@@ -2713,13 +2860,7 @@ class Task(object):
         fields, with inputRequests, result or error as the status has them.
         Durations are integer milliseconds (ttlMs, pollIntervalMs). """
         with self.changed:
-            task = {"taskId": self.id, "status": self.status,
-                    "createdAt": iso_time(self.created),
-                    "lastUpdatedAt": iso_time(self.updated),
-                    "ttlMs": max(1, int(self.ttl * 1000)),
-                    "pollIntervalMs": max(1, int(self.poll_interval * 1000))}
-            if self.message:
-                task["statusMessage"] = self.message
+            task = self.shared_fields(self.status, "ttlMs", "pollIntervalMs")
             if self.status == "input_required":
                 task["inputRequests"] = dict(self.pending)
             elif self.status == "completed":
@@ -2737,14 +2878,20 @@ class Task(object):
             if status == "completed" and isinstance(self.result, dict) and \
                     self.result.get("isError") is True:
                 status = "failed"
-            task = {"taskId": self.id, "status": status,
-                    "createdAt": iso_time(self.created),
-                    "lastUpdatedAt": iso_time(self.updated),
-                    "ttl": max(1, int(self.ttl * 1000)),
-                    "pollInterval": max(1, int(self.poll_interval * 1000))}
-            if self.message:
-                task["statusMessage"] = self.message
-            return task
+            return self.shared_fields(status, "ttl", "pollInterval")
+
+    def shared_fields(self, status, ttl, poll_interval):
+        """ The fields both revisions of a task have, in this order; ttl
+        and poll_interval are the names the revision gives the durations
+        (integer milliseconds both).  The caller holds self.changed. """
+        task = {"taskId": self.id, "status": status,
+                "createdAt": iso_time(self.created),
+                "lastUpdatedAt": iso_time(self.updated),
+                ttl: max(1, int(self.ttl * 1000)),
+                poll_interval: max(1, int(self.poll_interval * 1000))}
+        if self.message:
+            task["statusMessage"] = self.message
+        return task
 
     def waiting(self, waiting):
         """ 2025-11-25: input_required while a question to the client is
@@ -3220,6 +3367,350 @@ RESOURCE_NOT_FOUND = -32002     # up to 2025-11-25; 2026-07-28 uses -32602
 INPUT_METHODS = frozenset(["tools/call", "prompts/get", "resources/read"])
 
 
+# -- What every feature shares (6.4) ------------------------------------------
+
+class FeatureCommon(object):
+    """ What the features below share: lists in pages, and running a
+    function a server registered.
+
+    tools/list, resources/list, resources/templates/list and prompts/list
+    answer one page at a time (6.4): at most --page-size items, and a
+    nextCursor while more follow.  The cursor is opaque to the client,
+    which sends it back as it got it; one that this server did not make
+    (or made for another list) is -32602.  In 2026-07-28 these results
+    carry cache hints, ttlMs and cacheScope (S63), so that a client may
+    keep a list for --list-ttl seconds instead of asking again.
+    """
+
+    def list_page(self, call, field, items):
+        """ One page of a list (tools, resources, resource templates,
+        prompts); the cursor is opaque to clients (6.4). """
+        start = self.decode_cursor(call.params.get("cursor"), len(items),
+                                   field)
+        size = max(1, self.config.page_size)
+        page = items[start:start + size]
+        result = {field: [item.describe(call.version) for item in page]}
+        if start + size < len(items):
+            result["nextCursor"] = self.encode_cursor(start + size, field)
+        if call.modern:
+            self.cache_hints(result)
+        return result
+
+    @staticmethod
+    def encode_cursor(offset, field="tools"):
+        return base64.urlsafe_b64encode(
+            ("%s:%d" % (field, offset)).encode("ascii")).decode()
+
+    @staticmethod
+    def decode_cursor(cursor, count, field="tools"):
+        if cursor is None:
+            return 0
+        try:
+            raw = base64.urlsafe_b64decode(str(cursor).encode("ascii"))
+            kind, _, offset = raw.decode("ascii").partition(":")
+            if kind == field and 0 <= int(offset) <= count:
+                return int(offset)
+        except (ValueError, binascii.Error, UnicodeError):
+            pass
+        raise RPCError(INVALID_PARAMS, "Invalid cursor")
+
+    def cache_hints(self, result):
+        """ ttlMs and cacheScope on discover and list results (S63). """
+        result["ttlMs"] = int(self.config.list_ttl * 1000)
+        result["cacheScope"] = "public"
+        return result
+
+    @staticmethod
+    def run_handler(item, arguments, call):
+        """ Run a resource or prompt function.  NotFound is the caller's to
+        map; other failures become -32603 with a message a person can read
+        (ToolError's text), never a traceback. """
+        try:
+            return item.function(arguments, call)
+        except (Cancelled, RPCError, InputRequired, NotFound):
+            raise
+        except ToolError as exc:
+            raise RPCError(INTERNAL_ERROR, str(exc))
+        except Exception:
+            log.exception("%s %s failed", call.method, item.key)
+            raise RPCError(INTERNAL_ERROR, "%s failed with an internal error "
+                           "(see the server log)" % item.key)
+
+
+# -- Tools (5) ----------------------------------------------------------------
+
+class ToolsFeature(object):
+    """ Tools (5): tools/list and tools/call.
+
+    A tool is a function with a name, a description and a JSON Schema for
+    its arguments (5.2); tools/list shows them (5.1), tools/call runs one
+    (5.3).  Arguments that do not match the schema are the model's
+    mistake, not the client's: from 2025-11-25 on they come back as a
+    result with isError, which the model can read and correct; before,
+    as -32602.  A tool's own failure (ToolError, or any exception) is an
+    isError result too, never a protocol error; protocol errors
+    (RPCError), cancellation and MRTR's InputRequired pass through.  A
+    tool with an outputSchema must return structuredContent that matches
+    it (5.3): what does not is logged and becomes an isError result.
+
+    A tool that needs a client capability (sampling, elicitation, roots)
+    the client did not declare is refused before it runs: -32021 in
+    2026-07-28 (S62), an isError result before.  Tools may run as tasks
+    (TasksFeature, the Tasks section).
+    """
+
+    def tool(self, name, description, input_schema, **options):
+        """ Decorator registering a tool; see ToolRegistry.tool. """
+        return self.tools.tool(name, description, input_schema, **options)
+
+    def rpc_tools_list(self, call):
+        return self.list_page(call, "tools", self.tools.list())
+
+    def rpc_tools_call(self, call):
+        """ Find the tool, check the arguments against its inputSchema,
+        run it.  Argument errors are isError results from 2025-11-25 on,
+        protocol errors (-32602) before (5.3). """
+        name = call.params.get("name")
+        if not isinstance(name, str):
+            raise RPCError(INVALID_PARAMS, "tools/call needs a string 'name'")
+        tool = self.tools.get(name)
+        if tool is None:
+            raise RPCError(INVALID_PARAMS, "Unknown tool: %s" % name[:100])
+        arguments = call.params.get("arguments")
+        arguments = {} if arguments is None else arguments
+        if not isinstance(arguments, dict):
+            raise RPCError(INVALID_PARAMS, "tools/call 'arguments' must be "
+                           "an object")
+        problems = validate(tool.input_schema, arguments)
+        if problems:
+            message = "Invalid arguments for %s: %s" % (name,
+                                                        "; ".join(problems))
+            if call.version >= "2025-11-25":
+                return tool_error(message)
+            raise RPCError(INVALID_PARAMS, message)
+        missing = tool.missing_capabilities(call.client_capabilities)
+        if missing and call.modern:
+            raise missing_capability(missing)           # S62
+        if missing:
+            return tool_error("%s needs the client capability %s, which this "
+                              "client did not declare" % (name,
+                                                          ", ".join(missing)))
+        if tool.task_support != "forbidden":            # Tasks
+            call.may_create_task = self.tasks.offered_to(call)
+            if tool.task_support == "required" and not call.may_create_task:
+                if call.modern and self.tasks.enabled:
+                    raise tasks_capability_missing(name)
+                if self.tasks.legacy_offered(call):
+                    raise RPCError(METHOD_NOT_FOUND, "%s runs only as a task: "
+                                   "call it with a 'task' parameter" % name)
+                return tool_error("%s runs only as a task, which needs "
+                                  "protocol 2026-07-28 and the %s extension"
+                                  % (name, TASKS_EXTENSION))
+            if call.may_create_task and not tool.defer_task:
+                created = self.start_task(tool, call, lambda task_call:
+                                          self.run_tool(tool, arguments,
+                                                        task_call))
+                if created is not None:
+                    return created
+        elif isinstance(call.params.get("task"), dict) and \
+                self.tasks.legacy_offered(call):
+            raise RPCError(METHOD_NOT_FOUND, "%s does not run as a task "
+                           "(its taskSupport is forbidden)" % name)
+        return self.run_tool(tool, arguments, call)
+
+    def run_tool(self, tool, arguments, call):
+        return self.tool_outcome(tool, call,
+                                 lambda: tool.function(arguments, call))
+
+    def tool_outcome(self, tool, call, produce):
+        """ The CallToolResult of what produce() returns or raises: tool
+        failures are isError results, protocol errors stay errors.  What a
+        defer_task tool returns from call.as_task becomes a task when the
+        request may have one, else runs now (see Tasks). """
+        name = tool.name
+        try:
+            value = produce()
+        except (Cancelled, RPCError, InputRequired):
+            raise
+        except ToolError as exc:
+            return tool_error(str(exc))
+        except Exception:
+            log.exception("tool %s failed", name)
+            return tool_error("%s failed with an internal error (see the "
+                              "server log)" % name)
+        if isinstance(value, TaskWork):
+            created = call.may_create_task and self.start_task(
+                tool, call, lambda task_call: self.tool_outcome(
+                    tool, task_call, lambda: value.function(task_call)))
+            if created:
+                return created
+            return self.tool_outcome(tool, call, lambda: value.function(call))
+        result = tool_result(value, tool, call.version)
+        if tool.output_schema and "structuredContent" in result:
+            problems = validate(tool.output_schema,
+                                result["structuredContent"], "output")
+            if problems:        # servers MUST conform to outputSchema (5.3)
+                log.error("tool %s: output does not match its outputSchema:"
+                          " %s", name, "; ".join(problems[:5]))
+                return tool_error("%s produced malformed output (see the "
+                                  "server log)" % name)
+        return result
+
+
+# -- Tasks: tool calls answered later -----------------------------------------
+
+class TasksFeature(object):
+    """ Tasks: a tools/call answered with a task handle (the Tasks section
+    has the store, the statuses and the tasks/* methods, which the method
+    table names through ``self.tasks``).
+
+    The server decides to make a task (SEP-2663), only when the request
+    may have one (Tasks.offered_to: the tasks extension declared in
+    2026-07-28, a "task" parameter in 2025-11-25) and the tool's
+    taskSupport allows it.  When --max-tasks tasks are running, a tool
+    that may also run at once does; a task-only tool is refused.  Every
+    change of a task reaches the 2026-07-28 listen streams that named it
+    (notifications/tasks).
+    """
+
+    def start_task(self, tool, call, work):
+        """ The CreateTaskResult of a new task; None if the store is full
+        and the tool may run at once instead (the server decides when to
+        make a task: SEP-2663). """
+        try:
+            return self.tasks.create(call, work)
+        except TasksFull:
+            if tool.task_support == "required":
+                raise
+            log.warning("%s runs without a task: %d tasks are running "
+                        "(--max-tasks)", tool.name, self.tasks.limit)
+            call.may_create_task = False
+            return None
+
+    def task_changed(self, task_id, detailed, principal):
+        """ Tasks' listener: a task changed; the listen streams that named
+        it, of the token that made it, hear notifications/tasks with the
+        whole task, as tasks/get has it (the tasks extension). """
+        with self.listeners_lock:
+            listeners = [l for l in self.listeners if task_id in l.task_ids
+                         and hmac.compare_digest(
+                             l.principal.encode("utf-8"),
+                             principal.encode("utf-8"))]
+        if listeners:
+            message = task_notification(detailed)
+            for listener in listeners:
+                listener.notify(message)
+
+
+# -- Resources ----------------------------------------------------------------
+
+class ResourcesFeature(object):
+    """ Resources: resources/list, resources/templates/list,
+    resources/read, resources/subscribe and resources/unsubscribe.
+
+    A resource is data a client may read by URI: fixed ones are listed
+    with resources/list, families of them as URI templates (RFC 6570
+    level 1, ``weather://{city}/current``) with resources/templates/list.
+    resources/read finds the fixed resource, else the first template that
+    matches, and returns its contents (text or base64 blob, with a MIME
+    type).  An unknown URI is an error, never empty contents (SEP-2164):
+    -32002 with the URI in data up to 2025-11-25, -32602 in 2026-07-28
+    (7.1).  resources/subscribe asks for notifications/resources/updated
+    when a resource changes; it needs a session (the GET stream, S34),
+    so it is a 2025 method; 2026-07-28 clients name the URIs in a
+    subscriptions/listen filter instead (ListenFeature).  The capability
+    (resources, with subscribe) is offered only once a resource or a
+    template is registered (4.1).
+    """
+
+    def resource(self, uri, name, **options):
+        """ Decorator registering a resource with a fixed URI; the function
+        takes (arguments, call).  Options: description, mime_type, title,
+        annotations, size.  See Resource. """
+        return self._registrar(self.resources, Resource, uri, name, options)
+
+    def resource_template(self, uri_template, name, **options):
+        """ Decorator registering resources named by a URI template such as
+        ``weather://{city}/current``; the function gets the variables as
+        its arguments.  Options as for resource(). """
+        return self._registrar(self.templates, ResourceTemplate,
+                               uri_template, name, options)
+
+    @staticmethod
+    def _registrar(registry, kind, key, name, options):
+        def register(function):
+            registry.add(kind(key, name, function, **options))
+            return function
+        return register
+
+    def rpc_resources_list(self, call):
+        """ The resources with fixed URIs; templates are listed apart. """
+        return self.list_page(call, "resources", self.resources.list())
+
+    def rpc_templates_list(self, call):
+        return self.list_page(call, "resourceTemplates",
+                              self.templates.list())
+
+    def rpc_resources_read(self, call):
+        """ The contents of one resource: a fixed one, else the first
+        template that matches.  An unknown URI is an error, never empty
+        contents (SEP-2164): -32002 with the URI in data, -32602 from
+        2026-07-28 on (7.1).  2026-07-28 results carry cache hints (S63):
+        resources here may change at any time, so ttlMs is 0. """
+        uri = self.uri_param(call)
+        resource, arguments = self.find_resource(uri)
+        if resource is None:
+            raise self.resource_not_found(uri, call)
+        try:
+            value = self.run_handler(resource, arguments, call)
+        except NotFound:
+            raise self.resource_not_found(uri, call)
+        result = {"contents": read_contents(value, uri, resource.mime_type)}
+        self.watch.saw(uri, result["contents"])
+        if call.modern:
+            result.update(ttlMs=0, cacheScope="private")
+        return result
+
+    @staticmethod
+    def uri_param(call):
+        uri = call.params.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise RPCError(INVALID_PARAMS, "%s needs a string 'uri'"
+                           % call.method)
+        return uri
+
+    def find_resource(self, uri):
+        """ (resource or template, its arguments) for uri, or (None, None). """
+        for resource in self.resources.list() + self.templates.list():
+            arguments = resource.match(uri)
+            if arguments is not None:
+                return resource, arguments
+        return None, None
+
+    @staticmethod
+    def resource_not_found(uri, call):
+        code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
+        return RPCError(code, "Resource not found: %s" % uri[:200],
+                        data={"uri": uri})
+
+    def rpc_subscribe(self, call):
+        """ Watch a resource: notifications/resources/updated will come on
+        the session's GET stream when resource_updated(uri) is called.
+        Only with sessions, so only in the legacy era (the capability says
+        so, METHOD_CAPABILITIES). """
+        uri = self.uri_param(call)
+        if self.find_resource(uri)[0] is None:
+            raise self.resource_not_found(uri, call)
+        call.session.subscribe(uri)
+        self.watch.wake()
+        return {}
+
+    def rpc_unsubscribe(self, call):
+        call.session.unsubscribe(self.uri_param(call))
+        self.watch.nudge()
+        return {}
+
+
 class ResourceWatch(object):
     """ Resources that change by themselves, as the weather does.
 
@@ -3311,14 +3802,402 @@ class ResourceWatch(object):
             self.dispatcher.resource_updated(uri)
 
 
-class MCPDispatcher(object):
-    """ The protocol core: JSON-RPC dispatch, sessions, tools, resources,
-    prompts and completions; no HTTP.
+# -- Prompts and completion (6.5) ---------------------------------------------
+
+class PromptsFeature(object):
+    """ Prompts: prompts/list and prompts/get.
+
+    A prompt is a message template a person picks (a slash command, say):
+    prompts/list shows each with its arguments, prompts/get fills one in
+    with the client's arguments, all strings, and returns the messages
+    (role and content) to put before the model.  An unknown prompt, a
+    required argument missing or an argument that is not a string is
+    -32602.  The capability is offered once a prompt is registered.
+    """
+
+    def prompt(self, name, description, arguments=(), **options):
+        """ Decorator registering a prompt; arguments lists its argument
+        names (or dicts with name, description, required).  Option: title.
+        See Prompt. """
+        def register(function):
+            self.prompts.add(Prompt(name, description, function, arguments,
+                                    **options))
+            return function
+        return register
+
+    def rpc_prompts_list(self, call):
+        return self.list_page(call, "prompts", self.prompts.list())
+
+    def rpc_prompts_get(self, call):
+        """ A prompt filled in with the client's string arguments.  Unknown
+        prompts and missing or non-string arguments are -32602. """
+        prompt = self.prompts.get(self.name_param(call))
+        if prompt is None:
+            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
+                           % call.params["name"][:100])
+        arguments = call.params.get("arguments") or {}
+        if not isinstance(arguments, dict) or not all(
+                isinstance(v, str) for v in arguments.values()):
+            raise RPCError(INVALID_PARAMS, "prompts/get 'arguments' must be "
+                           "an object of strings")
+        missing = prompt.missing(arguments)
+        if missing:
+            raise RPCError(INVALID_PARAMS, "Prompt %s needs argument(s): %s"
+                           % (prompt.name, ", ".join(missing)))
+        try:
+            value = self.run_handler(prompt, arguments, call)
+        except NotFound as exc:
+            raise RPCError(INVALID_PARAMS, str(exc))
+        return prompt_result(value, call.version)
+
+    @staticmethod
+    def name_param(call):
+        name = call.params.get("name")
+        if not isinstance(name, str):
+            raise RPCError(INVALID_PARAMS, "%s needs a string 'name'"
+                           % call.method)
+        return name
+
+
+class CompletionFeature(object):
+    """ Completion (6.5): completion/complete.
+
+    While a person types an argument of a prompt (ref/prompt) or a
+    variable of a resource template (ref/resource), the client may ask for
+    suggestions: at most 100 values, with total and hasMore.
+    context.arguments holds what was chosen already, so that a city can
+    be suggested for the country picked before.  The capability
+    (completions) is offered once a completer is registered.
+    """
+
+    def completion(self, ref_type, name, argument):
+        """ Decorator registering suggestions for one argument of a prompt
+        (ref_type "ref/prompt", name its name) or of a resource template
+        ("ref/resource", name its URI template).  The function takes (value,
+        context, call): the text typed so far, the arguments already chosen
+        (a dict), and the call; it returns a list of strings, best first. """
+        if ref_type not in ("ref/prompt", "ref/resource"):
+            raise ValueError("ref_type is ref/prompt or ref/resource")
+
+        def register(function):
+            self.completers[(ref_type, name, argument)] = function
+            return function
+        return register
+
+    def rpc_complete(self, call):
+        """ Suggestions for one argument of a prompt or resource template
+        (6.5): at most 100 values, with total and hasMore.  An unknown
+        prompt or template is -32602; an argument without a completer
+        gets no suggestions. """
+        ref, argument = call.params.get("ref"), call.params.get("argument")
+        if not isinstance(ref, dict) or not isinstance(argument, dict) or \
+                not isinstance(argument.get("name"), str) or \
+                not isinstance(argument.get("value", ""), str):
+            raise RPCError(INVALID_PARAMS, "completion/complete needs 'ref' "
+                           "and 'argument' {name, value}")
+        target = self.completion_target(ref)
+        context = call.params.get("context") or {}
+        chosen = context.get("arguments") if isinstance(context, dict) \
+            else None
+        completer = self.completers.get((ref["type"], target,
+                                         argument["name"]))
+        values = []
+        if completer is not None:
+            values = [str(v) for v in completer(
+                argument.get("value", ""),
+                chosen if isinstance(chosen, dict) else {}, call)]
+        return {"completion": {"values": values[:100], "total": len(values),
+                               "hasMore": len(values) > 100}}
+
+    def completion_target(self, ref):
+        """ The prompt name or template URI a completion ref names. """
+        kind = ref.get("type")
+        if kind == "ref/prompt" and isinstance(ref.get("name"), str):
+            if self.prompts.get(ref["name"]) is not None:
+                return ref["name"]
+            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
+                           % ref["name"][:100])
+        if kind == "ref/resource" and isinstance(ref.get("uri"), str):
+            if self.templates.get(ref["uri"]) is not None or \
+                    self.resources.get(ref["uri"]) is not None:
+                return ref["uri"]
+            raise RPCError(INVALID_PARAMS, "Unknown resource template: %s"
+                           % ref["uri"][:200])
+        raise RPCError(INVALID_PARAMS, "completion 'ref' must be "
+                       "{type: ref/prompt, name} or {type: ref/resource, uri}")
+
+
+# -- Logging (6.3) ------------------------------------------------------------
+
+class LoggingFeature(object):
+    """ Logging (6.3): logging/setLevel.
+
+    A 2025 client sets the least severe level it wants to hear for its
+    session; each Call then sends notifications/message (Call.log) at that
+    level or above, on the request's own stream.  In 2026-07-28 there is
+    no session: each request names its level in _meta
+    (io.modelcontextprotocol/logLevel), checked by check_modern_meta.
+    Levels are RFC 5424's (LOG_LEVELS).
+    """
+
+    def rpc_set_level(self, call):
+        level = call.params.get("level")
+        if level not in LOG_LEVELS:
+            raise RPCError(INVALID_PARAMS, "Invalid log level %r; use one of "
+                           "%s" % (str(level)[:20], ", ".join(LOG_LEVELS)))
+        if call.session is not None:
+            call.session.log_level = level
+        return {}
+
+
+# -- Notifications: GET streams (S34) and subscriptions/listen ----------------
+
+class ServerNotifications(object):
+    """ Messages not tied to a request (S34): list changes and resource
+    updates.
+
+    When a registry changes (a tool added or removed, say), or a resource's
+    contents change, every client that may care is told: a 2025 session
+    on its GET stream (Session.standalone), a 2026-07-28 client on its
+    subscriptions/listen streams (ListenFeature.tell_listeners).  Clients
+    then ask for the list, or read the resource, again.
+    """
+
+    def tools_changed(self):
+        """ Tell every session with a GET stream that the list changed. """
+        self.broadcast(notification("notifications/tools/list_changed", {}))
+
+    def resources_changed(self):
+        self.broadcast(notification("notifications/resources/list_changed",
+                                    {}))
+
+    def prompts_changed(self):
+        self.broadcast(notification("notifications/prompts/list_changed",
+                                    {}))
+
+    def resource_updated(self, uri):
+        """ Call when a resource's contents changed: every session that
+        subscribed to uri gets notifications/resources/updated on its GET
+        stream, every listen stream that names uri gets it too, and the
+        clients may read it again.  (ResourceWatch calls it for resources
+        that change by themselves.) """
+        message = notification("notifications/resources/updated",
+                               {"uri": uri})
+        for session in self.live_sessions():
+            if uri in session.subscriptions:
+                session.standalone.push(message)
+        self.tell_listeners(message)
+
+    def broadcast(self, message):
+        for session in self.live_sessions():
+            session.standalone.push(message)
+        self.tell_listeners(message)
+
+    def live_sessions(self):
+        return self.sessions.all() + list(self.local_sessions)
+
+    def watched_uris(self):
+        """ Every resource URI a session or a listen stream watches. """
+        uris = set()
+        for session in self.live_sessions():
+            with session.lock:
+                uris.update(session.subscriptions)
+        with self.listeners_lock:
+            for listener in self.listeners:
+                uris.update(listener.uris)
+        return uris
+
+
+class ListenFeature(object):
+    """ subscriptions/listen (2026-07-28; 5.1, 6.2): a request that stays
+    open.
+
+    2026-07-28 has no sessions and no GET stream (S37, S52): a client that
+    wants list changes, resource updates or task changes sends
+    subscriptions/listen with a filter, and the response stream stays
+    open.  The first message on it is notifications/subscriptions/
+    acknowledged with the part of the filter this server honours; the
+    notifications follow, each tagged with the subscription (Listener);
+    the response comes only when the server ends the stream (shutdown),
+    and the client ends it by closing the stream (S29) or, on stdio, by
+    notifications/cancelled.  Streams are bounded per client
+    (--max-client-listens).
+    """
+
+    def rpc_listen(self, call):
+        """ Open a listen stream: check the filter, honour what this server
+        can send, acknowledge that first, and keep the request open; the
+        transport keeps its stream open until the client closes it or
+        end_listeners() answers it (Listener).  A filter that asks for
+        nothing is -32602; one whose every part is refused is acknowledged
+        empty and ended at once.  At most --max-client-listens streams per
+        client (its token, else its address): a client that opens more is
+        refused, so none can hold every thread. """
+        honoured = self.honoured_filter(call)
+        listener = Listener(call.id, honoured, call.send, call.stream,
+                            call.client, call.session, call.principal)
+        limit = self.config.max_client_listens
+        with self.listeners_lock:
+            mine = sum(1 for other in self.listeners
+                       if other.client == call.client)
+            if limit and mine >= limit:
+                raise RPCError(INVALID_REQUEST, "Too many listen streams: "
+                               "at most %d per client (--max-client-listens)"
+                               % limit)
+            self.listeners.append(listener)
+        call.listener = listener
+        call.send(listener.tagged(notification(
+            "notifications/subscriptions/acknowledged",
+            {"notifications": honoured})))
+        if listener.uris:
+            self.watch.wake()
+        if listener.asks_nothing():
+            self.unlisten(listener)
+            listener.end(self.listen_result(listener, call.version))
+        return {}
+
+    def honoured_filter(self, call):
+        """ The part of params.notifications this server will send: list
+        changes of what it offers, updates of resources that exist.  Types
+        it cannot send are left out, never echoed as false. """
+        wanted = call.params.get("notifications")
+        if not isinstance(wanted, dict):
+            raise RPCError(INVALID_PARAMS, "Invalid params: "
+                           "subscriptions/listen needs a 'notifications' "
+                           "object")
+        for flag, _ in LISTEN_FLAGS:
+            if not isinstance(wanted.get(flag, False), bool):
+                raise RPCError(INVALID_PARAMS, "Invalid params: "
+                               "notifications.%s must be a boolean" % flag)
+        uris = self.filter_strings(wanted, "resourceSubscriptions", "URIs",
+                                   "subscriptions")
+        task_ids = self.wanted_task_ids(call, wanted)
+        if not uris and not task_ids and \
+                not any(wanted.get(flag) for flag, _ in LISTEN_FLAGS):
+            raise RPCError(INVALID_PARAMS, "Invalid params: the filter asks "
+                           "for no notification (set toolsListChanged, "
+                           "promptsListChanged, resourcesListChanged, "
+                           "resourceSubscriptions or taskIds)")
+        offered = self.capabilities(call.version)
+        honoured = {}
+        for flag, kind in (("toolsListChanged", "tools"),
+                           ("promptsListChanged", "prompts"),
+                           ("resourcesListChanged", "resources")):
+            if wanted.get(flag) is True and kind in offered:
+                honoured[flag] = True
+        known = [uri for uri in collections.OrderedDict.fromkeys(uris)
+                 if "resources" in offered and
+                 self.find_resource(uri)[0] is not None]
+        if known:
+            honoured["resourceSubscriptions"] = known
+        mine = self.tasks.known_to(
+            list(collections.OrderedDict.fromkeys(task_ids)), call.principal)
+        if mine:
+            honoured["taskIds"] = mine
+        return honoured
+
+    @staticmethod
+    def filter_strings(wanted, field, kinds, many):
+        """ notifications.<field> of a listen filter: a list of strings
+        (resource URIs, task ids), at most MAX_SUBSCRIPTIONS of them;
+        else -32602. """
+        values = wanted.get(field, [])
+        if not isinstance(values, list) or \
+                not all(isinstance(value, str) for value in values):
+            raise RPCError(INVALID_PARAMS, "Invalid params: notifications."
+                           "%s must be a list of %s" % (field, kinds))
+        if len(values) > MAX_SUBSCRIPTIONS:
+            raise RPCError(INVALID_PARAMS, "Too many %s: at most %d per "
+                           "listen stream" % (many, MAX_SUBSCRIPTIONS))
+        return values
+
+    def wanted_task_ids(self, call, wanted):
+        """ notifications.taskIds: the tasks whose every change the client
+        wants to hear of (notifications/tasks, the tasks extension).  Only
+        for a request that declares the extension: else -32021 (S62). """
+        task_ids = self.filter_strings(wanted, "taskIds", "task ids",
+                                       "task ids")
+        if "taskIds" in wanted and call.modern and \
+                not declares_tasks(call.client_capabilities):
+            raise tasks_capability_missing("subscriptions/listen with taskIds")
+        return task_ids
+
+    def listen_result(self, listener, version):
+        """ The response that ends a listen stream gracefully. """
+        result = {"_meta": {META_SUBSCRIPTION: listener.id}}
+        if version in MODERN_VERSIONS:
+            result["resultType"] = "complete"
+            result["_meta"][META_SERVER_INFO] = self.server_info
+        return result
+
+    def tell_listeners(self, message):
+        with self.listeners_lock:
+            listeners = list(self.listeners)
+        for listener in listeners:
+            listener.notify(message)
+
+    def unlisten(self, listener):
+        """ Forget a listen stream (its client left, or it ended). """
+        with self.listeners_lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+        if listener.uris:
+            self.watch.nudge()
+
+    def unlisten_by_id(self, request_id, session):
+        """ stdio: the client's notifications/cancelled ends its listen
+        request (there is no stream to close). """
+        with self.listeners_lock:
+            found = [l for l in self.listeners
+                     if l.id == request_id and l.session is session]
+        for listener in found:
+            listener.ended = True
+            self.unlisten(listener)
+        return bool(found)
+
+    def end_listeners(self, session=None, graceful=True):
+        """ Shutdown: answer every listen request (of one stdio session,
+        if given), which ends its stream gracefully; or, at the end of a
+        stdio client's input, just forget them. """
+        with self.listeners_lock:         # all at once: O(n), not O(n^2)
+            ending = [l for l in self.listeners
+                      if session is None or l.session is session]
+            self.listeners = [l for l in self.listeners
+                              if not (session is None or
+                                      l.session is session)]
+        if any(listener.uris for listener in ending):
+            self.watch.nudge()
+        for listener in ending:
+            if graceful:
+                listener.end(self.listen_result(listener,
+                                                MODERN_VERSIONS[-1]))
+            listener.ended = True
+
+
+# -- The dispatcher: method table and lifecycle -------------------------------
+
+class MCPDispatcher(ToolsFeature, TasksFeature, ResourcesFeature,
+                    PromptsFeature, CompletionFeature, LoggingFeature,
+                    ListenFeature, ServerNotifications, FeatureCommon):
+    """ The protocol core: the method table and the lifecycle; no HTTP.
 
     Like the standard library's SimpleXMLRPCDispatcher, it knows nothing of
     the transport.  ``handle(message, send, ...)`` takes one incoming message
     and sends every outgoing one (notifications, then the response) through
     ``send``.  The HTTP handler, the stdio loop and the tests all drive it.
+
+    What it owns itself: the two method tables (``legacy_methods`` for the
+    2025 revisions, ``modern_methods`` for 2026-07-28: the same feature
+    handlers, a different lifecycle), the dispatch of requests,
+    notifications and responses, the errors a request can end with (7.1),
+    the capabilities it declares (4.1), and the lifecycle of each era:
+    initialize, notifications/initialized and ping for 2025 sessions (4.1,
+    4.2), server/discover and the per-request _meta of 2026-07-28 (1.3,
+    4.3).  The handlers of each feature come from the classes above, one
+    per feature: ToolsFeature, TasksFeature, ResourcesFeature,
+    PromptsFeature, CompletionFeature, LoggingFeature, ListenFeature and
+    ServerNotifications, over FeatureCommon.  What a handler needs to talk
+    back (progress, logging, questions to the client) is its Call.
     """
 
     server_info = {"name": SERVER_NAME, "title": SERVER_TITLE,
@@ -3339,6 +4218,20 @@ class MCPDispatcher(object):
         self.state_secret = self.config.state_secret.encode("utf-8") or \
             secrets.token_bytes(32)
         self.tasks = Tasks(self.config, self.workers, self.sessions.node_id)
+        self.legacy_methods, self.modern_methods = self.method_tables()
+        self.listeners = []             # open subscriptions/listen streams
+        self.listeners_lock = threading.Lock()
+        self.watch = ResourceWatch(self)
+        self.follow_registries()
+
+    def method_tables(self):
+        """ (legacy_methods, modern_methods): method name -> handler, one
+        table per era.  Both eras share the features' methods; 2025
+        sessions add the lifecycle (initialize, ping), logging/setLevel,
+        resources/subscribe and the tasks utility of 2025-11-25;
+        2026-07-28 adds server/discover, subscriptions/listen and the
+        tasks extension's methods (1.3, 4.3).  A method that is not in the
+        request's table, or whose capability is not offered, is -32601. """
         common = {
             "tools/list": self.rpc_tools_list,
             "tools/call": self.rpc_tools_call,
@@ -3349,7 +4242,7 @@ class MCPDispatcher(object):
             "prompts/get": self.rpc_prompts_get,
             "completion/complete": self.rpc_complete,
         }
-        self.legacy_methods = dict(common, **{
+        legacy_methods = dict(common, **{
             "initialize": self.rpc_initialize,
             "ping": self.rpc_ping,
             "logging/setLevel": self.rpc_set_level,
@@ -3360,16 +4253,19 @@ class MCPDispatcher(object):
             "tasks/list": self.tasks.rpc_list,
             "tasks/cancel": self.tasks.rpc_cancel,
         })
-        self.modern_methods = dict(common, **{
+        modern_methods = dict(common, **{
             "server/discover": self.rpc_discover,
             "subscriptions/listen": self.rpc_listen,
             "tasks/get": self.tasks.rpc_get,            # Tasks
             "tasks/update": self.tasks.rpc_update,
             "tasks/cancel": self.tasks.rpc_cancel,
         })
-        self.listeners = []             # open subscriptions/listen streams
-        self.listeners_lock = threading.Lock()
-        self.watch = ResourceWatch(self)
+        return legacy_methods, modern_methods
+
+    def follow_registries(self):
+        """ Registries tell the dispatcher when they change: clients hear of
+        it (ServerNotifications), and Tasks counts the tools that may run
+        as tasks (the capability depends on it). """
         self.tools.listeners.append(self.tools_changed)
         self.tools.listeners.append(lambda: self.tasks.count_tools(self.tools))
         self.tasks.count_tools(self.tools)
@@ -3378,57 +4274,7 @@ class MCPDispatcher(object):
         self.prompts.listeners.append(self.prompts_changed)
         self.tasks.listeners.append(self.task_changed)
 
-    # -- registration (the decorators a server's setup uses) ---------------
-
-    def tool(self, name, description, input_schema, **options):
-        """ Decorator registering a tool; see ToolRegistry.tool. """
-        return self.tools.tool(name, description, input_schema, **options)
-
-    def resource(self, uri, name, **options):
-        """ Decorator registering a resource with a fixed URI; the function
-        takes (arguments, call).  Options: description, mime_type, title,
-        annotations, size.  See Resource. """
-        return self._registrar(self.resources, Resource, uri, name, options)
-
-    def resource_template(self, uri_template, name, **options):
-        """ Decorator registering resources named by a URI template such as
-        ``weather://{city}/current``; the function gets the variables as
-        its arguments.  Options as for resource(). """
-        return self._registrar(self.templates, ResourceTemplate,
-                               uri_template, name, options)
-
-    def prompt(self, name, description, arguments=(), **options):
-        """ Decorator registering a prompt; arguments lists its argument
-        names (or dicts with name, description, required).  Option: title.
-        See Prompt. """
-        def register(function):
-            self.prompts.add(Prompt(name, description, function, arguments,
-                                    **options))
-            return function
-        return register
-
-    def completion(self, ref_type, name, argument):
-        """ Decorator registering suggestions for one argument of a prompt
-        (ref_type "ref/prompt", name its name) or of a resource template
-        ("ref/resource", name its URI template).  The function takes (value,
-        context, call): the text typed so far, the arguments already chosen
-        (a dict), and the call; it returns a list of strings, best first. """
-        if ref_type not in ("ref/prompt", "ref/resource"):
-            raise ValueError("ref_type is ref/prompt or ref/resource")
-
-        def register(function):
-            self.completers[(ref_type, name, argument)] = function
-            return function
-        return register
-
-    @staticmethod
-    def _registrar(registry, kind, key, name, options):
-        def register(function):
-            registry.add(kind(key, name, function, **options))
-            return function
-        return register
-
-    # -- entry point ---------------------------------------------------------
+    # -- entry point: one message in, every answer out (4.0) ------------------
 
     def handle(self, message, send, session=None, version=None,
                cancelled=None, principal="", stream=None, client=""):
@@ -3533,12 +4379,6 @@ class MCPDispatcher(object):
             meta[META_SERVER_INFO] = self.server_info
         return result
 
-    def cache_hints(self, result):
-        """ ttlMs and cacheScope on discover and list results (S63). """
-        result["ttlMs"] = int(self.config.list_ttl * 1000)
-        result["cacheScope"] = "public"
-        return result
-
     def on_response(self, message, session):
         """ The client's answer to one of our requests (Call.ask) goes to
         the call that waits for it.  Late or unknown answers are ignored,
@@ -3561,6 +4401,8 @@ class MCPDispatcher(object):
                 log.debug("cancel %r (%s): %s", request_id,
                           str(params.get("reason", ""))[:100],
                           "stopped" if found else "not in flight")
+
+    # -- capabilities: what this server offers, by era (4.1) ------------------
 
     def capabilities(self, version):
         """ Exactly what this server implements (4.1): resources, prompts
@@ -3596,6 +4438,8 @@ class MCPDispatcher(object):
         for name in path:
             offered = offered.get(name) if isinstance(offered, dict) else None
         return offered is not None and offered is not False
+
+    # -- the 2026-07-28 era: checks every request passes (1.3, S62) -----------
 
     def check_modern_meta(self, message):
         """ Check the _meta every 2026-07-28 request must carry and return
@@ -3653,7 +4497,7 @@ class MCPDispatcher(object):
                                  "requested": version}, status=400)
         return version
 
-    # -- legacy lifecycle (4.1, 4.2) ----------------------------------------
+    # -- lifecycle: initialize and ping (4.1, 4.2), server/discover (4.3) -----
 
     def rpc_initialize(self, call):
         """ Negotiate: the requested version if we speak it, else our latest
@@ -3694,533 +4538,11 @@ class MCPDispatcher(object):
     def rpc_ping(self, call):
         return {}
 
-    def rpc_set_level(self, call):
-        level = call.params.get("level")
-        if level not in LOG_LEVELS:
-            raise RPCError(INVALID_PARAMS, "Invalid log level %r; use one of "
-                           "%s" % (str(level)[:20], ", ".join(LOG_LEVELS)))
-        if call.session is not None:
-            call.session.log_level = level
-        return {}
-
-    # -- 2026-07-28 (4.3) ----------------------------------------------------
-
     def rpc_discover(self, call):
         return self.cache_hints({
             "supportedVersions": list(LEGACY_VERSIONS + MODERN_VERSIONS),
             "capabilities": self.capabilities(call.version),
             "instructions": self.instructions})
-
-    # -- tools (5) -----------------------------------------------------------
-
-    def rpc_tools_list(self, call):
-        return self.list_page(call, "tools", self.tools.list())
-
-    def list_page(self, call, field, items):
-        """ One page of a list (tools, resources, resource templates,
-        prompts); the cursor is opaque to clients (6.4). """
-        start = self.decode_cursor(call.params.get("cursor"), len(items),
-                                   field)
-        size = max(1, self.config.page_size)
-        page = items[start:start + size]
-        result = {field: [item.describe(call.version) for item in page]}
-        if start + size < len(items):
-            result["nextCursor"] = self.encode_cursor(start + size, field)
-        if call.modern:
-            self.cache_hints(result)
-        return result
-
-    @staticmethod
-    def encode_cursor(offset, field="tools"):
-        return base64.urlsafe_b64encode(
-            ("%s:%d" % (field, offset)).encode("ascii")).decode()
-
-    @staticmethod
-    def decode_cursor(cursor, count, field="tools"):
-        if cursor is None:
-            return 0
-        try:
-            raw = base64.urlsafe_b64decode(str(cursor).encode("ascii"))
-            kind, _, offset = raw.decode("ascii").partition(":")
-            if kind == field and 0 <= int(offset) <= count:
-                return int(offset)
-        except (ValueError, binascii.Error, UnicodeError):
-            pass
-        raise RPCError(INVALID_PARAMS, "Invalid cursor")
-
-    def rpc_tools_call(self, call):
-        """ Find the tool, check the arguments against its inputSchema,
-        run it.  Argument errors are isError results from 2025-11-25 on,
-        protocol errors (-32602) before (5.3). """
-        name = call.params.get("name")
-        if not isinstance(name, str):
-            raise RPCError(INVALID_PARAMS, "tools/call needs a string 'name'")
-        tool = self.tools.get(name)
-        if tool is None:
-            raise RPCError(INVALID_PARAMS, "Unknown tool: %s" % name[:100])
-        arguments = call.params.get("arguments")
-        arguments = {} if arguments is None else arguments
-        if not isinstance(arguments, dict):
-            raise RPCError(INVALID_PARAMS, "tools/call 'arguments' must be "
-                           "an object")
-        problems = validate(tool.input_schema, arguments)
-        if problems:
-            message = "Invalid arguments for %s: %s" % (name,
-                                                        "; ".join(problems))
-            if call.version >= "2025-11-25":
-                return tool_error(message)
-            raise RPCError(INVALID_PARAMS, message)
-        missing = tool.missing_capabilities(call.client_capabilities)
-        if missing and call.modern:
-            raise missing_capability(missing)           # S62
-        if missing:
-            return tool_error("%s needs the client capability %s, which this "
-                              "client did not declare" % (name,
-                                                          ", ".join(missing)))
-        if tool.task_support != "forbidden":            # Tasks
-            call.may_create_task = self.tasks.offered_to(call)
-            if tool.task_support == "required" and not call.may_create_task:
-                if call.modern and self.tasks.enabled:
-                    raise tasks_capability_missing(name)
-                if self.tasks.legacy_offered(call):
-                    raise RPCError(METHOD_NOT_FOUND, "%s runs only as a task: "
-                                   "call it with a 'task' parameter" % name)
-                return tool_error("%s runs only as a task, which needs "
-                                  "protocol 2026-07-28 and the %s extension"
-                                  % (name, TASKS_EXTENSION))
-            if call.may_create_task and not tool.defer_task:
-                created = self.start_task(tool, call, lambda task_call:
-                                          self.run_tool(tool, arguments,
-                                                        task_call))
-                if created is not None:
-                    return created
-        elif isinstance(call.params.get("task"), dict) and \
-                self.tasks.legacy_offered(call):
-            raise RPCError(METHOD_NOT_FOUND, "%s does not run as a task "
-                           "(its taskSupport is forbidden)" % name)
-        return self.run_tool(tool, arguments, call)
-
-    def start_task(self, tool, call, work):
-        """ The CreateTaskResult of a new task; None if the store is full
-        and the tool may run at once instead (the server decides when to
-        make a task: SEP-2663). """
-        try:
-            return self.tasks.create(call, work)
-        except TasksFull:
-            if tool.task_support == "required":
-                raise
-            log.warning("%s runs without a task: %d tasks are running "
-                        "(--max-tasks)", tool.name, self.tasks.limit)
-            call.may_create_task = False
-            return None
-
-    def run_tool(self, tool, arguments, call):
-        return self.tool_outcome(tool, call,
-                                 lambda: tool.function(arguments, call))
-
-    def tool_outcome(self, tool, call, produce):
-        """ The CallToolResult of what produce() returns or raises: tool
-        failures are isError results, protocol errors stay errors.  What a
-        defer_task tool returns from call.as_task becomes a task when the
-        request may have one, else runs now (see Tasks). """
-        name = tool.name
-        try:
-            value = produce()
-        except (Cancelled, RPCError, InputRequired):
-            raise
-        except ToolError as exc:
-            return tool_error(str(exc))
-        except Exception:
-            log.exception("tool %s failed", name)
-            return tool_error("%s failed with an internal error (see the "
-                              "server log)" % name)
-        if isinstance(value, TaskWork):
-            created = call.may_create_task and self.start_task(
-                tool, call, lambda task_call: self.tool_outcome(
-                    tool, task_call, lambda: value.function(task_call)))
-            if created:
-                return created
-            return self.tool_outcome(tool, call, lambda: value.function(call))
-        result = tool_result(value, tool, call.version)
-        if tool.output_schema and "structuredContent" in result:
-            problems = validate(tool.output_schema,
-                                result["structuredContent"], "output")
-            if problems:        # servers MUST conform to outputSchema (5.3)
-                log.error("tool %s: output does not match its outputSchema:"
-                          " %s", name, "; ".join(problems[:5]))
-                return tool_error("%s produced malformed output (see the "
-                                  "server log)" % name)
-        return result
-
-    # -- resources -----------------------------------------------------------
-
-    def rpc_resources_list(self, call):
-        """ The resources with fixed URIs; templates are listed apart. """
-        return self.list_page(call, "resources", self.resources.list())
-
-    def rpc_templates_list(self, call):
-        return self.list_page(call, "resourceTemplates",
-                              self.templates.list())
-
-    def rpc_resources_read(self, call):
-        """ The contents of one resource: a fixed one, else the first
-        template that matches.  An unknown URI is an error, never empty
-        contents (SEP-2164): -32002 with the URI in data, -32602 from
-        2026-07-28 on (7.1).  2026-07-28 results carry cache hints (S63):
-        resources here may change at any time, so ttlMs is 0. """
-        uri = self.uri_param(call)
-        resource, arguments = self.find_resource(uri)
-        if resource is None:
-            raise self.resource_not_found(uri, call)
-        try:
-            value = self.run_handler(resource, arguments, call)
-        except NotFound:
-            raise self.resource_not_found(uri, call)
-        result = {"contents": read_contents(value, uri, resource.mime_type)}
-        self.watch.saw(uri, result["contents"])
-        if call.modern:
-            result.update(ttlMs=0, cacheScope="private")
-        return result
-
-    @staticmethod
-    def uri_param(call):
-        uri = call.params.get("uri")
-        if not isinstance(uri, str) or not uri:
-            raise RPCError(INVALID_PARAMS, "%s needs a string 'uri'"
-                           % call.method)
-        return uri
-
-    def find_resource(self, uri):
-        """ (resource or template, its arguments) for uri, or (None, None). """
-        for resource in self.resources.list() + self.templates.list():
-            arguments = resource.match(uri)
-            if arguments is not None:
-                return resource, arguments
-        return None, None
-
-    @staticmethod
-    def resource_not_found(uri, call):
-        code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
-        return RPCError(code, "Resource not found: %s" % uri[:200],
-                        data={"uri": uri})
-
-    def rpc_subscribe(self, call):
-        """ Watch a resource: notifications/resources/updated will come on
-        the session's GET stream when resource_updated(uri) is called.
-        Only with sessions, so only in the legacy era (the capability says
-        so, METHOD_CAPABILITIES). """
-        uri = self.uri_param(call)
-        if self.find_resource(uri)[0] is None:
-            raise self.resource_not_found(uri, call)
-        call.session.subscribe(uri)
-        self.watch.wake()
-        return {}
-
-    def rpc_unsubscribe(self, call):
-        call.session.unsubscribe(self.uri_param(call))
-        self.watch.nudge()
-        return {}
-
-    # -- prompts and completion (6.5) ------------------------------------------
-
-    def rpc_prompts_list(self, call):
-        return self.list_page(call, "prompts", self.prompts.list())
-
-    def rpc_prompts_get(self, call):
-        """ A prompt filled in with the client's string arguments.  Unknown
-        prompts and missing or non-string arguments are -32602. """
-        prompt = self.prompts.get(self.name_param(call))
-        if prompt is None:
-            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
-                           % call.params["name"][:100])
-        arguments = call.params.get("arguments") or {}
-        if not isinstance(arguments, dict) or not all(
-                isinstance(v, str) for v in arguments.values()):
-            raise RPCError(INVALID_PARAMS, "prompts/get 'arguments' must be "
-                           "an object of strings")
-        missing = prompt.missing(arguments)
-        if missing:
-            raise RPCError(INVALID_PARAMS, "Prompt %s needs argument(s): %s"
-                           % (prompt.name, ", ".join(missing)))
-        try:
-            value = self.run_handler(prompt, arguments, call)
-        except NotFound as exc:
-            raise RPCError(INVALID_PARAMS, str(exc))
-        return prompt_result(value, call.version)
-
-    @staticmethod
-    def name_param(call):
-        name = call.params.get("name")
-        if not isinstance(name, str):
-            raise RPCError(INVALID_PARAMS, "%s needs a string 'name'"
-                           % call.method)
-        return name
-
-    def rpc_complete(self, call):
-        """ Suggestions for one argument of a prompt or resource template
-        (6.5): at most 100 values, with total and hasMore.  An unknown
-        prompt or template is -32602; an argument without a completer
-        gets no suggestions. """
-        ref, argument = call.params.get("ref"), call.params.get("argument")
-        if not isinstance(ref, dict) or not isinstance(argument, dict) or \
-                not isinstance(argument.get("name"), str) or \
-                not isinstance(argument.get("value", ""), str):
-            raise RPCError(INVALID_PARAMS, "completion/complete needs 'ref' "
-                           "and 'argument' {name, value}")
-        target = self.completion_target(ref)
-        context = call.params.get("context") or {}
-        chosen = context.get("arguments") if isinstance(context, dict) \
-            else None
-        completer = self.completers.get((ref["type"], target,
-                                         argument["name"]))
-        values = []
-        if completer is not None:
-            values = [str(v) for v in completer(
-                argument.get("value", ""),
-                chosen if isinstance(chosen, dict) else {}, call)]
-        return {"completion": {"values": values[:100], "total": len(values),
-                               "hasMore": len(values) > 100}}
-
-    def completion_target(self, ref):
-        """ The prompt name or template URI a completion ref names. """
-        kind = ref.get("type")
-        if kind == "ref/prompt" and isinstance(ref.get("name"), str):
-            if self.prompts.get(ref["name"]) is not None:
-                return ref["name"]
-            raise RPCError(INVALID_PARAMS, "Unknown prompt: %s"
-                           % ref["name"][:100])
-        if kind == "ref/resource" and isinstance(ref.get("uri"), str):
-            if self.templates.get(ref["uri"]) is not None or \
-                    self.resources.get(ref["uri"]) is not None:
-                return ref["uri"]
-            raise RPCError(INVALID_PARAMS, "Unknown resource template: %s"
-                           % ref["uri"][:200])
-        raise RPCError(INVALID_PARAMS, "completion 'ref' must be "
-                       "{type: ref/prompt, name} or {type: ref/resource, uri}")
-
-    @staticmethod
-    def run_handler(item, arguments, call):
-        """ Run a resource or prompt function.  NotFound is the caller's to
-        map; other failures become -32603 with a message a person can read
-        (ToolError's text), never a traceback. """
-        try:
-            return item.function(arguments, call)
-        except (Cancelled, RPCError, InputRequired, NotFound):
-            raise
-        except ToolError as exc:
-            raise RPCError(INTERNAL_ERROR, str(exc))
-        except Exception:
-            log.exception("%s %s failed", call.method, item.key)
-            raise RPCError(INTERNAL_ERROR, "%s failed with an internal error "
-                           "(see the server log)" % item.key)
-
-    # -- messages not tied to a request (S34) --------------------------------
-
-    def tools_changed(self):
-        """ Tell every session with a GET stream that the list changed. """
-        self.broadcast(notification("notifications/tools/list_changed", {}))
-
-    def resources_changed(self):
-        self.broadcast(notification("notifications/resources/list_changed",
-                                    {}))
-
-    def prompts_changed(self):
-        self.broadcast(notification("notifications/prompts/list_changed",
-                                    {}))
-
-    def resource_updated(self, uri):
-        """ Call when a resource's contents changed: every session that
-        subscribed to uri gets notifications/resources/updated on its GET
-        stream, every listen stream that names uri gets it too, and the
-        clients may read it again.  (ResourceWatch calls it for resources
-        that change by themselves.) """
-        message = notification("notifications/resources/updated",
-                               {"uri": uri})
-        for session in self.live_sessions():
-            if uri in session.subscriptions:
-                session.standalone.push(message)
-        self.tell_listeners(message)
-
-    def broadcast(self, message):
-        for session in self.live_sessions():
-            session.standalone.push(message)
-        self.tell_listeners(message)
-
-    def live_sessions(self):
-        return self.sessions.all() + list(self.local_sessions)
-
-    # -- subscriptions/listen (2026-07-28; 5.1, 6.2) -------------------------
-
-    def rpc_listen(self, call):
-        """ Open a listen stream: check the filter, honour what this server
-        can send, acknowledge that first, and keep the request open; the
-        transport keeps its stream open until the client closes it or
-        end_listeners() answers it (Listener).  A filter that asks for
-        nothing is -32602; one whose every part is refused is acknowledged
-        empty and ended at once.  At most --max-client-listens streams per
-        client (its token, else its address): a client that opens more is
-        refused, so none can hold every thread. """
-        honoured = self.honoured_filter(call)
-        listener = Listener(call.id, honoured, call.send, call.stream,
-                            call.client, call.session, call.principal)
-        limit = self.config.max_client_listens
-        with self.listeners_lock:
-            mine = sum(1 for other in self.listeners
-                       if other.client == call.client)
-            if limit and mine >= limit:
-                raise RPCError(INVALID_REQUEST, "Too many listen streams: "
-                               "at most %d per client (--max-client-listens)"
-                               % limit)
-            self.listeners.append(listener)
-        call.listener = listener
-        call.send(listener.tagged(notification(
-            "notifications/subscriptions/acknowledged",
-            {"notifications": honoured})))
-        if listener.uris:
-            self.watch.wake()
-        if listener.asks_nothing():
-            self.unlisten(listener)
-            listener.end(self.listen_result(listener, call.version))
-        return {}
-
-    def honoured_filter(self, call):
-        """ The part of params.notifications this server will send: list
-        changes of what it offers, updates of resources that exist.  Types
-        it cannot send are left out, never echoed as false. """
-        wanted = call.params.get("notifications")
-        if not isinstance(wanted, dict):
-            raise RPCError(INVALID_PARAMS, "Invalid params: "
-                           "subscriptions/listen needs a 'notifications' "
-                           "object")
-        for flag, _ in LISTEN_FLAGS:
-            if not isinstance(wanted.get(flag, False), bool):
-                raise RPCError(INVALID_PARAMS, "Invalid params: "
-                               "notifications.%s must be a boolean" % flag)
-        uris = wanted.get("resourceSubscriptions", [])
-        if not isinstance(uris, list) or \
-                not all(isinstance(uri, str) for uri in uris):
-            raise RPCError(INVALID_PARAMS, "Invalid params: notifications."
-                           "resourceSubscriptions must be a list of URIs")
-        if len(uris) > MAX_SUBSCRIPTIONS:
-            raise RPCError(INVALID_PARAMS, "Too many subscriptions: at most "
-                           "%d per listen stream" % MAX_SUBSCRIPTIONS)
-        task_ids = self.wanted_task_ids(call, wanted)
-        if not uris and not task_ids and \
-                not any(wanted.get(flag) for flag, _ in LISTEN_FLAGS):
-            raise RPCError(INVALID_PARAMS, "Invalid params: the filter asks "
-                           "for no notification (set toolsListChanged, "
-                           "promptsListChanged, resourcesListChanged, "
-                           "resourceSubscriptions or taskIds)")
-        offered = self.capabilities(call.version)
-        honoured = {}
-        for flag, kind in (("toolsListChanged", "tools"),
-                           ("promptsListChanged", "prompts"),
-                           ("resourcesListChanged", "resources")):
-            if wanted.get(flag) is True and kind in offered:
-                honoured[flag] = True
-        known = [uri for uri in collections.OrderedDict.fromkeys(uris)
-                 if "resources" in offered and
-                 self.find_resource(uri)[0] is not None]
-        if known:
-            honoured["resourceSubscriptions"] = known
-        mine = self.tasks.known_to(
-            list(collections.OrderedDict.fromkeys(task_ids)), call.principal)
-        if mine:
-            honoured["taskIds"] = mine
-        return honoured
-
-    def wanted_task_ids(self, call, wanted):
-        """ notifications.taskIds: the tasks whose every change the client
-        wants to hear of (notifications/tasks, the tasks extension).  Only
-        for a request that declares the extension: else -32021 (S62). """
-        task_ids = wanted.get("taskIds", [])
-        if not isinstance(task_ids, list) or \
-                not all(isinstance(task_id, str) for task_id in task_ids):
-            raise RPCError(INVALID_PARAMS, "Invalid params: notifications."
-                           "taskIds must be a list of task ids")
-        if len(task_ids) > MAX_SUBSCRIPTIONS:
-            raise RPCError(INVALID_PARAMS, "Too many task ids: at most %d "
-                           "per listen stream" % MAX_SUBSCRIPTIONS)
-        if "taskIds" in wanted and call.modern and \
-                not declares_tasks(call.client_capabilities):
-            raise tasks_capability_missing("subscriptions/listen with taskIds")
-        return task_ids
-
-    def listen_result(self, listener, version):
-        """ The response that ends a listen stream gracefully. """
-        result = {"_meta": {META_SUBSCRIPTION: listener.id}}
-        if version in MODERN_VERSIONS:
-            result["resultType"] = "complete"
-            result["_meta"][META_SERVER_INFO] = self.server_info
-        return result
-
-    def task_changed(self, task_id, detailed, principal):
-        """ Tasks' listener: a task changed; the listen streams that named
-        it, of the token that made it, hear notifications/tasks with the
-        whole task, as tasks/get has it (the tasks extension). """
-        with self.listeners_lock:
-            listeners = [l for l in self.listeners if task_id in l.task_ids
-                         and hmac.compare_digest(
-                             l.principal.encode("utf-8"),
-                             principal.encode("utf-8"))]
-        if listeners:
-            message = task_notification(detailed)
-            for listener in listeners:
-                listener.notify(message)
-
-    def tell_listeners(self, message):
-        with self.listeners_lock:
-            listeners = list(self.listeners)
-        for listener in listeners:
-            listener.notify(message)
-
-    def unlisten(self, listener):
-        """ Forget a listen stream (its client left, or it ended). """
-        with self.listeners_lock:
-            if listener in self.listeners:
-                self.listeners.remove(listener)
-        if listener.uris:
-            self.watch.nudge()
-
-    def unlisten_by_id(self, request_id, session):
-        """ stdio: the client's notifications/cancelled ends its listen
-        request (there is no stream to close). """
-        with self.listeners_lock:
-            found = [l for l in self.listeners
-                     if l.id == request_id and l.session is session]
-        for listener in found:
-            listener.ended = True
-            self.unlisten(listener)
-        return bool(found)
-
-    def end_listeners(self, session=None, graceful=True):
-        """ Shutdown: answer every listen request (of one stdio session,
-        if given), which ends its stream gracefully; or, at the end of a
-        stdio client's input, just forget them. """
-        with self.listeners_lock:         # all at once: O(n), not O(n^2)
-            ending = [l for l in self.listeners
-                      if session is None or l.session is session]
-            self.listeners = [l for l in self.listeners
-                              if not (session is None or
-                                      l.session is session)]
-        if any(listener.uris for listener in ending):
-            self.watch.nudge()
-        for listener in ending:
-            if graceful:
-                listener.end(self.listen_result(listener,
-                                                MODERN_VERSIONS[-1]))
-            listener.ended = True
-
-    def watched_uris(self):
-        """ Every resource URI a session or a listen stream watches. """
-        uris = set()
-        for session in self.live_sessions():
-            with session.lock:
-                uris.update(session.subscriptions)
-        with self.listeners_lock:
-            for listener in self.listeners:
-                uris.update(listener.uris)
-        return uris
 
 
 ###############################################################################
