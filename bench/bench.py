@@ -1462,8 +1462,6 @@ def report(data):
     out.append(table(["figure"] + head, rows))
 
     out += floor_report(data, figs)
-    out += ["", "Load: req/s, p50 and p99 latency (ms), server CPU per "
-            "request (us); SDK: n/a where it has no such framing"]
     rows = []
     for key in sorted(results["ours"]["rows"], key=row_order):
         row = [key]
@@ -1478,13 +1476,16 @@ def report(data):
     cols = ["method framing C"]
     for name in ("req/s", "p50", "p99", "CPU us"):
         cols += [name] + (["SDK", "ratio"] if peer else [])
-    out.append(table(cols, rows))
-
-    out += ["", "Fresh sessions: connect, initialize, initialized, "
-            "tools/call, DELETE, close; 8 clients at a time"]
-    rows = [["sessions per s"] + trio("fresh_per_s"),
-            ["server CPU us per session"] + trio("fresh_cpu_us")]
-    out.append(table(["figure"] + head, rows))
+    if rows:                            # the tables of the phases run
+        out += ["", "Load: req/s, p50 and p99 latency (ms), server CPU per "
+                "request (us); SDK: n/a where it has no such framing"]
+        out.append(table(cols, rows))
+    if results["ours"].get("fresh"):
+        out += ["", "Fresh sessions: connect, initialize, initialized, "
+                "tools/call, DELETE, close; 8 clients at a time"]
+        rows = [["sessions per s"] + trio("fresh_per_s"),
+                ["server CPU us per session"] + trio("fresh_cpu_us")]
+        out.append(table(["figure"] + head, rows))
     rows = []
     for kind in kinds:
         st = results[kind].get("streams")
