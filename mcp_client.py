@@ -97,17 +97,18 @@ import select
 import signal
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import weakref
-import webbrowser
 
-import llm
+# Imported where they are used, not here, because only some runs need them
+# and a client starts faster and smaller without (issue 19): llm (the host's
+# model: chat only; it brings urllib.request), subprocess (stdio servers),
+# webbrowser (OAuth in a browser; it brings subprocess too), urllib.request
+# and urllib.error (OAuth's requests).  tests/test_startup.py checks that
+# `import mcp_client` loads none of them.
 
 # Two eras (checklist 1.1): the handshake era (initialize, sessions), whose
 # latest revision is PROTOCOL_VERSION, and the stateless 2026-07-28 era,
@@ -566,6 +567,8 @@ def oauth_request(url, form=None, body=None, headers=None, method=None,
     (registration); answers are JSON.  A non-2xx status is returned, not
     raised, because the OAuth error body is what the person must see.
     """
+    import urllib.error     # here, not on top: only OAuth needs them
+    import urllib.request
     data = None
     headers = dict(headers or {})
     headers.setdefault("Accept", "application/json")
@@ -1094,6 +1097,7 @@ class OAuthCodeGrant(object):
         config.json says ``"browser": false``. """
         if not self.settings.get("browser", True):
             return False
+        import webbrowser
         if self.open_browser is not webbrowser.open:
             return True
         try:
@@ -1464,7 +1468,10 @@ class OAuth(OAuthDiscovery, OAuthRegistration, OAuthCodeGrant, OAuthTokens,
         self.settings = dict(settings or {})
         self.store = store or TokenStore(token_file())
         self.trace = trace
-        self.open_browser = open_browser or webbrowser.open
+        if open_browser is None:
+            import webbrowser   # here, not on top: only OAuth needs it
+            open_browser = webbrowser.open
+        self.open_browser = open_browser
         self.read_line = read_line or sys.stdin.readline
         self.say = say or (lambda text: (sys.stderr.write(text + "\n"),
                                          sys.stderr.flush()))
@@ -3062,6 +3069,7 @@ class StdioClient(MCPClient):
 
     def start(self):
         """ Start the child, with its stdio as the transport. """
+        import subprocess       # here, not on top: only stdio needs it
         argv = [self.command] + self.args
         log.info("%s: starting %s", self.name, " ".join(argv))
         try:
@@ -3135,6 +3143,7 @@ class StdioClient(MCPClient):
     def child_gone(self, process):
         """ stdout ended: the child exited (or closed it).  The calls in
         flight fail with one line; the next use starts it again. """
+        import subprocess
         try:
             status = process.wait(timeout=self.shutdown_wait)
         except subprocess.TimeoutExpired:
@@ -3277,6 +3286,7 @@ def stop_child(process, wait):
     """ End a stdio child: close its stdin and give it ``wait`` seconds,
     then SIGTERM, then SIGKILL; then the same for what is left of its
     process group (a wrapper's grandchildren, E-2). """
+    import subprocess
     try:
         process.stdin.close()
     except OSError:
@@ -4519,6 +4529,7 @@ def make_model(settings, environ=None, trace=None, on_notice=None):
                           "set llm.api_key_env to \"\" for a local model"
                           % (settings["base_url"], variable))
     hint = "check %s" % variable if variable else ""
+    import llm                  # here, not on top: only the host needs it
     return llm.ChatClient(settings["base_url"], settings["model"], key or "",
                           key_hint=hint, trace=trace, on_notice=on_notice,
                           temperature=settings.get("temperature"),
@@ -5082,6 +5093,7 @@ def run_chat(args, config, terminal, environ, trace):
 
 
 def ask_once(chat, question, terminal):
+    import llm
     try:
         chat.ask(question)
     except llm.LLMError as error:
@@ -5189,6 +5201,7 @@ def chat_host(chat):
 
 
 def chat_turn(chat, line, terminal):
+    import llm
     terminal.out.write("AI: ")
     try:
         chat.ask(line)

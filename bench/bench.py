@@ -33,6 +33,14 @@ What is measured, per server:
                 answering (tools/list probed during the hold)
   health        every answer checked; errors by kind; the server log's
                 tracebacks, errors and warnings; SIGTERM to exit
+  floor         tools/list (JSON, C=8) on ours and on floor_server.py
+                answering ours' very body bytes, each server pinned to CPU 0
+                and this load generator to CPU 1, in alternating rounds:
+                medians of server CPU per request and req/s, ours/floor
+                (issue 19; with start-up and idle RSS beside the floor's)
+
+--baseline PATH runs another mcp_weather.py beside ours in the startup,
+memory and floor phases (before/after figures from one run).
 
 --peer runs bench/peer_sdk_server.py (the same get_weather and get_forecast on
 the official MCP Python SDK, mcp 2.3.0 on uvicorn) from a throwaway venv that
@@ -54,6 +62,7 @@ import json
 import os
 import platform
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -76,7 +85,7 @@ PROTOCOL = "2025-11-25"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CALL_PARAMS = {"name": "get_weather", "arguments": {"city": "Hangzhou"}}
 METHODS = ("tools/list", "tools/call")
-PHASES = ("startup", "memory", "load", "fresh", "streams")
+PHASES = ("startup", "memory", "load", "fresh", "streams", "floor")
 FRAMINGS = ("json", "sse", "ndjson")
 # What the client sends to get each framing, and what it must get back.
 # Ours answers JSON to "both" unless something must be streamed, SSE to an
@@ -90,10 +99,12 @@ ACCEPT = {
     ("sdk", "json"): BOTH,
     ("sdk", "sse"): BOTH,
     ("floor", "json"): BOTH,
+    ("base", "json"): BOTH,
 }
 MEDIA = {"json": "application/json", "sse": "text/event-stream",
          "ndjson": "application/x-ndjson"}
-NAMES = {"ours": "mcp-weather", "sdk": "official SDK"}
+NAMES = {"ours": "mcp-weather", "sdk": "official SDK",
+         "base": "baseline (--baseline)", "floor": "floor"}
 # Spawns beside ours that bound its start-up and idle-RSS figures.
 VARIANTS = collections.OrderedDict([
     ("module", "ours as python -m mcp_weather (cached bytecode)"),
@@ -105,6 +116,12 @@ TARGETS = [
     ("idle_rss_kb", "<=", 0.25, "idle RSS"),
     ("kb_per_session", "<=", 0.25, "memory per idle session"),
 ]
+# The targets of issue 19, against the floor (floor_server.py): start-up at
+# most twice the floor's, idle RSS at most 12 MiB over it, and server CPU
+# per tools/list (JSON, C=8, pinned cores) at most 1.25 times the floor's.
+FLOOR_TARGETS = {"startup": 2.0, "rss_mib": 12.0, "cpu": 1.25}
+# The id of the tools/list whose answer the floor is given, cut at the id.
+CUT_ID = 7777777
 
 
 ###############################################################################
@@ -509,23 +526,32 @@ def free_port():
 ###############################################################################
 
 class Target(object):
-    """ One server process: ours, the SDK's twin (JSON or SSE answers), or
-    the floor under ours.  kind is "ours", "sdk" or "floor". """
+    """ One server process: ours, the SDK's twin (JSON or SSE answers), the
+    floor under ours, or another mcp_weather.py (--baseline).  kind is
+    "ours", "sdk", "floor" or "base".  pin: a CPU to run it on (taskset). """
 
-    def __init__(self, kind, python, args, upstream, label, module=False):
+    def __init__(self, kind, python, args, upstream, label, module=False,
+                 pin=None, tools_list=None):
         self.kind, self.python, self.args = kind, python, args
         self.upstream, self.label = upstream, label
         self.module = module        # ours as `python -m mcp_weather`
+        self.pin, self.tools_list = pin, tools_list
         self.port = free_port()
         self.proc = None
         self.log_path = os.path.join(args.log_dir, "%s.log" % label)
 
     def command(self):
+        pin = [] if self.pin is None else ["taskset", "-c", str(self.pin)]
+        return pin + self.server_command()
+
+    def server_command(self):
         if self.kind == "floor":
             return [self.python, FLOOR_PY, "--host", HOST, "--port",
-                    str(self.port)]
-        if self.kind == "ours":
-            script = ["-m", "mcp_weather"] if self.module else [SERVER_PY]
+                    str(self.port)] + (["--tools-list", self.tools_list]
+                                       if self.tools_list else [])
+        if self.kind in ("ours", "base"):
+            script = ["-m", "mcp_weather"] if self.module else [
+                self.args.baseline if self.kind == "base" else SERVER_PY]
             return [self.python] + script + [
                 "--host", HOST, "--port", str(self.port), "--log-level",
                 self.args.log_level]
@@ -541,6 +567,8 @@ class Target(object):
             env["PEER_INSTRUCTIONS"] = instructions()   # import at start
         if self.module:             # the bytecode is cached, as pip did for
             env.pop("PYTHONDONTWRITEBYTECODE", None)    # the SDK's modules
+        else:                       # no bytecode written (a script's is
+            env["PYTHONDONTWRITEBYTECODE"] = "1"        # never read)
         env.update(WEATHER_PROVIDER="open-meteo",
                    WEATHER_CACHE_TTL="600" if self.args.cache == "on"
                    else "0")
@@ -963,6 +991,103 @@ async def streams_workload(target, count, hold, errors):
 
 
 ###############################################################################
+# The throughput floor (issue 19) #############################################
+###############################################################################
+
+def pinning():
+    """ (server CPU, load generator CPU, why not) for the floor phase: the
+    server on CPU 0 (taskset), this process on CPU 1, when both exist. """
+    if not shutil.which("taskset"):
+        return None, None, "taskset not found (util-linux): not pinned"
+    if not hasattr(os, "sched_setaffinity"):
+        return None, None, "no os.sched_setaffinity here: not pinned"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None, "one CPU only (%s): not pinned" % cpus
+    return cpus[0], cpus[1], None
+
+
+async def cut_tools_list(target, path):
+    """ Ours' tools/list answer (JSON framing), cut at its id, written to
+    `path` for floor_server.py --tools-list: the floor then sends the same
+    body bytes, with each request's id between the two parts. """
+    client = MCPClient(target)
+    try:
+        await client.initialize()
+        message = {"jsonrpc": "2.0", "id": CUT_ID, "method": "tools/list"}
+        status, headers, data = await client.conn.request(
+            "POST", client.headers(), json.dumps(message).encode())
+        await client.delete()
+    finally:
+        client.close()
+    parts = data.split(str(CUT_ID).encode())
+    if status != 200 or len(parts) != 2 or not headers.get(
+            "content-type", "").startswith("application/json"):
+        raise RuntimeError("ours' tools/list answer cannot be cut at its id:"
+                           " %d %r" % (status, data[:200]))
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"before": parts[0].decode("utf-8"),
+                   "after": parts[1].decode("utf-8")}, f)
+    return len(data)
+
+
+async def floor_workload(args, plan, make_target, upstream, results):
+    """ tools/list in JSON at C=8 on ours, the floor (the same body bytes)
+    and the baseline, each pinned to one CPU and this load generator to
+    another, in alternating rounds (ours, floor, [baseline,] ours, ...):
+    per server the median over the rounds of its CPU per request and of
+    its throughput. """
+    server_cpu, client_cpu, why = pinning()
+    if why:
+        say("[floor] %s" % why)
+    order = ["ours", "floor"] + (["base"] if args.baseline else [])
+    errors = {kind: Errors() for kind in order}
+    out = {"pinned": why or "server on CPU %d (taskset), load generator "
+           "on CPU %d" % (server_cpu, client_cpu), "order": order,
+           "rounds": {kind: [] for kind in order},
+           "method": "tools/list", "framing": "json",
+           "concurrency": args.floor_concurrency,
+           "requests": plan.floor_requests}
+    servers = {"ours": make_target("ours", "ours-floor-phase",
+                                   pin=server_cpu)}
+    if args.baseline:
+        servers["base"] = make_target("base", "base-floor-phase",
+                                      pin=server_cpu)
+    await servers["ours"].start()
+    cut = os.path.join(args.log_dir, "floor-tools-list.json")
+    out["body_bytes"] = await cut_tools_list(servers["ours"], cut)
+    servers["floor"] = make_target("floor", "floor-floor-phase",
+                                   pin=server_cpu, tools_list=cut)
+    for kind in order[1:]:
+        await servers[kind].start()
+    mask = os.sched_getaffinity(0) if client_cpu is not None else None
+    try:
+        if mask is not None:
+            os.sched_setaffinity(0, {client_cpu})
+        for i in range(plan.rounds):
+            for kind in order:
+                row = await load_workload(
+                    servers[kind], upstream, "tools/list", "json",
+                    args.floor_concurrency, plan.floor_requests,
+                    plan.warmup, errors[kind])
+                out["rounds"][kind].append(row)
+                say("[%s] floor round %d: tools/list json C=%d %s" % (
+                    kind, i + 1, args.floor_concurrency, row_line(row)))
+    finally:
+        if mask is not None:
+            os.sched_setaffinity(0, mask)
+    for kind in order:
+        rows = [r for r in out["rounds"][kind] if "failed" not in r]
+        out[kind] = {
+            "cpu_us": statistics.median(r["server_cpu_us"] for r in rows)
+            if rows else None,
+            "rps": statistics.median(r["rps"] for r in rows)
+            if rows else None,
+            "errors": errors[kind].as_dict()}
+    return out
+
+
+###############################################################################
 # Running it all ##############################################################
 ###############################################################################
 
@@ -981,6 +1106,8 @@ class Plan(object):
             100 if quick else 1000)
         self.hold = args.hold if args.hold is not None else (
             3.0 if quick else 30.0)
+        self.rounds = args.rounds or (2 if quick else 5)
+        self.floor_requests = args.requests or (400 if quick else 5000)
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -990,8 +1117,10 @@ async def run_all(args, plan, pythons, upstream):
     """ Every workload, for each server kind, interleaved where figures are
     rates (so that a drift in background load hits both). """
     kinds = ["ours", "sdk"] if args.peer else ["ours"]
+    # start-up and memory alternate with the baseline too (--baseline)
+    spawned = kinds + (["base"] if args.baseline else [])
     results = {k: {"errors": Errors(), "startup_s": [], "rows": {},
-                   "log": {}, "workloads": []} for k in kinds}
+                   "log": {}, "workloads": []} for k in spawned}
     targets = []
 
     def workload(kind, name, errors_before):
@@ -999,16 +1128,17 @@ async def run_all(args, plan, pythons, upstream):
         results[kind]["workloads"].append(
             [name, results[kind]["errors"].total() - errors_before])
 
-    def target(kind, label, module=False):
-        python = pythons["ours" if kind == "floor" else kind]
-        t = Target(kind, python, args, upstream, label, module)
+    def target(kind, label, module=False, pin=None, tools_list=None):
+        python = pythons["ours" if kind in ("floor", "base") else kind]
+        t = Target(kind, python, args, upstream, label, module, pin,
+                   tools_list)
         targets.append(t)
         return t
 
     try:
         # 1. start-up, alternating
         for i in range(plan.startups if "startup" in args.phases else 0):
-            for kind in kinds:
+            for kind in spawned:
                 t = target(kind, "%s-startup-%d" % (kind, i + 1))
                 results[kind]["startup_s"].append(await t.start())
                 t.stop()
@@ -1022,6 +1152,7 @@ async def run_all(args, plan, pythons, upstream):
         for kind, name, module in (("ours", "module", True),
                                    ("floor", "floor", False)):
             for i in range(plan.startups + 1 if "startup" in args.phases
+                           or (name == "floor" and "memory" in args.phases)
                            else 0):
                 t = target(kind, "%s-%s-%d" % (kind, name, i), module)
                 started = await t.start()
@@ -1035,7 +1166,7 @@ async def run_all(args, plan, pythons, upstream):
                         kind, VARIANTS[name], 1000 * started,
                         rss / 1024.0))
         # 2. memory: idle, then idle sessions, on a fresh server
-        for kind in kinds if "memory" in args.phases else ():
+        for kind in spawned if "memory" in args.phases else ():
             t = target(kind, "%s-memory" % kind)
             results[kind]["startup_s"].append(await t.start())
             before = results[kind]["errors"].total()
@@ -1108,13 +1239,25 @@ async def run_all(args, plan, pythons, upstream):
                         row["ended_early"], errors.counts or "none",
                         row["holding"]["rss_kb"] / 1024.0))
             results[kind]["after"] = proc_status(t.pid)
+        # 6. the throughput floor: ours, the floor (and the baseline) on a
+        # pinned core, in alternating rounds
+        if "floor" in args.phases:
+            row = await floor_workload(args, plan, target, upstream, results)
+            results["ours"]["floor_phase"] = row
+            bad = sum(sum(row[k]["errors"]["counts"].values())
+                      for k in row["order"])
+            results["ours"]["workloads"].append(["throughput floor", bad])
+            for kind in row["order"]:
+                if kind in results:
+                    for k, v in row[kind]["errors"]["counts"].items():
+                        results[kind]["errors"].counts["floor_" + k] = v
     finally:
         for t in targets:
             code = t.stop()
             if t.kind in results:       # the floor's log is not ours
                 results[t.kind]["log"][t.label] = {
                     "findings": t.log_findings(), "stop": code}
-    for kind in kinds:
+    for kind in spawned:
         results[kind]["errors"] = results[kind]["errors"].as_dict()
         logs = results[kind]["log"].values()
         results[kind]["workloads"].append(["server log", sum(
@@ -1318,8 +1461,7 @@ def report(data):
                 trio("sessions_per_s"))
     out.append(table(["figure"] + head, rows))
 
-    out += ["", "Load: req/s, p50 and p99 latency (ms), server CPU per "
-            "request (us); SDK: n/a where it has no such framing"]
+    out += floor_report(data, figs)
     rows = []
     for key in sorted(results["ours"]["rows"], key=row_order):
         row = [key]
@@ -1334,13 +1476,16 @@ def report(data):
     cols = ["method framing C"]
     for name in ("req/s", "p50", "p99", "CPU us"):
         cols += [name] + (["SDK", "ratio"] if peer else [])
-    out.append(table(cols, rows))
-
-    out += ["", "Fresh sessions: connect, initialize, initialized, "
-            "tools/call, DELETE, close; 8 clients at a time"]
-    rows = [["sessions per s"] + trio("fresh_per_s"),
-            ["server CPU us per session"] + trio("fresh_cpu_us")]
-    out.append(table(["figure"] + head, rows))
+    if rows:                            # the tables of the phases run
+        out += ["", "Load: req/s, p50 and p99 latency (ms), server CPU per "
+                "request (us); SDK: n/a where it has no such framing"]
+        out.append(table(cols, rows))
+    if results["ours"].get("fresh"):
+        out += ["", "Fresh sessions: connect, initialize, initialized, "
+                "tools/call, DELETE, close; 8 clients at a time"]
+        rows = [["sessions per s"] + trio("fresh_per_s"),
+                ["server CPU us per session"] + trio("fresh_cpu_us")]
+        out.append(table(["figure"] + head, rows))
     rows = []
     for kind in kinds:
         st = results[kind].get("streams")
@@ -1362,7 +1507,7 @@ def report(data):
                           "CPU % holding", "probe p50 / p99 ms"], rows))
 
     out += ["", "Health"]
-    for kind in kinds:
+    for kind in kinds + (["base"] if "base" in results else []):
         r = results[kind]
         logs = r["log"]
         findings = {k: sum(v["findings"][k] for v in logs.values())
@@ -1387,6 +1532,81 @@ def report(data):
             "(utime+stime from /proc, 10 ms ticks) is the figure least "
             "disturbed by that.  Loopback only." % data["machine"]["cores"]]
     return "\n".join(out)
+
+
+def floor_report(data, figs):
+    """ Issue 19's figures: ours (and the baseline) beside the floor. """
+    results = data["results"]
+    floor = figs["ours"]
+    base = figures(results, "base") if "base" in results else None
+    servers = [("ours", figs["ours"])] + ([("baseline", base)] if base
+                                          else [])
+    rows = []
+    floor_ms, floor_kb = (floor.get("floor_startup_ms"),
+                          floor.get("floor_idle_rss_kb"))
+    for name, f in servers:
+        if f.get("startup_ms") is not None and floor_ms:
+            r = ratio(f["startup_ms"], floor_ms)
+            rows.append(["%s: startup ms, script, no cached bytecode" % name,
+                         fmt(f["startup_ms"]), fmt(floor_ms),
+                         "%.2fx" % r, "<= %gx" % FLOOR_TARGETS["startup"],
+                         "yes" if r <= FLOOR_TARGETS["startup"] else "NO"])
+    for name, f in servers:
+        if f.get("idle_rss_kb") is not None and floor_kb:
+            over = (f["idle_rss_kb"] - floor_kb) / 1024.0
+            rows.append(["%s: idle RSS MiB" % name,
+                         fmt(f["idle_rss_kb"] / 1024.0, "%.1f"),
+                         fmt(floor_kb / 1024.0, "%.1f"), "+%.1f MiB" % over,
+                         "<= +%g MiB" % FLOOR_TARGETS["rss_mib"],
+                         "yes" if over <= FLOOR_TARGETS["rss_mib"] else "NO"])
+    if floor.get("module_startup_ms") is not None and floor_ms:
+        rows.append(["(info) ours as python -m mcp_weather, cached bytecode:"
+                     " startup ms", fmt(floor["module_startup_ms"]),
+                     fmt(floor_ms), "%.2fx" % ratio(
+                         floor["module_startup_ms"], floor_ms), "", ""])
+        rows.append(["(info) the same: idle RSS MiB",
+                     fmt(floor["module_idle_rss_kb"] / 1024.0, "%.1f"),
+                     fmt(floor_kb / 1024.0, "%.1f"), "+%.1f MiB" % (
+                         (floor["module_idle_rss_kb"] - floor_kb) / 1024.0),
+                     "", ""])
+    phase = results["ours"].get("floor_phase")
+    if phase:
+        fl = phase["floor"]
+        for kind, name in (("ours", "ours"), ("base", "baseline")):
+            if kind not in phase["order"]:
+                continue
+            me = phase[kind]
+            r = ratio(me["cpu_us"], fl["cpu_us"])
+            what = "%s %s C=%d" % (phase["method"], phase["framing"],
+                                   phase["concurrency"])
+            rows.append(["%s: %s, server CPU us/request" % (name, what),
+                         fmt(me["cpu_us"]), fmt(fl["cpu_us"]),
+                         fmt(r, "%.2fx"), "<= %gx" % FLOOR_TARGETS["cpu"],
+                         "not run" if r is None else
+                         "yes" if r <= FLOOR_TARGETS["cpu"] else "NO"])
+            rows.append(["%s: %s, throughput req/s" % (name, what),
+                         fmt(me["rps"]), fmt(fl["rps"]),
+                         fmt(ratio(me["rps"], fl["rps"]), "%.2fx"), "", ""])
+    if not rows:
+        return []
+    out = ["", "Ours beside the floor (floor_server.py; issue 19's targets, "
+           "figures only, never a failure)"]
+    if phase:
+        out.append("floor phase: %d alternating rounds (%s) of %d requests,"
+                   " medians; %s; the floor sends ours' %d-byte tools/list "
+                   "body" % (len(phase["rounds"]["ours"]),
+                             ", ".join(phase["order"]), phase["requests"],
+                             phase["pinned"], phase["body_bytes"]))
+    out.append(table(["figure", "server", "floor", "server/floor", "target",
+                      "met"], rows))
+    if base and phase and "base" in phase["order"]:
+        o, b = phase["ours"], phase["base"]
+        out.append("ours/baseline: server CPU per request %s, throughput %s"
+                   % (fmt(ratio(o["cpu_us"], b["cpu_us"]), "%.2fx"),
+                      fmt(ratio(o["rps"], b["rps"]), "%.2fx")))
+    if base:
+        out.append("baseline: %s" % data["config"].get("baseline"))
+    return out
 
 
 def row_order(key):
@@ -1460,6 +1680,16 @@ def main(argv=None):
     parser.add_argument("--hold", type=float, default=None,
                         help="seconds the streams are held (default 30; "
                              "quick 3)")
+    parser.add_argument("--baseline", metavar="PATH", default=None,
+                        help="another mcp_weather.py (e.g. an older "
+                             "commit's) run beside ours in the startup, "
+                             "memory and floor phases, for before/after "
+                             "figures")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="alternating rounds of the floor phase "
+                             "(default 5; quick 2)")
+    parser.add_argument("--floor-concurrency", type=int, default=8,
+                        help="connections in the floor phase (default 8)")
     parser.add_argument("--python", default=None,
                         help="interpreter for our server (default: the "
                              "SDK venv's with --peer, so both run the same "
@@ -1493,6 +1723,10 @@ def main(argv=None):
             set(args.framings) - set(FRAMINGS):
         parser.error("--methods: %s; --framings: %s" % (
             ",".join(METHODS), ",".join(FRAMINGS)))
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        if not os.path.isfile(args.baseline):
+            parser.error("--baseline: no such file: %s" % args.baseline)
     plan = Plan(args)
     os.makedirs(args.log_dir, exist_ok=True)
     for name in os.listdir(args.log_dir):
@@ -1513,7 +1747,8 @@ def main(argv=None):
             "interpreters": interpreters,
             "peer": peer_versions(pythons["sdk"]) if args.peer else {},
             "config": {"cache": args.cache, "log_level": args.log_level,
-                       "methods": args.methods, "framings": args.framings},
+                       "methods": args.methods, "framings": args.framings,
+                       "baseline": args.baseline},
             "plan": plan.as_dict()}
     upstream = FakeUpstream(args.samples)
     try:

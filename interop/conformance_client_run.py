@@ -28,7 +28,6 @@ skipped, exit status 0); a listed run that passes is XPASS, reported so that the
 The last line is `client-conformance: N passed, N failed, N skipped`.  Stdlib only; Python 3.7+.
 """
 import argparse
-import glob
 import json
 import os
 import re
@@ -36,6 +35,8 @@ import shlex
 import subprocess
 import sys
 import time
+
+from suite import list_scenarios, package_version, run_suite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "..", "examples", "conformance_client.py")
@@ -49,27 +50,6 @@ SKIP = [
 # Scenarios whose client may exit non-zero (it is expected to reject what the server sent); the
 # suite marks them allowClientError, which it does not print.
 ALLOW_CLIENT_ERROR = {"http-invalid-tool-headers"}
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def list_scenarios(node, dist):
-    """ [(scenario, [wires or tags])] as `list --client` prints them: "  - name [v1,v2]". """
-    try:
-        out = subprocess.run([node, dist, "list", "--client"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, timeout=60).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [(name, tags.split(",") if tags else [])
-            for name, tags in re.findall(r"^\s*-\s+(\S+)(?:\s+\[([^\]]*)\])?", ANSI.sub("", out), re.M)]
-
-
-def package_version(dist):
-    try:
-        with open(os.path.join(os.path.dirname(os.path.dirname(dist)), "package.json")) as f:
-            return json.load(f).get("version", "?")
-    except (OSError, ValueError):
-        return "?"
 
 
 def first_match(table, scenario, default=None):
@@ -135,27 +115,10 @@ def run_one(node, dist, command, scenario, spec, outdir, timeout_ms):
            "--timeout", str(timeout_ms)]
     if spec:
         cmd += ["--spec-version", spec]
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout_ms / 1000.0 + 60)
-        rc, out = proc.returncode, proc.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as exc:
-        rc, out = "timeout", (exc.stdout or b"").decode("utf-8", "replace")
-    elapsed = time.monotonic() - t0
-    out = ANSI.sub("", out)
+    rc, elapsed, out, checks, found = run_suite(cmd, outdir, timeout_ms / 1000.0 + 60)
     with open(os.path.join(outdir, "runner.txt"), "w", encoding="utf-8") as f:
         f.write("$ %s\n%s" % (" ".join(shlex.quote(c) for c in cmd), out))
-    files = sorted(glob.glob(os.path.join(outdir, "**", "checks.json"), recursive=True),
-                   key=os.path.getmtime)
-    checks = None
-    if files:
-        try:
-            with open(files[-1], encoding="utf-8") as f:
-                checks = json.load(f)
-        except (OSError, ValueError):
-            checks = None
-    return rc, elapsed, checks, out, cmd, (os.path.dirname(files[-1]) if files else outdir)
+    return rc, elapsed, checks, out, cmd, (os.path.dirname(found) if found else outdir)
 
 
 def client_trouble(out):
@@ -226,7 +189,7 @@ def main(argv=None):
     print("client conformance: release %s, next %s, node %s; client: %s; results in %s" % (
         versions["release"], versions["next"], node_version, args.command, args.results), flush=True)
 
-    offered = dict((build, list_scenarios(args.node, dist)) for build, dist in dists.items())
+    offered = dict((build, list_scenarios(args.node, dist, "client")) for build, dist in dists.items())
     candidates, not_run = make_plan(offered)
     plan = [p for p in candidates if (not args.only or p[1] in args.only) and
             (not args.spec or (p[2] or "default") in args.spec)]

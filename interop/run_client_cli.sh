@@ -13,17 +13,8 @@
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE" || exit 2
-PY="${PYTHON:-python3}"
-now() { "$PY" -c 'import time; print("%.3f" % time.time())'; }
-T0=$(now)
-. "$HERE/node_tools.sh"     # NODE EVERYTHING, node_tools_ready
-. "$HERE/venv_tools.sh"     # VENV, venv_ready
-venv_ready run_client_cli.sh || exit $?
-node_tools_ready run_client_cli.sh || exit $?
+. "$HERE/client_run_tools.sh"  # PY T0 NODE EVERYTHING VENV, client_run_ready, client_run_end
+client_run_ready run_client_cli.sh
 echo "run_client_cli.sh: node $("$NODE" --version), $("$VENV/bin/python" -c 'from importlib.metadata import version as v; print("mcp", v("mcp"))'), $("$PY" --version 2>&1)"
 "$PY" "$HERE/client_cli_check.py" --sdk-python "$VENV/bin/python" --node "$NODE" --everything "$EVERYTHING" "$@"
-rc=$?
-echo
-echo "run_client_cli.sh: total $("$PY" -c "print('%.1f' % ($(now) - $T0))")s"
-[ $rc -eq 0 ] && echo "run_client_cli.sh: ALL PASSED" || echo "run_client_cli.sh: FAILURES (see FAIL lines above)"
-exit $rc
+client_run_end run_client_cli.sh $?

@@ -1,5 +1,6 @@
-# Sourced by run_sdk.sh and run_client.sh: the throwaway venv interop/.venv with the official MCP
-# Python SDK (pip `mcp`, 2.x; MCP_SDK_SPEC='mcp==2.3.0' pins one, SDK_UPGRADE=1 reinstalls the newest).
+# Sourced by run_sdk.sh and client_run_tools.sh (for the run_client*.sh): the throwaway venv
+# interop/.venv with the official MCP Python SDK (pip `mcp`, 2.x; MCP_SDK_SPEC='mcp==2.3.0' pins one,
+# SDK_UPGRADE=1 reinstalls the newest).
 # Sets VENV. venv_ready PROGRAM makes the venv and installs mcp when missing; it returns 77 when PyPI
 # cannot be reached, which .ci/run reports as a skip. Python 3.10+ is needed (PYTHON picks it).
 VENV="$HERE/.venv"
