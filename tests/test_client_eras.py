@@ -14,10 +14,9 @@ import threading
 import unittest
 
 import mcp_client
-from test_mcp import (TIMEOUT, FakeUpstream, _WeatherServer,
-                      loopback_http_server)
-from tests.client_fakes import (DISCOVER, INITIALIZE, ScriptedServer, error,
-                                result)
+from tests.support import (DISCOVER, FakeUpstream, INITIALIZE, ScriptedServer,
+                           TIMEOUT, _WeatherServer, error,
+                           loopback_http_server, result)
 
 MODERN = "2026-07-28"
 META = "io.modelcontextprotocol/"

@@ -30,8 +30,8 @@ import urllib.parse
 import urllib.request
 
 import mcp_client
-from test_mcp import (ServerTestCase, _FakeAuthServer, loopback_http_server,
-                      wait_for)
+from tests.support import (ServerTestCase, _FakeAuthServer,
+                           loopback_http_server, wait_for)
 
 
 class FakeOAuthServer(object):

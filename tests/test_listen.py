@@ -20,17 +20,17 @@ import unittest
 import unittest.mock
 
 import mcp_weather
-import test_mcp
-from test_mcp import (_StreamTestCase, _EventStream, _messages, _is_method,
-                      _server_env, FakeUpstream, ACCEPT_BOTH, ACCEPT_JSON,
-                      ACCEPT_SSE, LATEST, SERVER_FILE, TIMEOUT,
-                      http_request, wait_for)
+from tests import support
+from tests.support import (ACCEPT_BOTH, ACCEPT_JSON, FakeUpstream,
+                           SERVER_FILE, TIMEOUT, _EventStream,
+                           _StreamTestCase, _is_method, _messages,
+                           _server_env, wait_for)
 
 SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 ACK = "notifications/subscriptions/acknowledged"
 HANGZHOU = "weather://Hangzhou/current"
-WARMER = test_mcp.CURRENT_BODY.replace('"temperature_2m":4.8',
-                                       '"temperature_2m":9.5')
+WARMER = support.CURRENT_BODY.replace('"temperature_2m":4.8',
+                                      '"temperature_2m":9.5')
 
 
 def is_data(event):
@@ -283,7 +283,7 @@ class ResourceWatchTests(ListenTestCase):
         self.assertEqual(self.acknowledged(stream),
                          {"resourceSubscriptions": [HANGZHOU]})
         self.upstream.wait_requests(1, "forecast")      # the baseline
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             message = stream.until_message(
                 _is_method("notifications/resources/updated"))
         self.assertEqual(message["params"], {
@@ -312,7 +312,7 @@ class ResourceWatchTests(ListenTestCase):
         reply = self.rpc("resources/subscribe", {"uri": HANGZHOU}, session)
         self.assertEqual(self.result_of(reply)["result"], {})
         self.upstream.wait_requests(1, "forecast")
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             message = get.until_message(
                 _is_method("notifications/resources/updated"))
         self.assertEqual(message["params"], {"uri": HANGZHOU})
@@ -381,7 +381,7 @@ class ReadTellsWatchersTests(ListenTestCase):
         self.acknowledged(stream)
         self.upstream.wait_requests(1, "forecast")      # the baseline read
         wait_for(lambda: self.dispatcher.watch.seen.get(HANGZHOU))
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             read = self.assertModernResult(self.modern(
                 "resources/read", {"uri": HANGZHOU},
                 headers={"Mcp-Name": HANGZHOU}))
@@ -399,7 +399,7 @@ class ListenShutdownTests(unittest.TestCase):
     def test_sigterm_answers_the_listen_request(self):
         upstream = FakeUpstream().start()
         self.addCleanup(upstream.stop)
-        proc, port, lines, reader = test_mcp.spawn_server(self, upstream)
+        proc, port, lines, reader = support.spawn_server(self, upstream)
         message = _StreamTestCase.modern_message(
             "subscriptions/listen", {"notifications": {
                 "toolsListChanged": True}}, "sub")

@@ -17,7 +17,7 @@ import json
 import socket
 
 import mcp_weather
-from test_mcp import TIMEOUT, wait_for
+from tests.support import TIMEOUT, wait_for
 from tests.test_listen import ListenTestCase, SUBSCRIPTION
 from tests.test_stream_scale import read_head, read_keepalives
 from tests.test_tasks import EXTENSION, WithTaskTools

@@ -11,8 +11,7 @@ import json
 import unittest
 
 import mcp_weather
-from test_mcp import (_StreamTestCase, raw_exchange, raw_post, status_of,
-                      ACCEPT_BOTH)
+from tests.support import _StreamTestCase, raw_exchange, raw_post, status_of
 
 SCHEMA = {
     "type": "object",

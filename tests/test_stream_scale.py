@@ -21,10 +21,10 @@ import unittest.mock
 
 import mcp_client
 import mcp_weather
-import test_mcp
-from test_mcp import (ACCEPT_BOTH, LATEST, TIMEOUT, ServerProcess,
-                      ServerTestCase, http_request, initialize_message,
-                      wait_for)
+from tests import support
+from tests.support import (ACCEPT_BOTH, LATEST, ServerProcess, ServerTestCase,
+                           TIMEOUT, http_request, initialize_message,
+                           wait_for)
 
 try:
     import resource     # Unix only: elsewhere the tests skip
@@ -133,7 +133,7 @@ class HighDescriptorStreamTests(unittest.TestCase):
     def setUp(self):
         self.addCleanup(open_files_room(HIGH + 256))  # skips if too low
         script = SERVER_PAST_FD_SETSIZE % {
-            "here": test_mcp.HERE, "needed": HIGH + 256, "high": HIGH}
+            "here": support.HERE, "needed": HIGH + 256, "high": HIGH}
         self.server = ServerProcess([sys.executable, "-c", script])
         self.addCleanup(self.server.close)
 

@@ -20,8 +20,8 @@ import threading
 import unittest
 
 import mcp_weather
-from test_mcp import (ACCEPT_BOTH, TIMEOUT, ServerTestCase, iter_sse,
-                      wait_for)
+from tests.support import (ACCEPT_BOTH, ServerTestCase, TIMEOUT, iter_sse,
+                           wait_for)
 
 MODERN = "2026-07-28"
 EXTENSION = mcp_weather.TASKS_EXTENSION

@@ -9,8 +9,8 @@ import threading
 import time
 import unittest
 
-from test_mcp import (ServerTestCase, TIMEOUT, _RawUpstream, _fd_count,
-                      _set_up_beside, wait_for)
+from tests.support import (ServerTestCase, TIMEOUT, _RawUpstream, _fd_count,
+                           _set_up_beside, wait_for)
 
 
 class TricklingUpstream(_RawUpstream):
