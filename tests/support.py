@@ -641,6 +641,16 @@ class ServerTestCase(unittest.TestCase):
         return self.rpc("tools/call", params, session, request_id, accept,
                         protocol_version, headers)
 
+    def list_page(self, method, cursor, session):
+        """ The result of a paginated list method (tools/list,
+        prompts/list, ...) asked for the page at ``cursor``. """
+        return self.result_of(self.rpc(method, {"cursor": cursor},
+                                       session))["result"]
+
+    def assertNames(self, items, names):
+        """ The "name" of each item (tools, prompts, ...) in order. """
+        self.assertEqual([item["name"] for item in items], names)
+
     def result_of(self, reply, request_id=None):
         """ The JSON-RPC response in reply (the last message, for streams);
         asserts it is the only response and, if given, its id. """
@@ -844,11 +854,12 @@ class ServerProcess(object):
 
 # Written out, not taken from mcp_weather, so a typo there would show here.
 _MODERN = "2026-07-28"
-_META_VERSION = "io.modelcontextprotocol/protocolVersion"
-_META_CAPS = "io.modelcontextprotocol/clientCapabilities"
-_META_CLIENT = "io.modelcontextprotocol/clientInfo"
-_META_LOG = "io.modelcontextprotocol/logLevel"
-_META_SERVER = "io.modelcontextprotocol/serverInfo"
+_META = "io.modelcontextprotocol/"       # the prefix of the reserved keys
+_META_VERSION = _META + "protocolVersion"
+_META_CAPS = _META + "clientCapabilities"
+_META_CLIENT = _META + "clientInfo"
+_META_LOG = _META + "logLevel"
+_META_SERVER = _META + "serverInfo"
 _PROMPT = 5.0      # seconds within which a cancelled stream must end
 
 
@@ -1045,6 +1056,12 @@ class _GatedTool(object):
 
 class _StreamTestCase(ServerTestCase):
     """ ServerTestCase plus streaming requests and 2026-07-28 messages. """
+
+    def add_tool(self, name, description, run):
+        """ Register ``run(arguments, call)`` as the tool ``name`` (no
+        arguments) for this test only. """
+        self.dispatcher.tool(name, description, {"type": "object"})(run)
+        self.addCleanup(self.dispatcher.tools.remove, name)
 
     def gated(self, name="gated", steps=3):
         return _GatedTool(self, self.dispatcher, name, steps)
@@ -1579,6 +1596,29 @@ class _WeatherServer(object):
         self.dispatcher.sessions.close_all()
 
 
+class _UpstreamTestCase(unittest.TestCase):
+    """ A fake upstream for the whole class (``upstream``), for tests that
+    start their own servers; with ``with_weather``, also an mcp_weather
+    server on it whose handler records every request (``weather``, a
+    _WeatherServer). """
+
+    with_weather = False
+
+    @classmethod
+    def setUpClass(cls):
+        super(_UpstreamTestCase, cls).setUpClass()
+        cls.upstream = FakeUpstream().start()
+        if cls.with_weather:
+            cls.weather = _WeatherServer(cls.upstream)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.with_weather:
+            cls.weather.stop()
+        cls.upstream.stop()
+        super(_UpstreamTestCase, cls).tearDownClass()
+
+
 _MAKE_MODEL = mcp_client.make_model
 
 
@@ -1597,7 +1637,7 @@ def _own_root_logging():
         root.setLevel(level)
 
 
-class _ClientTestCase(unittest.TestCase):
+class _ClientTestCase(_UpstreamTestCase):
     """ A fake upstream, an mcp_weather server (``weather``; server
     "weather" in the default configuration) and a fake chat API
     (``chat_api``) per class, reset before each test.
@@ -1614,18 +1654,16 @@ class _ClientTestCase(unittest.TestCase):
       fake_mcp()             a _FakeMCPServer, for this test
     """
 
+    with_weather = True
+
     @classmethod
     def setUpClass(cls):
         super(_ClientTestCase, cls).setUpClass()
-        cls.upstream = FakeUpstream().start()
         cls.chat_api = _FakeChatAPI().start()
-        cls.weather = _WeatherServer(cls.upstream)
 
     @classmethod
     def tearDownClass(cls):
-        cls.weather.stop()
         cls.chat_api.stop()
-        cls.upstream.stop()
         super(_ClientTestCase, cls).tearDownClass()
 
     def setUp(self):
@@ -1981,6 +2019,28 @@ class _RawUpstream(object):
                              name=self.name + "-conn").start()
 
 
+class _RawUpstreamTestCase(ServerTestCase):
+    """ A ServerTestCase whose weather service is a _RawUpstream: the
+    subclass's setUpClass hands one to beside(), which starts the server
+    with its geocoding and forecast URLs pointing there and idle worker
+    threads ending after 0.3 s (so a test sees threads given back); the
+    upstream stops after the server's class ends. """
+
+    @classmethod
+    def beside(cls, upstream):
+        cls.raw_upstream = upstream
+        _set_up_beside(cls, _RawUpstreamTestCase, upstream,
+                       geocoding_url=upstream.base_url + "/v1/search",
+                       forecast_url=upstream.base_url + "/v1/forecast")
+        cls.dispatcher.workers.idle_timeout = 0.3
+        return upstream
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.raw_upstream.stop()
+        super(_RawUpstreamTestCase, cls).tearDownClass()
+
+
 class _FaultyUpstream(_RawUpstream):
     """ Open-Meteo that misbehaves on purpose, on a raw socket.  Requests
     to ``target`` (a path, default /v1/search) meet ``fault``; others get
@@ -2094,6 +2154,13 @@ def _make_certificate(directory):
 ###############################################################################
 # Issue 8: OAuth 2.0 protected resource (checklist 2.9, S65-S71) ##############
 ###############################################################################
+
+# The settings of a server whose tokens _FakeAuthServer introspects: the
+# scope they must carry and the credentials it introspects them with.
+INTROSPECTION = {"required_scope": ("weather",),
+                 "introspection_client_id": "mcp-weather",
+                 "introspection_client_secret": "s3cr&t"}
+
 
 class _FakeAuthServer(object):
     """ An OAuth authorization server on loopback: RFC 8414 metadata at

@@ -233,9 +233,7 @@ class LoggingTests(_StreamTestCase):
         self.assertEqual([(p["level"], p["data"]) for p in self.logs(reply)],
                          [("info", "info gated x")])
         # a marker on the GET stream: nothing came before it
-        self.dispatcher.tool("marker", "A marker.", {"type": "object"})(
-            lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "marker")
+        self.add_tool("marker", "A marker.", lambda a, c: "ok")
         listen.until_message(_is_method("notifications/tools/list_changed"))
         self.assertEqual([m["method"] for m in _messages(listen.events)],
                          ["notifications/tools/list_changed"])

@@ -14,12 +14,13 @@ import unittest
 import urllib.parse
 
 import mcp_weather
-from tests.support import (ACCEPT_BOTH, ACCEPT_SSE, LATEST, Reply, SLOW_HEAD,
-                           ServerTestCase, TIMEOUT, _FakeAuthServer,
-                           _GatedTool, _StreamTestCase, _make_certificate,
-                           _progress, _set_up_beside, initialize_message,
-                           raw_exchange, raw_exchange_rest, raw_post,
-                           sse_messages, ssl, status_of, wait_for)
+from tests.support import (ACCEPT_BOTH, ACCEPT_SSE, INTROSPECTION, LATEST,
+                           Reply, SLOW_HEAD, ServerTestCase, TIMEOUT,
+                           _FakeAuthServer, _GatedTool, _StreamTestCase,
+                           _make_certificate, _progress, _set_up_beside,
+                           initialize_message, raw_exchange,
+                           raw_exchange_rest, raw_post, sse_messages, ssl,
+                           status_of, wait_for)
 
 
 ###############################################################################
@@ -176,9 +177,7 @@ class OAuthTests(ServerTestCase):
     checked by introspection (RFC 7662) at the authorization server, found
     through its metadata (RFC 8414).  S65-S71. """
 
-    settings = {"required_scope": ("weather",),
-                "introspection_client_id": "mcp-weather",
-                "introspection_client_secret": "s3cr&t"}
+    settings = INTROSPECTION
 
     @classmethod
     def setUpClass(cls):

@@ -252,9 +252,7 @@ class ModernStreamTests(_StreamTestCase):
         self.assertEqual(tokens, ["other", "other"])
         self.assertFalse(any(m.get("method") == "notifications/message"
                              for m in _messages(rest)))
-        self.dispatcher.tool("marker2", "A marker.", {"type": "object"})(
-            lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "marker2")
+        self.add_tool("marker2", "A marker.", lambda a, c: "ok")
         listen.until_message(_is_method("notifications/tools/list_changed"))
         self.assertEqual([m["method"] for m in _messages(listen.events)],
                          ["notifications/tools/list_changed"])
@@ -328,9 +326,7 @@ class ModernStreamTests(_StreamTestCase):
                     return "cancelled"
             return "released"
 
-        self.dispatcher.tool("bulky_waiter", "Big event, then waits.",
-                             {"type": "object"})(bulky_waiter)
-        self.addCleanup(self.dispatcher.tools.remove, "bulky_waiter")
+        self.add_tool("bulky_waiter", "Big event, then waits.", bulky_waiter)
         self.addCleanup(release.set)
         message = self.modern_message("tools/call", {
             "name": "bulky_waiter", "arguments": {},

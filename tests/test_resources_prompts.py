@@ -184,8 +184,7 @@ class ResourceTests(_Issue6TestCase):
         first = self.result_of(self.rpc("prompts/list", {}, sid))["result"]
         self.assertEqual([p["name"] for p in first["prompts"]],
                          ["weather_report"])
-        second = self.result_of(self.rpc("prompts/list", {
-            "cursor": first["nextCursor"]}, sid))["result"]
+        second = self.list_page("prompts/list", first["nextCursor"], sid)
         self.assertEqual([p["name"] for p in second["prompts"]],
                          ["second_prompt"])
         self.assertNotIn("nextCursor", second)

@@ -65,9 +65,7 @@ class GetStreamTests(_StreamTestCase):
         listen.until(lambda e: e.get("id"))                 # priming
         call = self.open_call(sid, tool.name, meta=_progress())
         call.until_message(_is_method("notifications/progress"))
-        self.dispatcher.tool("added_later", "Added by a test.",
-                             {"type": "object"})(lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "added_later")
+        self.add_tool("added_later", "Added by a test.", lambda a, c: "ok")
         note = listen.until_message(
             _is_method("notifications/tools/list_changed"))
         self.assertNotIn("id", note)
@@ -84,9 +82,7 @@ class GetStreamTests(_StreamTestCase):
     def test_tool_removal_also_notifies(self):
         """ 5.1: removing a tool is a change of the list too. """
         sid = self.initialize()
-        self.dispatcher.tool("short_lived", "Removed by a test.",
-                             {"type": "object"})(lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "short_lived")
+        self.add_tool("short_lived", "Removed by a test.", lambda a, c: "ok")
         listen = self.open_get(sid)
         listen.until(lambda e: e.get("id"))
         self.dispatcher.tools.remove("short_lived")
@@ -104,9 +100,7 @@ class GetStreamTests(_StreamTestCase):
         second.until(lambda e: e.get("id"))
         first.rest(_PROMPT)                 # fails unless it ends cleanly
         self.assertTrue(first.ended)
-        self.dispatcher.tool("after_replace", "Added by a test.",
-                             {"type": "object"})(lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "after_replace")
+        self.add_tool("after_replace", "Added by a test.", lambda a, c: "ok")
         second.until_message(_is_method("notifications/tools/list_changed"))
         self.assertEqual(_messages(first.events), [])
 
@@ -117,9 +111,7 @@ class GetStreamTests(_StreamTestCase):
         listen = self.open_get(sid)
         priming = listen.until(lambda e: e.get("id"))
         listen.cut()
-        self.dispatcher.tool("while_away", "Added by a test.",
-                             {"type": "object"})(lambda a, c: "ok")
-        self.addCleanup(self.dispatcher.tools.remove, "while_away")
+        self.add_tool("while_away", "Added by a test.", lambda a, c: "ok")
         back = self.open_get(sid, priming["id"])
         note = back.until_message(
             _is_method("notifications/tools/list_changed"))
@@ -403,9 +395,7 @@ class ReplayBufferTests(_StreamTestCase):
                 call.progress(step, 5, "step %d" % step)
             return "bulky done"
 
-        self.dispatcher.tool("bulky", "Sends one large event.",
-                             {"type": "object"})(bulky)
-        self.addCleanup(self.dispatcher.tools.remove, "bulky")
+        self.add_tool("bulky", "Sends one large event.", bulky)
         sid = self.initialize()
         call = self.open_bulky_call("bulky", sid, receive_buffer=4096)
         call.until(lambda e: e.get("id"))       # the writer is attached
@@ -422,9 +412,7 @@ class ReplayBufferTests(_StreamTestCase):
                 call.progress(step, 5, "step %d" % step)
             return "burst done"
 
-        self.dispatcher.tool("burst", "Five events at once.",
-                             {"type": "object"})(burst)
-        self.addCleanup(self.dispatcher.tools.remove, "burst")
+        self.add_tool("burst", "Five events at once.", burst)
         sid = self.initialize()
         interval = sys.getswitchinterval()
         sys.setswitchinterval(1.0)

@@ -9,8 +9,8 @@ import time
 import mcp_weather
 from tests.support import (ACCEPT_JSON, ACCEPT_NDJSON, ACCEPT_SSE, LATEST,
                            ServerTestCase, VERSIONS, _FaultyUpstream,
-                           _fd_count, _report, _set_up_beside, _wait_settled,
-                           tool_by_name)
+                           _RawUpstreamTestCase, _fd_count, _report,
+                           _wait_settled, tool_by_name)
 
 
 ###############################################################################
@@ -41,19 +41,14 @@ class ToolsListTests(ServerTestCase):
         cursor gives the next tool; the last page has no nextCursor. """
         sid = self.initialize()
         first = self.result_of(self.rpc("tools/list", {}, sid))["result"]
-        self.assertEqual([t["name"] for t in first["tools"]],
-                         ["get_weather"])
+        self.assertNames(first["tools"], ["get_weather"])
         cursor = first["nextCursor"]
         self.assertIsInstance(cursor, str)
         self.assertNotIn("1", cursor)       # opaque: not just the offset
-        second = self.result_of(self.rpc("tools/list", {"cursor": cursor},
-                                         sid))["result"]
-        self.assertEqual([t["name"] for t in second["tools"]],
-                         ["get_forecast"])
-        third = self.result_of(self.rpc("tools/list", {
-            "cursor": second["nextCursor"]}, sid))["result"]
-        self.assertEqual([t["name"] for t in third["tools"]],
-                         ["get_forecasts"])
+        second = self.list_page("tools/list", cursor, sid)
+        self.assertNames(second["tools"], ["get_forecast"])
+        third = self.list_page("tools/list", second["nextCursor"], sid)
+        self.assertNames(third["tools"], ["get_forecasts"])
         self.assertNotIn("nextCursor", third)
         tools, pages = self.list_all(sid)
         self.assertEqual((len(tools), pages), (3, 3))
@@ -426,6 +421,17 @@ class ToolsCallTests(ServerTestCase):
                          "get\udfff")
 
 
+def weather_error(case):
+    """ get_weather for Hangzhou on a new session of a ServerTestCase,
+    asserting that it ends in a tool error (HTTP 200, isError): its text. """
+    sid = case.initialize()
+    reply = case.call_tool("get_weather", {"city": "Hangzhou"}, sid)
+    case.assertEqual(reply.status, 200, reply.body)
+    result = case.result_of(reply, 7)["result"]
+    case.assertIs(result["isError"], True)
+    return result["content"][0]["text"]
+
+
 class WeatherTimeoutTests(ServerTestCase):
     """ WEATHER_TIMEOUT bounds each upstream request. """
 
@@ -433,13 +439,8 @@ class WeatherTimeoutTests(ServerTestCase):
 
     def test_upstream_timeout_is_an_error_result(self):
         self.upstream.delay["geocoding"] = 2.0
-        sid = self.initialize()
-        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid)
-        self.assertEqual(reply.status, 200, reply.body)
-        result = self.result_of(reply, 7)["result"]
-        self.assertIs(result["isError"], True)
         self.assertIn("Open-Meteo did not answer within 0.5 s",
-                      result["content"][0]["text"])
+                      weather_error(self))
         self.assertEqual(self.upstream.of("forecast"), [])
 
 
@@ -456,13 +457,7 @@ class UnreachableUpstreamTests(ServerTestCase):
         super(UnreachableUpstreamTests, cls).setUpClass()
 
     def test_connection_refused_is_an_error_result(self):
-        sid = self.initialize()
-        reply = self.call_tool("get_weather", {"city": "Hangzhou"}, sid)
-        self.assertEqual(reply.status, 200, reply.body)
-        result = self.result_of(reply, 7)["result"]
-        self.assertIs(result["isError"], True)
-        self.assertIn("could not reach Open-Meteo",
-                      result["content"][0]["text"])
+        self.assertIn("could not reach Open-Meteo", weather_error(self))
 
 
 class WeatherCacheTests(ServerTestCase):
@@ -585,7 +580,7 @@ class SeniverseTests(ServerTestCase):
 # Issue 8: faulty weather services ############################################
 ###############################################################################
 
-class UpstreamFaultTests(ServerTestCase):
+class UpstreamFaultTests(_RawUpstreamTestCase):
     """ Whatever a weather service does wrong (too slow, hangs, refuses,
     resets, answers 500, garbage, a cut or endless body), the tool call
     ends with an isError result a person can read, within WEATHER_TIMEOUT
@@ -608,16 +603,7 @@ class UpstreamFaultTests(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.faulty = _FaultyUpstream()
-        _set_up_beside(cls, UpstreamFaultTests, cls.faulty,
-                       geocoding_url=cls.faulty.base_url + "/v1/search",
-                       forecast_url=cls.faulty.base_url + "/v1/forecast")
-        cls.dispatcher.workers.idle_timeout = 0.3
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.faulty.stop()
-        super(UpstreamFaultTests, cls).tearDownClass()
+        cls.faulty = cls.beside(_FaultyUpstream())
 
     def call_expecting_error(self, sid, fault, text):
         started = time.monotonic()

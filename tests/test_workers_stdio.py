@@ -15,27 +15,19 @@ import unittest
 import mcp_weather
 from tests.support import (ACCEPT_BOTH, ACCEPT_JSON, ACCEPT_SSE, FakeUpstream,
                            LATEST, SERVER_FILE, ServerProcess, TIMEOUT,
-                           _EventStream, _PROMPT, _StreamTestCase, _is_method,
-                           _messages, _progress, _server_env,
-                           clean_environment, http_request, spawn_server,
-                           wait_for)
+                           _EventStream, _PROMPT, _StreamTestCase,
+                           _UpstreamTestCase, _is_method, _messages,
+                           _progress, _server_env, clean_environment,
+                           http_request, spawn_server, wait_for)
 
 
 ###############################################################################
 # Issue 3: stdio ##############################################################
 ###############################################################################
 
-class StdioTransportTests(unittest.TestCase):
+class StdioTransportTests(_UpstreamTestCase):
     """ python mcp_weather.py --stdio: newline-delimited JSON-RPC on stdin
     and stdout, nothing else on stdout, logs on stderr, exit 0 at EOF. """
-
-    @classmethod
-    def setUpClass(cls):
-        cls.upstream = FakeUpstream().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.upstream.stop()
 
     def run_stdio(self, lines, **env):
         proc = subprocess.Popen(
@@ -117,17 +109,9 @@ class StdioTransportTests(unittest.TestCase):
 
 @unittest.skipUnless(os.name == "posix" and hasattr(signal, "SIGTERM"),
                      "POSIX signals")
-class GracefulShutdownTests(unittest.TestCase):
+class GracefulShutdownTests(_UpstreamTestCase):
     """ SIGTERM during a call: the call's response is still delivered in
     full, new connections are refused, and the process exits 0. """
-
-    @classmethod
-    def setUpClass(cls):
-        cls.upstream = FakeUpstream().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.upstream.stop()
 
     def start_server(self):
         return spawn_server(self, self.upstream, "--log-level", "info")
