@@ -35,13 +35,23 @@ What a test module imports from here (names and behaviour kept stable):
     ServerProcess, spawn_server, stop_process   the server as a subprocess
     _StreamTestCase, _EventStream, _GatedTool   streams read event by event
                        and tools a test holds open (issues 3 and 4)
+    _UpstreamTestCase  a fake upstream (and a _WeatherServer) per class,
+                       for tests that start their own servers
     _ClientTestCase, _FakeChatAPI, _FakeMCPServer, _WeatherServer   the
                        client's peers (issue 5)
     _Issue6TestCase    resources, prompts and requests to the client
-    _RawUpstream, _FaultyUpstream, RawUpstream   upstreams that misbehave
-    _FakeAuthServer, _make_certificate   OAuth and HTTPS (issue 8)
+    _RawUpstream, _FaultyUpstream, RawUpstream, _RawUpstreamTestCase
+                       upstreams that misbehave, and a server beside one
+    _FakeAuthServer, INTROSPECTION, _make_certificate   OAuth and HTTPS
+    WithTaskTools, EXTENSION   tools that run as tasks (issue 18)
+    ListenTestCase, SUBSCRIPTION, ACK   subscriptions/listen streams
+    read_head, read_keepalives   a stream read on a raw socket
     ScriptedServer, result, error, DISCOVER, INITIALIZE   a scripted MCP
                        server for the client tests of issue 16
+
+A test module imports what it uses from here by name; it imports nothing
+from another test module (unittest would run an imported test class
+twice), so a fixture two modules share lives here.
 """
 
 import base64
@@ -2220,6 +2230,178 @@ class _FakeAuthServer(object):
         if claims == self.FAIL:
             return self.send(handler, 500, {"error": "server_error"})
         self.send(handler, 200, claims)
+
+
+###############################################################################
+# Issue 18: tools that run as tasks (the tasks extension) #####################
+###############################################################################
+
+EXTENSION = mcp_weather.TASKS_EXTENSION
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}},
+               "required": ["name"]}
+
+
+def add_test_tools(dispatcher, holder):
+    """ Tools that run as tasks: gated (waits for ``holder.gate`` or its
+    cancel, and records what it saw in ``holder.seen``), asking, breaking,
+    task-only and deferring (MRTR first, then a task). """
+
+    @dispatcher.tool("gated", "Waits for the test's gate.",
+                     {"type": "object"}, task_support="optional")
+    def gated(arguments, call):
+        call.progress(1, 2, "waiting at the gate")
+        woken = threading.Event()
+        call.cancelled.wake_on_cancel(woken)
+        holder.gate.wake_on_cancel(woken)
+        woken.wait(TIMEOUT)
+        holder.seen["cancelled"] = call.cancelled.is_set()
+        call.check_cancelled()
+        return "through the gate"
+
+    @dispatcher.tool("ask_two", "Asks two things at once.",
+                     {"type": "object"}, task_support="optional")
+    def ask_two(arguments, call):
+        answers = call.ask_all({
+            "first": mcp_weather.elicitation_request("First?", NAME_SCHEMA),
+            "second": mcp_weather.elicitation_request("Second?",
+                                                      NAME_SCHEMA)})
+        return "%s and %s" % (answers["first"]["content"]["name"],
+                              answers["second"]["content"]["name"])
+
+    @dispatcher.tool("breaks", "Ends with a JSON-RPC error.",
+                     {"type": "object"}, task_support="optional")
+    def breaks(arguments, call):
+        raise mcp_weather.RPCError(-32603, "broken on purpose")
+
+    @dispatcher.tool("only_task", "Runs only as a task.",
+                     {"type": "object"}, task_support="required")
+    def only_task(arguments, call):
+        return "ran as a task"
+
+    @dispatcher.tool("deferred", "Asks a name (MRTR), then greets as a "
+                     "task.", {"type": "object"}, task_support="required",
+                     defer_task=True)
+    def deferred(arguments, call):
+        name = call.elicit("Name?", NAME_SCHEMA, key="name")["content"]["name"]
+        return call.as_task(lambda task_call: "Hello, %s!" % name)
+
+
+class WithTaskTools(object):
+    """ Mixin for a TestCase with a server: add_test_tools on its
+    dispatcher, a fresh gate per test (opened at its end), and every task
+    closed with the class. """
+
+    @classmethod
+    def setUpClass(cls):
+        super(WithTaskTools, cls).setUpClass()
+        cls.gate, cls.seen = mcp_weather.Cancellation(), {}
+        add_test_tools(cls.dispatcher, cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gate.set()
+        cls.dispatcher.tasks.close_all()
+        super(WithTaskTools, cls).tearDownClass()
+
+    def setUp(self):
+        super(WithTaskTools, self).setUp()
+        type(self).gate = mcp_weather.Cancellation()
+        self.seen.clear()
+        self.addCleanup(lambda: self.gate.set())
+
+
+###############################################################################
+# subscriptions/listen (2026-07-28): a listen stream's helpers ################
+###############################################################################
+
+SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+ACK = "notifications/subscriptions/acknowledged"
+
+
+def is_data(event):
+    return bool(event.get("data"))
+
+
+class ListenTestCase(_StreamTestCase):
+    """ Helpers: open a listen stream, read its messages. """
+
+    # A client that closes its listen stream is seen at the next keep-alive
+    # (KeepAlives, as for GET streams), so keep-alives come often here.
+    settings = {"watch_interval": 0.2, "keepalive": 0.3}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dispatcher.watch.stop()
+        super(ListenTestCase, cls).tearDownClass()
+
+    def setUp(self):
+        super(ListenTestCase, self).setUp()
+        wait_for(lambda: self.dispatcher.listeners == [],
+                 message="a listen stream of an earlier test is still open")
+
+    def listen(self, notifications, request_id="L1", accept=ACCEPT_BOTH):
+        stream = self.open_modern("subscriptions/listen",
+                                  {"notifications": notifications},
+                                  request_id, headers={"Accept": accept})
+        self.assertEqual(stream.status, 200)
+        self.assertEqual(stream.headers.get("Content-Type"),
+                         "text/event-stream")
+        return stream
+
+    def acknowledged(self, stream, request_id="L1"):
+        """ The first message: the acknowledgement, tagged; its filter. """
+        first = stream.until(is_data)
+        message = json.loads(first["data"])
+        self.assertEqual(message["method"], ACK, message)
+        self.assertNotIn("id", message)
+        self.assertEqual(message["params"]["_meta"][SUBSCRIPTION], request_id)
+        return message["params"]["notifications"]
+
+    def listening(self, count=1):
+        wait_for(lambda: len(self.dispatcher.listeners) >= count,
+                 message="the server holds no listen stream")
+
+    def refused(self, params, request_id=9):
+        reply = self.modern("subscriptions/listen", params, request_id)
+        return self.assertRPCError(reply, 200, -32602, request_id)
+
+    def change_tools(self):
+        self.dispatcher.tool("ephemeral", "Comes and goes.",
+                             {"type": "object"})(lambda a, c: "")
+        self.dispatcher.tools.remove("ephemeral")
+
+    def change_prompts(self):
+        self.dispatcher.prompt("ephemeral", "Comes and goes.")(
+            lambda a, c: "")
+        self.dispatcher.prompts.remove("ephemeral")
+
+
+###############################################################################
+# Issue 18: raw reads of a stream's head and keep-alives ######################
+###############################################################################
+
+def read_head(sock):
+    """ Read from sock until the end of an HTTP response head; return what
+    came (head and any body bytes after it), or b"" at end of stream. """
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def read_keepalives(sock, count, marker=b": keep-alive"):
+    """ Read body bytes from sock until marker has come count times; return
+    (data, ended), ended True when the server closed first. """
+    data = b""
+    while data.count(marker) < count:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
 
 
 ###############################################################################

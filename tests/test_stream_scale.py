@@ -24,7 +24,7 @@ import mcp_weather
 from tests import support
 from tests.support import (ACCEPT_BOTH, LATEST, ServerProcess, ServerTestCase,
                            TIMEOUT, http_request, initialize_message,
-                           wait_for)
+                           read_head, read_keepalives, wait_for)
 
 try:
     import resource     # Unix only: elsewhere the tests skip
@@ -79,30 +79,6 @@ def high(make, close):
             return made[0]
         close(made[0])
     raise AssertionError("no descriptor above %d" % HIGH)
-
-
-def read_head(sock):
-    """ Read from sock until the end of an HTTP response head; return what
-    came (head and any body bytes after it), or b"" at end of stream. """
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b""
-        data += chunk
-    return data
-
-
-def read_keepalives(sock, count, marker=b": keep-alive"):
-    """ Read body bytes from sock until marker has come count times; return
-    (data, ended), ended True when the server closed first. """
-    data = b""
-    while data.count(marker) < count:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
 
 
 # The server of HighDescriptorStreamTests: a subprocess that holds its
