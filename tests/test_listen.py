@@ -13,7 +13,6 @@ watchers hear when it differs."""
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import unittest
