@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-import test_mcp     # noqa: E402  (FakeUpstream, the tests' fake weather)
+import tests.support as test_mcp  # noqa: E402  (the tests' fixtures)
 
 LATEST = "2025-11-25"
 SETTLE = 30.0       # seconds the server gets to return to its baseline

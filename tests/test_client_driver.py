@@ -12,7 +12,7 @@ import sys
 import threading
 import unittest
 
-from test_mcp import loopback_http_server
+from tests.support import loopback_http_server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "examples"))

@@ -14,10 +14,9 @@ import threading
 import unittest
 
 import mcp_client
-from test_mcp import (TIMEOUT, FakeUpstream, _WeatherServer,
-                      loopback_http_server)
-from tests.client_fakes import (DISCOVER, INITIALIZE, ScriptedServer, error,
-                                result)
+from tests.support import (DISCOVER, INITIALIZE, ScriptedServer, TIMEOUT,
+                           _UpstreamTestCase, error, loopback_http_server,
+                           result)
 
 MODERN = "2026-07-28"
 META = "io.modelcontextprotocol/"
@@ -37,19 +36,11 @@ class _ErasTestCase(unittest.TestCase):
         return client
 
 
-class ModernEraTests(_ErasTestCase):
+class ModernEraTests(_ErasTestCase, _UpstreamTestCase):
     """ Against mcp_weather, which speaks both eras: the client chooses
     2026-07-28 and every request is self-contained (C17). """
 
-    @classmethod
-    def setUpClass(cls):
-        cls.upstream = FakeUpstream().start()
-        cls.weather = _WeatherServer(cls.upstream)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.weather.stop()
-        cls.upstream.stop()
+    with_weather = True
 
     def setUp(self):
         del self.weather.recorded[:]
@@ -153,24 +144,24 @@ class FallbackTests(_ErasTestCase):
         client.connect()
         self.assertFalse(client.modern)
 
-    def test_2024_11_05_is_accepted(self):
-        """ Many published servers still negotiate 2024-11-05. """
+    def client_of_version(self, version):
+        """ A client of a scripted server that knows only initialize, and
+        answers it with ``version``. """
         def respond(record):
             if record["body"]["method"] == "initialize":
                 return result(record, dict(INITIALIZE,
-                                           protocolVersion="2024-11-05"))
+                                           protocolVersion=version))
             return error(record, 200, -32601, "Method not found")
-        client = self.client(self.scripted(respond).url)
+        return self.client(self.scripted(respond).url)
+
+    def test_2024_11_05_is_accepted(self):
+        """ Many published servers still negotiate 2024-11-05. """
+        client = self.client_of_version("2024-11-05")
         client.connect()
         self.assertEqual(client.version, "2024-11-05")
 
     def test_unknown_legacy_version_is_refused(self):
-        def respond(record):
-            if record["body"]["method"] == "initialize":
-                return result(record, dict(INITIALIZE,
-                                           protocolVersion="1999-01-01"))
-            return error(record, 200, -32601, "Method not found")
-        client = self.client(self.scripted(respond).url)
+        client = self.client_of_version("1999-01-01")
         with self.assertRaises(mcp_client.TransportError) as caught:
             client.connect()
         self.assertIn("1999-01-01", str(caught.exception))

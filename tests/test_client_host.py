@@ -8,8 +8,8 @@ import threading
 import unittest
 
 import mcp_client
-from test_mcp import TIMEOUT, _ClientTestCase, _completion, wait_for
-from tests.client_fakes import DISCOVER, ScriptedServer, result
+from tests.support import (DISCOVER, ScriptedServer, TIMEOUT, _ClientTestCase,
+                           _completion, result, wait_for)
 
 META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 

@@ -30,8 +30,8 @@ import urllib.parse
 import urllib.request
 
 import mcp_client
-from test_mcp import (ServerTestCase, _FakeAuthServer, loopback_http_server,
-                      wait_for)
+from tests.support import (INTROSPECTION, ServerTestCase, _FakeAuthServer,
+                           loopback_http_server, wait_for)
 
 
 class FakeOAuthServer(object):
@@ -980,9 +980,7 @@ class WeatherServerTests(ServerTestCase):
     (the server's resource-server mode), whose tokens come from a fake AS
     that also does the code grant. """
 
-    settings = {"required_scope": ("weather",),
-                "introspection_client_id": "mcp-weather",
-                "introspection_client_secret": "s3cr&t"}
+    settings = INTROSPECTION
 
     @classmethod
     def setUpClass(cls):

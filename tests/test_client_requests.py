@@ -13,8 +13,8 @@ import unittest
 import unittest.mock
 
 import mcp_client
-from test_mcp import TIMEOUT, _ClientTestCase, _completion, wait_for
-from tests.client_fakes import ScriptedServer, result
+from tests.support import (ScriptedServer, TIMEOUT, _ClientTestCase,
+                           _completion, result, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = os.path.join(HERE, "stdio_child.py")

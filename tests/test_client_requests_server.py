@@ -10,8 +10,8 @@ in a 2025 session (a request on the call's SSE stream) and in 2026-07-28
 import json
 import unittest
 
-from test_mcp import (_Issue6TestCase, _is_method, _text_of, ACCEPT_BOTH,
-                      ACCEPT_JSON, LATEST)
+from tests.support import (ACCEPT_BOTH, ACCEPT_JSON, LATEST, _Issue6TestCase,
+                           _is_method, _text_of)
 
 SITE = "https://auth.example.com/connect?session=abc"
 

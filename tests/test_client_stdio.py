@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 import mcp_client
-from test_mcp import TIMEOUT, _ClientTestCase, wait_for
+from tests.support import TIMEOUT, _ClientTestCase, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = os.path.join(HERE, "stdio_child.py")

@@ -13,82 +13,21 @@ watchers hear when it differs."""
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import unittest
 import unittest.mock
 
 import mcp_weather
-import test_mcp
-from test_mcp import (_StreamTestCase, _EventStream, _messages, _is_method,
-                      _server_env, FakeUpstream, ACCEPT_BOTH, ACCEPT_JSON,
-                      ACCEPT_SSE, LATEST, SERVER_FILE, TIMEOUT,
-                      http_request, wait_for)
+from tests import support
+from tests.support import (ACCEPT_JSON, ACK, FakeUpstream, ListenTestCase,
+                           SERVER_FILE, SUBSCRIPTION, TIMEOUT, _EventStream,
+                           _StreamTestCase, _is_method, _messages,
+                           _server_env, is_data, wait_for)
 
-SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
-ACK = "notifications/subscriptions/acknowledged"
 HANGZHOU = "weather://Hangzhou/current"
-WARMER = test_mcp.CURRENT_BODY.replace('"temperature_2m":4.8',
-                                       '"temperature_2m":9.5')
-
-
-def is_data(event):
-    return bool(event.get("data"))
-
-
-class ListenTestCase(_StreamTestCase):
-    """ Helpers: open a listen stream, read its messages. """
-
-    # A client that closes its listen stream is seen at the next keep-alive
-    # (KeepAlives, as for GET streams), so keep-alives come often here.
-    settings = {"watch_interval": 0.2, "keepalive": 0.3}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dispatcher.watch.stop()
-        super(ListenTestCase, cls).tearDownClass()
-
-    def setUp(self):
-        super(ListenTestCase, self).setUp()
-        wait_for(lambda: self.dispatcher.listeners == [],
-                 message="a listen stream of an earlier test is still open")
-
-    def listen(self, notifications, request_id="L1", accept=ACCEPT_BOTH):
-        stream = self.open_modern("subscriptions/listen",
-                                  {"notifications": notifications},
-                                  request_id, headers={"Accept": accept})
-        self.assertEqual(stream.status, 200)
-        self.assertEqual(stream.headers.get("Content-Type"),
-                         "text/event-stream")
-        return stream
-
-    def acknowledged(self, stream, request_id="L1"):
-        """ The first message: the acknowledgement, tagged; its filter. """
-        first = stream.until(is_data)
-        message = json.loads(first["data"])
-        self.assertEqual(message["method"], ACK, message)
-        self.assertNotIn("id", message)
-        self.assertEqual(message["params"]["_meta"][SUBSCRIPTION], request_id)
-        return message["params"]["notifications"]
-
-    def listening(self, count=1):
-        wait_for(lambda: len(self.dispatcher.listeners) >= count,
-                 message="the server holds no listen stream")
-
-    def refused(self, params, request_id=9):
-        reply = self.modern("subscriptions/listen", params, request_id)
-        return self.assertRPCError(reply, 200, -32602, request_id)
-
-    def change_tools(self):
-        self.dispatcher.tool("ephemeral", "Comes and goes.",
-                             {"type": "object"})(lambda a, c: "")
-        self.dispatcher.tools.remove("ephemeral")
-
-    def change_prompts(self):
-        self.dispatcher.prompt("ephemeral", "Comes and goes.")(
-            lambda a, c: "")
-        self.dispatcher.prompts.remove("ephemeral")
+WARMER = support.CURRENT_BODY.replace('"temperature_2m":4.8',
+                                      '"temperature_2m":9.5')
 
 
 class ListenTests(ListenTestCase):
@@ -283,7 +222,7 @@ class ResourceWatchTests(ListenTestCase):
         self.assertEqual(self.acknowledged(stream),
                          {"resourceSubscriptions": [HANGZHOU]})
         self.upstream.wait_requests(1, "forecast")      # the baseline
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             message = stream.until_message(
                 _is_method("notifications/resources/updated"))
         self.assertEqual(message["params"], {
@@ -312,7 +251,7 @@ class ResourceWatchTests(ListenTestCase):
         reply = self.rpc("resources/subscribe", {"uri": HANGZHOU}, session)
         self.assertEqual(self.result_of(reply)["result"], {})
         self.upstream.wait_requests(1, "forecast")
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             message = get.until_message(
                 _is_method("notifications/resources/updated"))
         self.assertEqual(message["params"], {"uri": HANGZHOU})
@@ -381,7 +320,7 @@ class ReadTellsWatchersTests(ListenTestCase):
         self.acknowledged(stream)
         self.upstream.wait_requests(1, "forecast")      # the baseline read
         wait_for(lambda: self.dispatcher.watch.seen.get(HANGZHOU))
-        with unittest.mock.patch.object(test_mcp, "CURRENT_BODY", WARMER):
+        with unittest.mock.patch.object(support, "CURRENT_BODY", WARMER):
             read = self.assertModernResult(self.modern(
                 "resources/read", {"uri": HANGZHOU},
                 headers={"Mcp-Name": HANGZHOU}))
@@ -399,7 +338,7 @@ class ListenShutdownTests(unittest.TestCase):
     def test_sigterm_answers_the_listen_request(self):
         upstream = FakeUpstream().start()
         self.addCleanup(upstream.stop)
-        proc, port, lines, reader = test_mcp.spawn_server(self, upstream)
+        proc, port, lines, reader = support.spawn_server(self, upstream)
         message = _StreamTestCase.modern_message(
             "subscriptions/listen", {"notifications": {
                 "toolsListChanged": True}}, "sub")

@@ -17,10 +17,9 @@ import json
 import socket
 
 import mcp_weather
-from test_mcp import TIMEOUT, wait_for
-from tests.test_listen import ListenTestCase, SUBSCRIPTION
-from tests.test_stream_scale import read_head, read_keepalives
-from tests.test_tasks import EXTENSION, WithTaskTools
+from tests.support import (EXTENSION, ListenTestCase, SUBSCRIPTION, TIMEOUT,
+                           WithTaskTools, read_head, read_keepalives,
+                           wait_for)
 
 CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 WITH_TASKS = {"extensions": {EXTENSION: {}}}

@@ -11,8 +11,7 @@ import json
 import unittest
 
 import mcp_weather
-from test_mcp import (_StreamTestCase, raw_exchange, raw_post, status_of,
-                      ACCEPT_BOTH)
+from tests.support import _StreamTestCase, raw_exchange, raw_post, status_of
 
 SCHEMA = {
     "type": "object",
@@ -51,6 +50,18 @@ class ParamHeaderTests(_StreamTestCase):
         merged.update(headers)
         merged = dict((k, v) for k, v in merged.items() if v is not None)
         return self.post(message, merged)
+
+    def raw_call(self, region, header_value):
+        """ tools/call of routed with ``region``, its Mcp-Param-Region
+        header sent as the bytes ``header_value`` (which http.client would
+        refuse or encode); the raw HTTP answer. """
+        message = self.modern_message("tools/call", {
+            "name": "routed", "arguments": {"region": region}}, 3)
+        headers = [b"MCP-Protocol-Version: 2026-07-28",
+                   b"Mcp-Method: tools/call", b"Mcp-Name: routed",
+                   b"Mcp-Param-Region: " + header_value]
+        return raw_exchange(self.port, raw_post(
+            json.dumps(message).encode(), headers))
 
     def assertAccepted(self, reply, arguments):
         result = self.assertModernResult(reply, 3)
@@ -106,13 +117,7 @@ class ParamHeaderTests(_StreamTestCase):
     def test_whitespace_around_a_plain_value_is_not_part_of_it(self):
         """ RFC 9110 5.5: optional whitespace around a field value is
         dropped before the comparison. """
-        message = self.modern_message("tools/call", {
-            "name": "routed", "arguments": {"region": "eu"}}, 3)
-        headers = [b"MCP-Protocol-Version: 2026-07-28",
-                   b"Mcp-Method: tools/call", b"Mcp-Name: routed",
-                   b"Mcp-Param-Region: \t eu  "]
-        raw = raw_exchange(self.port, raw_post(
-            json.dumps(message).encode(), headers))
+        raw = self.raw_call("eu", b"\t eu  ")
         self.assertEqual(status_of(raw), 200, raw)
         self.assertIn(b'"resultType":"complete"', raw)
 
@@ -140,13 +145,7 @@ class ParamHeaderTests(_StreamTestCase):
 
     def test_non_ascii_plain_value_is_rejected(self):
         """ S59: a plain value must be visible ASCII. """
-        message = self.modern_message("tools/call", {
-            "name": "routed", "arguments": {"region": u"é"}}, 3)
-        headers = [b"MCP-Protocol-Version: 2026-07-28",
-                   b"Mcp-Method: tools/call", b"Mcp-Name: routed",
-                   b"Mcp-Param-Region: \xc3\xa9"]
-        raw = raw_exchange(self.port, raw_post(
-            json.dumps(message).encode(), headers))
+        raw = self.raw_call(u"é", b"\xc3\xa9")
         self.assertEqual(status_of(raw), 400, raw)
         self.assertIn(b"-32020", raw)
 

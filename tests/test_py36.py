@@ -11,7 +11,7 @@ import threading
 import unittest
 
 import mcp_weather
-from test_mcp import TIMEOUT, _make_certificate, loopback_http_server, ssl
+from tests.support import TIMEOUT, _make_certificate, loopback_http_server, ssl
 
 
 class ThreadingHTTPServerTests(unittest.TestCase):

@@ -21,10 +21,10 @@ import unittest.mock
 
 import mcp_client
 import mcp_weather
-import test_mcp
-from test_mcp import (ACCEPT_BOTH, LATEST, TIMEOUT, ServerProcess,
-                      ServerTestCase, http_request, initialize_message,
-                      wait_for)
+from tests import support
+from tests.support import (ACCEPT_BOTH, LATEST, ServerProcess, ServerTestCase,
+                           TIMEOUT, http_request, initialize_message,
+                           read_head, read_keepalives, wait_for)
 
 try:
     import resource     # Unix only: elsewhere the tests skip
@@ -81,30 +81,6 @@ def high(make, close):
     raise AssertionError("no descriptor above %d" % HIGH)
 
 
-def read_head(sock):
-    """ Read from sock until the end of an HTTP response head; return what
-    came (head and any body bytes after it), or b"" at end of stream. """
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b""
-        data += chunk
-    return data
-
-
-def read_keepalives(sock, count, marker=b": keep-alive"):
-    """ Read body bytes from sock until marker has come count times; return
-    (data, ended), ended True when the server closed first. """
-    data = b""
-    while data.count(marker) < count:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
-
-
 # The server of HighDescriptorStreamTests: a subprocess that holds its
 # first HIGH descriptors open before it serves, so every connection it
 # accepts lands above them (in this process, another test's thread closing
@@ -133,7 +109,7 @@ class HighDescriptorStreamTests(unittest.TestCase):
     def setUp(self):
         self.addCleanup(open_files_room(HIGH + 256))  # skips if too low
         script = SERVER_PAST_FD_SETSIZE % {
-            "here": test_mcp.HERE, "needed": HIGH + 256, "high": HIGH}
+            "here": support.HERE, "needed": HIGH + 256, "high": HIGH}
         self.server = ServerProcess([sys.executable, "-c", script])
         self.addCleanup(self.server.close)
 

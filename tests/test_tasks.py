@@ -20,84 +20,12 @@ import threading
 import unittest
 
 import mcp_weather
-from test_mcp import (ACCEPT_BOTH, TIMEOUT, ServerTestCase, iter_sse,
-                      wait_for)
+from tests.support import (ACCEPT_BOTH, EXTENSION, ServerTestCase, TIMEOUT,
+                           WithTaskTools, iter_sse, wait_for)
 
 MODERN = "2026-07-28"
-EXTENSION = mcp_weather.TASKS_EXTENSION
 WITH_TASKS = {"elicitation": {}, "extensions": {EXTENSION: {}}}
 ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}},
-               "required": ["name"]}
-
-
-def add_test_tools(dispatcher, holder):
-    """ Tools that run as tasks: gated (waits for ``holder.gate`` or its
-    cancel, and records what it saw in ``holder.seen``), asking, breaking,
-    task-only and deferring (MRTR first, then a task). """
-
-    @dispatcher.tool("gated", "Waits for the test's gate.",
-                     {"type": "object"}, task_support="optional")
-    def gated(arguments, call):
-        call.progress(1, 2, "waiting at the gate")
-        woken = threading.Event()
-        call.cancelled.wake_on_cancel(woken)
-        holder.gate.wake_on_cancel(woken)
-        woken.wait(TIMEOUT)
-        holder.seen["cancelled"] = call.cancelled.is_set()
-        call.check_cancelled()
-        return "through the gate"
-
-    @dispatcher.tool("ask_two", "Asks two things at once.",
-                     {"type": "object"}, task_support="optional")
-    def ask_two(arguments, call):
-        answers = call.ask_all({
-            "first": mcp_weather.elicitation_request("First?", NAME_SCHEMA),
-            "second": mcp_weather.elicitation_request("Second?",
-                                                      NAME_SCHEMA)})
-        return "%s and %s" % (answers["first"]["content"]["name"],
-                              answers["second"]["content"]["name"])
-
-    @dispatcher.tool("breaks", "Ends with a JSON-RPC error.",
-                     {"type": "object"}, task_support="optional")
-    def breaks(arguments, call):
-        raise mcp_weather.RPCError(-32603, "broken on purpose")
-
-    @dispatcher.tool("only_task", "Runs only as a task.",
-                     {"type": "object"}, task_support="required")
-    def only_task(arguments, call):
-        return "ran as a task"
-
-    @dispatcher.tool("deferred", "Asks a name (MRTR), then greets as a "
-                     "task.", {"type": "object"}, task_support="required",
-                     defer_task=True)
-    def deferred(arguments, call):
-        name = call.elicit("Name?", NAME_SCHEMA, key="name")["content"]["name"]
-        return call.as_task(lambda task_call: "Hello, %s!" % name)
-
-
-class WithTaskTools(object):
-    """ Mixin for a TestCase with a server: add_test_tools on its
-    dispatcher, a fresh gate per test (opened at its end), and every task
-    closed with the class. """
-
-    @classmethod
-    def setUpClass(cls):
-        super(WithTaskTools, cls).setUpClass()
-        cls.gate, cls.seen = mcp_weather.Cancellation(), {}
-        add_test_tools(cls.dispatcher, cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gate.set()
-        cls.dispatcher.tasks.close_all()
-        super(WithTaskTools, cls).tearDownClass()
-
-    def setUp(self):
-        super(WithTaskTools, self).setUp()
-        type(self).gate = mcp_weather.Cancellation()
-        self.seen.clear()
-        self.addCleanup(lambda: self.gate.set())
 
 
 class TaskTestCase(WithTaskTools, ServerTestCase):

@@ -9,8 +9,8 @@ import threading
 import time
 import unittest
 
-from test_mcp import (ServerTestCase, TIMEOUT, _RawUpstream, _fd_count,
-                      _set_up_beside, wait_for)
+from tests.support import (TIMEOUT, _RawUpstream, _RawUpstreamTestCase,
+                           _fd_count, wait_for)
 
 
 class TricklingUpstream(_RawUpstream):
@@ -57,23 +57,14 @@ class TricklingUpstream(_RawUpstream):
                 self.open -= 1
 
 
-class TricklingUpstreamTests(ServerTestCase):
+class TricklingUpstreamTests(_RawUpstreamTestCase):
     """ Bounded by --weather-timeout, connection cut, threads given back. """
 
     settings = {"weather_timeout": 0.5}
 
     @classmethod
     def setUpClass(cls):
-        cls.trickling = TricklingUpstream()
-        _set_up_beside(cls, TricklingUpstreamTests, cls.trickling,
-                       geocoding_url=cls.trickling.base_url + "/v1/search",
-                       forecast_url=cls.trickling.base_url + "/v1/forecast")
-        cls.dispatcher.workers.idle_timeout = 0.3
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.trickling.stop()
-        super(TricklingUpstreamTests, cls).tearDownClass()
+        cls.trickling = cls.beside(TricklingUpstream())
 
     def test_trickled_head_is_cut_at_the_timeout(self):
         sid = self.initialize()
