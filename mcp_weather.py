@@ -2287,7 +2287,7 @@ class ClientQuestions(object):
         wants tools run has stopReason "toolUse" and tool_use blocks in
         its content (a list); run_tool_use() runs one of this server's
         tools for such a block, and the next sample() sends the results
-        back (see the README, "Asking the client"). """
+        back (docs/extending.md, "Asking the client"). """
         if tools is not None:
             params["tools"] = [self.tool_definition(t) for t in tools]
         if tool_choice is not None:
@@ -7797,7 +7797,7 @@ WORKERS_NEED_STATELESS = (
     "next request would get 404 from another one (field notes B-1). Run "
     "--stateless, or keep sessions with one process per port, each with "
     "its own --node-id, behind nginx routing every session home: see "
-    "deploy/nginx-sessions.conf and the README's 'Deploying' section.")
+    "deploy/nginx-sessions.conf and docs/deploying.md.")
 WORKERS_NEED_LINUX = (
     "--workers needs Linux, where SO_REUSEPORT spreads the connections of "
     "one port over several processes (this system: %s). Run one process "

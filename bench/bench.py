@@ -89,7 +89,7 @@ PHASES = ("startup", "memory", "load", "fresh", "streams", "floor")
 FRAMINGS = ("json", "sse", "ndjson")
 # What the client sends to get each framing, and what it must get back.
 # Ours answers JSON to "both" unless something must be streamed, SSE to an
-# SSE-only Accept and NDJSON when asked by name (README, "Framing").  The
+# SSE-only Accept and NDJSON when asked by name (docs/walkthrough.md).  The
 # SDK chooses per server (json_response), and wants both types listed.
 BOTH = "application/json, text/event-stream"
 ACCEPT = {

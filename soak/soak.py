@@ -5,7 +5,7 @@
     python soak/soak.py --duration 20     # the short run .ci/run makes
 
 Starts the server as a subprocess (python mcp_weather.py --port 0) against
-the tests' fake Open-Meteo (test_mcp.FakeUpstream, in this process, weather
+the tests' fake Open-Meteo (support.FakeUpstream, in this process, weather
 cache off so every call goes upstream), then:
 
   1. load     --clients clients (default 64), each with its own session and
@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-import tests.support as test_mcp  # noqa: E402  (the tests' fixtures)
+import tests.support as support  # noqa: E402  (the tests' fixtures)
 
 LATEST = "2025-11-25"
 SETTLE = 30.0       # seconds the server gets to return to its baseline
@@ -57,7 +57,7 @@ class Server(object):
     is long) and scanned for warnings, errors and tracebacks. """
 
     def __init__(self, upstream, *args):
-        env = test_mcp.clean_environment()
+        env = support.clean_environment()
         env.update(WEATHER_GEOCODING_URL=upstream.geocoding_url,
                    WEATHER_FORECAST_URL=upstream.forecast_url,
                    WEATHER_CACHE_TTL="0", PYTHONDONTWRITEBYTECODE="1")
@@ -128,8 +128,8 @@ def post(conn, body, headers):
 def initialize(port):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        status, _, sid, body = post(conn, test_mcp.initialize_message(),
-                                    {"Accept": test_mcp.ACCEPT_JSON})
+        status, _, sid, body = post(conn, support.initialize_message(),
+                                    {"Accept": support.ACCEPT_JSON})
         if status != 200:
             raise RuntimeError("initialize: HTTP %d %r" % (status, body))
         return sid
@@ -140,9 +140,9 @@ def initialize(port):
 class LoadClient(threading.Thread):
     """ Calls tools on one keep-alive connection until stop is set. """
 
-    FRAMINGS = [(test_mcp.ACCEPT_JSON, None),
-                (test_mcp.ACCEPT_BOTH, {"progressToken": "p"}),
-                (test_mcp.ACCEPT_NDJSON, {"progressToken": 1})]
+    FRAMINGS = [(support.ACCEPT_JSON, None),
+                (support.ACCEPT_BOTH, {"progressToken": "p"}),
+                (support.ACCEPT_NDJSON, {"progressToken": 1})]
 
     def __init__(self, port, number, stop):
         threading.Thread.__init__(self, daemon=True)
@@ -181,9 +181,9 @@ class LoadClient(threading.Thread):
         if status != 200:
             raise RuntimeError("HTTP %d %r" % (status, body[:200]))
         if media.startswith("text/event-stream"):
-            messages = test_mcp.sse_messages(test_mcp.parse_sse(body))
+            messages = support.sse_messages(support.parse_sse(body))
         elif media.startswith("application/x-ndjson"):
-            messages = test_mcp.parse_ndjson(body)
+            messages = support.parse_ndjson(body)
         else:
             messages = [json.loads(body)]
         result = messages[-1].get("result") or {}
@@ -204,19 +204,19 @@ def vanish(port, number, sid):
                "MCP-Protocol-Version": LATEST}
     if kind == 1:
         conn.request("GET", "/mcp", headers=dict(
-            headers, Accept=test_mcp.ACCEPT_SSE))
+            headers, Accept=support.ACCEPT_SSE))
     elif kind == 2:
-        message = test_mcp._StreamTestCase.modern_message(
+        message = support._StreamTestCase.modern_message(
             "tools/call", call, request_id=number)
         conn.request("POST", "/mcp", json.dumps(message).encode(), dict(
-            test_mcp._StreamTestCase.modern_headers(message),
+            support._StreamTestCase.modern_headers(message),
             **{"Content-Type": "application/json"}))
     else:
         conn.request("POST", "/mcp", json.dumps({
             "jsonrpc": "2.0", "id": number, "method": "tools/call",
             "params": call}).encode(), dict(headers, Accept=(
-                test_mcp.ACCEPT_SSE if kind == 0 else
-                test_mcp.ACCEPT_NDJSON)))
+                support.ACCEPT_SSE if kind == 0 else
+                support.ACCEPT_NDJSON)))
     response = conn.getresponse()
     if response.status != 200:
         raise RuntimeError("vanish %d: HTTP %d" % (number, response.status))
@@ -379,7 +379,7 @@ def main(argv=None):
         print("soak: needs Linux /proc")
         print("soak: 0 passed, 0 failed, 1 skipped")
         return 0
-    upstream = test_mcp.FakeUpstream().start()
+    upstream = support.FakeUpstream().start()
     # http.server listens with a backlog of 5: 64 clients' upstream calls
     # would overflow it, and a dropped SYN costs a retry 1, 3, 7 s later.
     upstream.server.socket.listen(1024)
@@ -394,7 +394,7 @@ def main(argv=None):
             server.proc.pid, server.port, rss / 1024.0, threads, fds))
         # The kept-alive connections to the weather service are a pool of
         # at most Upstream.idle_limit sockets (one host here), not a leak.
-        pool = test_mcp.mcp_weather.Upstream.idle_limit
+        pool = support.mcp_weather.Upstream.idle_limit
         baseline = (rss, threads, fds + pool)
         print("descriptors allowed after the load: %d (+%d for the weather "
               "connection pool)" % (baseline[2], pool))
