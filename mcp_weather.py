@@ -5924,22 +5924,8 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
         words = self.requestline.split()
         if not words:
             return False
-        if len(words) >= 3:
-            version = words[-1]
-            number = version[5:].split(".")
-            if not version.startswith("HTTP/") or len(number) != 2 or \
-                    not all(DIGITS.match(n) and len(n) <= 10
-                            for n in number):
-                self.send_error(400, "Bad request version (%r)" % version)
-                return False
-            number = int(number[0]), int(number[1])
-            if number >= (2, 0):
-                self.send_error(505, "Invalid HTTP version (%s)"
-                                % version[5:])
-                return False
-            self.close_connection = number < (1, 1) or \
-                self.protocol_version < "HTTP/1.1"
-            self.request_version = version
+        if len(words) >= 3 and not self.take_version(words[-1]):
+            return False
         if not 2 <= len(words) <= 3:
             self.send_error(400, "Bad request syntax (%r)" % self.requestline)
             return False
@@ -5949,6 +5935,24 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
         self.command, self.path = words[:2]
         if self.path.startswith("//"):          # never a scheme-less URL
             self.path = "/" + self.path.lstrip("/")
+        return True
+
+    def take_version(self, version):
+        """ The request's HTTP version: HTTP/1.1 keeps the connection open,
+        HTTP/1.0 closes it, 2.0 and later are refused (505, which
+        send_error() makes 400); False once an error was sent. """
+        number = version[5:].split(".")
+        if not version.startswith("HTTP/") or len(number) != 2 or \
+                not all(DIGITS.match(n) and len(n) <= 10 for n in number):
+            self.send_error(400, "Bad request version (%r)" % version)
+            return False
+        number = int(number[0]), int(number[1])
+        if number >= (2, 0):
+            self.send_error(505, "Invalid HTTP version (%s)" % version[5:])
+            return False
+        self.close_connection = number < (1, 1) or \
+            self.protocol_version < "HTTP/1.1"
+        self.request_version = version
         return True
 
     def has_body(self):
@@ -6048,6 +6052,25 @@ def same_param(text, value, rendered):
     return text == rendered
 
 
+def param_header_mismatch(raws, header, path, value):
+    """ What is wrong with the values of one Mcp-Param-* header (raws) for
+    the argument at path (S60), or None. """
+    rendered = header_rendering(value)
+    if len(raws) > 1:
+        return "is sent more than once"
+    if not raws:
+        return "is missing" if rendered is not None else None
+    if rendered is None:
+        return "is sent, but the argument %s is not" % ".".join(path) \
+            if value is None else \
+            "cannot carry the argument %s" % ".".join(path)
+    if not same_param(decode_header_value(raws[0], header), value,
+                      rendered):
+        return "%r does not match the argument %s" % (raws[0][:100],
+                                                       ".".join(path))
+    return None
+
+
 def argument_at(arguments, path):
     """ The argument at a chain of property names, or None. """
     for name in path:
@@ -6102,7 +6125,13 @@ class RequestChecks(object):
         """ DNS-rebinding protection (S2, S3, S6): on a loopback bind, Host
         must name a loopback address; a present Origin must be loopback or
         allowed by --allow-origin.  Rejections are logged with the value. """
-        config, loopback = self.config, self.server.loopback
+        self.check_host()
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            self.check_origin(origin)
+
+    def check_host(self):
+        loopback = self.server.loopback
         host = self.headers.get("Host", "")
         allowed_hosts = self.server.allowed_hosts
         name = host_name(host)
@@ -6112,9 +6141,11 @@ class RequestChecks(object):
                 (loopback and not is_loopback(name)) or
                 (not loopback and allowed_hosts)):
             self.forbid("Host", host, "--allow-host")
-        origin = self.headers.get("Origin")
-        if origin is None:
-            return
+
+    def check_origin(self, origin):
+        """ An allowed Origin is echoed for CORS (browser clients). """
+        config, loopback = self.config, self.server.loopback
+        host = self.headers.get("Host", "")
         try:
             origin_host = urllib.parse.urlsplit(origin).netloc.lower()
         except ValueError:                  # e.g. "http://[::1"
@@ -6154,29 +6185,42 @@ class RequestChecks(object):
         lengths = set(v.strip()
                       for v in self.headers.get_all("Content-Length") or ())
         if codings:
-            asked_to_close = self.close_connection  # "Connection: close"
-            self.close_connection = True    # also when Content-Length is set
-            if codings != ["chunked"]:
-                raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
-                               "Transfer-Encoding %s" % ", ".join(codings),
-                               status=400)
-            body = self.read_chunked(limit)
-            self.close_connection = asked_to_close or bool(lengths)
+            body = self.read_coded(codings, bool(lengths), limit)
         else:
-            if not lengths:
-                raise RPCError(INVALID_REQUEST, "Length Required: send "
-                               "Content-Length or a chunked body", status=411)
-            if len(lengths) > 1 or not DIGITS.match(next(iter(lengths))):
-                self.close_connection = True
-                raise RPCError(INVALID_REQUEST, "Bad Request: invalid or "
-                               "conflicting Content-Length", status=400)
-            length = int(lengths.pop())
-            if length > limit:
-                raise self.too_large(limit)
-            body = self.rfile.read(length)
-            if len(body) < length:
-                raise ConnectionError("body cut short")
+            body = self.read_sized(lengths, limit)
         self.body_read = True
+        return body
+
+    def read_coded(self, codings, has_length, limit):
+        """ A body with Transfer-Encoding, of which only chunked is known.
+        The connection closes after the answer when the client asks, when
+        Content-Length came too (ambiguous), or when reading fails. """
+        asked_to_close = self.close_connection  # "Connection: close"
+        self.close_connection = True    # also when Content-Length is set
+        if codings != ["chunked"]:
+            raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
+                           "Transfer-Encoding %s" % ", ".join(codings),
+                           status=400)
+        body = self.read_chunked(limit)
+        self.close_connection = asked_to_close or has_length
+        return body
+
+    def read_sized(self, lengths, limit):
+        """ A body of Content-Length bytes: one valid length, at most
+        --max-body; a body cut short is a client gone. """
+        if not lengths:
+            raise RPCError(INVALID_REQUEST, "Length Required: send "
+                           "Content-Length or a chunked body", status=411)
+        if len(lengths) > 1 or not DIGITS.match(next(iter(lengths))):
+            self.close_connection = True
+            raise RPCError(INVALID_REQUEST, "Bad Request: invalid or "
+                           "conflicting Content-Length", status=400)
+        length = int(lengths.pop())
+        if length > limit:
+            raise self.too_large(limit)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ConnectionError("body cut short")
         return body
 
     def read_chunked(self, limit):
@@ -6274,22 +6318,8 @@ class RequestChecks(object):
             return
         for path, header in param_headers(tool.input_schema):
             value = argument_at(params.get("arguments"), path)
-            rendered = header_rendering(value)
-            raws = self.headers.get_all(header) or []
-            if len(raws) > 1:
-                problem = "is sent more than once"
-            elif not raws:
-                problem = "is missing" if rendered is not None else None
-            elif rendered is None:
-                problem = "is sent, but the argument %s is not" \
-                    % ".".join(path) if value is None else \
-                    "cannot carry the argument %s" % ".".join(path)
-            elif not same_param(decode_header_value(raws[0], header), value,
-                                rendered):
-                problem = "%r does not match the argument %s" % (
-                    raws[0][:100], ".".join(path))
-            else:
-                problem = None
+            problem = param_header_mismatch(
+                self.headers.get_all(header) or [], header, path, value)
             if problem:
                 raise RPCError(HEADER_MISMATCH, "the %s header %s" % (
                     header, problem), status=400)
@@ -6484,6 +6514,12 @@ class AnswerWriter(object):
             return data
         return b"%x\r\n%s\r\n" % (len(data), data)
 
+    def keep_alive_chunk(self, mode):
+        """ Something to say while a stream is silent, so proxies and
+        clients do not time it out (S30, field notes B-13): an SSE comment,
+        or an empty NDJSON line. """
+        return self.chunk(b": keep-alive\n\n" if mode == "sse" else b"\n")
+
     def end_chunks(self):
         self.write(self.end_of_chunks())
 
@@ -6524,18 +6560,9 @@ class AnswerWriter(object):
             if self.peer_gone() or len(self.unsent) > MAX_UNSENT_KEEPALIVES:
                 self.gone = True
             elif writable_now(self.connection):
-                data = self.unsent + self.chunk(
-                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
-                try:
-                    sent = self.connection.send(data, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError:
-                    self.gone, sent = True, 0
-                self.unsent = data[sent:]
+                self.send_now(self.unsent + self.keep_alive_chunk(ticked[2]))
             else:                       # a client that does not read
-                self.unsent += self.chunk(
-                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
+                self.unsent += self.keep_alive_chunk(ticked[2])
             self.last_write = now
         finally:
             self.write_lock.release()
@@ -6543,6 +6570,17 @@ class AnswerWriter(object):
             ticked[0].let_go(ticked[1])
             return None
         return now + keepalive
+
+    def send_now(self, data):
+        """ Send what the socket takes without waiting (KeepAlives' one
+        thread must never block); what is left waits in ``unsent``. """
+        try:
+            sent = self.connection.send(data, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.gone, sent = True, 0
+        self.unsent = data[sent:]
 
     def peer_gone(self):
         """ Whether the client closed its end, without reading its data.
@@ -6713,8 +6751,7 @@ class StreamDelivery(object):
                 session.event_id(stream, cursor).encode(),
                 self.config.sse_retry))
         if idle:                # say something now, so proxies wait (B-13)
-            first += self.chunk(b": keep-alive\n\n" if mode == "sse"
-                                else b"\n")
+            first += self.keep_alive_chunk(mode)
         framing = [("Transfer-Encoding", "chunked")]
         if self.request_version == "HTTP/1.0":
             self.close_connection, framing = True, []
@@ -6754,16 +6791,9 @@ class StreamDelivery(object):
                     events = [e for e in events if e[0] <= cut_at]
                     finished = False
                 if events:
-                    data = self.chunk(b"".join(
-                        self.frame(mode, session, stream, seq, message)
-                        for seq, message in events))
-                    if finished:            # the last ones: with the end
-                        data += self.end_of_chunks()
-                    self.write(data)
-                    cursor, last = events[-1][0], time.monotonic()
-                    stream.mark_sent(cursor)
-                    if not stream.replayable:
-                        stream.forget(cursor)
+                    cursor = self.send_events(mode, stream, session, events,
+                                              finished)
+                    last = time.monotonic()
                     if finished:
                         return
                 if finished:
@@ -6771,9 +6801,7 @@ class StreamDelivery(object):
                 now = time.monotonic()
                 if cut_at is not None or (poll_after and
                                           now - opened >= poll_after):
-                    self.write(self.chunk(b"retry: %d\n\n"
-                                          % self.config.sse_retry))
-                    self.close_connection = True
+                    self.close_for_polling()
                     break
                 if ticked:
                     continue                # KeepAlives writes them
@@ -6784,11 +6812,37 @@ class StreamDelivery(object):
                 if (due or cancel is not None) and self.peer_gone():
                     break
                 if due:
-                    self.write(self.chunk(b": keep-alive\n\n"
-                                          if mode == "sse" else b"\n"))
+                    self.write(self.keep_alive_chunk(mode))
                     last = now
         finally:
             self.ticked = None                  # KeepAlives lets go
+        self.end_stream(cancel)
+
+    def send_events(self, mode, stream, session, events, finished):
+        """ Write events in one chunk, the last chunk with them when the
+        stream is finished (one write for the end too); returns the cursor
+        after them.  A stream nobody can resume forgets what was sent. """
+        data = self.chunk(b"".join(
+            self.frame(mode, session, stream, seq, message)
+            for seq, message in events))
+        if finished:
+            data += self.end_of_chunks()
+        self.write(data)
+        cursor = events[-1][0]
+        stream.mark_sent(cursor)
+        if not stream.replayable:
+            stream.forget(cursor)
+        return cursor
+
+    def close_for_polling(self):
+        """ Close the connection, not the stream: the retry field tells the
+        client when to GET the rest with Last-Event-ID (S20, S21). """
+        self.write(self.chunk(b"retry: %d\n\n" % self.config.sse_retry))
+        self.close_connection = True
+
+    def end_stream(self, cancel):
+        """ The end of a stream: the last chunk, unless the client is gone;
+        then, in 2026-07-28, its call is cancelled (S29). """
         if self.peer_gone():
             if cancel is not None:
                 cancel.set()                    # S29: closing is cancelling
@@ -6881,14 +6935,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
     def serve(self, action):
         """ Run one request: checks, then action(); errors become JSON-RPC
         error bodies with the right status; one access-log line at the end. """
-        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
-            None, "-", "-"
-        self.extra_headers, self.request_id, self.body_read = [], None, False
-        self.principal, self.unsent = "", b""
-        if self.command != "POST" and self.has_body():
-            self.close_connection = True      # we never read such bodies
-        if self.command != "POST":
-            self.take_turn()                  # POST: once its body is read
+        self.start_request()
         try:
             if self.check_path():
                 self.check_host_and_origin()
@@ -6910,6 +6957,18 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             self.give_turn()
             self.access_log()
 
+    def start_request(self):
+        """ Fresh state for a request, and its turn (Turns): a POST takes
+        it once its body is read, so a slow body holds none. """
+        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
+            None, "-", "-"
+        self.extra_headers, self.request_id, self.body_read = [], None, False
+        self.principal, self.unsent = "", b""
+        if self.command != "POST" and self.has_body():
+            self.close_connection = True      # we never read such bodies
+        if self.command != "POST":
+            self.take_turn()                  # POST: once its body is read
+
     # -- POST ----------------------------------------------------------------
 
     def post(self):
@@ -6920,6 +6979,25 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
         self.check_content_type()
         body = self.read_body()
         self.take_turn()
+        payload, messages, batch = self.read_messages(body)
+        session, version = self.route(messages, batch)
+        if batch and (version or LATEST_LEGACY) != "2025-03-26":
+            raise RPCError(INVALID_REQUEST, "Invalid Request: JSON-RPC "
+                           "batches are only allowed in protocol 2025-03-26 "
+                           "(S13)", status=400)
+        if not any(needs_answer(m) for m in messages):
+            self.accept(messages, session, version)
+            return
+        framing = choose_framing(self.headers.get("Accept"))
+        if not batch and version in MODERN_VERSIONS and \
+                payload.get("method") == "subscriptions/listen":
+            self.listen(payload, version, framing)
+            return
+        self.answer(messages, batch, session, version, framing)
+
+    def read_messages(self, body):
+        """ (payload, messages, batch) from a POST body: one message, or a
+        batch (S11); the id and method of a single one go to the log. """
         payload = parse_json(body)
         batch = isinstance(payload, list)
         messages = payload if batch else [payload]
@@ -6930,23 +7008,15 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             self.request_id = readable_id(payload)
             message_kind(payload)               # 400 for a bad envelope
             self.rpc = payload.get("method", "response")[:40]
-        session, version = self.route(messages, batch)
-        if batch and (version or LATEST_LEGACY) != "2025-03-26":
-            raise RPCError(INVALID_REQUEST, "Invalid Request: JSON-RPC "
-                           "batches are only allowed in protocol 2025-03-26 "
-                           "(S13)", status=400)
-        if not any(needs_answer(m) for m in messages):
-            for message in messages:
-                self.dispatcher.handle(message, lambda m: None, session,
-                                       version, principal=self.principal)
-            self.send_whole(202, [("Content-Length", "0")])    # S15
-            return
-        framing = choose_framing(self.headers.get("Accept"))
-        if not batch and version in MODERN_VERSIONS and \
-                payload.get("method") == "subscriptions/listen":
-            self.listen(payload, version, framing)
-            return
-        self.answer(messages, batch, session, version, framing)
+        return payload, messages, batch
+
+    def accept(self, messages, session, version):
+        """ Notifications and responses only: handled, then 202 and no
+        body (S15). """
+        for message in messages:
+            self.dispatcher.handle(message, lambda m: None, session,
+                                   version, principal=self.principal)
+        self.send_whole(202, [("Content-Length", "0")])    # S15
 
     def route(self, messages, batch):
         """ Which era, session and version serve this POST (checklist 1.3):
@@ -6989,7 +7059,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
         if session is not None:         # SSE events can be resumed (S41)
             stream = session.open_stream(framing in ("sse", "lazy"))
         else:
-            stream = Stream(0, self.config.replay_buffer, replayable=False)
+            stream = self.passing_stream()
         stream.carries_requests = framing != "json"     # S23 needs a stream
         modern = version in MODERN_VERSIONS
         cancelled = Cancellation() if modern else None
@@ -7054,7 +7124,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             raise RPCError(INVALID_REQUEST, "Not Acceptable: the answer to "
                            "subscriptions/listen is text/event-stream",
                            status=406)
-        stream = Stream(0, self.config.replay_buffer, replayable=False)
+        stream = self.passing_stream()
         stream.ends_without_turn = True
         cancel = Cancellation()
         generation = stream.attach()
@@ -7076,6 +7146,11 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
                     listener.ended = True
 
     # -- GET, DELETE and OPTIONS ---------------------------------------------
+
+    def passing_stream(self):
+        """ A Stream outside any session: no event ids, nothing to resume
+        (S43, S44), each event forgotten once written. """
+        return Stream(0, self.config.replay_buffer, replayable=False)
 
     def get(self):
         """ The standalone SSE stream (S32-S36), or the rest of a stream
