@@ -5703,24 +5703,26 @@ class BearerAuthorization(object):
 #   DELETE  ends the session.
 #
 # The handler, MCPRequestHandler, is put together from one part a concern,
-# each below in the order they build on each other, as http.server builds
-# SimpleHTTPRequestHandler on BaseHTTPRequestHandler:
+# as http.server builds SimpleHTTPRequestHandler on BaseHTTPRequestHandler.
+# Each part is a class under its own heading, in the order they build on
+# each other:
 #
-#   HTTP11RequestHandler  the connection: TLS, requests one after another,
-#                         each read in bounded time; the Date and the log
+#   BearerAuthorization   the bearer token (end of the Authorization section)
+#   HTTP11RequestHandler  the connection: TLS, one request after another,
+#                         each read in bounded time; the Date, the log
 #   RequestChecks         reading and checking a request: path, Host and
 #                         Origin, Content-Type, body, protocol version
-#   BearerAuthorization   the bearer token (in the Authorization section)
-#   AnswerWriter          an answer in its framing: JSON, SSE or NDJSON
-#   StreamDelivery        a stream's messages as they come, keep-alives,
-#                         resumption
-#   MCPRequestHandler     routes: POST, GET, DELETE and OPTIONS
+#   AnswerWriter          writing an answer in its framing: JSON, SSE or
+#                         NDJSON; keep-alives; a client gone
+#   StreamDelivery        a stream's messages as they come; resumption
+#   MCPRequestHandler     routes POST, GET, DELETE and OPTIONS
 #
 # A POST from the socket to the dispatcher and back: handle_one_request()
 # -> parse_request() -> do_POST() -> serve(post): check_path(),
 # check_host_and_origin(), check_auth() -> post(): check_content_type(),
-# read_body(), route() -> answer(): dispatcher.handle() -> deliver() ->
-# send_json(), or open_stream() and pump() -> access_log().
+# read_body(), read_messages(), route() -> answer(): dispatcher.handle()
+# -> deliver(): await_answer() and send_answer(), or open_stream() and
+# pump() -> access_log().
 
 SESSION_REQUIRED = (
     "Bad Request: the Mcp-Session-Id header is required. Send initialize "
@@ -6904,12 +6906,13 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
 
     do_POST, do_GET, do_DELETE and do_OPTIONS each serve() one action:
     serve() runs the checks every request gets (check_path,
-    check_host_and_origin, check_auth), then post(), get(), delete() or
-    options(), and turns an RPCError into its answer.  post() reads the
-    body, route() picks the era, session and version of the messages
-    (checklist 1.3), and answer() hands them to the dispatcher and
-    delivers what it sends; listen() and get() open the streams that
-    stay (subscriptions/listen in 2026-07-28; the GET stream and its
+    check_host_and_origin, check_auth), then post() (S8-S31), get()
+    (S32-S36, S41), delete() (S50) or options() (a CORS preflight), and
+    turns an RPCError into its answer.  post() reads the body, route()
+    picks the era, session and version of the messages (checklist 1.3),
+    and answer() hands them to the dispatcher and delivers what it sends;
+    listen() and get() open the streams that stay open
+    (subscriptions/listen in 2026-07-28; the GET stream and its
     resumption in 2025).  The parts it is made of, and what each does,
     are above: HTTP11RequestHandler, RequestChecks, BearerAuthorization,
     AnswerWriter and StreamDelivery.
@@ -7207,7 +7210,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
 # late and new requests wait (measured: soak/streams.py with 4,000 streams,
 # issue 18).  So the thread of an idle stream sleeps until its stream has
 # something, and one thread, KeepAlives, writes the keep-alives of them all,
-# without ever blocking (MCPRequestHandler.keep_alive).  It sleeps with no
+# without ever blocking (AnswerWriter.keep_alive).  It sleeps with no
 # timeout at all: a wake-up every minute, for threads started together,
 # was enough to pile them up again (12,000 streams: a 20 s pause).  What
 # wakes it: a message, the stream's end (a session closed, expired or
@@ -7222,7 +7225,7 @@ class KeepAlives(object):
 
     A stream's thread hands its connection over (take) before it waits; a
     heap of (due, connection) says whom to visit next, and each visit
-    (MCPRequestHandler.keep_alive) says when to come back.  The thread
+    (AnswerWriter.keep_alive) says when to come back.  The thread
     starts on first use and ends after ``idle_timeout`` seconds with
     nothing to watch.  Not for TLS (a TLS socket cannot send without
     waiting), nor where poll() or MSG_DONTWAIT is missing (Windows): those
