@@ -5815,8 +5815,7 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
         self.write_lock = threading.Lock()
         self.last_write, self.gone, self.ticked = 0.0, False, None
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
-            None, "-", "-"
+        self.start_access_log()
         self.rfile.close()              # the plain one: ours has a clock
         self.reader = RequestReader(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self.reader)
@@ -5989,6 +5988,11 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         log.debug("http: " + format, *args)
+
+    def start_access_log(self):
+        """ What access_log() says of a request until more is known. """
+        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
+            None, "-", "-"
 
     def access_log(self):
         log.info("%s %s %s %s %.1fms %s sid=%s", self.client_address[0],
@@ -6963,8 +6967,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
     def start_request(self):
         """ Fresh state for a request, and its turn (Turns): a POST takes
         it once its body is read, so a slow body holds none. """
-        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
-            None, "-", "-"
+        self.start_access_log()
         self.extra_headers, self.request_id, self.body_read = [], None, False
         self.principal, self.unsent = "", b""
         if self.command != "POST" and self.has_body():
