@@ -5868,605 +5868,24 @@ def token_principal(claims, token):
     return hashlib.sha256(seed.encode("utf-8", "replace")).hexdigest()
 
 
-###############################################################################
-# HTTP transport ##############################################################
-###############################################################################
-
-# Streamable HTTP in brief (checklist section 2).  One endpoint, /mcp:
-#
-#   POST  one JSON-RPC message (or, in 2025-03-26, a batch).  Notifications
-#         and responses get 202 and no body.  Requests get either one JSON
-#         body or an SSE stream that carries related notifications and then
-#         the response.  2026-07-28 requests are self-contained; 2025 ones
-#         carry the Mcp-Session-Id that initialize returned.
-#   GET   an SSE stream for messages not tied to a request, or, with
-#         Last-Event-ID, the rest of a stream whose connection was cut.
-#   DELETE  ends the session.
+# -- How a request is authorized ----------------------------------------------
 
 PLAIN_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|"
                         r"^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
-UPGRADE = "upgrade"        # await_answer(): a notification came first
-UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
-SESSION_REQUIRED = (
-    "Bad Request: the Mcp-Session-Id header is required. Send initialize "
-    "first and repeat the Mcp-Session-Id it returns on every request; for "
-    "clients that do not keep sessions, run the server with --stateless.")
-SESSION_UNKNOWN = (
-    "Session not found: it expired, was deleted, or never existed. Send "
-    "initialize again, without Mcp-Session-Id, to start a new one.")
-CORS_HEADERS = ("Content-Type, Authorization, Mcp-Session-Id, "
-                "MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name")
 
 
-def is_loopback(host):
-    host = host.strip("[]").lower()
-    return host in ("localhost", "::1") or host.endswith(".localhost") or \
-        re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", host) is not None
+class BearerAuthorization(object):
+    """ How a request is authorized, a part of MCPRequestHandler: the
+    resource server's side of checklist 2.9.
 
-
-def host_name(value):
-    """ The name in a Host header: 'localhost:8000' and '[::1]:80' give
-    'localhost' and '::1'. """
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
-def parse_accept(header):
-    """ Accept as [(media range, q)], q-values parsed (field notes B-9). """
-    ranges = []
-    for part in (header or "*/*").split(","):
-        fields = part.split(";")
-        media = fields[0].strip().lower()
-        if not media:
-            continue
-        q = 1.0
-        for field in fields[1:]:
-            name, _, value = field.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = min(1.0, max(0.0, float(value)))
-                except ValueError:
-                    q = 0.0
-        ranges.append((media, q))
-    return ranges
-
-
-def quality(ranges, media, wildcards=True):
-    """ The q of the most specific range that matches media (RFC 9110). """
-    kind = media.split("/")[0] + "/*"
-    best, rank = 0.0, -1
-    for candidate, q in ranges:
-        specificity = {media: 2, kind: 1, "*/*": 0}.get(candidate, -1)
-        if specificity > rank and (wildcards or specificity == 2):
-            best, rank = q, specificity
-    return best
-
-
-def choose_framing(accept):
-    """ How to answer a POST, from its Accept header:
-
-    'ndjson'  only when asked for by name (no spec client does: checklist 8);
-    'lazy'    JSON and SSE both acceptable: JSON unless something must be
-              streamed first (field notes B-11);
-    'json' or 'sse' when only one is acceptable; 406 when neither is.
+    check_auth() finds whom the bearer token speaks for (static_principal,
+    oauth_principal) or refuses the request with a challenge() that says
+    where to get a good token.  The challenge points at the
+    protected-resource metadata (RFC 9728), which send_resource_metadata()
+    serves at the well-known paths clients try (S65-S67).  It reads
+    self.headers, self.config and self.server (its introspector), and
+    answers with send_json() (AnswerWriter).
     """
-    ranges = parse_accept(accept)
-    json_q = quality(ranges, "application/json")
-    sse_q = quality(ranges, "text/event-stream")
-    ndjson_q = quality(ranges, "application/x-ndjson", wildcards=False)
-    if ndjson_q > 0 and ndjson_q >= max(json_q, sse_q):
-        return "ndjson"
-    if json_q > 0 and sse_q > 0:
-        return "lazy"
-    if json_q > 0 or sse_q > 0:
-        return "json" if json_q > 0 else "sse"
-    raise RPCError(INVALID_REQUEST, "Not Acceptable: accept "
-                   "application/json, text/event-stream or "
-                   "application/x-ndjson", status=406)
-
-
-def decode_header_value(raw, name):
-    """ Mcp-Method / Mcp-Name values: plain visible ASCII, or the
-    =?base64?...?= form for anything else (S59). """
-    if raw.startswith("=?base64?") and raw.endswith("?="):
-        encoded = raw[9:-2]
-        try:
-            data = base64.b64decode(encoded, validate=True)
-            if base64.b64encode(data).decode("ascii") != encoded:
-                raise ValueError("not the canonical encoding")
-            return data.decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise RPCError(HEADER_MISMATCH, "%s: bad base64 value" % name,
-                           status=400)
-    if not all(" " <= c <= "~" for c in raw):
-        raise RPCError(HEADER_MISMATCH, "%s: invalid characters; use the "
-                       "=?base64?...?= form" % name, status=400)
-    return raw.strip()
-
-
-def header_rendering(value):
-    """ A tool argument as a client writes it into its Mcp-Param-* header
-    (S60): booleans as true or false, numbers and strings as text; None
-    for values no header can carry (objects, arrays). """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    return None
-
-
-def same_param(text, value, rendered):
-    """ Whether a decoded Mcp-Param-* value says what the body says.
-    Values compare exactly (case and all), except integers, which compare
-    as numbers: 42 in the body matches "42" and "42.0" (S59). """
-    if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and re.match(r"^-?[0-9]+(\.0+)?$", text) and value == int(value):
-        return int(text.split(".")[0]) == int(value)
-    return text == rendered
-
-
-def argument_at(arguments, path):
-    """ The argument at a chain of property names, or None. """
-    for name in path:
-        if not isinstance(arguments, dict):
-            return None
-        arguments = arguments.get(name)
-    return arguments
-
-
-def needs_answer(message):
-    """ Requests, and anything malformed, get a response. """
-    try:
-        return message_kind(message) == "request"
-    except RPCError:
-        return True
-
-
-def writable_now(sock):
-    """ Whether a send on sock would not wait (readable_now's twin). """
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    return bool(poller.poll(0))
-
-
-def readable_now(sock):
-    """ Whether sock has something to read, or its peer's end of stream,
-    right now, without waiting.  select.select() cannot take a descriptor
-    at or past FD_SETSIZE (1024 on Linux): it raises ValueError, which a
-    caller would read as "client gone", so a process holding more than
-    about a thousand connections would close every stream above that
-    line at its first keep-alive (issue 18).  poll() takes any descriptor;
-    select() remains only where poll() is missing (Windows, where it has
-    no such limit).  A hang-up or an error counts as readable: the read
-    that follows tells which it is. """
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])
-
-
-class RequestTimeout(socket.timeout):
-    """ A client took longer than --request-timeout to send a request. """
-
-
-class RequestReader(io.RawIOBase):
-    """ The read side of a connection, under the handler's buffered rfile.
-
-    Between requests, a read waits up to --idle-timeout for the next one.
-    While a request is being read (``deadline`` set), each read may only
-    wait for what is left of --request-timeout: socket timeouts bound one
-    read, so without a deadline a client that sends its headers or body a
-    byte at a time (slowloris) could hold its thread for ever.  Writes keep
-    the idle timeout.
-    """
-
-    def __init__(self, sock, idle_timeout):
-        self.sock, self.idle_timeout = sock, idle_timeout
-        self.deadline, self.expired = None, False
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if self.deadline is None:
-            return self.sock.recv_into(buffer)
-        left = self.deadline - time.monotonic()
-        try:
-            if left <= 0:
-                raise socket.timeout("out of time")
-            self.sock.settimeout(left)
-            return self.sock.recv_into(buffer)
-        except socket.timeout:
-            self.expired = True
-            raise RequestTimeout("request not received in time")
-        finally:
-            self.sock.settimeout(self.idle_timeout)
-
-
-class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
-    """ Streamable HTTP on top of http.server.
-
-    Everything about a request is checked (path, Host and Origin, token,
-    body, JSON, session, headers) before a status line is written, so a
-    client never gets a 200 that hides an error (field notes B-8).  Then
-    the messages go to the dispatcher, and deliver() writes what it sends
-    in the framing the client accepts.
-    """
-
-    protocol_version = "HTTP/1.1"     # keep-alive and chunked streams
-    server_version = "%s/%s" % (SERVER_NAME, __version__)
-    sys_version = ""
-    peer_poll = 0.25      # seconds between checks that a 2026 client is there
-    date_cache = (0, "")  # (second, Date header), see date_time_string()
-
-    # -- plumbing ------------------------------------------------------------
-
-    def setup(self):
-        self.timeout = self.server.config.idle_timeout
-        http.server.BaseHTTPRequestHandler.setup(self)
-        # Writes to the socket: this thread's, and KeepAlives' while the
-        # thread sleeps on an idle stream (see keep_alive()).
-        self.write_lock = threading.Lock()
-        self.last_write, self.gone, self.ticked = 0.0, False, None
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
-            None, "-", "-"
-        self.rfile.close()              # the plain one: ours has a clock
-        self.reader = RequestReader(self.connection, self.timeout)
-        self.rfile = io.BufferedReader(self.reader)
-        # The first request is timed from the connection, TLS included.
-        self.reader.deadline = time.monotonic() + self.config.request_timeout
-
-    def handle(self):
-        """ The TLS handshake, if any, then requests until the connection
-        closes.  The handshake happens here, in the connection's own thread
-        and within --request-timeout, not in the accept loop: a client that
-        never finishes it holds up no one else. """
-        if self.server.tls is not None and not self.tls_handshake():
-            return
-        http.server.BaseHTTPRequestHandler.handle(self)
-
-    def tls_handshake(self):
-        client = self.client_address[0]
-        try:
-            self.connection.settimeout(max(0.001, self.reader.deadline -
-                                           time.monotonic()))
-            self.connection.do_handshake()
-            return True
-        except socket.timeout:
-            log.warning("TLS handshake with %s not finished within %g s "
-                        "(--request-timeout); connection closed", client,
-                        self.config.request_timeout)
-        except OSError as exc:              # ssl.SSLError is an OSError
-            log.info("TLS handshake with %s failed: %s%s", client, exc,
-                     " (a plain-HTTP client: use https://)"
-                     if "HTTP_REQUEST" in str(exc) else "")
-        finally:
-            self.connection.settimeout(self.timeout)
-        return False
-
-    def handle_one_request(self):
-        """ Read and serve one request.  A kept-alive connection may idle
-        for --idle-timeout before its next request begins; from the
-        request's first byte (from the connection, for the first request)
-        the request line, headers and body must all arrive within
-        --request-timeout, or the client gets 408 and the connection
-        closes.  So a slow client holds one thread for a bounded time, and
-        every other connection has its own thread (starving no one). """
-        self.command, self.status, self.reader.expired = None, None, False
-        if self.reader.deadline is None:
-            if not self.next_request_begins():
-                self.close_connection = True
-                return
-            self.reader.deadline = time.monotonic() + \
-                self.config.request_timeout
-        try:
-            http.server.BaseHTTPRequestHandler.handle_one_request(self)
-        finally:
-            self.reader.deadline = None
-        if self.reader.expired and self.status is None:
-            self.request_timed_out()        # in the request line or headers
-
-    def next_request_begins(self):
-        """ Wait (up to --idle-timeout) for a byte of the next request. """
-        try:
-            return bool(self.rfile.peek(1))
-        except socket.timeout:
-            log.debug("closing the connection from %s: idle for %g s "
-                      "(--idle-timeout)", self.client_address[0],
-                      self.config.idle_timeout)
-        except OSError:
-            pass
-        return False
-
-    def request_timed_out(self):
-        """ 408 for a request that did not arrive in time, then close. """
-        log.warning("408: %s did not send its request within %g s "
-                    "(--request-timeout); connection closed",
-                    self.client_address[0], self.config.request_timeout)
-        self.send_error(408, "Request Timeout: the request did not arrive "
-                        "within %g s" % self.config.request_timeout)
-
-    @property
-    def config(self):
-        return self.server.config
-
-    @property
-    def dispatcher(self):
-        return self.server.dispatcher
-
-    def do_POST(self):
-        self.serve(self.post)
-
-    def do_GET(self):
-        self.serve(self.get)
-
-    def do_DELETE(self):
-        self.serve(self.delete)
-
-    def do_OPTIONS(self):
-        self.serve(self.options)
-
-    def do_PUT(self):
-        self.serve(self.not_allowed)
-
-    do_PATCH = do_HEAD = do_PUT
-
-    def parse_request(self):
-        """ The request line, by http.server's rules, and the header fields,
-        by read_headers(): http.server would parse them with the email
-        package, which costs more than the rest of a small request. """
-        if not self.parse_request_line():
-            return False
-        try:
-            self.headers = read_headers(self.rfile)
-        except HeaderError as exc:
-            self.send_error(exc.status, exc.reason)
-            return False
-        modern = self.protocol_version >= "HTTP/1.1"
-        connection = self.headers.get("Connection", "").lower()
-        if connection == "close":
-            self.close_connection = True
-        elif connection == "keep-alive" and modern:
-            self.close_connection = False
-        if self.headers.get("Expect", "").lower() == "100-continue" and \
-                modern and self.request_version >= "HTTP/1.1":
-            return self.handle_expect_100()
-        return True
-
-    def parse_request_line(self):
-        """ Method, target and version (HTTP/0.9 to 1.1; 2.0 is 505), and
-        whether the connection stays open; False once an error was sent. """
-        self.command = None
-        self.request_version = self.default_request_version
-        self.close_connection = True
-        self.requestline = str(self.raw_requestline,
-                               "iso-8859-1").rstrip("\r\n")
-        words = self.requestline.split()
-        if not words:
-            return False
-        if len(words) >= 3:
-            version = words[-1]
-            number = version[5:].split(".")
-            if not version.startswith("HTTP/") or len(number) != 2 or \
-                    not all(DIGITS.match(n) and len(n) <= 10
-                            for n in number):
-                self.send_error(400, "Bad request version (%r)" % version)
-                return False
-            number = int(number[0]), int(number[1])
-            if number >= (2, 0):
-                self.send_error(505, "Invalid HTTP version (%s)"
-                                % version[5:])
-                return False
-            self.close_connection = number < (1, 1) or \
-                self.protocol_version < "HTTP/1.1"
-            self.request_version = version
-        if not 2 <= len(words) <= 3:
-            self.send_error(400, "Bad request syntax (%r)" % self.requestline)
-            return False
-        if len(words) == 2 and words[0] != "GET":
-            self.send_error(400, "Bad HTTP/0.9 request type (%r)" % words[0])
-            return False
-        self.command, self.path = words[:2]
-        if self.path.startswith("//"):          # never a scheme-less URL
-            self.path = "/" + self.path.lstrip("/")
-        return True
-
-    def serve(self, action):
-        """ Run one request: checks, then action(); errors become JSON-RPC
-        error bodies with the right status; one access-log line at the end. """
-        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
-            None, "-", "-"
-        self.extra_headers, self.request_id, self.body_read = [], None, False
-        self.principal, self.unsent = "", b""
-        if self.command != "POST" and self.has_body():
-            self.close_connection = True      # we never read such bodies
-        if self.command != "POST":
-            self.take_turn()                  # POST: once its body is read
-        try:
-            if self.check_path():
-                self.check_host_and_origin()
-                if self.command != "OPTIONS":
-                    self.check_auth()
-                action()
-        except RPCError as exc:
-            self.send_rpc_error(exc)
-        except RequestTimeout:
-            self.request_timed_out()          # the body came too slowly
-        except OSError:
-            self.close_connection = True      # the client went away
-        except Exception:                     # a bug: say so, keep serving
-            log.exception("error handling %s %s", self.command,
-                          self.path[:120])
-            self.send_rpc_error(RPCError(INTERNAL_ERROR, "Internal error "
-                                         "(see the server log)", status=500))
-        finally:
-            self.give_turn()
-            self.access_log()
-
-    def take_turn(self):
-        self.dispatcher.workers.turns.take()
-
-    def give_turn(self):
-        self.dispatcher.workers.turns.give()
-
-    def has_body(self):
-        return self.headers.get("Content-Length", "0").strip() != "0" or \
-            "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-
-    def send_rpc_error(self, exc):
-        if self.status is not None:           # a stream was already open
-            self.close_connection = True
-            return
-        if self.command == "POST" and not self.body_read:
-            self.close_connection = True      # the body is still unread
-        if exc.status >= 500:
-            self.close_connection = True
-        headers = list(exc.headers)
-        if exc.status == 405 and not any(h[0] == "Allow" for h in headers):
-            headers.append(("Allow", self.allowed_methods()))
-        if exc.status >= 500:
-            headers.append(("Retry-After", "5"))
-        self.send_json(exc.status, exc.response(self.request_id), headers)
-
-    def allowed_methods(self):
-        return "POST" if self.dispatcher.stateless else "GET, POST, DELETE"
-
-    def send_error(self, code, message=None, explain=None):
-        """ http.server's own errors (bad request line, headers too long,
-        a request too slow) as JSON too.  Two become 4xx: an unknown method
-        (501 in http.server) is 405, and an HTTP/2 request line (505) is
-        400.  Both are the client's doing, and a 5xx would tell monitoring
-        that the server is failing. """
-        self.close_connection = True
-        self.extra_headers = getattr(self, "extra_headers", [])
-        headers = []
-        if code == 501:
-            code, message = 405, "Method Not Allowed: %s" % message
-            headers.append(("Allow", self.allowed_methods()))
-        elif code == 505:
-            code = 400
-        error = RPCError(INVALID_REQUEST, message or
-                         self.responses.get(code, ("Error",))[0])
-        try:
-            self.send_json(code, error.response(), headers)
-        except OSError:
-            pass
-
-    def head(self, status, headers):
-        lines = ["%s %d %s" % (self.protocol_version, status,
-                               self.responses.get(status, ("",))[0]),
-                 "Server: " + self.version_string(),
-                 "Date: " + self.date_time_string()]
-        lines.extend("%s: %s" % h for h in list(headers) + self.extra_headers)
-        if self.close_connection:
-            lines.append("Connection: close")
-        self.status = status
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def send_whole(self, status, headers, body=b""):
-        """ Status line, headers and body in one write (one TCP segment for
-        small answers: no delayed-ACK stalls).  HEAD answers carry none. """
-        if self.command == "HEAD":
-            body = b""
-        self.wfile.write(self.head(status, headers) + body)
-
-    def send_json(self, status, message, headers=()):
-        body = encode_json(message) + b"\n"     # also one line of NDJSON
-        self.send_whole(status, [("Content-Type", "application/json"),
-                                 ("Content-Length", str(len(body)))] +
-                        list(headers), body)
-
-    def version_string(self):
-        return self.server_version
-
-    def date_time_string(self, timestamp=None):
-        """ The Date header (RFC 9110 6.6.1): formatted once a second, not
-        once a response (email.utils does the formatting). """
-        if timestamp is not None:
-            return http.server.BaseHTTPRequestHandler.date_time_string(
-                self, timestamp)
-        now = int(time.time())
-        second, text = MCPRequestHandler.date_cache
-        if second != now:
-            text = http.server.BaseHTTPRequestHandler.date_time_string(
-                self, now)
-            MCPRequestHandler.date_cache = (now, text)
-        return text
-
-    def log_request(self, code="-", size="-"):
-        pass                                    # access_log() does it
-
-    def log_message(self, format, *args):
-        log.debug("http: " + format, *args)
-
-    def access_log(self):
-        log.info("%s %s %s %s %.1fms %s sid=%s", self.client_address[0],
-                 self.command, self.path[:120], self.status or "-",
-                 (time.monotonic() - self.started) * 1000, self.rpc,
-                 self.sid)
-
-    # -- checks that come first ---------------------------------------------
-
-    def check_path(self):
-        """ /mcp and /mcp/ are both the endpoint: never a redirect (B-15). """
-        try:
-            path = urllib.parse.urlsplit(self.path).path
-        except ValueError:
-            raise RPCError(INVALID_REQUEST, "Bad Request: malformed request "
-                           "target", status=400)
-        endpoint = self.config.path.rstrip("/") or "/"
-        if path in (endpoint, endpoint + "/"):
-            return True
-        if path == "/health" and self.command == "GET":
-            self.send_json(200, {"status": "ok", "server": SERVER_NAME,
-                                 "version": __version__})
-            return False
-        if self.config.auth_server and path in self.metadata_paths():
-            self.check_host_and_origin()
-            self.send_resource_metadata()
-            return False
-        raise RPCError(INVALID_REQUEST, "Not Found: the MCP endpoint is %s"
-                       % endpoint, status=404)
-
-    def check_host_and_origin(self):
-        """ DNS-rebinding protection (S2, S3, S6): on a loopback bind, Host
-        must name a loopback address; a present Origin must be loopback or
-        allowed by --allow-origin.  Rejections are logged with the value. """
-        config, loopback = self.config, self.server.loopback
-        host = self.headers.get("Host", "")
-        allowed_hosts = self.server.allowed_hosts
-        name = host_name(host)
-        # Loopback binds accept loopback names; others accept any Host,
-        # unless --allow-host lists the only ones to accept.
-        if name not in allowed_hosts and (
-                (loopback and not is_loopback(name)) or
-                (not loopback and allowed_hosts)):
-            self.forbid("Host", host, "--allow-host")
-        origin = self.headers.get("Origin")
-        if origin is None:
-            return
-        try:
-            origin_host = urllib.parse.urlsplit(origin).netloc.lower()
-        except ValueError:                  # e.g. "http://[::1"
-            self.forbid("Origin", origin, "--allow-origin")
-        if not ("*" in config.allow_origin or origin in config.allow_origin
-                or (loopback and is_loopback(host_name(origin_host)))
-                or (not loopback and origin_host == host.lower())):
-            self.forbid("Origin", origin, "--allow-origin")
-        self.extra_headers += [
-            ("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
-            ("Access-Control-Expose-Headers",
-             "Mcp-Session-Id, MCP-Protocol-Version")]
-
-    def forbid(self, header, value, flag):
-        log.warning("403: %s %r from %s is not allowed (see %s)", header,
-                    value[:200], self.client_address[0], flag)
-        raise RPCError(INVALID_REQUEST, "Forbidden: %s %r is not allowed"
-                       % (header, value[:200]), status=403)
 
     def check_auth(self):
         """ Bearer tokens (S5, S7): a static --token, or, with
@@ -6589,6 +6008,491 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             metadata["scopes_supported"] = list(self.config.required_scope)
         self.send_json(200, metadata)
 
+
+###############################################################################
+# HTTP transport ##############################################################
+###############################################################################
+
+# Streamable HTTP in brief (checklist section 2).  One endpoint, /mcp:
+#
+#   POST  one JSON-RPC message (or, in 2025-03-26, a batch).  Notifications
+#         and responses get 202 and no body.  Requests get either one JSON
+#         body or an SSE stream that carries related notifications and then
+#         the response.  2026-07-28 requests are self-contained; 2025 ones
+#         carry the Mcp-Session-Id that initialize returned.
+#   GET   an SSE stream for messages not tied to a request, or, with
+#         Last-Event-ID, the rest of a stream whose connection was cut.
+#   DELETE  ends the session.
+#
+# The handler, MCPRequestHandler, is put together from one part a concern,
+# as http.server builds SimpleHTTPRequestHandler on BaseHTTPRequestHandler.
+# Each part is a class under its own heading, in the order they build on
+# each other:
+#
+#   BearerAuthorization   the bearer token (end of the Authorization section)
+#   HTTP11RequestHandler  the connection: TLS, one request after another,
+#                         each read in bounded time; the Date, the log
+#   RequestChecks         reading and checking a request: path, Host and
+#                         Origin, Content-Type, body, protocol version
+#   AnswerWriter          writing an answer in its framing: JSON, SSE or
+#                         NDJSON; keep-alives; a client gone
+#   StreamDelivery        a stream's messages as they come; resumption
+#   MCPRequestHandler     routes POST, GET, DELETE and OPTIONS
+#
+# A POST from the socket to the dispatcher and back: handle_one_request()
+# -> parse_request() -> do_POST() -> serve(post): check_path(),
+# check_host_and_origin(), check_auth() -> post(): check_content_type(),
+# read_body(), read_messages(), route() -> answer(): dispatcher.handle()
+# -> deliver(): await_answer() and send_answer(), or open_stream() and
+# pump() -> access_log().
+
+SESSION_REQUIRED = (
+    "Bad Request: the Mcp-Session-Id header is required. Send initialize "
+    "first and repeat the Mcp-Session-Id it returns on every request; for "
+    "clients that do not keep sessions, run the server with --stateless.")
+SESSION_UNKNOWN = (
+    "Session not found: it expired, was deleted, or never existed. Send "
+    "initialize again, without Mcp-Session-Id, to start a new one.")
+CORS_HEADERS = ("Content-Type, Authorization, Mcp-Session-Id, "
+                "MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name")
+
+
+# -- The connection: HTTP/1.1 -------------------------------------------------
+
+class RequestTimeout(socket.timeout):
+    """ A client took longer than --request-timeout to send a request. """
+
+
+class RequestReader(io.RawIOBase):
+    """ The read side of a connection, under the handler's buffered rfile.
+
+    Between requests, a read waits up to --idle-timeout for the next one.
+    While a request is being read (``deadline`` set), each read may only
+    wait for what is left of --request-timeout: socket timeouts bound one
+    read, so without a deadline a client that sends its headers or body a
+    byte at a time (slowloris) could hold its thread for ever.  Writes keep
+    the idle timeout.
+    """
+
+    def __init__(self, sock, idle_timeout):
+        self.sock, self.idle_timeout = sock, idle_timeout
+        self.deadline, self.expired = None, False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.deadline is None:
+            return self.sock.recv_into(buffer)
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise socket.timeout("out of time")
+            self.sock.settimeout(left)
+            return self.sock.recv_into(buffer)
+        except socket.timeout:
+            self.expired = True
+            raise RequestTimeout("request not received in time")
+        finally:
+            self.sock.settimeout(self.idle_timeout)
+
+
+class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
+    """ One HTTP/1.1 connection: what any HTTP server on http.server needs,
+    and MCP does not change.
+
+    setup() puts a clock under the read side (RequestReader); handle()
+    does the TLS handshake, if any, in the connection's own thread; then
+    handle_one_request() serves requests until the connection closes
+    (keep-alive: every client message is its own POST, S8, so clients
+    reuse connections).  A request's line, headers and body must arrive
+    within --request-timeout (else 408), and a kept-alive connection may
+    idle --idle-timeout between requests.  parse_request() reads the
+    request line by http.server's rules and the header fields without the
+    email package (read_headers).  A subclass's do_* methods serve the
+    request; while it works it holds a turn (take_turn, Turns), so that
+    thousands of threads never queue for the GIL at once.  Each request
+    ends in one access-log line (access_log); the Date header is formatted
+    once a second.
+    """
+
+    protocol_version = "HTTP/1.1"     # keep-alive and chunked streams
+    server_version = "%s/%s" % (SERVER_NAME, __version__)
+    sys_version = ""
+    date_cache = (0, "")  # (second, Date header), see date_time_string()
+
+    @property
+    def config(self):
+        return self.server.config
+
+    @property
+    def dispatcher(self):
+        return self.server.dispatcher
+
+    def setup(self):
+        self.timeout = self.server.config.idle_timeout
+        http.server.BaseHTTPRequestHandler.setup(self)
+        # Writes to the socket: this thread's, and KeepAlives' while the
+        # thread sleeps on an idle stream (see keep_alive()).
+        self.write_lock = threading.Lock()
+        self.last_write, self.gone, self.ticked = 0.0, False, None
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.start_access_log()
+        self.rfile.close()              # the plain one: ours has a clock
+        self.reader = RequestReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self.reader)
+        # The first request is timed from the connection, TLS included.
+        self.reader.deadline = time.monotonic() + self.config.request_timeout
+
+    def handle(self):
+        """ The TLS handshake, if any, then requests until the connection
+        closes.  The handshake happens here, in the connection's own thread
+        and within --request-timeout, not in the accept loop: a client that
+        never finishes it holds up no one else. """
+        if self.server.tls is not None and not self.tls_handshake():
+            return
+        http.server.BaseHTTPRequestHandler.handle(self)
+
+    def tls_handshake(self):
+        client = self.client_address[0]
+        try:
+            self.connection.settimeout(max(0.001, self.reader.deadline -
+                                           time.monotonic()))
+            self.connection.do_handshake()
+            return True
+        except socket.timeout:
+            log.warning("TLS handshake with %s not finished within %g s "
+                        "(--request-timeout); connection closed", client,
+                        self.config.request_timeout)
+        except OSError as exc:              # ssl.SSLError is an OSError
+            log.info("TLS handshake with %s failed: %s%s", client, exc,
+                     " (a plain-HTTP client: use https://)"
+                     if "HTTP_REQUEST" in str(exc) else "")
+        finally:
+            self.connection.settimeout(self.timeout)
+        return False
+
+    def handle_one_request(self):
+        """ Read and serve one request.  A kept-alive connection may idle
+        for --idle-timeout before its next request begins; from the
+        request's first byte (from the connection, for the first request)
+        the request line, headers and body must all arrive within
+        --request-timeout, or the client gets 408 and the connection
+        closes.  So a slow client holds one thread for a bounded time, and
+        every other connection has its own thread (starving no one). """
+        self.command, self.status, self.reader.expired = None, None, False
+        if self.reader.deadline is None:
+            if not self.next_request_begins():
+                self.close_connection = True
+                return
+            self.reader.deadline = time.monotonic() + \
+                self.config.request_timeout
+        try:
+            http.server.BaseHTTPRequestHandler.handle_one_request(self)
+        finally:
+            self.reader.deadline = None
+        if self.reader.expired and self.status is None:
+            self.request_timed_out()        # in the request line or headers
+
+    def next_request_begins(self):
+        """ Wait (up to --idle-timeout) for a byte of the next request. """
+        try:
+            return bool(self.rfile.peek(1))
+        except socket.timeout:
+            log.debug("closing the connection from %s: idle for %g s "
+                      "(--idle-timeout)", self.client_address[0],
+                      self.config.idle_timeout)
+        except OSError:
+            pass
+        return False
+
+    def request_timed_out(self):
+        """ 408 for a request that did not arrive in time, then close. """
+        log.warning("408: %s did not send its request within %g s "
+                    "(--request-timeout); connection closed",
+                    self.client_address[0], self.config.request_timeout)
+        self.send_error(408, "Request Timeout: the request did not arrive "
+                        "within %g s" % self.config.request_timeout)
+
+    def parse_request(self):
+        """ The request line, by http.server's rules, and the header fields,
+        by read_headers(): http.server would parse them with the email
+        package, which costs more than the rest of a small request. """
+        if not self.parse_request_line():
+            return False
+        try:
+            self.headers = read_headers(self.rfile)
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.reason)
+            return False
+        modern = self.protocol_version >= "HTTP/1.1"
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and modern:
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and \
+                modern and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
+    def parse_request_line(self):
+        """ Method, target and version (HTTP/0.9 to 1.1; 2.0 is 505), and
+        whether the connection stays open; False once an error was sent. """
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline,
+                               "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3 and not self.take_version(words[-1]):
+            return False
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, "Bad request syntax (%r)" % self.requestline)
+            return False
+        if len(words) == 2 and words[0] != "GET":
+            self.send_error(400, "Bad HTTP/0.9 request type (%r)" % words[0])
+            return False
+        self.command, self.path = words[:2]
+        if self.path.startswith("//"):          # never a scheme-less URL
+            self.path = "/" + self.path.lstrip("/")
+        return True
+
+    def take_version(self, version):
+        """ The request's HTTP version: HTTP/1.1 keeps the connection open,
+        HTTP/1.0 closes it, 2.0 and later are refused (505, which
+        send_error() makes 400); False once an error was sent. """
+        number = version[5:].split(".")
+        if not version.startswith("HTTP/") or len(number) != 2 or \
+                not all(DIGITS.match(n) and len(n) <= 10 for n in number):
+            self.send_error(400, "Bad request version (%r)" % version)
+            return False
+        number = int(number[0]), int(number[1])
+        if number >= (2, 0):
+            self.send_error(505, "Invalid HTTP version (%s)" % version[5:])
+            return False
+        self.close_connection = number < (1, 1) or \
+            self.protocol_version < "HTTP/1.1"
+        self.request_version = version
+        return True
+
+    def has_body(self):
+        return self.headers.get("Content-Length", "0").strip() != "0" or \
+            "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+
+    def take_turn(self):
+        self.dispatcher.workers.turns.take()
+
+    def give_turn(self):
+        self.dispatcher.workers.turns.give()
+
+    def version_string(self):
+        return self.server_version
+
+    def date_time_string(self, timestamp=None):
+        """ The Date header (RFC 9110 6.6.1): formatted once a second, not
+        once a response (email.utils does the formatting). """
+        if timestamp is not None:
+            return http.server.BaseHTTPRequestHandler.date_time_string(
+                self, timestamp)
+        now = int(time.time())
+        second, text = HTTP11RequestHandler.date_cache
+        if second != now:
+            text = http.server.BaseHTTPRequestHandler.date_time_string(
+                self, now)
+            HTTP11RequestHandler.date_cache = (now, text)
+        return text
+
+    def log_request(self, code="-", size="-"):
+        pass                                    # access_log() does it
+
+    def log_message(self, format, *args):
+        log.debug("http: " + format, *args)
+
+    def start_access_log(self):
+        """ What access_log() says of a request until more is known. """
+        self.started, self.status, self.rpc, self.sid = time.monotonic(), \
+            None, "-", "-"
+
+    def access_log(self):
+        log.info("%s %s %s %s %.1fms %s sid=%s", self.client_address[0],
+                 self.command, self.path[:120], self.status or "-",
+                 (time.monotonic() - self.started) * 1000, self.rpc,
+                 self.sid)
+
+
+# -- Reading and checking a request -------------------------------------------
+
+def is_loopback(host):
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1") or host.endswith(".localhost") or \
+        re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", host) is not None
+
+
+def host_name(value):
+    """ The name in a Host header: 'localhost:8000' and '[::1]:80' give
+    'localhost' and '::1'. """
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def decode_header_value(raw, name):
+    """ Mcp-Method / Mcp-Name values: plain visible ASCII, or the
+    =?base64?...?= form for anything else (S59). """
+    if raw.startswith("=?base64?") and raw.endswith("?="):
+        encoded = raw[9:-2]
+        try:
+            data = base64.b64decode(encoded, validate=True)
+            if base64.b64encode(data).decode("ascii") != encoded:
+                raise ValueError("not the canonical encoding")
+            return data.decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise RPCError(HEADER_MISMATCH, "%s: bad base64 value" % name,
+                           status=400)
+    if not all(" " <= c <= "~" for c in raw):
+        raise RPCError(HEADER_MISMATCH, "%s: invalid characters; use the "
+                       "=?base64?...?= form" % name, status=400)
+    return raw.strip()
+
+
+def header_rendering(value):
+    """ A tool argument as a client writes it into its Mcp-Param-* header
+    (S60): booleans as true or false, numbers and strings as text; None
+    for values no header can carry (objects, arrays). """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return None
+
+
+def same_param(text, value, rendered):
+    """ Whether a decoded Mcp-Param-* value says what the body says.
+    Values compare exactly (case and all), except integers, which compare
+    as numbers: 42 in the body matches "42" and "42.0" (S59). """
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and re.match(r"^-?[0-9]+(\.0+)?$", text) and value == int(value):
+        return int(text.split(".")[0]) == int(value)
+    return text == rendered
+
+
+def param_header_mismatch(raws, header, path, value):
+    """ What is wrong with the values of one Mcp-Param-* header (raws) for
+    the argument at path (S60), or None. """
+    rendered = header_rendering(value)
+    if len(raws) > 1:
+        return "is sent more than once"
+    if not raws:
+        return "is missing" if rendered is not None else None
+    if rendered is None:
+        return "is sent, but the argument %s is not" % ".".join(path) \
+            if value is None else \
+            "cannot carry the argument %s" % ".".join(path)
+    if not same_param(decode_header_value(raws[0], header), value,
+                      rendered):
+        return "%r does not match the argument %s" % (raws[0][:100],
+                                                       ".".join(path))
+    return None
+
+
+def argument_at(arguments, path):
+    """ The argument at a chain of property names, or None. """
+    for name in path:
+        if not isinstance(arguments, dict):
+            return None
+        arguments = arguments.get(name)
+    return arguments
+
+
+class RequestChecks(object):
+    """ Reading and checking a request, a part of MCPRequestHandler.
+
+    Everything about a request is checked before a status line is written,
+    so a client never gets a 200 that hides an error (field notes B-8):
+
+      - the target: /mcp and /mcp/ are the endpoint (S1), never a
+        redirect (B-15); /health, and the metadata paths (S67);
+      - Host and Origin, against DNS rebinding (S2, S3, S6);
+      - Content-Type (S8, S10) and the body: Content-Length or chunked
+        (B-21), at most --max-body bytes;
+      - the protocol version: of a 2025 session (S53-S55), or of a
+        self-contained 2026-07-28 request, whose headers mirror its body
+        (Mcp-Method, Mcp-Name, Mcp-Param-*: S56-S62);
+      - the session a GET or DELETE names (S48, S49).
+
+    A check that fails raises RPCError with the status to answer;
+    MCPRequestHandler.serve() writes it (send_rpc_error).
+    """
+
+    def check_path(self):
+        """ /mcp and /mcp/ are both the endpoint: never a redirect (B-15). """
+        try:
+            path = urllib.parse.urlsplit(self.path).path
+        except ValueError:
+            raise RPCError(INVALID_REQUEST, "Bad Request: malformed request "
+                           "target", status=400)
+        endpoint = self.config.path.rstrip("/") or "/"
+        if path in (endpoint, endpoint + "/"):
+            return True
+        if path == "/health" and self.command == "GET":
+            self.send_json(200, {"status": "ok", "server": SERVER_NAME,
+                                 "version": __version__})
+            return False
+        if self.config.auth_server and path in self.metadata_paths():
+            self.check_host_and_origin()
+            self.send_resource_metadata()
+            return False
+        raise RPCError(INVALID_REQUEST, "Not Found: the MCP endpoint is %s"
+                       % endpoint, status=404)
+
+    def check_host_and_origin(self):
+        """ DNS-rebinding protection (S2, S3, S6): on a loopback bind, Host
+        must name a loopback address; a present Origin must be loopback or
+        allowed by --allow-origin.  Rejections are logged with the value. """
+        self.check_host()
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            self.check_origin(origin)
+
+    def check_host(self):
+        loopback = self.server.loopback
+        host = self.headers.get("Host", "")
+        allowed_hosts = self.server.allowed_hosts
+        name = host_name(host)
+        # Loopback binds accept loopback names; others accept any Host,
+        # unless --allow-host lists the only ones to accept.
+        if name not in allowed_hosts and (
+                (loopback and not is_loopback(name)) or
+                (not loopback and allowed_hosts)):
+            self.forbid("Host", host, "--allow-host")
+
+    def check_origin(self, origin):
+        """ An allowed Origin is echoed for CORS (browser clients). """
+        config, loopback = self.config, self.server.loopback
+        host = self.headers.get("Host", "")
+        try:
+            origin_host = urllib.parse.urlsplit(origin).netloc.lower()
+        except ValueError:                  # e.g. "http://[::1"
+            self.forbid("Origin", origin, "--allow-origin")
+        if not ("*" in config.allow_origin or origin in config.allow_origin
+                or (loopback and is_loopback(host_name(origin_host)))
+                or (not loopback and origin_host == host.lower())):
+            self.forbid("Origin", origin, "--allow-origin")
+        self.extra_headers += [
+            ("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
+            ("Access-Control-Expose-Headers",
+             "Mcp-Session-Id, MCP-Protocol-Version")]
+
+    def forbid(self, header, value, flag):
+        log.warning("403: %s %r from %s is not allowed (see %s)", header,
+                    value[:200], self.client_address[0], flag)
+        raise RPCError(INVALID_REQUEST, "Forbidden: %s %r is not allowed"
+                       % (header, value[:200]), status=403)
+
     def check_content_type(self):
         media, _, params = self.headers.get("Content-Type", "").partition(";")
         charset = re.search(r"charset=\"?([\w-]+)", params, re.I)
@@ -6609,29 +6513,42 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         lengths = set(v.strip()
                       for v in self.headers.get_all("Content-Length") or ())
         if codings:
-            asked_to_close = self.close_connection  # "Connection: close"
-            self.close_connection = True    # also when Content-Length is set
-            if codings != ["chunked"]:
-                raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
-                               "Transfer-Encoding %s" % ", ".join(codings),
-                               status=400)
-            body = self.read_chunked(limit)
-            self.close_connection = asked_to_close or bool(lengths)
+            body = self.read_coded(codings, bool(lengths), limit)
         else:
-            if not lengths:
-                raise RPCError(INVALID_REQUEST, "Length Required: send "
-                               "Content-Length or a chunked body", status=411)
-            if len(lengths) > 1 or not DIGITS.match(next(iter(lengths))):
-                self.close_connection = True
-                raise RPCError(INVALID_REQUEST, "Bad Request: invalid or "
-                               "conflicting Content-Length", status=400)
-            length = int(lengths.pop())
-            if length > limit:
-                raise self.too_large(limit)
-            body = self.rfile.read(length)
-            if len(body) < length:
-                raise ConnectionError("body cut short")
+            body = self.read_sized(lengths, limit)
         self.body_read = True
+        return body
+
+    def read_coded(self, codings, has_length, limit):
+        """ A body with Transfer-Encoding, of which only chunked is known.
+        The connection closes after the answer when the client asks, when
+        Content-Length came too (ambiguous), or when reading fails. """
+        asked_to_close = self.close_connection  # "Connection: close"
+        self.close_connection = True    # also when Content-Length is set
+        if codings != ["chunked"]:
+            raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
+                           "Transfer-Encoding %s" % ", ".join(codings),
+                           status=400)
+        body = self.read_chunked(limit)
+        self.close_connection = asked_to_close or has_length
+        return body
+
+    def read_sized(self, lengths, limit):
+        """ A body of Content-Length bytes: one valid length, at most
+        --max-body; a body cut short is a client gone. """
+        if not lengths:
+            raise RPCError(INVALID_REQUEST, "Length Required: send "
+                           "Content-Length or a chunked body", status=411)
+        if len(lengths) > 1 or not DIGITS.match(next(iter(lengths))):
+            self.close_connection = True
+            raise RPCError(INVALID_REQUEST, "Bad Request: invalid or "
+                           "conflicting Content-Length", status=400)
+        length = int(lengths.pop())
+        if length > limit:
+            raise self.too_large(limit)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ConnectionError("body cut short")
         return body
 
     def read_chunked(self, limit):
@@ -6655,75 +6572,6 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
     def too_large(self, limit):
         return RPCError(INVALID_REQUEST, "Payload Too Large: the limit is %d "
                         "bytes (--max-body)" % limit, status=413)
-
-    # -- POST ----------------------------------------------------------------
-
-    def post(self):
-        if self.server.stopping:
-            self.close_connection = True
-            raise RPCError(INTERNAL_ERROR, "Service Unavailable: shutting "
-                           "down", status=503)
-        self.check_content_type()
-        body = self.read_body()
-        self.take_turn()
-        payload = parse_json(body)
-        batch = isinstance(payload, list)
-        messages = payload if batch else [payload]
-        if batch and not messages:
-            raise RPCError(INVALID_REQUEST, "Invalid Request: empty batch",
-                           status=400)
-        if not batch:
-            self.request_id = readable_id(payload)
-            message_kind(payload)               # 400 for a bad envelope
-            self.rpc = payload.get("method", "response")[:40]
-        session, version = self.route(messages, batch)
-        if batch and (version or LATEST_LEGACY) != "2025-03-26":
-            raise RPCError(INVALID_REQUEST, "Invalid Request: JSON-RPC "
-                           "batches are only allowed in protocol 2025-03-26 "
-                           "(S13)", status=400)
-        if not any(needs_answer(m) for m in messages):
-            for message in messages:
-                self.dispatcher.handle(message, lambda m: None, session,
-                                       version, principal=self.principal)
-            self.send_whole(202, [("Content-Length", "0")])    # S15
-            return
-        framing = choose_framing(self.headers.get("Accept"))
-        if not batch and version in MODERN_VERSIONS and \
-                payload.get("method") == "subscriptions/listen":
-            self.listen(payload, version, framing)
-            return
-        self.answer(messages, batch, session, version, framing)
-
-    def route(self, messages, batch):
-        """ Which era, session and version serve this POST (checklist 1.3):
-        a live session goes the 2025 way; a 2026-07-28 request is served
-        statelessly (even an "initialize", which 2026 no longer has); an
-        initialize starts a session; anything else needs a session, unless
-        the server runs --stateless. """
-        dispatcher = self.dispatcher
-        sid = self.headers.get("Mcp-Session-Id")
-        initialize = any(isinstance(m, dict) and
-                         m.get("method") == "initialize" for m in messages)
-        if initialize and batch:
-            raise RPCError(INVALID_REQUEST, "Invalid Request: initialize "
-                           "must not be part of a batch (S12)", status=400)
-        if sid and not dispatcher.stateless and not initialize:
-            session = dispatcher.sessions.get(sid, self.principal)
-            if session is not None:
-                self.sid = session.short
-                return session, self.legacy_version(session)
-        if not batch and self.looks_modern(messages[0]):
-            return None, self.check_modern(messages[0])
-        if initialize:
-            if not dispatcher.stateless:
-                dispatcher.sessions.make_room()     # 503 now, not a 200 later
-                self.server.client_sessions.make_room(self.client_address[0])
-            return None, None
-        if dispatcher.stateless:
-            return None, self.legacy_version(None)
-        if sid:
-            raise RPCError(INVALID_REQUEST, SESSION_UNKNOWN, status=404)
-        raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
 
     def looks_modern(self, message):
         """ A 2026-07-28 request: _meta names a version, the version header
@@ -6798,194 +6646,11 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             return
         for path, header in param_headers(tool.input_schema):
             value = argument_at(params.get("arguments"), path)
-            rendered = header_rendering(value)
-            raws = self.headers.get_all(header) or []
-            if len(raws) > 1:
-                problem = "is sent more than once"
-            elif not raws:
-                problem = "is missing" if rendered is not None else None
-            elif rendered is None:
-                problem = "is sent, but the argument %s is not" \
-                    % ".".join(path) if value is None else \
-                    "cannot carry the argument %s" % ".".join(path)
-            elif not same_param(decode_header_value(raws[0], header), value,
-                                rendered):
-                problem = "%r does not match the argument %s" % (
-                    raws[0][:100], ".".join(path))
-            else:
-                problem = None
+            problem = param_header_mismatch(
+                self.headers.get_all(header) or [], header, path, value)
             if problem:
                 raise RPCError(HEADER_MISMATCH, "the %s header %s" % (
                     header, problem), status=400)
-
-    def answer(self, messages, batch, session, version, framing):
-        """ Run the requests and deliver what they send.  Quick ones run
-        on this thread, then their answer is written.  Calls that may block
-        (tools) run on a worker thread when the answer is a stream (SSE or
-        NDJSON), so this thread can write their notifications as they come,
-        send keep-alives, and notice a client that went away; when the
-        answer is JSON, they run here too (run_inline). """
-        if session is not None:         # SSE events can be resumed (S41)
-            stream = session.open_stream(framing in ("sse", "lazy"))
-        else:
-            stream = Stream(0, self.config.replay_buffer, replayable=False)
-        stream.carries_requests = framing != "json"     # S23 needs a stream
-        modern = version in MODERN_VERSIONS
-        cancelled = Cancellation() if modern else None
-        created, started = [], time.monotonic()
-
-        def work():
-            try:
-                for message in messages:
-                    call = self.dispatcher.handle(
-                        message, stream.push, session, version, cancelled,
-                        self.principal, stream)
-                    if call is not None and call.created_session:
-                        created.append(call.created_session)
-            finally:
-                stream.finish()
-
-        def deliver():
-            headers, to = [], session
-            if created:
-                to = created[0]
-                self.sid = to.short
-                headers.append(("Mcp-Session-Id", to.id))
-                self.server.client_sessions.add(self.client_address[0], to)
-            self.deliver(stream, framing, to, version, batch=batch,
-                         headers=headers, cancel=cancelled,
-                         generation=generation, since=started)
-
-        slow = any(may_block(m) for m in messages)
-        generation = stream.attach()    # before any event: none is trimmed
-        with self.server.working():
-            if not slow:
-                work()
-            elif framing in ("json", "lazy"):
-                if self.run_inline(work, deliver, stream, framing,
-                                   cancelled, session):
-                    return              # a stand-in delivered it
-            else:
-                self.dispatcher.workers.run(work)
-            deliver()
-
-    def listen(self, message, version, framing):
-        """ subscriptions/listen (2026-07-28): the answer is an SSE stream
-        that stays open, carrying the acknowledgement and then the changes
-        the client asked for (Listener), with keep-alives like every
-        stream.  It ends when the client closes it, or gracefully at
-        shutdown, when MCPServer.drain() has the dispatcher answer the
-        request.  A refused request (a bad filter, too many streams) is a
-        JSON answer.
-
-        Its thread sleeps like a GET stream's (KeepAlives): nothing here
-        is to be cancelled, so pump() gets no cancel and takes no look
-        every peer_poll seconds, which for thousands of listen streams
-        would wake every thread four times a second (issue 18).  A client
-        that closed the stream is seen by KeepAlives at its next
-        keep-alive (peer_gone), which lets the thread go (Stream.let_go);
-        the subscription ends with it (6.2).
-
-        The stream lives in this process: behind several nodes, the
-        changes a listener hears are those of the node that holds its
-        connection (see the README on load balancers). """
-        if framing not in ("sse", "lazy"):
-            raise RPCError(INVALID_REQUEST, "Not Acceptable: the answer to "
-                           "subscriptions/listen is text/event-stream",
-                           status=406)
-        stream = Stream(0, self.config.replay_buffer, replayable=False)
-        stream.ends_without_turn = True
-        cancel = Cancellation()
-        generation = stream.attach()
-        listener = None
-        with self.server.streaming():
-            try:
-                call = self.dispatcher.handle(
-                    message, stream.push, None, version, cancel,
-                    self.principal, stream,
-                    client=self.principal or self.client_address[0])
-                listener = call.listener if call is not None else None
-                if listener is None or listener.ended:
-                    stream.finish()         # a refusal, or nothing honoured
-                self.deliver(stream, "sse" if listener else "json", None,
-                             version, generation=generation)
-            finally:
-                if listener is not None:
-                    self.dispatcher.unlisten(listener)
-                    listener.ended = True
-
-    def run_inline(self, work, deliver, stream, framing, cancel, session):
-        """ Run calls that may block on this thread, for a JSON answer.
-
-        Most tool calls end in milliseconds with nothing to say before
-        their result; handing them to a worker and back costs more under
-        load than the rest of the call (bench/RESULTS.md).  While the call
-        runs, this thread cannot write, so when something must reach the
-        client sooner, a stand-in starts delivering the stream on a worker,
-        as this thread would have: a notification or request pushed
-        (progress, logs, sampling: the answer becomes SSE, S23) or a cut
-        asked (S20); a keep-alive period of silence (B-13); and, for a
-        2026-07-28 call, a look for a client that closed (S29).  True if
-        the stand-in delivered; else the caller does. """
-        workers = self.dispatcher.workers
-        standin = StandIn(deliver, workers)
-        after = self.stand_in_after(stream, framing, cancel, session)
-        alarm = workers.alarms.set(after, standin.start) if after else None
-        if framing == "lazy":
-            stream.wake_writer = standin.start
-        try:
-            work()
-        finally:
-            stream.wake_writer = None
-            if alarm is not None:
-                workers.alarms.clear(alarm)
-            delivered = standin.finish()
-        return delivered
-
-    def stand_in_after(self, stream, framing, cancel, session):
-        """ Seconds an inline call may run before a stand-in must write
-        or watch (the times of await_answer()); None: never. """
-        after = self.upgrade_after(stream, session) \
-            if framing == "lazy" else None
-        if cancel is not None:
-            after = min(after or self.peer_poll, self.peer_poll)
-        return after
-
-    # -- GET and DELETE (legacy sessions only) -------------------------------
-
-    def get(self):
-        """ The standalone SSE stream (S32-S36), or the rest of a stream
-        whose connection was cut, from Last-Event-ID (S41, S42). """
-        if self.dispatcher.stateless:
-            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
-                           "runs --stateless and has no GET stream",
-                           status=405)
-        if quality(parse_accept(self.headers.get("Accept")),
-                   "text/event-stream") <= 0:
-            raise RPCError(INVALID_REQUEST, "Not Acceptable: GET answers "
-                           "text/event-stream", status=406)
-        session = self.require_session()
-        self.legacy_version(session)
-        last = self.headers.get("Last-Event-ID")
-        if last:
-            stream, cursor = session.parse_event_id(last)
-            self.rpc = "resume"
-        else:
-            stream, cursor = session.standalone, session.standalone.seq
-            self.rpc = "listen"
-        with self.server.streaming():
-            self.deliver(stream, "sse", session, session.version,
-                         cursor=cursor)
-
-    def delete(self):
-        """ The client ends its session (S50); afterwards its id is 404. """
-        if self.dispatcher.stateless:
-            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
-                           "runs --stateless and has no sessions", status=405)
-        session = self.require_session()
-        self.dispatcher.sessions.close(session.id)
-        log.info("session %s ended by the client", session.short)
-        self.send_whole(204, [])
 
     def require_session(self):
         sid = self.headers.get("Mcp-Session-Id")
@@ -6997,18 +6662,295 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
         self.sid = session.short
         return session
 
-    def options(self):
-        """ CORS preflight for browser clients on allowed origins. """
-        self.send_whole(204, [
-            ("Allow", "GET, POST, DELETE, OPTIONS"),
-            ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
-            ("Access-Control-Allow-Headers", CORS_HEADERS),
-            ("Access-Control-Max-Age", "86400")])
 
-    def not_allowed(self):
-        raise RPCError(INVALID_REQUEST, "Method Not Allowed", status=405)
+# -- Choosing the framing and writing it --------------------------------------
 
-    # -- writing answers and streams -----------------------------------------
+def parse_accept(header):
+    """ Accept as [(media range, q)], q-values parsed (field notes B-9). """
+    ranges = []
+    for part in (header or "*/*").split(","):
+        fields = part.split(";")
+        media = fields[0].strip().lower()
+        if not media:
+            continue
+        q = 1.0
+        for field in fields[1:]:
+            name, _, value = field.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        ranges.append((media, q))
+    return ranges
+
+
+def quality(ranges, media, wildcards=True):
+    """ The q of the most specific range that matches media (RFC 9110). """
+    kind = media.split("/")[0] + "/*"
+    best, rank = 0.0, -1
+    for candidate, q in ranges:
+        specificity = {media: 2, kind: 1, "*/*": 0}.get(candidate, -1)
+        if specificity > rank and (wildcards or specificity == 2):
+            best, rank = q, specificity
+    return best
+
+
+def choose_framing(accept):
+    """ How to answer a POST, from its Accept header:
+
+    'ndjson'  only when asked for by name (no spec client does: checklist 8);
+    'lazy'    JSON and SSE both acceptable: JSON unless something must be
+              streamed first (field notes B-11);
+    'json' or 'sse' when only one is acceptable; 406 when neither is.
+    """
+    ranges = parse_accept(accept)
+    json_q = quality(ranges, "application/json")
+    sse_q = quality(ranges, "text/event-stream")
+    ndjson_q = quality(ranges, "application/x-ndjson", wildcards=False)
+    if ndjson_q > 0 and ndjson_q >= max(json_q, sse_q):
+        return "ndjson"
+    if json_q > 0 and sse_q > 0:
+        return "lazy"
+    if json_q > 0 or sse_q > 0:
+        return "json" if json_q > 0 else "sse"
+    raise RPCError(INVALID_REQUEST, "Not Acceptable: accept "
+                   "application/json, text/event-stream or "
+                   "application/x-ndjson", status=406)
+
+
+def writable_now(sock):
+    """ Whether a send on sock would not wait (readable_now's twin). """
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(0))
+
+
+def readable_now(sock):
+    """ Whether sock has something to read, or its peer's end of stream,
+    right now, without waiting.  select.select() cannot take a descriptor
+    at or past FD_SETSIZE (1024 on Linux): it raises ValueError, which a
+    caller would read as "client gone", so a process holding more than
+    about a thousand connections would close every stream above that
+    line at its first keep-alive (issue 18).  poll() takes any descriptor;
+    select() remains only where poll() is missing (Windows, where it has
+    no such limit).  A hang-up or an error counts as readable: the read
+    that follows tells which it is. """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+class AnswerWriter(object):
+    """ Writing answers, a part of MCPRequestHandler.
+
+    choose_framing() reads Accept (S9): one JSON body (S17), or a stream
+    of SSE events (S31) or NDJSON lines.  Here is how each is written:
+    whole answers in one write (send_whole: a JSON body, S17; 202 and no
+    body, S15; an error as a JSON-RPC error body with its status, S16),
+    streams in chunks (frame, chunk, end_chunks, write).  keep_alive() is
+    KeepAlives' visit to an idle stream, and peer_gone() notices a client
+    that closed its end without reading (S29).
+    """
+
+    def send_rpc_error(self, exc):
+        if self.status is not None:           # a stream was already open
+            self.close_connection = True
+            return
+        if self.command == "POST" and not self.body_read:
+            self.close_connection = True      # the body is still unread
+        if exc.status >= 500:
+            self.close_connection = True
+        headers = list(exc.headers)
+        if exc.status == 405 and not any(h[0] == "Allow" for h in headers):
+            headers.append(("Allow", self.allowed_methods()))
+        if exc.status >= 500:
+            headers.append(("Retry-After", "5"))
+        self.send_json(exc.status, exc.response(self.request_id), headers)
+
+    def allowed_methods(self):
+        return "POST" if self.dispatcher.stateless else "GET, POST, DELETE"
+
+    def send_error(self, code, message=None, explain=None):
+        """ http.server's own errors (bad request line, headers too long,
+        a request too slow) as JSON too.  Two become 4xx: an unknown method
+        (501 in http.server) is 405, and an HTTP/2 request line (505) is
+        400.  Both are the client's doing, and a 5xx would tell monitoring
+        that the server is failing. """
+        self.close_connection = True
+        self.extra_headers = getattr(self, "extra_headers", [])
+        headers = []
+        if code == 501:
+            code, message = 405, "Method Not Allowed: %s" % message
+            headers.append(("Allow", self.allowed_methods()))
+        elif code == 505:
+            code = 400
+        error = RPCError(INVALID_REQUEST, message or
+                         self.responses.get(code, ("Error",))[0])
+        try:
+            self.send_json(code, error.response(), headers)
+        except OSError:
+            pass
+
+    def head(self, status, headers):
+        lines = ["%s %d %s" % (self.protocol_version, status,
+                               self.responses.get(status, ("",))[0]),
+                 "Server: " + self.version_string(),
+                 "Date: " + self.date_time_string()]
+        lines.extend("%s: %s" % h for h in list(headers) + self.extra_headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.status = status
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send_whole(self, status, headers, body=b""):
+        """ Status line, headers and body in one write (one TCP segment for
+        small answers: no delayed-ACK stalls).  HEAD answers carry none. """
+        if self.command == "HEAD":
+            body = b""
+        self.wfile.write(self.head(status, headers) + body)
+
+    def send_json(self, status, message, headers=()):
+        body = encode_json(message) + b"\n"     # also one line of NDJSON
+        self.send_whole(status, [("Content-Type", "application/json"),
+                                 ("Content-Length", str(len(body)))] +
+                        list(headers), body)
+
+    def send_answer(self, responses, batch, headers):
+        if not responses:          # all cancelled: nothing to say (6.2)
+            self.send_whole(202, [("Content-Length", "0")] + list(headers))
+        else:
+            self.send_json(200, responses if batch else responses[0],
+                           headers)
+
+    def frame(self, mode, session, stream, seq, message):
+        """ One message as an SSE event (S31) or an NDJSON line. """
+        data = encode_json(message)
+        if mode == "ndjson":
+            return data + b"\n"
+        if self.resumable(stream, session):
+            return b"event: message\nid: %s\ndata: %s\n\n" % (
+                session.event_id(stream, seq).encode(), data)
+        return b"event: message\ndata: %s\n\n" % data
+
+    def chunk(self, data):
+        """ One chunk of a chunked body; HTTP/1.0 clients get raw bytes
+        and the connection's end marks the end of the stream. """
+        if self.request_version == "HTTP/1.0":
+            return data
+        return b"%x\r\n%s\r\n" % (len(data), data)
+
+    def keep_alive_chunk(self, mode):
+        """ Something to say while a stream is silent, so proxies and
+        clients do not time it out (S30, field notes B-13): an SSE comment,
+        or an empty NDJSON line. """
+        return self.chunk(b": keep-alive\n\n" if mode == "sse" else b"\n")
+
+    def end_chunks(self):
+        self.write(self.end_of_chunks())
+
+    def end_of_chunks(self):
+        """ The last chunk; HTTP/1.0 streams end with the connection. """
+        if self.request_version == "HTTP/1.0":
+            self.close_connection = True
+            return b""
+        return b"0\r\n\r\n"
+
+    def write(self, data):
+        """ Write data, after what open_stream() held back (a stream whose
+        events were all there at once goes out in a single write) or what
+        KeepAlives could not send without waiting. """
+        with self.write_lock:
+            data, self.unsent = self.unsent + data, b""
+            if data:
+                self.wfile.write(data)
+            self.last_write = time.monotonic()
+
+    def keep_alive(self, now, token):
+        """ KeepAlives' visit to this connection's idle stream: write a
+        keep-alive when one is due, without ever blocking (the one thread
+        serves every stream): nothing is written while this connection's
+        thread writes, or while the socket's buffer is full, and what a
+        send leaves over waits in ``unsent`` for the next write.  Returns
+        when to come back, or None to stop (the stream ended, or its client
+        is gone: then the sleeping thread is told, Stream.let_go). """
+        ticked = self.ticked
+        if ticked is None or ticked is not token:
+            return None                 # that stream is over
+        keepalive = self.config.keepalive
+        if not self.write_lock.acquire(False):
+            return now + keepalive              # writing now: not idle
+        try:
+            if now - self.last_write < keepalive:
+                return self.last_write + keepalive
+            if self.peer_gone() or len(self.unsent) > MAX_UNSENT_KEEPALIVES:
+                self.gone = True
+            elif writable_now(self.connection):
+                self.send_now(self.unsent + self.keep_alive_chunk(ticked[2]))
+            else:                       # a client that does not read
+                self.unsent += self.keep_alive_chunk(ticked[2])
+            self.last_write = now
+        finally:
+            self.write_lock.release()
+        if self.gone:
+            ticked[0].let_go(ticked[1])
+            return None
+        return now + keepalive
+
+    def send_now(self, data):
+        """ Send what the socket takes without waiting (KeepAlives' one
+        thread must never block); what is left waits in ``unsent``. """
+        try:
+            sent = self.connection.send(data, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.gone, sent = True, 0
+        self.unsent = data[sent:]
+
+    def peer_gone(self):
+        """ Whether the client closed its end, without reading its data.
+        A TLS client sends nothing while it reads an answer but its
+        close_notify alert, so with TLS anything to read means it left
+        (and a TLS socket cannot peek). """
+        if self.gone:
+            return True
+        try:
+            readable = readable_now(self.connection)
+            if readable and self.server.tls is not None:
+                return True
+            return bool(readable) and \
+                self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+
+# -- Streams and resumption ---------------------------------------------------
+
+UPGRADE = "upgrade"        # await_answer(): a notification came first
+UPGRADE_IDLE = "idle"      # await_answer(): nothing came for a while
+
+
+class StreamDelivery(object):
+    """ Delivering a Stream to the connection, a part of MCPRequestHandler.
+
+    deliver() writes what the dispatcher pushes to a Stream: for a JSON
+    answer it waits for the responses (await_answer), and turns into SSE
+    ('lazy' framing) when a notification or request comes first (S23) or
+    the call is silent for a keep-alive period (B-11, B-13).  A stream
+    opens with headers proxies do not buffer (S30) and, for 2025-11-25
+    sessions, a priming event (S19); pump() then writes events as they
+    come, with keep-alives, may close early so the client polls (S20,
+    S21), and ends when the stream does.  A 2025 session's events carry
+    ids, so a cut stream resumes with GET and Last-Event-ID (S39-S42).  In
+    2026-07-28 a client that closes the stream cancels its call (S29).
+    While a call runs on this thread (run_inline), a stand-in takes over
+    the writing when something must reach the client sooner.
+    """
+
+    peer_poll = 0.25      # seconds between checks that a 2026 client is there
 
     def deliver(self, stream, framing, session=None, version=None, cursor=0,
                 batch=False, headers=(), cancel=None, generation=None,
@@ -7101,13 +7043,6 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             self.take_turn()
         return events, finished, attached
 
-    def send_answer(self, responses, batch, headers):
-        if not responses:          # all cancelled: nothing to say (6.2)
-            self.send_whole(202, [("Content-Length", "0")] + list(headers))
-        else:
-            self.send_json(200, responses if batch else responses[0],
-                           headers)
-
     def wait_slice(self, cancel):
         if cancel is not None:
             return min(self.config.keepalive, self.peer_poll)
@@ -7144,8 +7079,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 session.event_id(stream, cursor).encode(),
                 self.config.sse_retry))
         if idle:                # say something now, so proxies wait (B-13)
-            first += self.chunk(b": keep-alive\n\n" if mode == "sse"
-                                else b"\n")
+            first += self.keep_alive_chunk(mode)
         framing = [("Transfer-Encoding", "chunked")]
         if self.request_version == "HTTP/1.0":
             self.close_connection, framing = True, []
@@ -7185,16 +7119,9 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                     events = [e for e in events if e[0] <= cut_at]
                     finished = False
                 if events:
-                    data = self.chunk(b"".join(
-                        self.frame(mode, session, stream, seq, message)
-                        for seq, message in events))
-                    if finished:            # the last ones: with the end
-                        data += self.end_of_chunks()
-                    self.write(data)
-                    cursor, last = events[-1][0], time.monotonic()
-                    stream.mark_sent(cursor)
-                    if not stream.replayable:
-                        stream.forget(cursor)
+                    cursor = self.send_events(mode, stream, session, events,
+                                              finished)
+                    last = time.monotonic()
                     if finished:
                         return
                 if finished:
@@ -7202,9 +7129,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 now = time.monotonic()
                 if cut_at is not None or (poll_after and
                                           now - opened >= poll_after):
-                    self.write(self.chunk(b"retry: %d\n\n"
-                                          % self.config.sse_retry))
-                    self.close_connection = True
+                    self.close_for_polling()
                     break
                 if ticked:
                     continue                # KeepAlives writes them
@@ -7215,11 +7140,37 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
                 if (due or cancel is not None) and self.peer_gone():
                     break
                 if due:
-                    self.write(self.chunk(b": keep-alive\n\n"
-                                          if mode == "sse" else b"\n"))
+                    self.write(self.keep_alive_chunk(mode))
                     last = now
         finally:
             self.ticked = None                  # KeepAlives lets go
+        self.end_stream(cancel)
+
+    def send_events(self, mode, stream, session, events, finished):
+        """ Write events in one chunk, the last chunk with them when the
+        stream is finished (one write for the end too); returns the cursor
+        after them.  A stream nobody can resume forgets what was sent. """
+        data = self.chunk(b"".join(
+            self.frame(mode, session, stream, seq, message)
+            for seq, message in events))
+        if finished:
+            data += self.end_of_chunks()
+        self.write(data)
+        cursor = events[-1][0]
+        stream.mark_sent(cursor)
+        if not stream.replayable:
+            stream.forget(cursor)
+        return cursor
+
+    def close_for_polling(self):
+        """ Close the connection, not the stream: the retry field tells the
+        client when to GET the rest with Last-Event-ID (S20, S21). """
+        self.write(self.chunk(b"retry: %d\n\n" % self.config.sse_retry))
+        self.close_connection = True
+
+    def end_stream(self, cancel):
+        """ The end of a stream: the last chunk, unless the client is gone;
+        then, in 2026-07-28, its call is cancelled (S29). """
         if self.peer_gone():
             if cancel is not None:
                 cancel.set()                    # S29: closing is cancelling
@@ -7227,98 +7178,352 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
             return
         self.end_chunks()
 
-    def frame(self, mode, session, stream, seq, message):
-        """ One message as an SSE event (S31) or an NDJSON line. """
-        data = encode_json(message)
-        if mode == "ndjson":
-            return data + b"\n"
-        if self.resumable(stream, session):
-            return b"event: message\nid: %s\ndata: %s\n\n" % (
-                session.event_id(stream, seq).encode(), data)
-        return b"event: message\ndata: %s\n\n" % data
+    def run_inline(self, work, deliver, stream, framing, cancel, session):
+        """ Run calls that may block on this thread, for a JSON answer.
 
-    def chunk(self, data):
-        """ One chunk of a chunked body; HTTP/1.0 clients get raw bytes
-        and the connection's end marks the end of the stream. """
-        if self.request_version == "HTTP/1.0":
-            return data
-        return b"%x\r\n%s\r\n" % (len(data), data)
-
-    def end_chunks(self):
-        self.write(self.end_of_chunks())
-
-    def end_of_chunks(self):
-        """ The last chunk; HTTP/1.0 streams end with the connection. """
-        if self.request_version == "HTTP/1.0":
-            self.close_connection = True
-            return b""
-        return b"0\r\n\r\n"
-
-    def write(self, data):
-        """ Write data, after what open_stream() held back (a stream whose
-        events were all there at once goes out in a single write) or what
-        KeepAlives could not send without waiting. """
-        with self.write_lock:
-            data, self.unsent = self.unsent + data, b""
-            if data:
-                self.wfile.write(data)
-            self.last_write = time.monotonic()
-
-    def keep_alive(self, now, token):
-        """ KeepAlives' visit to this connection's idle stream: write a
-        keep-alive when one is due, without ever blocking (the one thread
-        serves every stream): nothing is written while this connection's
-        thread writes, or while the socket's buffer is full, and what a
-        send leaves over waits in ``unsent`` for the next write.  Returns
-        when to come back, or None to stop (the stream ended, or its client
-        is gone: then the sleeping thread is told, Stream.let_go). """
-        ticked = self.ticked
-        if ticked is None or ticked is not token:
-            return None                 # that stream is over
-        keepalive = self.config.keepalive
-        if not self.write_lock.acquire(False):
-            return now + keepalive              # writing now: not idle
+        Most tool calls end in milliseconds with nothing to say before
+        their result; handing them to a worker and back costs more under
+        load than the rest of the call (bench/RESULTS.md).  While the call
+        runs, this thread cannot write, so when something must reach the
+        client sooner, a stand-in starts delivering the stream on a worker,
+        as this thread would have: a notification or request pushed
+        (progress, logs, sampling: the answer becomes SSE, S23) or a cut
+        asked (S20); a keep-alive period of silence (B-13); and, for a
+        2026-07-28 call, a look for a client that closed (S29).  True if
+        the stand-in delivered; else the caller does. """
+        workers = self.dispatcher.workers
+        standin = StandIn(deliver, workers)
+        after = self.stand_in_after(stream, framing, cancel, session)
+        alarm = workers.alarms.set(after, standin.start) if after else None
+        if framing == "lazy":
+            stream.wake_writer = standin.start
         try:
-            if now - self.last_write < keepalive:
-                return self.last_write + keepalive
-            if self.peer_gone() or len(self.unsent) > MAX_UNSENT_KEEPALIVES:
-                self.gone = True
-            elif writable_now(self.connection):
-                data = self.unsent + self.chunk(
-                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
-                try:
-                    sent = self.connection.send(data, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError:
-                    self.gone, sent = True, 0
-                self.unsent = data[sent:]
-            else:                       # a client that does not read
-                self.unsent += self.chunk(
-                    b": keep-alive\n\n" if ticked[2] == "sse" else b"\n")
-            self.last_write = now
+            work()
         finally:
-            self.write_lock.release()
-        if self.gone:
-            ticked[0].let_go(ticked[1])
-            return None
-        return now + keepalive
+            stream.wake_writer = None
+            if alarm is not None:
+                workers.alarms.clear(alarm)
+            delivered = standin.finish()
+        return delivered
 
-    def peer_gone(self):
-        """ Whether the client closed its end, without reading its data.
-        A TLS client sends nothing while it reads an answer but its
-        close_notify alert, so with TLS anything to read means it left
-        (and a TLS socket cannot peek). """
-        if self.gone:
-            return True
+    def stand_in_after(self, stream, framing, cancel, session):
+        """ Seconds an inline call may run before a stand-in must write
+        or watch (the times of await_answer()); None: never. """
+        after = self.upgrade_after(stream, session) \
+            if framing == "lazy" else None
+        if cancel is not None:
+            after = min(after or self.peer_poll, self.peer_poll)
+        return after
+
+
+# -- The handler: routing -----------------------------------------------------
+
+def needs_answer(message):
+    """ Requests, and anything malformed, get a response. """
+    try:
+        return message_kind(message) == "request"
+    except RPCError:
+        return True
+
+
+class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
+                        RequestChecks, HTTP11RequestHandler):
+    """ Streamable HTTP on top of http.server: this class only routes.
+
+    do_POST, do_GET, do_DELETE and do_OPTIONS each serve() one action:
+    serve() runs the checks every request gets (check_path,
+    check_host_and_origin, check_auth), then post() (S8-S31), get()
+    (S32-S36, S41), delete() (S50) or options() (a CORS preflight), and
+    turns an RPCError into its answer.  post() reads the body, route()
+    picks the era, session and version of the messages (checklist 1.3),
+    and answer() hands them to the dispatcher and delivers what it sends;
+    listen() and get() open the streams that stay open
+    (subscriptions/listen in 2026-07-28; the GET stream and its
+    resumption in 2025).  The parts it is made of, and what each does,
+    are above: HTTP11RequestHandler, RequestChecks, BearerAuthorization,
+    AnswerWriter and StreamDelivery.
+    """
+
+    def do_POST(self):
+        self.serve(self.post)
+
+    def do_GET(self):
+        self.serve(self.get)
+
+    def do_DELETE(self):
+        self.serve(self.delete)
+
+    def do_OPTIONS(self):
+        self.serve(self.options)
+
+    def do_PUT(self):
+        self.serve(self.not_allowed)
+
+    do_PATCH = do_HEAD = do_PUT
+
+    def serve(self, action):
+        """ Run one request: checks, then action(); errors become JSON-RPC
+        error bodies with the right status; one access-log line at the end. """
+        self.start_request()
         try:
-            readable = readable_now(self.connection)
-            if readable and self.server.tls is not None:
-                return True
-            return bool(readable) and \
-                self.connection.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
+            if self.check_path():
+                self.check_host_and_origin()
+                if self.command != "OPTIONS":
+                    self.check_auth()
+                action()
+        except RPCError as exc:
+            self.send_rpc_error(exc)
+        except RequestTimeout:
+            self.request_timed_out()          # the body came too slowly
+        except OSError:
+            self.close_connection = True      # the client went away
+        except Exception:                     # a bug: say so, keep serving
+            log.exception("error handling %s %s", self.command,
+                          self.path[:120])
+            self.send_rpc_error(RPCError(INTERNAL_ERROR, "Internal error "
+                                         "(see the server log)", status=500))
+        finally:
+            self.give_turn()
+            self.access_log()
+
+    def start_request(self):
+        """ Fresh state for a request, and its turn (Turns): a POST takes
+        it once its body is read, so a slow body holds none. """
+        self.start_access_log()
+        self.extra_headers, self.request_id, self.body_read = [], None, False
+        self.principal, self.unsent = "", b""
+        if self.command != "POST" and self.has_body():
+            self.close_connection = True      # we never read such bodies
+        if self.command != "POST":
+            self.take_turn()                  # POST: once its body is read
+
+    # -- POST ----------------------------------------------------------------
+
+    def post(self):
+        if self.server.stopping:
+            self.close_connection = True
+            raise RPCError(INTERNAL_ERROR, "Service Unavailable: shutting "
+                           "down", status=503)
+        self.check_content_type()
+        body = self.read_body()
+        self.take_turn()
+        payload, messages, batch = self.read_messages(body)
+        session, version = self.route(messages, batch)
+        if batch and (version or LATEST_LEGACY) != "2025-03-26":
+            raise RPCError(INVALID_REQUEST, "Invalid Request: JSON-RPC "
+                           "batches are only allowed in protocol 2025-03-26 "
+                           "(S13)", status=400)
+        if not any(needs_answer(m) for m in messages):
+            self.accept(messages, session, version)
+            return
+        framing = choose_framing(self.headers.get("Accept"))
+        if not batch and version in MODERN_VERSIONS and \
+                payload.get("method") == "subscriptions/listen":
+            self.listen(payload, version, framing)
+            return
+        self.answer(messages, batch, session, version, framing)
+
+    def read_messages(self, body):
+        """ (payload, messages, batch) from a POST body: one message, or a
+        batch (S11); the id and method of a single one go to the log. """
+        payload = parse_json(body)
+        batch = isinstance(payload, list)
+        messages = payload if batch else [payload]
+        if batch and not messages:
+            raise RPCError(INVALID_REQUEST, "Invalid Request: empty batch",
+                           status=400)
+        if not batch:
+            self.request_id = readable_id(payload)
+            message_kind(payload)               # 400 for a bad envelope
+            self.rpc = payload.get("method", "response")[:40]
+        return payload, messages, batch
+
+    def accept(self, messages, session, version):
+        """ Notifications and responses only: handled, then 202 and no
+        body (S15). """
+        for message in messages:
+            self.dispatcher.handle(message, lambda m: None, session,
+                                   version, principal=self.principal)
+        self.send_whole(202, [("Content-Length", "0")])    # S15
+
+    def route(self, messages, batch):
+        """ Which era, session and version serve this POST (checklist 1.3):
+        a live session goes the 2025 way; a 2026-07-28 request is served
+        statelessly (even an "initialize", which 2026 no longer has); an
+        initialize starts a session; anything else needs a session, unless
+        the server runs --stateless. """
+        dispatcher = self.dispatcher
+        sid = self.headers.get("Mcp-Session-Id")
+        initialize = any(isinstance(m, dict) and
+                         m.get("method") == "initialize" for m in messages)
+        if initialize and batch:
+            raise RPCError(INVALID_REQUEST, "Invalid Request: initialize "
+                           "must not be part of a batch (S12)", status=400)
+        if sid and not dispatcher.stateless and not initialize:
+            session = dispatcher.sessions.get(sid, self.principal)
+            if session is not None:
+                self.sid = session.short
+                return session, self.legacy_version(session)
+        if not batch and self.looks_modern(messages[0]):
+            return None, self.check_modern(messages[0])
+        if initialize:
+            if not dispatcher.stateless:
+                dispatcher.sessions.make_room()     # 503 now, not a 200 later
+                self.server.client_sessions.make_room(self.client_address[0])
+            return None, None
+        if dispatcher.stateless:
+            return None, self.legacy_version(None)
+        if sid:
+            raise RPCError(INVALID_REQUEST, SESSION_UNKNOWN, status=404)
+        raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
+
+    def answer(self, messages, batch, session, version, framing):
+        """ Run the requests and deliver what they send.  Quick ones run
+        on this thread, then their answer is written.  Calls that may block
+        (tools) run on a worker thread when the answer is a stream (SSE or
+        NDJSON), so this thread can write their notifications as they come,
+        send keep-alives, and notice a client that went away; when the
+        answer is JSON, they run here too (run_inline). """
+        if session is not None:         # SSE events can be resumed (S41)
+            stream = session.open_stream(framing in ("sse", "lazy"))
+        else:
+            stream = self.passing_stream()
+        stream.carries_requests = framing != "json"     # S23 needs a stream
+        modern = version in MODERN_VERSIONS
+        cancelled = Cancellation() if modern else None
+        created, started = [], time.monotonic()
+
+        def work():
+            try:
+                for message in messages:
+                    call = self.dispatcher.handle(
+                        message, stream.push, session, version, cancelled,
+                        self.principal, stream)
+                    if call is not None and call.created_session:
+                        created.append(call.created_session)
+            finally:
+                stream.finish()
+
+        def deliver():
+            headers, to = [], session
+            if created:
+                to = created[0]
+                self.sid = to.short
+                headers.append(("Mcp-Session-Id", to.id))
+                self.server.client_sessions.add(self.client_address[0], to)
+            self.deliver(stream, framing, to, version, batch=batch,
+                         headers=headers, cancel=cancelled,
+                         generation=generation, since=started)
+
+        slow = any(may_block(m) for m in messages)
+        generation = stream.attach()    # before any event: none is trimmed
+        with self.server.working():
+            if not slow:
+                work()
+            elif framing in ("json", "lazy"):
+                if self.run_inline(work, deliver, stream, framing,
+                                   cancelled, session):
+                    return              # a stand-in delivered it
+            else:
+                self.dispatcher.workers.run(work)
+            deliver()
+
+    def listen(self, message, version, framing):
+        """ subscriptions/listen (2026-07-28): the answer is an SSE stream
+        that stays open, carrying the acknowledgement and then the changes
+        the client asked for (Listener), with keep-alives like every
+        stream.  It ends when the client closes it, or gracefully at
+        shutdown, when MCPServer.drain() has the dispatcher answer the
+        request.  A refused request (a bad filter, too many streams) is a
+        JSON answer.
+
+        Its thread sleeps like a GET stream's (KeepAlives): nothing here
+        is to be cancelled, so pump() gets no cancel and takes no look
+        every peer_poll seconds, which for thousands of listen streams
+        would wake every thread four times a second (issue 18).  A client
+        that closed the stream is seen by KeepAlives at its next
+        keep-alive (peer_gone), which lets the thread go (Stream.let_go);
+        the subscription ends with it (6.2).
+
+        The stream lives in this process: behind several nodes, the
+        changes a listener hears are those of the node that holds its
+        connection (see the README on load balancers). """
+        if framing not in ("sse", "lazy"):
+            raise RPCError(INVALID_REQUEST, "Not Acceptable: the answer to "
+                           "subscriptions/listen is text/event-stream",
+                           status=406)
+        stream = self.passing_stream()
+        stream.ends_without_turn = True
+        cancel = Cancellation()
+        generation = stream.attach()
+        listener = None
+        with self.server.streaming():
+            try:
+                call = self.dispatcher.handle(
+                    message, stream.push, None, version, cancel,
+                    self.principal, stream,
+                    client=self.principal or self.client_address[0])
+                listener = call.listener if call is not None else None
+                if listener is None or listener.ended:
+                    stream.finish()         # a refusal, or nothing honoured
+                self.deliver(stream, "sse" if listener else "json", None,
+                             version, generation=generation)
+            finally:
+                if listener is not None:
+                    self.dispatcher.unlisten(listener)
+                    listener.ended = True
+
+    # -- GET, DELETE and OPTIONS ---------------------------------------------
+
+    def passing_stream(self):
+        """ A Stream outside any session: no event ids, nothing to resume
+        (S43, S44), each event forgotten once written. """
+        return Stream(0, self.config.replay_buffer, replayable=False)
+
+    def get(self):
+        """ The standalone SSE stream (S32-S36), or the rest of a stream
+        whose connection was cut, from Last-Event-ID (S41, S42). """
+        if self.dispatcher.stateless:
+            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
+                           "runs --stateless and has no GET stream",
+                           status=405)
+        if quality(parse_accept(self.headers.get("Accept")),
+                   "text/event-stream") <= 0:
+            raise RPCError(INVALID_REQUEST, "Not Acceptable: GET answers "
+                           "text/event-stream", status=406)
+        session = self.require_session()
+        self.legacy_version(session)
+        last = self.headers.get("Last-Event-ID")
+        if last:
+            stream, cursor = session.parse_event_id(last)
+            self.rpc = "resume"
+        else:
+            stream, cursor = session.standalone, session.standalone.seq
+            self.rpc = "listen"
+        with self.server.streaming():
+            self.deliver(stream, "sse", session, session.version,
+                         cursor=cursor)
+
+    def delete(self):
+        """ The client ends its session (S50); afterwards its id is 404. """
+        if self.dispatcher.stateless:
+            raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
+                           "runs --stateless and has no sessions", status=405)
+        session = self.require_session()
+        self.dispatcher.sessions.close(session.id)
+        log.info("session %s ended by the client", session.short)
+        self.send_whole(204, [])
+
+    def options(self):
+        """ CORS preflight for browser clients on allowed origins. """
+        self.send_whole(204, [
+            ("Allow", "GET, POST, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Headers", CORS_HEADERS),
+            ("Access-Control-Max-Age", "86400")])
+
+    def not_allowed(self):
+        raise RPCError(INVALID_REQUEST, "Method Not Allowed", status=405)
 
 
 # One thread per open stream (ThreadingHTTPServer), but not one wake-up per
@@ -7330,7 +7535,7 @@ class MCPRequestHandler(http.server.BaseHTTPRequestHandler):
 # late and new requests wait (measured: soak/streams.py with 4,000 streams,
 # issue 18).  So the thread of an idle stream sleeps until its stream has
 # something, and one thread, KeepAlives, writes the keep-alives of them all,
-# without ever blocking (MCPRequestHandler.keep_alive).  It sleeps with no
+# without ever blocking (AnswerWriter.keep_alive).  It sleeps with no
 # timeout at all: a wake-up every minute, for threads started together,
 # was enough to pile them up again (12,000 streams: a 20 s pause).  What
 # wakes it: a message, the stream's end (a session closed, expired or
@@ -7345,7 +7550,7 @@ class KeepAlives(object):
 
     A stream's thread hands its connection over (take) before it waits; a
     heap of (due, connection) says whom to visit next, and each visit
-    (MCPRequestHandler.keep_alive) says when to come back.  The thread
+    (AnswerWriter.keep_alive) says when to come back.  The thread
     starts on first use and ends after ``idle_timeout`` seconds with
     nothing to watch.  Not for TLS (a TLS socket cannot send without
     waiting), nor where poll() or MSG_DONTWAIT is missing (Windows): those
