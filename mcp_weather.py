@@ -95,15 +95,26 @@ Weather tools
 Authorization: an OAuth 2.0 resource server
     Bearer tokens checked by introspection (RFC 7662) with a cache, the
     audience and scopes a token must carry (S69-S71), and the principal a
-    session is bound to (S47).
+    session is bound to (S47); last, BearerAuthorization, the handler's
+    part that checks a request's token (a static --token or an OAuth
+    one), answers 401 or 403 with a WWW-Authenticate challenge (S66-S68)
+    and serves the protected-resource metadata (RFC 9728, S65-S67).
 
 HTTP transport
-    Streamable HTTP on http.server: reading and checking a request (method,
-    path, Host and Origin, S2-S6; Content-Type and Accept, S9-S10; the
-    token; the session, S48-S49; the version and 2026-07-28 headers,
-    S53-S61), choosing the framing (JSON, SSE, NDJSON) and writing it
-    (S17-S31), GET streams and resumption (S32-S44), DELETE (S50), the
-    protected-resource metadata (S65-S67), keep-alives, and MCPServer.
+    Streamable HTTP on http.server, one class a concern, each under its
+    own sub-banner, in the order they build on each other:
+    HTTP11RequestHandler, the connection (TLS handshake, keep-alive, each
+    request read within --request-timeout, the Date header, the access
+    log); RequestChecks, reading and checking a request (path, S1; Host
+    and Origin, S2-S6; Content-Type and body, S8-S10; the session,
+    S48-S49; the version and the 2026-07-28 headers, S53-S62);
+    AnswerWriter, the framing chosen from Accept (JSON, SSE or NDJSON;
+    S9, S15-S17, S31) and written, keep-alives, a client gone;
+    StreamDelivery, a stream's messages as they come, JSON that turns
+    into SSE, early close for polling and resumption (S19-S30, S39-S42);
+    then MCPRequestHandler, which only routes POST, GET (S32-S36), DELETE
+    (S50) and OPTIONS.  Last, KeepAlives (one thread for the keep-alives
+    of idle streams), ClientSessions and MCPServer.
 
 Worker processes
     --workers: one listening socket shared by several processes, so every
@@ -7447,7 +7458,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
 
         The stream lives in this process: behind several nodes, the
         changes a listener hears are those of the node that holds its
-        connection (see the README on load balancers). """
+        connection (docs/sessions.md, on load balancers). """
         if framing not in ("sse", "lazy"):
             raise RPCError(INVALID_REQUEST, "Not Acceptable: the answer to "
                            "subscriptions/listen is text/event-stream",
