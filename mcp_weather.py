@@ -162,8 +162,8 @@ import argparse
 import base64
 import binascii
 import collections
-import contextlib
 import copy
+import functools
 import hashlib
 import heapq
 import hmac
@@ -562,10 +562,15 @@ def encode_json(message):
     """ Compact UTF-8 JSON.  A lone surrogate from the client is written back
     as its \\uXXXX escape, which is still valid JSON.  A listing whose
     entries are kept encoded (EncodedDict: tools/list) is spliced together
-    from them instead of being encoded again. """
-    spliced = splice_listing(message)
-    if spliced is not None:
-        return spliced
+    from them instead of being encoded again.  An integer (a request id,
+    in every response) is written directly: the encoder's general path
+    costs many times more for a bare number, and gives the same digits. """
+    if type(message) is int:
+        return b"%d" % message
+    if type(message) is dict:
+        spliced = splice_listing(message)
+        if spliced is not None:
+            return spliced
     return COMPACT_JSON.encode(message).encode("utf-8", "backslashreplace")
 
 
@@ -659,6 +664,12 @@ def message_kind(message):
         return "response"
     raise RPCError(INVALID_REQUEST, "Invalid Request: neither a request, a "
                    "notification nor a response", status=400)
+
+
+def request_key(request_id):
+    """ A request id as the key of its call among a session's calls in
+    flight: its JSON text, which tells 1 from "1". """
+    return encode_json(request_id).decode("utf-8")
 
 
 def readable_id(message):
@@ -1445,32 +1456,41 @@ class Cancellation(object):
     """ The cancel flag of one request, set by notifications/cancelled or,
     in 2026-07-28, by the transport when the client closes the stream.
     Setting it also wakes every wait registered with wake_on_cancel(), so
-    a handler blocked on upstream I/O returns at once. """
+    a handler blocked on upstream I/O returns at once.
+
+    Every request has one, and almost none is ever waited on, so the flag
+    is a plain boolean: wait() makes its own Event, only when called. """
 
     def __init__(self):
-        self._event = threading.Event()
+        self._set = False
         self._lock = threading.Lock()
         self._waiters = []
 
     def set(self):
         with self._lock:
-            self._event.set()
+            self._set = True
             waiters = list(self._waiters)
         for waiter in waiters:
             waiter.set()
 
     def is_set(self):
-        return self._event.is_set()
+        return self._set
 
     def wait(self, timeout=None):
-        return self._event.wait(timeout)
+        """ Wait until cancelled (True) or for timeout seconds (False). """
+        waiter = threading.Event()
+        self.wake_on_cancel(waiter)
+        try:
+            return waiter.wait(timeout)
+        finally:
+            self.forget(waiter)
 
     def wake_on_cancel(self, waiter):
         """ Register a threading.Event to set on cancel (at once if the
         request is already cancelled); forget() it when done. """
         with self._lock:
             self._waiters.append(waiter)
-            if self._event.is_set():
+            if self._set:
                 waiter.set()
 
     def forget(self, waiter):
@@ -1670,11 +1690,15 @@ class Session(object):
             return stream
 
     def _trim_streams(self):
-        if len(self.streams) <= self.retained:
+        """ Forget the oldest finished streams beyond --retained-streams.
+        Streams are kept in the order they opened, so the search stops at
+        the first few finished ones instead of looking at every stream. """
+        excess = len(self.streams) - self.retained
+        if excess <= 0:
             return
-        finished = [n for n, s in self.streams.items() if s.finished]
-        while len(self.streams) > self.retained and finished:
-            del self.streams[finished.pop(0)]
+        finished = (n for n, s in self.streams.items() if s.finished)
+        for number in list(itertools.islice(finished, excess)):
+            del self.streams[number]
 
     def stream(self, number):
         if number == 0:
@@ -1719,7 +1743,7 @@ class Session(object):
 
     def cancel(self, request_id):
         with self.lock:
-            call = self.inflight.get(json.dumps(request_id))
+            call = self.inflight.get(request_key(request_id))
         if call is not None:
             call.cancel()
         return call is not None
@@ -2652,7 +2676,7 @@ class Call(ClientQuestions, ClientRequests, InputRounds):
         self.listener = None                # subscriptions/listen: its own
         self.stream = stream
         self.id = message["id"]
-        self.key = json.dumps(self.id)
+        self.key = request_key(self.id)
         self.method = message["method"]
         self.params = message.get("params") or {}
         self.send, self.session, self.version = send, session, version
@@ -4441,11 +4465,15 @@ class MCPDispatcher(ToolsFeature, TasksFeature, ResourcesFeature,
         return result
 
     def offers(self, method, version):
-        """ Whether the capability that method needs was declared. """
-        offered = self.capabilities(version)
+        """ Whether the capability that method needs was declared.  Most
+        methods (tools/list, tools/call, ping...) need none: they are
+        offered without building the capabilities, on every request. """
         path = METHOD_CAPABILITIES.get(method, ())
         if version not in MODERN_VERSIONS:
             path = LEGACY_METHOD_CAPABILITIES.get(method, path)
+        if not path:
+            return True
+        offered = self.capabilities(version)
         for name in path:
             offered = offered.get(name) if isinstance(offered, dict) else None
         return offered is not None and offered is not False
@@ -6336,10 +6364,14 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
 
 # -- Reading and checking a request -------------------------------------------
 
+LOOPBACK_IPV4 = re.compile(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+CHARSET_PARAM = re.compile(r"charset=\"?([\w-]+)", re.I)
+
+
 def is_loopback(host):
     host = host.strip("[]").lower()
     return host in ("localhost", "::1") or host.endswith(".localhost") or \
-        re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", host) is not None
+        LOOPBACK_IPV4.match(host) is not None
 
 
 def host_name(value):
@@ -6506,7 +6538,7 @@ class RequestChecks(object):
 
     def check_content_type(self):
         media, _, params = self.headers.get("Content-Type", "").partition(";")
-        charset = re.search(r"charset=\"?([\w-]+)", params, re.I)
+        charset = CHARSET_PARAM.search(params)
         if media.strip().lower() != "application/json" or (
                 charset and charset.group(1).lower() not in ("utf-8", "utf8")):
             raise RPCError(INVALID_REQUEST, "Unsupported Media Type: POST "
@@ -6707,6 +6739,11 @@ def quality(ranges, media, wildcards=True):
     return best
 
 
+# A client sends the same Accept header with every POST, so the framing is
+# remembered per header value: parsing it again cost more than the rest of
+# the choice.  The answer depends on the value alone; a value that is 406
+# raises each time (lru_cache keeps no exceptions).
+@functools.lru_cache(maxsize=64)
 def choose_framing(accept):
     """ How to answer a POST, from its Accept header:
 
@@ -7689,6 +7726,25 @@ def make_tls_context(config):
     return context
 
 
+class InFlight(object):
+    """ ``with server.working():`` counts a request in flight while it
+    runs, for drain(); ``server.streaming()`` a stream.  A small class
+    rather than a @contextmanager generator: every request passes here,
+    and the generator's machinery cost more than the counting. """
+
+    def __init__(self, server, kind):
+        self.server, self.kind = server, kind
+
+    def __enter__(self):
+        with self.server.active_cond:
+            self.server.active[self.kind] += 1
+
+    def __exit__(self, *exc_info):
+        with self.server.active_cond:
+            self.server.active[self.kind] -= 1
+            self.server.active_cond.notify_all()
+
+
 class MCPServer(ThreadingHTTPServer):
     """ A threading HTTP server holding the dispatcher: one thread per
     connection, plus the dispatcher's pool of workers for tool calls.
@@ -7746,22 +7802,10 @@ class MCPServer(ThreadingHTTPServer):
                             self.tls is not None)
 
     def working(self):
-        return self._tracking("calls")
+        return InFlight(self, "calls")
 
     def streaming(self):
-        return self._tracking("streams")
-
-    @contextlib.contextmanager
-    def _tracking(self, kind):
-        """ Count a request in flight, for drain(). """
-        with self.active_cond:
-            self.active[kind] += 1
-        try:
-            yield
-        finally:
-            with self.active_cond:
-                self.active[kind] -= 1
-                self.active_cond.notify_all()
+        return InFlight(self, "streams")
 
     def drain(self, timeout):
         """ Graceful stop: refuse new work, let calls in flight deliver
