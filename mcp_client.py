@@ -158,6 +158,22 @@ class TransportError(Exception):
     status = None
 
 
+@contextlib.contextmanager
+def closed_on_failure(closable, describe):
+    """ Run the block; when the connection fails in it, close ``closable``
+    (its socket is in an unknown state and must not go back to the pool).
+    A timeout goes on as it is (the caller's deadline decides); any other
+    socket or HTTP failure becomes TransportError(describe(error)). """
+    try:
+        yield
+    except socket.timeout:
+        closable.close()
+        raise
+    except (OSError, http.client.HTTPException) as error:
+        closable.close()
+        raise TransportError(describe(error))
+
+
 class StreamBroken(TransportError):
     """ A 2026-07-28 stream ended before its response: there is no
     resumption in that era, so the request is issued again (C17). """
@@ -2285,29 +2301,25 @@ class HTTPTransport(object):
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
             connection, reused = self.pool.take(deadline.left())
-            try:
-                self.show_request(method, headers, body)
-                connection.request(method, self.pool.target, body, headers)
-                sock = connection.sock
-                sock.settimeout(max(deadline.left(), 0.01))
-                response = connection.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError,
-                    ConnectionResetError) as error:
-                connection.close()
-                if reused and attempt == 1 and \
-                        (message or {}).get("method") != "tools/call":
-                    continue
-                raise TransportError("%s closed the connection: %s"
-                                     % (self.name, error))
-            except socket.timeout:
-                connection.close()
-                raise
-            except (OSError, http.client.HTTPException) as error:
-                connection.close()
-                raise TransportError("cannot reach %s at %s: %s"
-                                     % (self.name, self.url,
-                                        getattr(error, "strerror", None)
-                                        or error))
+            unreachable = lambda error: "cannot reach %s at %s: %s" % (
+                self.name, self.url, getattr(error, "strerror", None)
+                or error)
+            with closed_on_failure(connection, unreachable):
+                try:
+                    self.show_request(method, headers, body)
+                    connection.request(method, self.pool.target, body,
+                                       headers)
+                    sock = connection.sock
+                    sock.settimeout(max(deadline.left(), 0.01))
+                    response = connection.getresponse()
+                except (http.client.RemoteDisconnected, BrokenPipeError,
+                        ConnectionResetError) as error:
+                    connection.close()
+                    if reused and attempt == 1 and \
+                            (message or {}).get("method") != "tools/call":
+                        continue
+                    raise TransportError("%s closed the connection: %s"
+                                         % (self.name, error))
             self.show_response(response)
             channel = Channel(self.pool, connection, response, sock)
             if self.authorize_again(channel, headers, authorized):
@@ -2490,15 +2502,10 @@ class Waiter(object):
                                                     response.status))
 
     def read_json(self, channel):
-        try:
+        with closed_on_failure(channel, lambda error:
+                               "%s: the answer broke off: %s"
+                               % (self.client.name, error)):
             body = channel.response.read()
-        except socket.timeout:
-            channel.close()
-            raise
-        except (OSError, http.client.HTTPException) as error:
-            channel.close()
-            raise TransportError("%s: the answer broke off: %s"
-                                 % (self.client.name, error))
         channel.finish()
         text = body.decode("utf-8", "replace")
         self.trace_line(text)

@@ -44,6 +44,7 @@ The areas, in tests/:
     test_performance      behaviour the optimizations must keep
     test_stream_scale     a stream whose socket lies past FD_SETSIZE
     test_listen_scale     listen streams at scale, task status through them
+    test_startup          what importing and starting leaves out (lazy imports)
   The client
     test_client_core      ask end to end, MCPClient on the wire, config
     test_client_eras      one client for every protocol era

@@ -490,6 +490,15 @@ def iter_sse(response):
             block = []
 
 
+def close_weather_connections(dispatcher):
+    """ Close a server's kept-alive weather connections: a bounded pool, not
+    a leak, but sockets left open when a test class ends (ResourceWarning at
+    exit) or counted as the work's leftovers. """
+    provider = getattr(dispatcher, "provider", None)
+    if provider is not None:
+        provider.upstream.close_idle()
+
+
 class ServerTestCase(unittest.TestCase):
     """ A TestCase with a FakeUpstream and an mcp_weather server per class.
 
@@ -554,6 +563,7 @@ class ServerTestCase(unittest.TestCase):
         cls.server.shutdown()
         cls.server.server_close()
         cls.dispatcher.sessions.close_all()
+        close_weather_connections(cls.dispatcher)
         cls.upstream.stop()
         super(ServerTestCase, cls).tearDownClass()
 
@@ -1604,6 +1614,7 @@ class _WeatherServer(object):
         self.server.shutdown()
         self.server.server_close()
         self.dispatcher.sessions.close_all()
+        close_weather_connections(self.dispatcher)
 
 
 class _UpstreamTestCase(unittest.TestCase):
@@ -1937,11 +1948,7 @@ def _settled(threads, fds):
 
 
 def _wait_settled(test, threads, fds, what):
-    # Kept-alive weather connections are a bounded pool, not a leak: close
-    # them so that only what the work left behind is counted.
-    provider = getattr(getattr(test, "dispatcher", None), "provider", None)
-    if provider is not None:
-        provider.upstream.close_idle()
+    close_weather_connections(getattr(test, "dispatcher", None))
     try:
         wait_for(lambda: _settled(threads, fds))
     except AssertionError:
