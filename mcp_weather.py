@@ -4594,6 +4594,8 @@ class MCPDispatcher(ToolsFeature, TasksFeature, ResourcesFeature,
 DIGITS = re.compile(r"^[0-9]+$")               # ASCII only, unlike isdigit()
 HEX_DIGITS = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 STATUS_CODE = re.compile(r"^[1-5][0-9][0-9]$")
+# A request line's version: HTTP/major.minor, numbers of at most 10 digits.
+HTTP_VERSION = re.compile(r"^HTTP/([0-9]{1,10})\.([0-9]{1,10})$")
 
 # Header limits: http.client's, which http.server applies (431 beyond them).
 MAX_HEADER_LINE = 65536
@@ -6304,12 +6306,11 @@ class HTTP11RequestHandler(http.server.BaseHTTPRequestHandler):
         """ The request's HTTP version: HTTP/1.1 keeps the connection open,
         HTTP/1.0 closes it, 2.0 and later are refused (505, which
         send_error() makes 400); False once an error was sent. """
-        number = version[5:].split(".")
-        if not version.startswith("HTTP/") or len(number) != 2 or \
-                not all(DIGITS.match(n) and len(n) <= 10 for n in number):
+        match = HTTP_VERSION.match(version)
+        if match is None:
             self.send_error(400, "Bad request version (%r)" % version)
             return False
-        number = int(number[0]), int(number[1])
+        number = int(match.group(1)), int(match.group(2))
         if number >= (2, 0):
             self.send_error(505, "Invalid HTTP version (%s)" % version[5:])
             return False
