@@ -1795,7 +1795,8 @@ class Session(object):
                 "level": level, "logger": logger, "data": data}))
 
     def close(self):
-        """ End the session: cancel its calls and end its streams. """
+        """ End the session: cancel its calls and end its streams, the only
+        time a stream ends before its response (S25, S26). """
         self.closed = True
         with self.lock:
             calls = list(self.inflight.values())
@@ -5993,7 +5994,10 @@ class BearerAuthorization(object):
     def challenge(self, error=None, description=None):
         """ WWW-Authenticate for 401 and 403 (RFC 6750 3).  With
         --auth-server it names the scopes to ask for (S68) and where the
-        protected-resource metadata is (S66, S67, S71). """
+        protected-resource metadata is (S66, S67, S71).  A 2025-03-26
+        client gets the same 401 (S72), but that revision's model, where
+        the MCP server is its own authorization server at its origin, is
+        not served here: this server only checks tokens. """
         params = [("realm", "mcp")]
         if error:
             params.append(("error", error))
@@ -6620,14 +6624,17 @@ class RequestChecks(object):
 
     def looks_modern(self, message):
         """ A 2026-07-28 request: _meta names a version, the version header
-        is a 2026 one, or the method exists only in 2026 (checklist 1.3). """
+        is a 2026 one, or the method exists only in 2026 (checklist 1.3).
+        A response or a batch never is: 2026 POSTs carry one request or
+        notification (S14), and no notification of the client's means
+        anything over HTTP there (S18): closing the stream cancels (S29). """
         header = (self.headers.get("MCP-Protocol-Version") or "").strip()
         return is_modern(message) or header in MODERN_VERSIONS or \
             message.get("method") == "server/discover"
 
     def legacy_version(self, session):
         """ MCP-Protocol-Version (S53-S55): a value we do not speak is 400;
-        absent, the session's version, else 2025-03-26. """
+        absent, the session's version, else 2025-03-26 (S55, S57). """
         header = self.headers.get("MCP-Protocol-Version")
         if header is not None and header.strip() not in LEGACY_VERSIONS:
             raise RPCError(INVALID_REQUEST, "Bad Request: unsupported "
@@ -6654,7 +6661,7 @@ class RequestChecks(object):
                            % version[:40], status=400)
         dispatcher.check_modern_version(version)
         method, params = message["method"], message.get("params") or {}
-        self.check_mirror("Mcp-Method", method)
+        self.check_mirror("Mcp-Method", method)        # S58
         if method in ("tools/call", "prompts/get", "resources/read"):
             self.check_mirror("Mcp-Name", params.get("name",
                                                      params.get("uri")))
@@ -7031,8 +7038,11 @@ class StreamDelivery(object):
                              idle=answer == UPGRADE_IDLE)
             self.pump(mode, stream, generation, session, cursor, cancel)
         except OSError:
+            # S29: in 2026-07-28 the client is gone, its call is cancelled;
+            # a 2025 session has no such cancel: a disconnect is not a
+            # cancellation there (S28), notifications/cancelled is.
             if cancel is not None:
-                cancel.set()                    # S29: the client is gone
+                cancel.set()
             raise
         finally:
             stream.release(generation)
@@ -7199,7 +7209,8 @@ class StreamDelivery(object):
     def send_events(self, mode, stream, session, events, finished):
         """ Write events in one chunk, the last chunk with them when the
         stream is finished (one write for the end too); returns the cursor
-        after them.  A stream nobody can resume forgets what was sent. """
+        after them.  A POST's stream finishes with its response (S22), which
+        ends it (S27).  A stream nobody can resume forgets what was sent. """
         data = self.chunk(b"".join(
             self.frame(mode, session, stream, seq, message)
             for seq, message in events))
@@ -7459,7 +7470,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             if created:
                 to = created[0]
                 self.sid = to.short
-                headers.append(("Mcp-Session-Id", to.id))
+                headers.append(("Mcp-Session-Id", to.id))  # S45
                 self.server.client_sessions.add(self.client_address[0], to)
             self.deliver(stream, framing, to, version, batch=batch,
                          headers=headers, cancel=cancelled,
@@ -7531,8 +7542,10 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
         return Stream(0, self.config.replay_buffer, replayable=False)
 
     def get(self):
-        """ The standalone SSE stream (S32-S36), or the rest of a stream
-        whose connection was cut, from Last-Event-ID (S41, S42). """
+        """ The standalone SSE stream (S32-S36): text/event-stream, or 405
+        in --stateless mode (S33); it carries requests and notifications,
+        never a response (S35).  Or the rest of a stream whose connection
+        was cut, from Last-Event-ID (S41, S42). """
         if self.dispatcher.stateless:
             raise RPCError(INVALID_REQUEST, "Method Not Allowed: this server "
                            "runs --stateless and has no GET stream",
