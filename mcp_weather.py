@@ -8468,13 +8468,15 @@ def release_start_up_memory():
     allocator keeps freed pages for reuse, so a server that never needs
     them again would hold them all its life, and malloc_trim(0) returns
     them.  Run as a script (``python mcp_weather.py``) CPython keeps the
-    script's syntax tree until the script ends, so there is less to give
-    back (bench/README.md, "The floor", has the idle RSS of both).
-    Nothing is done without glibc (macOS, musl) nor on 3.6, whose ctypes
-    makes a callback at import: that needs writable executable memory,
-    which hardened hosts refuse (SELinux deny_execmem, systemd's
-    MemoryDenyWriteExecute=).
+    script's syntax tree until the script ends: nothing to give back
+    then, and the few milliseconds are not spent (bench/README.md, "The
+    floor", has the idle RSS of both).  Nothing is done without glibc
+    (macOS, musl) nor on 3.6, whose ctypes makes a callback at import:
+    that needs writable executable memory, which hardened hosts refuse
+    (SELinux deny_execmem, systemd's MemoryDenyWriteExecute=).
     """
+    if __name__ == "__main__" and __spec__ is None:
+        return                  # run as a script: its syntax tree lives on
     if not sys.platform.startswith("linux") or sys.version_info < (3, 7):
         return
     try:
