@@ -3091,10 +3091,13 @@ class StdioClient(MCPClient):
         self.process = process
         RUNNING_CHILDREN.add(self)
         self.stderr_tail.clear()
-        for target in (self.read_stdout, self.read_stderr):
-            threading.Thread(target=target, args=(process,), daemon=True,
-                             name="%s-%s" % (self.name, target.__name__)
-                             ).start()
+        readers = [threading.Thread(target=target, args=(process,),
+                                    daemon=True, name="%s-%s" % (
+                                        self.name, target.__name__))
+                   for target in (self.read_stdout, self.read_stderr)]
+        process.stderr_reader = readers[1]      # child_gone() waits for it
+        for reader in readers:
+            reader.start()
 
     def connect(self):
         with self.lock:
@@ -3140,11 +3143,14 @@ class StdioClient(MCPClient):
 
     def read_stderr(self, process):
         """ The child's stderr goes to our log, never into the protocol. """
-        for raw in iter(process.stderr.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self.stderr_tail.append(line)
-                log.info("%s: stderr: %s", self.name, line)
+        try:
+            for raw in iter(process.stderr.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    self.stderr_tail.append(line)
+                    log.info("%s: stderr: %s", self.name, line)
+        except (OSError, ValueError):   # the pipe closed under us (3.6)
+            pass
         process.stderr.close()
 
     def child_gone(self, process):
@@ -3162,6 +3168,9 @@ class StdioClient(MCPClient):
             waiters = list(self.inflight.values()) if mine else []
         if not mine:
             return      # close() ended it
+        # Its last words may still be in the stderr pipe when stdout ends:
+        # read them to the end (bounded: a grandchild may hold the pipe).
+        process.stderr_reader.join(self.shutdown_wait)
         with self.writing:
             try:
                 process.stdin.close()
