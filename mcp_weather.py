@@ -7439,44 +7439,41 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
         raise RPCError(INVALID_REQUEST, SESSION_REQUIRED, status=400)
 
     def answer(self, messages, batch, session, version, framing):
-        """ Run the requests and deliver what they send.  Quick ones run
-        on this thread, then their answer is written.  Calls that may block
-        (tools) run on a worker thread when the answer is a stream (SSE or
-        NDJSON), so this thread can write their notifications as they come,
-        send keep-alives, and notice a client that went away; when the
-        answer is JSON, they run here too (run_inline). """
+        """ Run the requests and deliver what they send.  Quick ones
+        answered in JSON need no stream (answer_at_once).  Other quick ones
+        run on this thread, then their stream is written.  Calls that may
+        block (tools) run on a worker thread when the answer is a stream
+        (SSE or NDJSON), so this thread can write their notifications as
+        they come, send keep-alives, and notice a client that went away;
+        when the answer is JSON, they run here too (run_inline). """
+        cancelled = Cancellation() if version in MODERN_VERSIONS else None
+        slow = any(may_block(m) for m in messages)
+        if not slow and framing in ("json", "lazy"):
+            with self.server.working():
+                self.answer_at_once(messages, batch, session, version,
+                                    framing, cancelled)
+            return
         if session is not None:         # SSE events can be resumed (S41)
             stream = session.open_stream(framing in ("sse", "lazy"))
         else:
             stream = self.passing_stream()
         stream.carries_requests = framing != "json"     # S23 needs a stream
-        modern = version in MODERN_VERSIONS
-        cancelled = Cancellation() if modern else None
         created, started = [], time.monotonic()
 
         def work():
             try:
-                for message in messages:
-                    call = self.dispatcher.handle(
-                        message, stream.push, session, version, cancelled,
-                        self.principal, stream)
-                    if call is not None and call.created_session:
-                        created.append(call.created_session)
+                created.extend(self.run_messages(
+                    messages, stream.push, session, version, cancelled,
+                    stream))
             finally:
                 stream.finish()
 
         def deliver():
-            headers, to = [], session
-            if created:
-                to = created[0]
-                self.sid = to.short
-                headers.append(("Mcp-Session-Id", to.id))  # S45
-                self.server.client_sessions.add(self.client_address[0], to)
+            to, headers = self.session_made(created, session)
             self.deliver(stream, framing, to, version, batch=batch,
                          headers=headers, cancel=cancelled,
                          generation=generation, since=started)
 
-        slow = any(may_block(m) for m in messages)
         generation = stream.attach()    # before any event: none is trimmed
         with self.server.working():
             if not slow:
@@ -7488,6 +7485,55 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             else:
                 self.dispatcher.workers.run(work)
             deliver()
+
+    def answer_at_once(self, messages, batch, session, version, framing,
+                       cancelled):
+        """ Requests that cannot block (may_block), answered in JSON: run
+        here, their responses written as soon as they return, with no
+        stream between (a stream costs more than the rest of a ping or a
+        tools/list).  What else they send is what a stream would have
+        carried: in 'json' framing it is dropped, as a JSON body holds only
+        responses; in 'lazy' framing a notification makes the answer SSE
+        (S23), so then all of it goes on a stream, in the order sent. """
+        sent = []
+        created = self.run_messages(messages, sent.append, session, version,
+                                    cancelled)
+        to, headers = self.session_made(created, session)
+        if framing == "json" or all("method" not in m for m in sent):
+            self.send_answer([m for m in sent if "method" not in m], batch,
+                             headers)
+            return
+        if session is not None:
+            stream = session.open_stream(True)
+        else:
+            stream = self.passing_stream()
+        for message in sent:
+            stream.push(message)
+        stream.finish()
+        self.deliver(stream, framing, to, version, batch=batch,
+                     headers=headers, cancel=cancelled)
+
+    def run_messages(self, messages, send, session, version, cancelled,
+                     stream=None):
+        """ Hand each message to the dispatcher; the sessions that an
+        initialize among them made. """
+        created = []
+        for message in messages:
+            call = self.dispatcher.handle(message, send, session, version,
+                                          cancelled, self.principal, stream)
+            if call is not None and call.created_session:
+                created.append(call.created_session)
+        return created
+
+    def session_made(self, created, session):
+        """ The session the answer belongs to, and its headers: an
+        initialize's new session is named in Mcp-Session-Id (S45). """
+        if not created:
+            return session, []
+        made = created[0]
+        self.sid = made.short
+        self.server.client_sessions.add(self.client_address[0], made)
+        return made, [("Mcp-Session-Id", made.id)]
 
     def listen(self, message, version, framing):
         """ subscriptions/listen (2026-07-28): the answer is an SSE stream

@@ -3,7 +3,9 @@ skip must not change what goes on the wire.  A framing remembered per Accept
 value (choose_framing) gives what parsing it anew gives, and a 406 stays a
 406; request ids written without the JSON encoder (encode_json) and the keys
 of calls in flight (request_key) still tell every id apart, so cancellation
-(6.2) finds the call; Cancellation waits without keeping an Event."""
+(6.2) finds the call; Cancellation waits without keeping an Event; and a
+quick request answered in JSON, which needs no stream (answer_at_once),
+still becomes SSE when it sends a notification first (S23)."""
 
 import json
 import threading
@@ -46,6 +48,57 @@ class RememberedFramingTests(ServerTestCase):
             with self.subTest(round=round_number):
                 reply = self.ping(sid, "text/html", 4)
                 self.assertRPCError(reply, 406, -32600, 4)
+
+
+class AnswerAtOnceTests(ServerTestCase):
+    """ A request that cannot block, answered without a stream: what it
+    sends besides its response must still reach the client as a stream
+    would have carried it (S23), and a JSON body still holds only
+    responses (S17). """
+
+    @classmethod
+    def setUpClass(cls):
+        super(AnswerAtOnceTests, cls).setUpClass()
+
+        def chatty(call):               # a quick method that talks first
+            call.send(mcp_weather.notification(
+                "notifications/message", {"level": "info", "data": "hi"}))
+            return {"said": "hi"}
+        cls.dispatcher.legacy_methods["example/chatty"] = chatty
+
+    def test_a_notification_first_makes_the_answer_sse(self):
+        sid = self.initialize()
+        reply = self.rpc("example/chatty", session=sid, request_id=5,
+                         accept=ACCEPT_BOTH)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.media_type, "text/event-stream")
+        messages = reply.messages()
+        self.assertEqual([m.get("method") for m in messages],
+                         ["notifications/message", None])
+        self.assertEqual(messages[-1], {"jsonrpc": "2.0", "id": 5,
+                                        "result": {"said": "hi"}})
+        ids = [e.get("id") for e in reply.events() if e.get("data")]
+        self.assertTrue(all(ids), "S39: a session's events carry ids")
+
+    def test_a_json_only_client_gets_the_response_alone(self):
+        sid = self.initialize()
+        reply = self.rpc("example/chatty", session=sid, request_id=6,
+                         accept="application/json")
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.media_type, "application/json")
+        self.assertEqual(reply.json(), {"jsonrpc": "2.0", "id": 6,
+                                        "result": {"said": "hi"}})
+
+    def test_quick_json_answers_keep_no_stream(self):
+        """ Nothing is kept for replay when nothing was streamed: a session
+        whose client asks for lists all day holds no streams (S39). """
+        sid = self.initialize()
+        for request_id in range(10, 15):
+            reply = self.rpc("tools/list", session=sid,
+                             request_id=request_id, accept=ACCEPT_BOTH)
+            self.assertEqual(reply.media_type, "application/json")
+        session = self.dispatcher.sessions.get(sid, "")
+        self.assertEqual(dict(session.streams), {})
 
 
 class RequestIdTests(ServerTestCase):
