@@ -1503,8 +1503,9 @@ class Cancellation(object):
 class Stream(object):
     """ The ordered outbox of one SSE stream.
 
-    Every POST that carries requests gets a stream, and each session has one
-    standalone stream for GET.  Handlers push messages; the HTTP writer (or
+    Every POST whose answer is or may become SSE or NDJSON gets a stream (a
+    quick request answered in JSON has none: answer_at_once), and each
+    session has one standalone stream for GET.  Handlers push messages; the HTTP writer (or
     several, one after another, when a client reconnects) reads them.  Each
     message gets the next sequence number, and the last ``limit`` stay
     buffered so that a client that lost its connection can resume with
@@ -6088,8 +6089,10 @@ class BearerAuthorization(object):
 # A POST from the socket to the dispatcher and back: handle_one_request()
 # -> parse_request() -> do_POST() -> serve(post): check_path(),
 # check_host_and_origin(), check_auth() -> post(): check_content_type(),
-# read_body(), read_messages(), route() -> answer(): dispatcher.handle()
-# -> deliver(): await_answer() and send_answer(), or open_stream() and
+# read_body(), read_messages(), route() -> answer(): a quick request
+# answered in JSON goes answer_at_once(): dispatcher.handle() ->
+# send_answer(); any other opens a Stream: dispatcher.handle() ->
+# deliver(): await_answer() and send_answer(), or open_stream() and
 # pump() -> access_log().
 
 SESSION_REQUIRED = (
