@@ -2008,9 +2008,8 @@ class SessionStore(object):
 
 class Turns(object):
     """ Connection threads take turns at running Python, first come first
-    served, from a request's last byte read to its answer made (writing it
-    is the kernel's work: AnswerWriter.send_whole gives the turn up first).
-    A thread gives its turn up whenever it waits.  Waiting for its stream's
+    served, from a request's last byte read to its answer written.  A
+    thread gives its turn up whenever it waits.  Waiting for its stream's
     next message (MCPRequestHandler.wait_for), it takes the turn again
     after, at the back of the line, when a message came (a keep-alive goes
     out without one).  Waiting inside a call, for a weather
@@ -6868,14 +6867,10 @@ class AnswerWriter(object):
 
     def send_whole(self, status, headers, body=b""):
         """ Status line, headers and body in one write (one TCP segment for
-        small answers: no delayed-ACK stalls).  HEAD answers carry none.
-        The answer is made before the turn is given up (Turns): the write
-        is the kernel's work, and the next in line runs meanwhile. """
+        small answers: no delayed-ACK stalls).  HEAD answers carry none. """
         if self.command == "HEAD":
             body = b""
-        data = self.head(status, headers) + body
-        self.give_turn()
-        self.wfile.write(data)
+        self.wfile.write(self.head(status, headers) + body)
 
     def send_json(self, status, message, headers=()):
         body = encode_json(message) + b"\n"     # also one line of NDJSON
