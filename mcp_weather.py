@@ -1505,14 +1505,14 @@ class Stream(object):
 
     Every POST whose answer is or may become SSE or NDJSON gets a stream (a
     quick request answered in JSON has none: answer_at_once), and each
-    session has one standalone stream for GET.  Handlers push messages; the HTTP writer (or
-    several, one after another, when a client reconnects) reads them.  Each
-    message gets the next sequence number, and the last ``limit`` stay
-    buffered so that a client that lost its connection can resume with
-    Last-Event-ID and miss nothing (S38-S42).  The limit bounds what is
-    kept for replay, never what a connected writer has yet to send.  A
-    stream that can never be resumed (stateless mode) forgets what it has
-    written.
+    session has one standalone stream for GET.  Handlers push messages;
+    the HTTP writer (or several, one after another, when a client
+    reconnects) reads them.  Each message gets the next sequence number,
+    and the last ``limit`` stay buffered so that a client that lost its
+    connection can resume with Last-Event-ID and miss nothing (S38-S42).
+    The limit bounds what is kept for replay, never what a connected
+    writer has yet to send.  A stream that can never be resumed
+    (stateless mode) forgets what it has written.
     """
 
     def __init__(self, number, limit, replayable=True):
