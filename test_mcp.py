@@ -13,8 +13,9 @@ module, one area each (a module added there is run without being named
 here; tests/test_loader.py checks it).  One area alone runs with
 `python -m unittest tests.test_streams` (or `tests.test_streams.SomeTests`),
 from this folder.  They need nothing but the standard library and the
-project's files beside this one: the weather services, the chat API and
-the authorization servers are fakes on 127.0.0.1 (tests/support.py).
+product files beside this one: the weather services, the chat API and
+the authorization servers are fakes on 127.0.0.1 (tests/support.py).  The
+tests of the conformance driver, dev tooling like it, are in interop/.
 
 The areas, in tests/:
 
@@ -53,7 +54,6 @@ The areas, in tests/:
     test_client_requests_server  URL elicitation, sampling with tools
     test_client_stdio     servers as stdio children
     test_client_oauth     the client's OAuth 2.1
-    test_client_driver    examples/conformance_client.py
   And
     test_loader           this file collects every module above
 

@@ -1,9 +1,15 @@
 """Issue 16: examples/conformance_client.py, the driver that plays the conformance suite's client
-scenarios with mcp_client.MCPClient (interop/run_conformance_client.sh runs it in the suite).
+scenarios with mcp_client.MCPClient (interop/run_conformance_client.sh runs it in the suite), and
+conformance_client_run.py, the runner that plans the scenarios and reads their verdicts.
 
 The driver has no protocol code: these tests check what it asks the client to do and what a host
 answers, on the wire of a small mock server that records every request, in both eras (checklist
 1.1-1.3, C17, C18).
+
+Dev tooling, like what it tests: `python -m unittest test_mcp` loads only modules that need nothing
+but the standard library and the product files, so these run on their own (.ci/run step 3a):
+
+    python interop/test_conformance_driver.py -v
 """
 
 import json
@@ -12,14 +18,13 @@ import sys
 import threading
 import unittest
 
-from tests.support import loopback_http_server
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for folder in (ROOT, os.path.join(ROOT, "examples"), os.path.join(ROOT, "interop")):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples"))
+from tests.support import loopback_http_server  # noqa: E402
 import conformance_client  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "interop"))
 import conformance_client_run as runner  # noqa: E402
 
 MODERN = "2026-07-28"
