@@ -7456,10 +7456,7 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
                 self.answer_at_once(messages, batch, session, version,
                                     framing, cancelled)
             return
-        if session is not None:         # SSE events can be resumed (S41)
-            stream = session.open_stream(framing in ("sse", "lazy"))
-        else:
-            stream = self.passing_stream()
+        stream = self.post_stream(session, framing)
         stream.carries_requests = framing != "json"     # S23 needs a stream
         created, started = [], time.monotonic()
 
@@ -7506,15 +7503,19 @@ class MCPRequestHandler(StreamDelivery, AnswerWriter, BearerAuthorization,
             self.send_answer([m for m in sent if "method" not in m], batch,
                              headers)
             return
-        if session is not None:
-            stream = session.open_stream(True)
-        else:
-            stream = self.passing_stream()
+        stream = self.post_stream(session, framing)
         for message in sent:
             stream.push(message)
         stream.finish()
         self.deliver(stream, framing, to, version, batch=batch,
                      headers=headers, cancel=cancelled)
+
+    def post_stream(self, session, framing):
+        """ The stream of one POST: numbered in its session, so that SSE
+        events can be resumed (S41); outside a session, a passing one. """
+        if session is not None:
+            return session.open_stream(framing in ("sse", "lazy"))
+        return self.passing_stream()
 
     def run_messages(self, messages, send, session, version, cancelled,
                      stream=None):
